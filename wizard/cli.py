@@ -1,0 +1,136 @@
+"""The command line: `agentmemory-wizard [FILE]` opens the wizard; subcommands are the CLI.
+
+Exit codes: 0 done, 1 input refused, 2 usage, 3 store problem or unexpected error,
+130 cancelled by Ctrl-C. No traceback ever reaches the user: unexpected errors print one line
+and go to the log file with their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from wizard import APP_NAME, __version__
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_CANCELLED = 0, 1, 2, 3, 130
+COMMANDS = ("validate", "import", "stats", "audit", "export", "revert")
+
+
+def _add_inspect_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="import the valid records of a file that has invalid ones")
+    p.add_argument("--treat-as-version", metavar="X",
+                   help="read an agentmemory file with a missing or unknown version as version X")
+    p.add_argument("--include-deleted", action="store_true",
+                   help="also import memories the source marks deleted (OpenMemory, Letta)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=APP_NAME,
+        description="Migrate mem0, OpenMemory, Letta and agentmemory exports into agentmemory's "
+        "store. Without a subcommand the wizard window opens (with FILE preloaded).",
+    )
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="detect, convert and check a file; write nothing")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_inspect_options(p)
+
+    p = sub.add_parser("import", help="import a file into the store")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--payload", metavar="@FILE", help="agentmemory's spelling: --payload @FILE")
+    p.add_argument("--db", metavar="PATH", help="store file (default: env AGENTMEMORY_WIZARD_DB "
+                   "or the user data directory)")
+    p.add_argument("--strategy", choices=("merge", "replace", "skip"), default="merge")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--json", action="store_true")
+    _add_inspect_options(p)
+
+    p = sub.add_parser("stats", help="record counts per collection in the store")
+    p.add_argument("--db", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("audit", help="the audit history, newest first")
+    p.add_argument("--db", metavar="PATH")
+    p.add_argument("--limit", type=int, metavar="N")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="write the whole store as agentmemory ExportData")
+    p.add_argument("--db", metavar="PATH")
+    p.add_argument("--out", required=True, metavar="FILE")
+
+    p = sub.add_parser("revert", help="undo a successful import")
+    p.add_argument("audit_id", type=int)
+    p.add_argument("--db", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def inspect_options(args: argparse.Namespace):
+    from wizard.core.inspection import InspectOptions
+
+    return InspectOptions(
+        skip_invalid=args.skip_invalid,
+        treat_as_version=args.treat_as_version,
+        include_deleted=args.include_deleted,
+    )
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from wizard.core.inspection import inspect_file
+    from wizard.core.report_text import report_lines
+
+    inspection = inspect_file(args.file, inspect_options(args))
+    if args.json:
+        print(json.dumps(inspection.report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in report_lines(inspection.report, inspection.source.name):
+            print(line)
+    return EXIT_OK if inspection.ok else EXIT_REFUSED
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        return cmd_validate(args)
+    from wizard.store import commands  # the store subcommands
+
+    return commands.run(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in argv:
+        from wizard.selftest import run_self_test
+
+        return run_self_test()
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        from wizard.ui.app import run_gui  # Qt is imported only when the window opens
+
+        return run_gui(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    if not args.command:
+        parser.print_usage(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return run_command(args)
+    except KeyboardInterrupt:
+        print(f"{APP_NAME}: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # never a traceback on the terminal
+        from wizard.crashlog import log_crash, log_path
+
+        log_crash(exc)
+        print(f"{APP_NAME}: unexpected error: {type(exc).__name__}: {exc} "
+              f"(details in {log_path()})", file=sys.stderr)
+        return EXIT_STORE

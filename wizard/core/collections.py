@@ -1,0 +1,86 @@
+"""The canonical collections of agentmemory's ExportData and the key of each record.
+
+This is the one place that says which field identifies a record of a collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str  # the ExportData key, e.g. "graphNodes"
+    key: str  # the record field that identifies a record
+    stat: str | None = None  # agentmemory's result-stat name for this collection, if any
+
+
+# Main collections first (in import order), then every other collection agentmemory exports.
+MAIN: tuple[Collection, ...] = (
+    Collection("sessions", "id", "sessions"),
+    Collection("observations", "id", "observations"),
+    Collection("memories", "id", "memories"),
+    Collection("summaries", "sessionId", "summaries"),
+    Collection("profiles", "project"),
+    Collection("graphNodes", "id"),
+    Collection("graphEdges", "id"),
+)
+OTHER_NAMES: tuple[str, ...] = (
+    "semanticMemories", "proceduralMemories", "actions", "actionEdges", "routines", "signals",
+    "checkpoints", "sentinels", "sketches", "crystals", "facets", "lessons", "insights",
+)
+OTHER: tuple[Collection, ...] = tuple(Collection(n, "id") for n in OTHER_NAMES) + (
+    # Access logs are keyed by the memory they belong to and kept only for memories present in
+    # the same import (FORMATS.md section 1).
+    Collection("accessLogs", "memoryId"),
+)
+ALL: tuple[Collection, ...] = MAIN + OTHER
+BY_NAME: dict[str, Collection] = {c.name: c for c in ALL}
+
+# Top-level ExportData keys that are not collections.
+META_KEYS = ("version", "exportedAt", "pagination")
+
+
+def collection(name: str) -> Collection:
+    """The registered collection, or an id-keyed one for a collection a newer version added."""
+    return BY_NAME.get(name) or Collection(name, "id")
+
+
+def collection_names(data: dict) -> list[str]:
+    """Collections present in a canonical ExportData dict, known ones in import order first."""
+    known = [c.name for c in ALL if c.name in data]
+    extra = sorted(
+        k for k, v in data.items()
+        if k not in BY_NAME and k not in META_KEYS and isinstance(v, list)
+    )
+    return known + extra
+
+
+def iter_records(data: dict, name: str):
+    """Yield the records of one collection; observations are flattened from their buckets."""
+    value = data.get(name)
+    if name == "observations":
+        if isinstance(value, dict):
+            for bucket in value.values():
+                if isinstance(bucket, list):
+                    yield from bucket
+        return
+    if isinstance(value, list):
+        yield from value
+
+
+def count_records(data: dict, name: str) -> int:
+    value = data.get(name)
+    if name == "observations":
+        if isinstance(value, dict):
+            return sum(len(b) for b in value.values() if isinstance(b, list))
+        return 0
+    return len(value) if isinstance(value, list) else 0
+
+
+def record_key(name: str, record: dict) -> str | None:
+    """The key of a record as a string, or None when it has none."""
+    value = record.get(collection(name).key) if isinstance(record, dict) else None
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)

@@ -1,0 +1,76 @@
+"""The interface every source-format adapter implements.
+
+An adapter module (``wizard/core/adapters/<family>.py``) exposes ``FORMATS``: a tuple of
+:class:`Format`. Detection (``wizard.core.detection``) asks each format's ``sniff`` how well the
+parsed payload matches, picks the first full match, and calls its ``convert``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wizard.core.problems import Problem
+
+
+@dataclass
+class Payload:
+    """A parsed input file, as the adapters see it.
+
+    ``value`` is the parsed JSON document; for JSON Lines (``kind == "jsonl"``) it is the list of
+    the parsed lines. ``container`` is "gzip" or "zip" when the JSON came out of one; for a zip,
+    ``members`` maps other member names that were read (e.g. ``memories.jsonl.gz``) to their
+    parsed content (a list of line values for JSON Lines). ``unwrapped`` is true when the file
+    was one JSON string holding the real document (a JSON-encoded-twice Letta file).
+    """
+
+    value: Any
+    name: str = ""
+    kind: str = "json"
+    container: str | None = None
+    member: str | None = None
+    members: dict[str, Any] = field(default_factory=dict)
+    unwrapped: bool = False
+
+
+@dataclass
+class ConvertOptions:
+    include_deleted: bool = False  # OpenMemory state "deleted", Letta passages is_deleted
+    treat_as_version: str | None = None  # agentmemory file with missing/unknown version
+
+
+@dataclass
+class Conversion:
+    """The canonical ExportData dict an adapter produced, and what it noticed on the way.
+
+    ``errors`` are records of the source that could not be converted (with their JSON path in the
+    source file); ``warnings`` are things the user should know (dropped embeddings, deleted
+    memories left out, relations without ids...). ``source_version`` is the source's own version
+    when it has one (agentmemory's ``version``, Letta's ``version``...).
+    """
+
+    data: dict
+    source_version: str | None = None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Sniff:
+    """How well a payload matches a format: 1.0 is a match; below that, how close it came and
+    why it is not a match (shown when nothing matches)."""
+
+    score: float
+    note: str = ""
+
+
+NO_MATCH = Sniff(0.0)
+
+
+@dataclass(frozen=True)
+class Format:
+    id: str  # stable id shown to the user and written to the audit log
+    label: str  # human description
+    sniff: Callable[[Payload], Sniff]
+    convert: Callable[[Payload, ConvertOptions], Conversion]

@@ -1,0 +1,275 @@
+"""A streaming JSON reader for export files of any size.
+
+``json.loads`` of a 370 MB file holds the GIL for seconds (a worker thread would starve the GUI)
+and needs the whole text in memory next to the parsed result. This reader walks the outer
+containers of a document in Python and hands each record (an element two or three levels
+down) to the C decoder (``JSONDecoder.raw_decode``), over a sliding window of text. The result
+is the same value ``json.loads`` gives, with these rules of FORMATS.md section 7 enforced on
+the way: no ``NaN``/``Infinity``, nesting at most ``max_depth`` deep, no string over
+``max_string`` characters, and errors reported with line and column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from wizard.core.problems import Cancelled, InputRefused
+
+CHUNK_CHARS = 4 * 1024 * 1024  # text read per refill
+_WS = re.compile(r"[ \t\n\r]*")
+_STRING_OR_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|([\[\]{}])')
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
+PROGRESS_EVERY = 2000  # elements between progress callbacks / cancel checks
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+class JsonStream:
+    """Parse one or more JSON values (JSON Lines) from an iterator of text chunks."""
+
+    def __init__(
+        self,
+        chunks: Iterator[str],
+        *,
+        max_depth: int = 200,
+        max_string: int = 10 * 1024 * 1024,
+        on_progress: Callable[[], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> None:
+        self._chunks = chunks
+        self._eof = False
+        self.buf = ""
+        self.pos = 0
+        self._line_base = 0  # newlines before buf[0]
+        self._col_base = 0  # characters between the last newline and buf[0]
+        self.max_depth = max_depth
+        self.max_string = max_string
+        self._on_progress = on_progress
+        self._cancel = cancel
+        self._elements = 0
+
+    # -- buffer -------------------------------------------------------------------------------
+    def _fill(self, need: int = 1) -> bool:
+        """Make sure ``need`` characters are available after ``pos``; False at end of input."""
+        while len(self.buf) - self.pos < need and not self._eof:
+            if self.pos > 0:
+                consumed = self.buf[: self.pos]
+                newlines = consumed.count("\n")
+                if newlines:
+                    self._line_base += newlines
+                    self._col_base = len(consumed) - consumed.rfind("\n") - 1
+                else:
+                    self._col_base += len(consumed)
+                self.buf = self.buf[self.pos :]
+                self.pos = 0
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self._eof = True
+            elif chunk:
+                self.buf += chunk
+        return len(self.buf) - self.pos >= need
+
+    def location(self, pos: int) -> tuple[int, int]:
+        """1-based line and column of a position in the current buffer."""
+        newlines = self.buf.count("\n", 0, pos)
+        line = self._line_base + newlines + 1
+        col = pos - self.buf.rfind("\n", 0, pos) if newlines else self._col_base + pos + 1
+        return line, col
+
+    def refuse(self, message: str, pos: int | None = None, path: str = "") -> InputRefused:
+        line, col = self.location(self.pos if pos is None else pos)
+        return InputRefused(message, path=path, line=line, column=col)
+
+    def _skip_ws(self) -> None:
+        while True:
+            self.pos = _WS.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf) or not self._fill(1):
+                return
+
+    def _peek(self) -> str:
+        self._skip_ws()
+        return self.buf[self.pos] if self.pos < len(self.buf) else ""
+
+    def _expect(self, char: str, message: str, path: str) -> None:
+        if self._peek() != char:
+            raise self.refuse(f"malformed JSON: {message}", path=path)
+        self.pos += 1
+
+    # -- values -------------------------------------------------------------------------------
+    def at_end(self) -> bool:
+        return self._peek() == ""
+
+    def values(self) -> Iterator[tuple[Any, int]]:
+        """Yield each top-level value with the 1-based line it starts on."""
+        end_line = 0
+        while True:
+            self._skip_ws()
+            if self.pos >= len(self.buf):
+                if not end_line:
+                    raise InputRefused("the file holds only whitespace, no JSON")
+                return
+            line, _ = self.location(self.pos)
+            if line == end_line:
+                # A second value must start on a new line (JSON Lines), else it is garbage.
+                raise self.refuse("malformed JSON: extra data after the end of the document")
+            value = self._value(0, "", "top")
+            end_line = self.location(self.pos)[0]
+            yield value, line
+
+    def _value(self, depth: int, path: str, parent: str) -> Any:
+        char = self._peek()
+        if char == "{" and (depth == 0 or (depth == 1 and parent == "object")):
+            return self._object(depth, path)
+        if char == "[" and depth <= 2:
+            return self._array(depth, path)
+        return self._decode(depth, path)
+
+    def _object(self, depth: int, path: str) -> dict:
+        self.pos += 1
+        result: dict = {}
+        if self._peek() == "}":
+            self.pos += 1
+            return result
+        while True:
+            if self._peek() != '"':
+                raise self.refuse(
+                    "malformed JSON: expecting a property name in double quotes", path=path
+                )
+            key = self._decode(depth + 1, path)
+            self._expect(":", "expecting ':' after a property name", path)
+            result[key] = self._value(depth + 1, _join(path, key), "object")
+            char = self._peek()
+            if char == ",":
+                self.pos += 1
+            elif char == "}":
+                self.pos += 1
+                return result
+            else:
+                raise self.refuse("malformed JSON: expecting ',' or '}' in an object", path=path)
+
+    def _array(self, depth: int, path: str) -> list:
+        self.pos += 1
+        result: list = []
+        if self._peek() == "]":
+            self.pos += 1
+            return result
+        while True:
+            result.append(self._value(depth + 1, f"{path}[{len(result)}]", "array"))
+            self._tick()
+            char = self._peek()
+            if char == ",":
+                self.pos += 1
+            elif char == "]":
+                self.pos += 1
+                return result
+            else:
+                raise self.refuse("malformed JSON: expecting ',' or ']' in an array", path=path)
+
+    def _tick(self) -> None:
+        self._elements += 1
+        if self._elements % PROGRESS_EVERY == 0:
+            if self._cancel is not None and self._cancel():
+                raise Cancelled()
+            if self._on_progress is not None:
+                self._on_progress()
+
+    def _decode(self, depth: int, path: str) -> Any:
+        """Decode one whole value at ``pos`` with the C decoder, growing the window as needed."""
+        self._fill(64 * 1024)
+        start = self.pos
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buf, start)
+            except _NotJson as exc:
+                raise self._constant_error(start, str(exc), path) from None
+            except RecursionError:
+                raise self._depth_error(start, depth, path) from None
+            except json.JSONDecodeError as exc:
+                # Cut off by the end of the window, or really broken?
+                truncated = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
+                if self._eof or not truncated:
+                    raise self._syntax_error(exc, path) from None
+                end = -1
+            if end == -1 or (end >= len(self.buf) and not self._eof):
+                # Maybe cut off at the end of the window: read more and try again.
+                if len(self.buf) - start > self.max_string:
+                    self._check_strings(start, len(self.buf), path)
+                self._fill(2 * (len(self.buf) - start) + CHUNK_CHARS)
+                start = self.pos
+                continue
+            break
+        self.pos = end
+        size = end - start
+        # Only a value with more brackets than levels left can be too deep: count first (fast).
+        if size > 64 and isinstance(value, (dict, list)):
+            brackets = self.buf.count("[", start, end) + self.buf.count("{", start, end)
+            if brackets > self.max_depth - depth:
+                self._check_depth(start, end, depth, path)
+        if size > self.max_string:
+            self._check_strings(start, end, path)
+        return value
+
+    # -- errors -------------------------------------------------------------------------------
+    def _syntax_error(self, exc: json.JSONDecodeError, path: str) -> InputRefused:
+        message = exc.msg
+        if message.startswith("Unterminated string"):
+            message = "unterminated string"
+        elif message.startswith("Invalid control character"):
+            message = "invalid control character in a string"
+        return self.refuse(f"malformed JSON: {message[0].lower()}{message[1:]}", exc.pos, path)
+
+    def _constant_error(self, start: int, name: str, path: str) -> InputRefused:
+        for m in _STRING_OR_CONSTANT.finditer(self.buf, start):
+            if m.group(1):
+                return self.refuse(f"{m.group(1)} is not valid JSON (no NaN or Infinity)",
+                                   m.start(1), path)
+        return self.refuse(f"{name} is not valid JSON (no NaN or Infinity)", start, path)
+
+    def _check_depth(self, start: int, end: int, depth: int, path: str) -> None:
+        level = depth
+        for m in _STRING_OR_BRACKET.finditer(self.buf, start, end):
+            bracket = m.group(1)
+            if not bracket:
+                continue
+            if bracket in "[{":
+                level += 1
+                if level > self.max_depth:
+                    raise self.refuse(
+                        f"nesting deeper than {self.max_depth} levels", m.start(1), path
+                    )
+            else:
+                level -= 1
+
+    def _depth_error(self, start: int, depth: int, path: str) -> InputRefused:
+        try:
+            self._check_depth(start, len(self.buf), depth, path)
+        except InputRefused as exc:
+            return exc
+        return self.refuse(f"nesting deeper than {self.max_depth} levels", start, path)
+
+    def _check_strings(self, start: int, end: int, path: str) -> None:
+        limit = self.max_string
+        for m in _STRING.finditer(self.buf, start, end):
+            if m.end() - m.start() - 2 > limit:
+                raise self.refuse(
+                    f"a single string longer than {limit // (1024 * 1024)} MB", m.start(), path
+                )
+
+
+def _join(path: str, key: str) -> str:
+    if key.isidentifier():
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"

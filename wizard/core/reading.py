@@ -1,0 +1,257 @@
+"""Reading an input file into a :class:`~wizard.core.formats.Payload`, safely.
+
+Plain JSON or JSON Lines, ``.gz`` of either, and zip (OpenMemory backups), recognised by their
+first bytes, never by the name. Everything is streamed: decompression stops at the size limit,
+text is decoded in chunks, and JSON is parsed record by record (``jsonstream``). Every refusal
+of FORMATS.md section 7 is an :class:`InputRefused` naming what and where.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import os
+import posixpath
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from wizard.core.formats import Payload
+from wizard.core.jsonstream import JsonStream
+from wizard.core.problems import InputRefused
+
+READ_BYTES = 1024 * 1024
+GIB = 1024**3
+MIB = 1024**2
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 2 * GIB  # after decompression
+    max_depth: int = 200
+    max_string: int = 10 * MIB
+    max_ratio: int = 100  # expanded size / compressed size, for zip members and gzip
+    ratio_grace: int = 16 * MIB  # small files may compress better than that
+
+
+ProgressFn = Callable[[int, int], None]  # (bytes read, total bytes)
+CancelFn = Callable[[], bool]
+
+
+def _human(n: int) -> str:
+    if n >= GIB:
+        return f"{n / GIB:.1f} GB"
+    if n >= MIB:
+        return f"{n / MIB:.1f} MB"
+    return f"{n} bytes"
+
+
+class _Counted:
+    """Counts the bytes of a binary stream and stops at the limit."""
+
+    def __init__(self, raw: IO[bytes], limits: Limits, compressed: Callable[[], int] | None,
+                 what: str) -> None:
+        self.raw = raw
+        self.limits = limits
+        self.compressed = compressed
+        self.what = what
+        self.total = 0
+
+    def read(self, n: int) -> bytes:
+        try:
+            data = self.raw.read(n)
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+            raise InputRefused(f"{self.what} is damaged: {exc}") from None
+        self.total += len(data)
+        if self.total > self.limits.max_bytes:
+            raise InputRefused(
+                f"{self.what} expands beyond {_human(self.limits.max_bytes)}; the limit can be "
+                "raised in the settings"
+            )
+        if self.compressed is not None and self.total > self.limits.ratio_grace:
+            packed = max(self.compressed(), 1)
+            if self.total > packed * self.limits.max_ratio:
+                raise InputRefused(
+                    f"{self.what} expands more than {self.limits.max_ratio} times its compressed "
+                    "size (a compression bomb?)"
+                )
+        return data
+
+
+def _text_chunks(stream: _Counted, what: str, first: bytes = b"") -> Iterator[str]:
+    """Decode UTF-8 (an optional BOM is dropped) in chunks; refuse binary and other encodings."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    head = True
+    data = first or stream.read(READ_BYTES)
+    while data:
+        if head:
+            head = False
+            if data.startswith(codecs.BOM_UTF8):
+                data = data[3:]
+                offset = 3
+            elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise InputRefused(f"{what} is UTF-16 text; JSON files must be UTF-8")
+            if b"\x00" in data[:8192]:
+                raise InputRefused(f"{what} is a binary file, not JSON text")
+        try:
+            text = decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            raise InputRefused(
+                f"{what} is not valid UTF-8 (byte offset {offset + exc.start})"
+            ) from None
+        offset += len(data)
+        if "\x00" in text:
+            raise InputRefused(f"{what} holds NUL characters: a binary file, not JSON text")
+        yield text
+        data = stream.read(READ_BYTES)
+    try:
+        tail = decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InputRefused(f"{what} is not valid UTF-8 (it ends inside a character)") from None
+    if tail:
+        yield tail
+
+
+def _parse(stream: _Counted, what: str, limits: Limits, progress: Callable[[], None] | None,
+           cancel: CancelFn | None) -> tuple[Any, str]:
+    """Parse a stream as one JSON document or JSON Lines: (value, kind)."""
+    first = stream.read(READ_BYTES)
+    if not first.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise InputRefused(f"{what} is empty" if not first else f"{what} holds only whitespace")
+    parser = JsonStream(
+        _text_chunks(stream, what, first),
+        max_depth=limits.max_depth,
+        max_string=limits.max_string,
+        on_progress=progress,
+        cancel=cancel,
+    )
+    values = []
+    for value, _line in parser.values():
+        values.append(value)
+    if len(values) == 1:
+        return values[0], "json"
+    return values, "jsonl"
+
+
+def _unwrap(value: Any, limits: Limits) -> tuple[Any, bool]:
+    """A document that is one JSON string holding JSON (a twice-encoded file): unwrap once."""
+    if not isinstance(value, str) or not value.lstrip().startswith(("{", "[")):
+        return value, False
+    parser = JsonStream(iter([value]), max_depth=limits.max_depth, max_string=limits.max_string)
+    try:
+        inner = [v for v, _ in parser.values()]
+    except InputRefused as exc:
+        p = exc.problem
+        raise InputRefused(
+            "the file is one JSON string whose content is not valid JSON: "
+            f"{p.message} (line {p.line}, column {p.column} inside the string)"
+        ) from None
+    return (inner[0] if len(inner) == 1 else inner), True
+
+
+def read_payload(path: str | os.PathLike, limits: Limits | None = None,
+                 progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> Payload:
+    """Read and parse one input file. Raises InputRefused (what and where) or Cancelled."""
+    limits = limits or Limits()
+    p = Path(path)
+    name = p.name
+    try:
+        size = p.stat().st_size
+        if p.is_dir():
+            raise InputRefused(f"{name} is a folder, not a file")
+        f = open(p, "rb")  # noqa: SIM115 - closed below
+    except InputRefused:
+        raise
+    except FileNotFoundError:
+        raise InputRefused(f"{p} does not exist") from None
+    except PermissionError:
+        raise InputRefused(f"{p} cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise InputRefused(f"{p} cannot be read: {exc.strerror or exc}") from None
+    with f:
+        if size == 0:
+            raise InputRefused(f"{name} is empty")
+        if size > limits.max_bytes:
+            raise InputRefused(
+                f"{name} is {_human(size)}; files up to {_human(limits.max_bytes)} are accepted "
+                "(the limit can be raised in the settings)"
+            )
+        tick = (lambda: progress(f.tell(), size)) if progress else None
+        magic = f.read(4)
+        f.seek(0)
+        if magic[:2] == b"\x1f\x8b":
+            return _read_gzip(f, name, size, limits, tick, cancel)
+        if magic == b"PK\x03\x04" or magic == b"PK\x05\x06":
+            return _read_zip(f, name, limits, cancel)
+        value, kind = _parse(_Counted(f, limits, None, name), name, limits, tick, cancel)
+    value, unwrapped = _unwrap(value, limits)
+    return Payload(value=value, name=name, kind=kind, unwrapped=unwrapped)
+
+
+def _read_gzip(f: IO[bytes], name: str, size: int, limits: Limits,
+               tick: Callable[[], None] | None, cancel: CancelFn | None) -> Payload:
+    gz = gzip.GzipFile(fileobj=f, mode="rb")
+    stream = _Counted(gz, limits, f.tell, f"{name} (gzip)")
+    value, kind = _parse(stream, f"{name} (gzip)", limits, tick, cancel)
+    value, unwrapped = _unwrap(value, limits)
+    return Payload(value=value, name=name, kind=kind, container="gzip", unwrapped=unwrapped)
+
+
+# OpenMemory's backup: memories.json (required) and memories.jsonl.gz (optional), found by
+# basename anywhere in the zip, like OpenMemory's own importer.
+ZIP_MAIN = "memories.json"
+ZIP_EXTRA = "memories.jsonl.gz"
+
+
+def _read_zip(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn | None) -> Payload:
+    try:
+        archive = zipfile.ZipFile(f)
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputRefused(f"{name} is not a readable zip archive: {exc}") from None
+    by_base: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        member = info.filename
+        norm = posixpath.normpath(member.replace("\\", "/"))
+        if member.startswith(("/", "\\")) or norm.startswith("..") or ":" in member.split("/")[0]:
+            raise InputRefused(f"{name}: zip member {member!r} has an unsafe path",
+                               path=member)
+        if info.file_size > limits.max_bytes:
+            raise InputRefused(f"{name}: zip member {member!r} expands to "
+                               f"{_human(info.file_size)}, over the {_human(limits.max_bytes)} "
+                               "limit", path=member)
+        if info.file_size > limits.ratio_grace and \
+                info.file_size > max(info.compress_size, 1) * limits.max_ratio:
+            raise InputRefused(f"{name}: zip member {member!r} expands more than "
+                               f"{limits.max_ratio} times its compressed size (a zip bomb?)",
+                               path=member)
+        by_base.setdefault(posixpath.basename(norm), info)
+    main = by_base.get(ZIP_MAIN)
+    if main is None:
+        listed = ", ".join(i.filename for i in infos[:5]) or "nothing"
+        raise InputRefused(f"{name} is a zip archive without {ZIP_MAIN} (an OpenMemory backup "
+                           f"holds one); it contains {listed}")
+    what = f"{name}: {main.filename}"
+    with archive.open(main) as member:
+        stream = _Counted(member, limits, lambda: main.compress_size, what)
+        value, kind = _parse(stream, what, limits, None, cancel)
+    members: dict[str, Any] = {}
+    extra = by_base.get(ZIP_EXTRA)
+    if extra is not None:
+        what_extra = f"{name}: {extra.filename}"
+        with archive.open(extra) as member:
+            gz = gzip.GzipFile(fileobj=member, mode="rb")
+            stream = _Counted(gz, limits, lambda: extra.compress_size, what_extra)
+            lines, extra_kind = _parse(stream, what_extra, limits, None, cancel)
+        members[ZIP_EXTRA] = lines if extra_kind == "jsonl" else [lines]
+    return Payload(value=value, name=name, kind=kind, container="zip", member=main.filename,
+                   members=members)
+
+
+
+
+__all__ = ["Limits", "read_payload"]
