@@ -65,3 +65,59 @@ def source_info(path: str | os.PathLike, cancel: CancelFn | None = None) -> Sour
     except OSError:
         digest = ""
     return SourceInfo(path=str(p.absolute()), name=p.name, size=size, sha256=digest)
+
+
+def inspect_file(
+    path: str | os.PathLike,
+    options: InspectOptions | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> Inspection:
+    """Read, detect, convert and check one file. Bad input gives a refused report, never an
+    exception; ``problems.Cancelled`` is raised when ``cancel()`` turns true."""
+    from wizard.core import preflight
+    from wizard.core.detection import detect
+    from wizard.core.formats import ConvertOptions
+    from wizard.core.problems import InputRefused, Problem
+    from wizard.core.reading import Limits, read_payload
+
+    options = options or InspectOptions()
+    source = source_info(path)
+    report = Report(ok=False)
+    try:
+        payload = read_payload(
+            path,
+            Limits(max_bytes=options.max_bytes),
+            progress=(lambda done, total: progress("reading", done, total)) if progress else None,
+            cancel=cancel,
+        )
+        fmt = detect(payload)
+        report.format = fmt.id
+        conversion = fmt.convert(
+            payload,
+            ConvertOptions(include_deleted=options.include_deleted,
+                           treat_as_version=options.treat_as_version),
+        )
+    except InputRefused as exc:
+        return Inspection(source, report.refuse(exc.problem), None, options)
+    except (MemoryError, RecursionError) as exc:
+        problem = Problem("", f"the file is too large or too deeply nested to read "
+                          f"({type(exc).__name__})")
+        return Inspection(source, report.refuse(problem), None, options)
+    except Exception as exc:  # an adapter bug must not take the app down: refuse, log it
+        from wizard.crashlog import log_crash
+
+        log_crash(exc)
+        problem = Problem("", f"the file looks like {report.format or 'a known format'} but "
+                          f"could not be converted ({type(exc).__name__}: {exc})")
+        return Inspection(source, report.refuse(problem), None, options)
+    report = preflight.check(
+        conversion.data,
+        fmt.id,
+        conversion,
+        skip_invalid=options.skip_invalid,
+        treat_as_version=options.treat_as_version,
+        progress=progress,
+        cancel=cancel,
+    )
+    return Inspection(source, report, conversion.data if report.ok else None, options)

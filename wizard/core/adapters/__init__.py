@@ -1,0 +1,1 @@
+"""One module per source family; each exports ``FORMATS`` (see wizard.core.formats)."""

@@ -1,0 +1,106 @@
+"""agentmemory's own ExportData, as one JSON document or as paginated JSON Lines."""
+
+from __future__ import annotations
+
+from wizard.core.collections import MAIN
+from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
+from wizard.core.problems import InputRefused, Problem
+
+COLLECTION_KEYS = ("sessions", "memories", "observations")
+
+
+def _looks_like_export(value: object) -> Sniff:
+    if not isinstance(value, dict):
+        return NO_MATCH
+    present = [k for k in COLLECTION_KEYS if k in value]
+    foreign = {"export_meta", "core_memory", "agents", "results", "kind"} & value.keys()
+    memories = value.get("memories")
+    mem0_items = isinstance(memories, list) and any(
+        isinstance(m, dict) and "memory" in m for m in memories[:20]
+    )
+    if present and not foreign and not mem0_items:
+        if "sessions" in value or "observations" in value or "version" in value:
+            return Sniff(1.0)
+        return Sniff(0.6, "has memories[] but neither version, sessions nor observations")
+    if "version" in value and not foreign:
+        return Sniff(0.4, "has a version but no sessions, memories or observations")
+    return NO_MATCH
+
+
+def sniff_json(payload: Payload) -> Sniff:
+    if payload.kind != "json":
+        return NO_MATCH
+    return _looks_like_export(payload.value)
+
+
+def sniff_jsonl(payload: Payload) -> Sniff:
+    if payload.kind != "jsonl" or not isinstance(payload.value, list):
+        return NO_MATCH
+    scores = [_looks_like_export(page).score for page in payload.value]
+    if scores and min(scores) == 1.0:
+        return Sniff(1.0)
+    good = sum(1 for s in scores if s == 1.0)
+    if good:
+        return Sniff(0.7, f"{good} of {len(scores)} lines are ExportData pages")
+    return NO_MATCH
+
+
+def convert_json(payload: Payload, options: ConvertOptions) -> Conversion:
+    data = payload.value
+    return Conversion(data=data, source_version=_version_text(data.get("version")))
+
+
+def _version_text(version: object) -> str | None:
+    return version if isinstance(version, str) else None
+
+
+def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
+    """Merge the pages in order: collections are concatenated, observation buckets extended."""
+    pages = payload.value
+    merged: dict = {}
+    warnings: list[Problem] = []
+    versions = []
+    for line_no, page in enumerate(pages, start=1):
+        versions.append(page.get("version"))
+        for key, value in page.items():
+            if key in ("version", "exportedAt"):
+                merged.setdefault(key, value)
+            elif key == "pagination":
+                merged[key] = value
+            elif key == "observations":
+                if not isinstance(value, dict):
+                    raise InputRefused("observations must be an object of session id -> array",
+                                       path=f"line {line_no}: observations")
+                bucket_map = merged.setdefault("observations", {})
+                for sid, bucket in value.items():
+                    if not isinstance(bucket, list):
+                        raise InputRefused("must be an array",
+                                           path=f"line {line_no}: observations.{sid}")
+                    bucket_map.setdefault(sid, []).extend(bucket)
+            elif isinstance(value, list):
+                target = merged.setdefault(key, [])
+                if not isinstance(target, list):
+                    raise InputRefused("must be an array", path=f"line {line_no}: {key}")
+                target.extend(value)
+            elif key not in merged:
+                merged[key] = value
+    distinct = {v for v in versions if v is not None}
+    if len(distinct) > 1:
+        warnings.append(Problem("version", f"pages have different versions: "
+                                f"{', '.join(sorted(map(str, distinct)))}; the first one is used"))
+    merged.pop("pagination", None)
+    merged.setdefault("observations", {})
+    for c in MAIN[:4]:
+        if c.name != "observations":
+            merged.setdefault(c.name, [])
+    warnings.append(Problem("", f"{len(pages)} pages merged in order"))
+    return Conversion(data=merged, source_version=_version_text(merged.get("version")),
+                      warnings=warnings)
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("agentmemory", "agentmemory export (ExportData JSON)", sniff_json, convert_json),
+    Format("agentmemory-jsonl", "agentmemory paginated export (JSON Lines)", sniff_jsonl,
+           convert_jsonl),
+)
+AGENTMEMORY_FORMATS = frozenset(f.id for f in FORMATS)

@@ -1,0 +1,48 @@
+"""Which source format a parsed file is: by content, never by file name."""
+
+from __future__ import annotations
+
+from wizard.core.adapters import agentmemory, letta, mem0, openmemory
+from wizard.core.formats import Format, Payload, Sniff
+from wizard.core.problems import InputRefused
+
+# Order matters only where a format is a fallback (mem0's structured-export refusal is last).
+FORMATS: tuple[Format, ...] = (
+    agentmemory.FORMATS + openmemory.FORMATS + letta.FORMATS + mem0.FORMATS
+)
+BY_ID: dict[str, Format] = {f.id: f for f in FORMATS}
+
+
+def _sniff(fmt: Format, payload: Payload) -> Sniff:
+    try:
+        return fmt.sniff(payload)
+    except Exception:  # a sniffer must never take detection down with it
+        return Sniff(0.0)
+
+
+def detect(payload: Payload) -> Format:
+    """The format of a payload; InputRefused naming the formats tried and the closest one."""
+    best: tuple[float, Format | None, str] = (0.0, None, "")
+    for fmt in FORMATS:
+        result = _sniff(fmt, payload)
+        if result.score >= 1.0:
+            return fmt
+        if result.score > best[0]:
+            best = (result.score, fmt, result.note)
+    tried = ", ".join(f.id for f in FORMATS if not f.id.endswith("structured-export"))
+    what = "JSON Lines" if payload.kind == "jsonl" else _describe(payload.value)
+    message = f"no supported format matches this file ({what}). Tried: {tried}."
+    score, closest, note = best
+    if closest is not None:
+        message += f" Closest: {closest.id} ({closest.label})"
+        message += f": {note}." if note else "."
+    raise InputRefused(message)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, dict):
+        keys = ", ".join(list(value)[:6]) or "no keys"
+        return f"an object with {keys}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return f"a single {type(value).__name__} value"

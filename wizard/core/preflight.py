@@ -1,0 +1,225 @@
+"""Preflight: shape, version, record validation, caps. Builds the report; writes nothing.
+
+Shape errors come first (FORMATS.md section 3); then the version of an agentmemory file
+(section 2); then every record is validated against wizard.core.schema in chunks (so a worker
+thread never holds the GIL for long and cancel is honoured); caps last, all of them reported.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from wizard.core import versions
+from wizard.core.caps import check_caps
+from wizard.core.collections import (
+    collection,
+    collection_names,
+    count_records,
+    iter_records,
+)
+from wizard.core.formats import Conversion
+from wizard.core.problems import Cancelled, Problem
+from wizard.core.report import Report
+from wizard.core.schema import validate_records
+
+CHUNK = 2000
+ARRAY_COLLECTIONS = ("sessions", "memories", "summaries")
+AGENTMEMORY_FORMATS = ("agentmemory", "agentmemory-jsonl")
+
+# Known values of agentmemory's enums; others are kept but reported (newer versions add some).
+KNOWN_VALUES = {
+    ("sessions", "status"): {"active", "completed", "abandoned"},
+    ("observations", "type"): {
+        "file_read", "file_write", "file_edit", "command_run", "search", "web_fetch",
+        "conversation", "error", "decision", "discovery", "subagent", "notification", "task",
+        "image", "other",
+    },
+    ("memories", "type"): {"pattern", "preference", "architecture", "bug", "workflow", "fact"},
+}
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "a string"
+
+
+def bucket_path(name: str, bucket: str) -> str:
+    """The JSON path of an observation bucket: ``observations.ses_1``."""
+    return f"{name}.{bucket}" if bucket.isidentifier() else f'{name}["{bucket}"]'
+
+
+def path_of(name: str, bucket: str | None, index: int) -> str:
+    """The JSON path of a record: ``memories[3]`` or ``observations.ses_1[3]``."""
+    if bucket is None:
+        return f"{name}[{index}]"
+    return f"{bucket_path(name, bucket)}[{index}]"
+
+
+def shape_errors(data: dict) -> list[Problem]:
+    errors = []
+    for name in ARRAY_COLLECTIONS:
+        if name in data and not isinstance(data[name], list):
+            errors.append(Problem(name, f"must be an array, found {_kind(data[name])}"))
+    obs = data.get("observations")
+    if obs is not None:
+        if not isinstance(obs, dict):
+            errors.append(Problem("observations", "must be an object of session id -> array, "
+                                  f"found {_kind(obs)}"))
+        else:
+            for sid, bucket in obs.items():
+                if not isinstance(bucket, list):
+                    errors.append(Problem(bucket_path("observations", sid),
+                                          f"must be an array, found {_kind(bucket)}"))
+    for name in collection_names(data):
+        if name not in ARRAY_COLLECTIONS and name != "observations" and \
+                not isinstance(data[name], list):
+            errors.append(Problem(name, f"must be an array, found {_kind(data[name])}"))
+    return errors
+
+
+def _chunks(data: dict, name: str):
+    """(bucket, start index, records) chunks of one collection, in order."""
+    if name == "observations":
+        for sid, bucket in data["observations"].items():
+            for start in range(0, len(bucket), CHUNK):
+                yield sid, start, bucket[start : start + CHUNK]
+    else:
+        records = data[name]
+        for start in range(0, len(records), CHUNK):
+            yield None, start, records[start : start + CHUNK]
+
+
+def check(
+    data: dict,
+    format_id: str,
+    conversion: Conversion | None = None,
+    *,
+    skip_invalid: bool = False,
+    treat_as_version: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Report:
+    """Check canonical data. With ``skip_invalid`` the invalid records are removed from ``data``
+    (in place) and listed in ``Report.skipped_invalid``."""
+    report = Report(ok=True, format=format_id)
+    if conversion is not None:
+        report.source_version = conversion.source_version
+        report.errors.extend(conversion.errors)
+        report.warnings.extend(conversion.warnings)
+    shape = shape_errors(data)
+    if shape:
+        report.errors[:0] = shape
+        report.ok = False
+        return report
+
+    if format_id in AGENTMEMORY_FORMATS:
+        _check_version(data, report, treat_as_version)
+
+    invalid = _validate(data, report, progress, cancel)
+    if invalid:
+        if skip_invalid:
+            _remove_invalid(data, invalid)
+            report.skipped_invalid = [p for p, _ in sorted(invalid.items())]
+            report.warnings.append(Problem("", f"{len(invalid)} invalid records left out, as "
+                                           "asked (import only the valid records)"))
+        else:
+            report.errors.extend(Problem(path, message) for path, message in invalid.items())
+    _drop_orphan_access_logs(data, report)
+    report.counts = {name: count_records(data, name) for name in collection_names(data)}
+    report.caps = check_caps(data)
+    for cap in report.caps:
+        if not cap.ok:
+            where = f" ({cap.detail})" if cap.detail else ""
+            report.errors.append(Problem(cap.name, f"{cap.message}: {cap.count}{where}"))
+    report.ok = not report.errors
+    return report
+
+
+def _check_version(data: dict, report: Report, treat_as_version: str | None) -> None:
+    version = data.get("version")
+    if versions.is_supported(version):
+        return
+    if treat_as_version is not None and versions.is_supported(treat_as_version):
+        report.treated_as_version = treat_as_version
+        report.warnings.append(Problem("version", f"{versions.unsupported_message(version)}; "
+                                       f"read as version {treat_as_version}, as chosen"))
+        return
+    report.errors.append(Problem("version", versions.unsupported_message(version)))
+
+
+def _validate(data: dict, report: Report, progress, cancel) -> dict[str, str]:
+    """Validate every record; returns {path: message} of the invalid ones (first problem each)."""
+    names = collection_names(data)
+    total = sum(count_records(data, n) for n in names)
+    done = 0
+    invalid: dict[str, str] = {}
+    unknown: Counter = Counter()
+    for name in names:
+        key_field = collection(name).key
+        seen: set = set()
+        duplicates = 0
+        known = {field: values for (coll, field), values in KNOWN_VALUES.items() if coll == name}
+        for bucket, start, chunk in _chunks(data, name):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            for index, field, message in validate_records(name, chunk):
+                path = path_of(name, bucket, start + index)
+                invalid.setdefault(path, f"{field.lstrip('.') or 'record'}: {message}")
+            for offset, record in enumerate(chunk):
+                if not isinstance(record, dict):
+                    continue
+                key = record.get(key_field)
+                if key == "":
+                    invalid.setdefault(path_of(name, bucket, start + offset),
+                                       f"{key_field}: the key is empty")
+                elif key in seen:
+                    duplicates += 1
+                elif isinstance(key, str):
+                    seen.add(key)
+                for field, values in known.items():
+                    value = record.get(field)
+                    if isinstance(value, str) and value not in values:
+                        unknown[(name, field, value)] += 1
+            done += len(chunk)
+            if progress is not None:
+                progress("validating", done, total)
+        if duplicates:
+            report.warnings.append(Problem(name, f"{duplicates} records repeat the {key_field} of "
+                                           "an earlier one; the last one wins"))
+    for (name, field, value), n in sorted(unknown.items()):
+        report.warnings.append(Problem(f"{name}[*].{field}", f"{n} records have {field} "
+                                       f"{value!r}, which agentmemory does not list; kept as is"))
+    return invalid
+
+
+def _remove_invalid(data: dict, invalid: dict[str, str]) -> None:
+    for name in collection_names(data):
+        if name == "observations":
+            for sid, bucket in data["observations"].items():
+                bucket[:] = [r for i, r in enumerate(bucket)
+                             if path_of(name, sid, i) not in invalid]
+        else:
+            data[name] = [r for i, r in enumerate(data[name]) if path_of(name, None, i) not in invalid]
+
+
+def _drop_orphan_access_logs(data: dict, report: Report) -> None:
+    """Access logs are kept only for memories present in the same import (FORMATS.md 1)."""
+    logs = data.get("accessLogs")
+    if not logs:
+        return
+    memory_ids = {m.get("id") for m in iter_records(data, "memories") if isinstance(m, dict)}
+    kept = [log for log in logs if isinstance(log, dict) and log.get("memoryId") in memory_ids]
+    if len(kept) != len(logs):
+        report.warnings.append(Problem("accessLogs", f"{len(logs) - len(kept)} access logs "
+                                       "belong to memories not in this file; left out"))
+        data["accessLogs"] = kept
