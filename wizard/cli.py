@@ -19,12 +19,21 @@ COMMANDS = ("validate", "import", "stats", "audit", "export", "revert")
 
 
 def _add_inspect_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--skip-invalid", action="store_true",
-                   help="import the valid records of a file that has invalid ones")
-    p.add_argument("--treat-as-version", metavar="X",
-                   help="read an agentmemory file with a missing or unknown version as version X")
-    p.add_argument("--include-deleted", action="store_true",
-                   help="also import memories the source marks deleted (OpenMemory, Letta)")
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="import the valid records of a file that has invalid ones",
+    )
+    p.add_argument(
+        "--treat-as-version",
+        metavar="X",
+        help="read an agentmemory file with a missing or unknown version as version X",
+    )
+    p.add_argument(
+        "--include-deleted",
+        action="store_true",
+        help="also import memories the source marks deleted (OpenMemory, Letta)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a file into the store")
     p.add_argument("file", nargs="?")
     p.add_argument("--payload", metavar="@FILE", help="agentmemory's spelling: --payload @FILE")
-    p.add_argument("--db", metavar="PATH", help="store file (default: env AGENTMEMORY_WIZARD_DB "
-                   "or the user data directory)")
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        help="store file (default: env AGENTMEMORY_WIZARD_DB or the user data directory)",
+    )
     p.add_argument("--strategy", choices=("merge", "replace", "skip"), default="merge")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.add_argument("--json", action="store_true")
@@ -131,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from wizard.crashlog import log_crash, log_path
 
         log_crash(exc)
-        print(f"{APP_NAME}: unexpected error: {type(exc).__name__}: {exc} "
-              f"(details in {log_path()})", file=sys.stderr)
+        print(
+            f"{APP_NAME}: unexpected error: {type(exc).__name__}: {exc} (details in {log_path()})",
+            file=sys.stderr,
+        )
         return EXIT_STORE

@@ -71,9 +71,17 @@ def stable_id(*parts: Any, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
-def session_record(sid: str, project: str, *, started_at: str | None, ended_at: str | None = None,
-                   observation_count: int = 0, status: str = "completed", cwd: str = "",
-                   **extra: Any) -> dict:
+def session_record(
+    sid: str,
+    project: str,
+    *,
+    started_at: str | None,
+    ended_at: str | None = None,
+    observation_count: int = 0,
+    status: str = "completed",
+    cwd: str = "",
+    **extra: Any,
+) -> dict:
     rec = {
         "id": sid,
         "project": project,
@@ -88,10 +96,20 @@ def session_record(sid: str, project: str, *, started_at: str | None, ended_at: 
     return rec
 
 
-def memory_record(mid: str, content: str, *, created_at: str | None, updated_at: str | None = None,
-                  mem_type: str = "fact", title: str | None = None, concepts: list | None = None,
-                  files: list | None = None, session_ids: list | None = None,
-                  source: dict | None = None, **extra: Any) -> dict:
+def memory_record(
+    mid: str,
+    content: str,
+    *,
+    created_at: str | None,
+    updated_at: str | None = None,
+    mem_type: str = "fact",
+    title: str | None = None,
+    concepts: list | None = None,
+    files: list | None = None,
+    session_ids: list | None = None,
+    source: dict | None = None,
+    **extra: Any,
+) -> dict:
     rec = {
         "id": mid,
         "createdAt": created_at or updated_at or "",
@@ -112,10 +130,21 @@ def memory_record(mid: str, content: str, *, created_at: str | None, updated_at:
     return rec
 
 
-def observation_record(oid: str, session_id: str, *, timestamp: str | None, title: str,
-                       narrative: str, obs_type: str = "conversation", facts: list | None = None,
-                       concepts: list | None = None, files: list | None = None,
-                       importance: int = 5, source: dict | None = None, **extra: Any) -> dict:
+def observation_record(
+    oid: str,
+    session_id: str,
+    *,
+    timestamp: str | None,
+    title: str,
+    narrative: str,
+    obs_type: str = "conversation",
+    facts: list | None = None,
+    concepts: list | None = None,
+    files: list | None = None,
+    importance: int = 5,
+    source: dict | None = None,
+    **extra: Any,
+) -> dict:
     rec = {
         "id": oid,
         "sessionId": session_id,

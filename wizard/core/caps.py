@@ -56,7 +56,10 @@ def check_caps(data: dict) -> list[Cap]:
     caps = []
     for name, limit, message in LIMITS:
         count = counts[name]
-        detail = f"largest: session {biggest_session}" if name == "observationsPerSession" and \
-            biggest_session else ""
+        detail = (
+            f"largest: session {biggest_session}"
+            if name == "observationsPerSession" and biggest_session
+            else ""
+        )
         caps.append(Cap(name, count, limit, count <= limit, message, detail))
     return caps

@@ -26,8 +26,19 @@ MAIN: tuple[Collection, ...] = (
     Collection("graphEdges", "id"),
 )
 OTHER_NAMES: tuple[str, ...] = (
-    "semanticMemories", "proceduralMemories", "actions", "actionEdges", "routines", "signals",
-    "checkpoints", "sentinels", "sketches", "crystals", "facets", "lessons", "insights",
+    "semanticMemories",
+    "proceduralMemories",
+    "actions",
+    "actionEdges",
+    "routines",
+    "signals",
+    "checkpoints",
+    "sentinels",
+    "sketches",
+    "crystals",
+    "facets",
+    "lessons",
+    "insights",
 )
 OTHER: tuple[Collection, ...] = tuple(Collection(n, "id") for n in OTHER_NAMES) + (
     # Access logs are keyed by the memory they belong to and kept only for memories present in
@@ -50,7 +61,8 @@ def collection_names(data: dict) -> list[str]:
     """Collections present in a canonical ExportData dict, known ones in import order first."""
     known = [c.name for c in ALL if c.name in data]
     extra = sorted(
-        k for k, v in data.items()
+        k
+        for k, v in data.items()
         if k not in BY_NAME and k not in META_KEYS and isinstance(v, list)
     )
     return known + extra

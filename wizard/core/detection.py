@@ -32,7 +32,7 @@ def detect(payload: Payload) -> Format:
     tried = ", ".join(f.id for f in FORMATS if not f.id.endswith("structured-export"))
     what = "JSON Lines" if payload.kind == "jsonl" else _describe(payload.value)
     message = f"no supported format matches this file ({what}). Tried: {tried}."
-    score, closest, note = best
+    _score, closest, note = best
     if closest is not None:
         message += f" Closest: {closest.id} ({closest.label})"
         message += f": {note}." if note else "."

@@ -95,21 +95,26 @@ def inspect_file(
         report.format = fmt.id
         conversion = fmt.convert(
             payload,
-            ConvertOptions(include_deleted=options.include_deleted,
-                           treat_as_version=options.treat_as_version),
+            ConvertOptions(
+                include_deleted=options.include_deleted, treat_as_version=options.treat_as_version
+            ),
         )
     except InputRefused as exc:
         return Inspection(source, report.refuse(exc.problem), None, options)
     except (MemoryError, RecursionError) as exc:
-        problem = Problem("", f"the file is too large or too deeply nested to read "
-                          f"({type(exc).__name__})")
+        problem = Problem(
+            "", f"the file is too large or too deeply nested to read ({type(exc).__name__})"
+        )
         return Inspection(source, report.refuse(problem), None, options)
     except Exception as exc:  # an adapter bug must not take the app down: refuse, log it
         from wizard.crashlog import log_crash
 
         log_crash(exc)
-        problem = Problem("", f"the file looks like {report.format or 'a known format'} but "
-                          f"could not be converted ({type(exc).__name__}: {exc})")
+        problem = Problem(
+            "",
+            f"the file looks like {report.format or 'a known format'} but "
+            f"could not be converted ({type(exc).__name__}: {exc})",
+        )
         return Inspection(source, report.refuse(problem), None, options)
     report = preflight.check(
         conversion.data,

@@ -234,8 +234,9 @@ class JsonStream:
     def _constant_error(self, start: int, name: str, path: str) -> InputRefused:
         for m in _STRING_OR_CONSTANT.finditer(self.buf, start):
             if m.group(1):
-                return self.refuse(f"{m.group(1)} is not valid JSON (no NaN or Infinity)",
-                                   m.start(1), path)
+                return self.refuse(
+                    f"{m.group(1)} is not valid JSON (no NaN or Infinity)", m.start(1), path
+                )
         return self.refuse(f"{name} is not valid JSON (no NaN or Infinity)", start, path)
 
     def _check_depth(self, start: int, end: int, depth: int, path: str) -> None:

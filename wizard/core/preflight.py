@@ -31,9 +31,21 @@ AGENTMEMORY_FORMATS = ("agentmemory", "agentmemory-jsonl")
 KNOWN_VALUES = {
     ("sessions", "status"): {"active", "completed", "abandoned"},
     ("observations", "type"): {
-        "file_read", "file_write", "file_edit", "command_run", "search", "web_fetch",
-        "conversation", "error", "decision", "discovery", "subagent", "notification", "task",
-        "image", "other",
+        "file_read",
+        "file_write",
+        "file_edit",
+        "command_run",
+        "search",
+        "web_fetch",
+        "conversation",
+        "error",
+        "decision",
+        "discovery",
+        "subagent",
+        "notification",
+        "task",
+        "image",
+        "other",
     },
     ("memories", "type"): {"pattern", "preference", "architecture", "bug", "workflow", "fact"},
 }
@@ -73,16 +85,26 @@ def shape_errors(data: dict) -> list[Problem]:
     obs = data.get("observations")
     if obs is not None:
         if not isinstance(obs, dict):
-            errors.append(Problem("observations", "must be an object of session id -> array, "
-                                  f"found {_kind(obs)}"))
+            errors.append(
+                Problem(
+                    "observations", f"must be an object of session id -> array, found {_kind(obs)}"
+                )
+            )
         else:
             for sid, bucket in obs.items():
                 if not isinstance(bucket, list):
-                    errors.append(Problem(bucket_path("observations", sid),
-                                          f"must be an array, found {_kind(bucket)}"))
+                    errors.append(
+                        Problem(
+                            bucket_path("observations", sid),
+                            f"must be an array, found {_kind(bucket)}",
+                        )
+                    )
     for name in collection_names(data):
-        if name not in ARRAY_COLLECTIONS and name != "observations" and \
-                not isinstance(data[name], list):
+        if (
+            name not in ARRAY_COLLECTIONS
+            and name != "observations"
+            and not isinstance(data[name], list)
+        ):
             errors.append(Problem(name, f"must be an array, found {_kind(data[name])}"))
     return errors
 
@@ -130,8 +152,13 @@ def check(
         if skip_invalid:
             _remove_invalid(data, invalid)
             report.skipped_invalid = [p for p, _ in sorted(invalid.items())]
-            report.warnings.append(Problem("", f"{len(invalid)} invalid records left out, as "
-                                           "asked (import only the valid records)"))
+            report.warnings.append(
+                Problem(
+                    "",
+                    f"{len(invalid)} invalid records left out, as "
+                    "asked (import only the valid records)",
+                )
+            )
         else:
             report.errors.extend(Problem(path, message) for path, message in invalid.items())
     _drop_orphan_access_logs(data, report)
@@ -151,8 +178,13 @@ def _check_version(data: dict, report: Report, treat_as_version: str | None) -> 
         return
     if treat_as_version is not None and versions.is_supported(treat_as_version):
         report.treated_as_version = treat_as_version
-        report.warnings.append(Problem("version", f"{versions.unsupported_message(version)}; "
-                                       f"read as version {treat_as_version}, as chosen"))
+        report.warnings.append(
+            Problem(
+                "version",
+                f"{versions.unsupported_message(version)}; "
+                f"read as version {treat_as_version}, as chosen",
+            )
+        )
         return
     report.errors.append(Problem("version", versions.unsupported_message(version)))
 
@@ -180,8 +212,9 @@ def _validate(data: dict, report: Report, progress, cancel) -> dict[str, str]:
                     continue
                 key = record.get(key_field)
                 if key == "":
-                    invalid.setdefault(path_of(name, bucket, start + offset),
-                                       f"{key_field}: the key is empty")
+                    invalid.setdefault(
+                        path_of(name, bucket, start + offset), f"{key_field}: the key is empty"
+                    )
                 elif key in seen:
                     duplicates += 1
                 elif isinstance(key, str):
@@ -194,11 +227,20 @@ def _validate(data: dict, report: Report, progress, cancel) -> dict[str, str]:
             if progress is not None:
                 progress("validating", done, total)
         if duplicates:
-            report.warnings.append(Problem(name, f"{duplicates} records repeat the {key_field} of "
-                                           "an earlier one; the last one wins"))
+            report.warnings.append(
+                Problem(
+                    name,
+                    f"{duplicates} records repeat the {key_field} of "
+                    "an earlier one; the last one wins",
+                )
+            )
     for (name, field, value), n in sorted(unknown.items()):
-        report.warnings.append(Problem(f"{name}[*].{field}", f"{n} records have {field} "
-                                       f"{value!r}, which agentmemory does not list; kept as is"))
+        report.warnings.append(
+            Problem(
+                f"{name}[*].{field}",
+                f"{n} records have {field} {value!r}, which agentmemory does not list; kept as is",
+            )
+        )
     return invalid
 
 
@@ -206,10 +248,13 @@ def _remove_invalid(data: dict, invalid: dict[str, str]) -> None:
     for name in collection_names(data):
         if name == "observations":
             for sid, bucket in data["observations"].items():
-                bucket[:] = [r for i, r in enumerate(bucket)
-                             if path_of(name, sid, i) not in invalid]
+                bucket[:] = [
+                    r for i, r in enumerate(bucket) if path_of(name, sid, i) not in invalid
+                ]
         else:
-            data[name] = [r for i, r in enumerate(data[name]) if path_of(name, None, i) not in invalid]
+            data[name] = [
+                r for i, r in enumerate(data[name]) if path_of(name, None, i) not in invalid
+            ]
 
 
 def _drop_orphan_access_logs(data: dict, report: Report) -> None:
@@ -220,6 +265,11 @@ def _drop_orphan_access_logs(data: dict, report: Report) -> None:
     memory_ids = {m.get("id") for m in iter_records(data, "memories") if isinstance(m, dict)}
     kept = [log for log in logs if isinstance(log, dict) and log.get("memoryId") in memory_ids]
     if len(kept) != len(logs):
-        report.warnings.append(Problem("accessLogs", f"{len(logs) - len(kept)} access logs "
-                                       "belong to memories not in this file; left out"))
+        report.warnings.append(
+            Problem(
+                "accessLogs",
+                f"{len(logs) - len(kept)} access logs "
+                "belong to memories not in this file; left out",
+            )
+        )
         data["accessLogs"] = kept

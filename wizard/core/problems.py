@@ -34,8 +34,9 @@ class Problem:
 class InputRefused(Exception):
     """The input cannot be imported. ``problem`` says what and where; nothing was written."""
 
-    def __init__(self, message: str, path: str = "", line: int | None = None,
-                 column: int | None = None) -> None:
+    def __init__(
+        self, message: str, path: str = "", line: int | None = None, column: int | None = None
+    ) -> None:
         super().__init__(message)
         self.problem = Problem(path=path, message=message, line=line, column=column)
 

@@ -52,8 +52,9 @@ def _human(n: int) -> str:
 class _Counted:
     """Counts the bytes of a binary stream and stops at the limit."""
 
-    def __init__(self, raw: IO[bytes], limits: Limits, compressed: Callable[[], int] | None,
-                 what: str) -> None:
+    def __init__(
+        self, raw: IO[bytes], limits: Limits, compressed: Callable[[], int] | None, what: str
+    ) -> None:
         self.raw = raw
         self.limits = limits
         self.compressed = compressed
@@ -116,8 +117,13 @@ def _text_chunks(stream: _Counted, what: str, first: bytes = b"") -> Iterator[st
         yield tail
 
 
-def _parse(stream: _Counted, what: str, limits: Limits, progress: Callable[[], None] | None,
-           cancel: CancelFn | None) -> tuple[Any, str]:
+def _parse(
+    stream: _Counted,
+    what: str,
+    limits: Limits,
+    progress: Callable[[], None] | None,
+    cancel: CancelFn | None,
+) -> tuple[Any, str]:
     """Parse a stream as one JSON document or JSON Lines: (value, kind)."""
     first = stream.read(READ_BYTES)
     if not first.strip(b" \t\r\n\xef\xbb\xbf"):
@@ -153,8 +159,12 @@ def _unwrap(value: Any, limits: Limits) -> tuple[Any, bool]:
     return (inner[0] if len(inner) == 1 else inner), True
 
 
-def read_payload(path: str | os.PathLike, limits: Limits | None = None,
-                 progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> Payload:
+def read_payload(
+    path: str | os.PathLike,
+    limits: Limits | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> Payload:
     """Read and parse one input file. Raises InputRefused (what and where) or Cancelled."""
     limits = limits or Limits()
     p = Path(path)
@@ -192,8 +202,14 @@ def read_payload(path: str | os.PathLike, limits: Limits | None = None,
     return Payload(value=value, name=name, kind=kind, unwrapped=unwrapped)
 
 
-def _read_gzip(f: IO[bytes], name: str, size: int, limits: Limits,
-               tick: Callable[[], None] | None, cancel: CancelFn | None) -> Payload:
+def _read_gzip(
+    f: IO[bytes],
+    name: str,
+    size: int,
+    limits: Limits,
+    tick: Callable[[], None] | None,
+    cancel: CancelFn | None,
+) -> Payload:
     gz = gzip.GzipFile(fileobj=f, mode="rb")
     stream = _Counted(gz, limits, f.tell, f"{name} (gzip)")
     value, kind = _parse(stream, f"{name} (gzip)", limits, tick, cancel)
@@ -218,23 +234,31 @@ def _read_zip(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn | None) 
         member = info.filename
         norm = posixpath.normpath(member.replace("\\", "/"))
         if member.startswith(("/", "\\")) or norm.startswith("..") or ":" in member.split("/")[0]:
-            raise InputRefused(f"{name}: zip member {member!r} has an unsafe path",
-                               path=member)
+            raise InputRefused(f"{name}: zip member {member!r} has an unsafe path", path=member)
         if info.file_size > limits.max_bytes:
-            raise InputRefused(f"{name}: zip member {member!r} expands to "
-                               f"{_human(info.file_size)}, over the {_human(limits.max_bytes)} "
-                               "limit", path=member)
-        if info.file_size > limits.ratio_grace and \
-                info.file_size > max(info.compress_size, 1) * limits.max_ratio:
-            raise InputRefused(f"{name}: zip member {member!r} expands more than "
-                               f"{limits.max_ratio} times its compressed size (a zip bomb?)",
-                               path=member)
+            raise InputRefused(
+                f"{name}: zip member {member!r} expands to "
+                f"{_human(info.file_size)}, over the {_human(limits.max_bytes)} "
+                "limit",
+                path=member,
+            )
+        if (
+            info.file_size > limits.ratio_grace
+            and info.file_size > max(info.compress_size, 1) * limits.max_ratio
+        ):
+            raise InputRefused(
+                f"{name}: zip member {member!r} expands more than "
+                f"{limits.max_ratio} times its compressed size (a zip bomb?)",
+                path=member,
+            )
         by_base.setdefault(posixpath.basename(norm), info)
     main = by_base.get(ZIP_MAIN)
     if main is None:
         listed = ", ".join(i.filename for i in infos[:5]) or "nothing"
-        raise InputRefused(f"{name} is a zip archive without {ZIP_MAIN} (an OpenMemory backup "
-                           f"holds one); it contains {listed}")
+        raise InputRefused(
+            f"{name} is a zip archive without {ZIP_MAIN} (an OpenMemory backup "
+            f"holds one); it contains {listed}"
+        )
     what = f"{name}: {main.filename}"
     with archive.open(main) as member:
         stream = _Counted(member, limits, lambda: main.compress_size, what)
@@ -248,10 +272,9 @@ def _read_zip(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn | None) 
             stream = _Counted(gz, limits, lambda: extra.compress_size, what_extra)
             lines, extra_kind = _parse(stream, what_extra, limits, None, cancel)
         members[ZIP_EXTRA] = lines if extra_kind == "jsonl" else [lines]
-    return Payload(value=value, name=name, kind=kind, container="zip", member=main.filename,
-                   members=members)
-
-
+    return Payload(
+        value=value, name=name, kind=kind, container="zip", member=main.filename, members=members
+    )
 
 
 __all__ = ["Limits", "read_payload"]

@@ -24,8 +24,10 @@ def report_lines(report: Report, name: str) -> list[str]:
         lines.append("  caps:")
         for cap in report.caps:
             mark = "ok  " if cap.ok else "OVER"
-            lines.append(f"    [{mark}] {cap.name}: {cap.count:,} of {cap.limit:,}"
-                         + ("" if cap.ok else f"  {cap.message}"))
+            lines.append(
+                f"    [{mark}] {cap.name}: {cap.count:,} of {cap.limit:,}"
+                + ("" if cap.ok else f"  {cap.message}")
+            )
     for title, problems in (("errors", report.errors), ("warnings", report.warnings)):
         if problems:
             lines.append(f"  {title} ({len(problems)}):")

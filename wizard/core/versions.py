@@ -16,8 +16,10 @@ SUPPORTED_VERSIONS: tuple[str, ...] = tuple(
 )
 OLDEST = SUPPORTED_VERSIONS[0]
 NEWEST = SUPPORTED_VERSIONS[-1]
-SUPPORTED_RANGE = f"{OLDEST} to {NEWEST} (agentmemory's own list: 0.3.0, 0.4.0, 0.5.0, 0.6.0, " \
+SUPPORTED_RANGE = (
+    f"{OLDEST} to {NEWEST} (agentmemory's own list: 0.3.0, 0.4.0, 0.5.0, 0.6.0, "
     "0.6.1, 0.7.0, 0.7.2-0.7.7, 0.7.9, 0.8.0-0.8.13, 0.9.0-0.9.29)"
+)
 
 
 def is_supported(version: object) -> bool:

@@ -69,13 +69,16 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
                 merged[key] = value
             elif key == "observations":
                 if not isinstance(value, dict):
-                    raise InputRefused("observations must be an object of session id -> array",
-                                       path=f"line {line_no}: observations")
+                    raise InputRefused(
+                        "observations must be an object of session id -> array",
+                        path=f"line {line_no}: observations",
+                    )
                 bucket_map = merged.setdefault("observations", {})
                 for sid, bucket in value.items():
                     if not isinstance(bucket, list):
-                        raise InputRefused("must be an array",
-                                           path=f"line {line_no}: observations.{sid}")
+                        raise InputRefused(
+                            "must be an array", path=f"line {line_no}: observations.{sid}"
+                        )
                     bucket_map.setdefault(sid, []).extend(bucket)
             elif isinstance(value, list):
                 target = merged.setdefault(key, [])
@@ -86,21 +89,28 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
                 merged[key] = value
     distinct = {v for v in versions if v is not None}
     if len(distinct) > 1:
-        warnings.append(Problem("version", f"pages have different versions: "
-                                f"{', '.join(sorted(map(str, distinct)))}; the first one is used"))
+        warnings.append(
+            Problem(
+                "version",
+                f"pages have different versions: "
+                f"{', '.join(sorted(map(str, distinct)))}; the first one is used",
+            )
+        )
     merged.pop("pagination", None)
     merged.setdefault("observations", {})
     for c in MAIN[:4]:
         if c.name != "observations":
             merged.setdefault(c.name, [])
     warnings.append(Problem("", f"{len(pages)} pages merged in order"))
-    return Conversion(data=merged, source_version=_version_text(merged.get("version")),
-                      warnings=warnings)
+    return Conversion(
+        data=merged, source_version=_version_text(merged.get("version")), warnings=warnings
+    )
 
 
 FORMATS: tuple[Format, ...] = (
     Format("agentmemory", "agentmemory export (ExportData JSON)", sniff_json, convert_json),
-    Format("agentmemory-jsonl", "agentmemory paginated export (JSON Lines)", sniff_jsonl,
-           convert_jsonl),
+    Format(
+        "agentmemory-jsonl", "agentmemory paginated export (JSON Lines)", sniff_jsonl, convert_jsonl
+    ),
 )
 AGENTMEMORY_FORMATS = frozenset(f.id for f in FORMATS)
