@@ -125,7 +125,16 @@ class JsonStream:
             if line == end_line:
                 # A second value must start on a new line (JSON Lines), else it is garbage.
                 raise self.refuse("malformed JSON: extra data after the end of the document")
-            value = self._value(0, "", "top")
+            try:
+                value = self._value(0, "", "top")
+            except InputRefused as exc:
+                if end_line:  # a later JSON Lines record: say which one
+                    p = exc.problem
+                    raise InputRefused(
+                        f"{p.message} (in the JSON Lines record that starts on line {line})",
+                        p.path, p.line, p.column,
+                    ) from None
+                raise
             end_line = self.location(self.pos)[0]
             yield value, line
 

@@ -223,11 +223,21 @@ ZIP_MAIN = "memories.json"
 ZIP_EXTRA = "memories.jsonl.gz"
 
 
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError)
+
+
 def _read_zip(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn | None) -> Payload:
+    try:
+        return _read_zip_members(f, name, limits, cancel)
+    except _ZIP_ERRORS as exc:
+        raise InputRefused(f"{name} is a damaged zip archive: {exc}") from None
+
+
+def _read_zip_members(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn | None) -> Payload:
     try:
         archive = zipfile.ZipFile(f)
         infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except _ZIP_ERRORS as exc:
         raise InputRefused(f"{name} is not a readable zip archive: {exc}") from None
     by_base: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
