@@ -211,13 +211,15 @@ def _validate(data: dict, report: Report, progress, cancel) -> dict[str, str]:
                 if not isinstance(record, dict):
                     continue
                 key = record.get(key_field)
-                if key == "":
+                if not isinstance(key, str):
+                    pass  # a missing or non-string key is reported by the schema
+                elif not key:
                     invalid.setdefault(
                         path_of(name, bucket, start + offset), f"{key_field}: the key is empty"
                     )
                 elif key in seen:
                     duplicates += 1
-                elif isinstance(key, str):
+                else:
                     seen.add(key)
                 for field, values in known.items():
                     value = record.get(field)

@@ -1,0 +1,816 @@
+"""mem0 sources: OSS ``get_all``/``search`` output, Platform pages, history rows, the
+OSS-to-Platform migration file, and the Platform's schema-shaped export (refused).
+
+Shapes: ``shared/spec/MEM0.md`` sections 1-6. Mapping: FORMATS.md section 6. Every memory keeps
+its mem0 id and its source item verbatim in ``source.raw``; each distinct run id becomes a
+session; graph relations become graph nodes (one per entity name) and edges.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from wizard.core import canonical, versions
+from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
+from wizard.core.problems import InputRefused, Problem
+
+SYSTEM = "mem0"
+SAMPLE = 20  # sniff looks at no more than this many items
+
+OSS = "mem0-oss"
+PLATFORM = "mem0-platform"
+HISTORY = "mem0-history"
+MIGRATION = "mem0-migration"
+STRUCTURED = "mem0-platform-structured-export"
+
+MIGRATION_KIND = "mem0_oss_qdrant_export"
+# Item keys only the Platform emits (MEM0.md 3.1; camelCase from the TypeScript client).
+PLATFORM_KEYS = frozenset(
+    {
+        "categories",
+        "structured_attributes",
+        "structuredAttributes",
+        "session_id",
+        "sessionId",
+        "immutable",
+        "owner",
+        "organization",
+        "app_id",
+        "appId",
+        "replaced_by",
+        "synthesized",
+        "lifecycle_state",
+        "input",
+    }
+)
+PAGE_KEYS = ("count", "next", "previous", "results")
+# Top-level keys of the other families' files: an object holding one of them is not a
+# Platform structured export (agentmemory ExportData, Letta agent files, mem0/OpenMemory dumps).
+KNOWN_TOP_KEYS = frozenset(
+    {
+        "version",
+        "sessions",
+        "observations",
+        "memories",
+        "summaries",
+        "exportedAt",
+        "agents",
+        "blocks",
+        "core_memory",
+        "messages",
+        "llm_config",
+        "tools",
+        "groups",
+        "results",
+        "relations",
+        "entities",
+        "records",
+        "kind",
+        "count",
+        "next",
+        "previous",
+        "status",
+        "command",
+        "data",
+        "items",
+        "export_meta",
+        "apps",
+        "categories",
+        "user",
+        "id",
+        "memory",
+        "memory_id",
+        "text",
+        "content",
+        "error",
+        "message",
+    }
+)
+GRAPH_NODE_TYPES = frozenset(
+    {
+        "file",
+        "function",
+        "concept",
+        "error",
+        "decision",
+        "pattern",
+        "library",
+        "person",
+        "project",
+        "preference",
+        "location",
+        "organization",
+        "event",
+    }
+)
+NODE_TYPE_ALIASES = {
+    "city": "location",
+    "country": "location",
+    "place": "location",
+    "address": "location",
+    "company": "organization",
+    "org": "organization",
+    "employer": "organization",
+    "team": "organization",
+    "user": "person",
+    "people": "person",
+}
+
+
+# --- reading mem0 items -----------------------------------------------------------------------
+
+
+def _first(item: dict, *keys: str) -> Any:
+    """The first of ``keys`` (snake_case then camelCase spellings) with a present value."""
+    for key in keys:
+        value = item.get(key)
+        if value not in (None, "", "None"):
+            return value
+    return None
+
+
+def _text_id(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _metadata(item: dict) -> dict:
+    meta = item.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _scope(item: dict) -> tuple[str | None, str | None, str | None]:
+    """(user id, agent id, run id) of a mem0 item; Platform's ``session_id`` is the run id."""
+    user = _first(item, "user_id", "userId")
+    agent = _first(item, "agent_id", "agentId")
+    run = _first(item, "run_id", "runId", "session_id", "sessionId")
+    return (
+        user if isinstance(user, str) else None,
+        agent if isinstance(agent, str) else None,
+        run if isinstance(run, str) else None,
+    )
+
+
+def _project(user: str | None, agent: str | None) -> str:
+    who = agent or user
+    return f"mem0:{who}" if who else "mem0"
+
+
+def _categories(item: dict) -> list[str]:
+    cats = item.get("categories")
+    if not isinstance(cats, list):
+        return []
+    return [c for c in cats if isinstance(c, str) and c]
+
+
+def _mem_type(item: dict) -> str:
+    return "workflow" if _metadata(item).get("memory_type") == "procedural_memory" else "fact"
+
+
+def _memory(
+    mid: str, text: str, item: dict, fmt: str, raw: Any, *, created: Any = None, updated: Any = None
+) -> dict:
+    """A canonical Memory from a mem0 item (times may be given when rebuilt from history)."""
+    user, agent, run = _scope(item)
+    if created is None:
+        created = _first(item, "created_at", "createdAt")
+    if updated is None:
+        updated = _first(item, "updated_at", "updatedAt")
+    expires = canonical.utc_iso(_first(item, "expiration_date", "expirationDate"))
+    record = canonical.memory_record(
+        mid,
+        text,
+        created_at=canonical.utc_iso(created),
+        updated_at=canonical.utc_iso(updated),
+        mem_type=_mem_type(item),
+        concepts=_categories(item),
+        session_ids=[run] if run else [],
+        source=canonical.source_block(SYSTEM, fmt, raw),
+        agentId=agent,
+        project=_project(user, agent),
+        forgetAfter=expires,
+    )
+    return canonical.stamp_origin("memories", record, fmt)
+
+
+def _item_memory(item: Any, path: str, fmt: str) -> tuple[dict | None, Problem | None]:
+    """Convert one get_all/search item, or say why it is unusable."""
+    if not isinstance(item, dict):
+        return None, Problem(path, "not an object: a mem0 memory item is expected")
+    mid = _text_id(item.get("id"))
+    if mid is None:
+        return None, Problem(f"{path}.id", "missing or empty memory id")
+    text = item.get("memory")
+    if not isinstance(text, str):
+        return None, Problem(f"{path}.memory", "memory text is missing or not a string")
+    return _memory(mid, text, item, fmt, item), None
+
+
+# --- building the canonical document ----------------------------------------------------------
+
+
+def _dedupe(memories: list[dict], warnings: list[Problem]) -> list[dict]:
+    """One memory per id: the most recently updated one (the first on a tie)."""
+    by_id: dict[str, dict] = {}
+    for mem in memories:
+        kept = by_id.get(mem["id"])
+        if kept is None or mem["updatedAt"] > kept["updatedAt"]:
+            by_id[mem["id"]] = mem
+    dropped = len(memories) - len(by_id)
+    if dropped:
+        warnings.append(Problem("", f"{dropped} duplicate memory id(s): kept the latest version"))
+    return list(by_id.values())
+
+
+def _sessions(memories: list[dict], fmt: str) -> list[dict]:
+    """One session per distinct run id, spanning its memories' times."""
+    runs: dict[str, list[dict]] = {}
+    for mem in memories:
+        for sid in mem["sessionIds"]:
+            runs.setdefault(sid, []).append(mem)
+    sessions = []
+    for sid, mems in runs.items():
+        agent = next((m["agentId"] for m in mems if m.get("agentId")), None)
+        project = f"mem0:{agent}" if agent else mems[0].get("project") or "mem0"
+        starts = [m["createdAt"] for m in mems if m["createdAt"]]
+        ends = [m["updatedAt"] or m["createdAt"] for m in mems if m["updatedAt"] or m["createdAt"]]
+        sessions.append(
+            canonical.session_record(
+                sid,
+                project,
+                started_at=min(starts) if starts else None,
+                ended_at=max(ends) if ends else None,
+                agentId=agent,
+                source=canonical.source_block(SYSTEM, fmt, {"run_id": sid}),
+            )
+        )
+    return sessions
+
+
+def _node_type(kind: Any) -> str:
+    if isinstance(kind, str):
+        kind = kind.strip().lower()
+        if kind in GRAPH_NODE_TYPES:
+            return kind
+        return NODE_TYPE_ALIASES.get(kind, "concept")
+    return "concept"
+
+
+def _node_id(name: str) -> str:
+    return f"mem0-entity-{canonical.stable_id('mem0-entity', name)}"
+
+
+def _graph(
+    relations: Any, path: str, fmt: str, when: str, errors: list[Problem]
+) -> tuple[list[dict], list[dict]]:
+    """Graph nodes (one per entity name) and edges (one per distinct triple) from relations."""
+    nodes: dict[str, dict] = {}
+    edges: dict[str, dict] = {}
+    if not isinstance(relations, list):
+        return [], []
+    for i, rel in enumerate(relations):
+        where = f"{path}[{i}]"
+        if not isinstance(rel, dict):
+            errors.append(Problem(where, "not an object: a graph relation is expected"))
+            continue
+        src = rel.get("source")
+        dst = _first(rel, "target", "destination")
+        kind = _first(rel, "relationship", "relation")
+        if not (isinstance(src, str) and src and isinstance(dst, str) and dst):
+            errors.append(Problem(where, "relation without a source or target entity name"))
+            continue
+        if not isinstance(kind, str):
+            errors.append(Problem(f"{where}.relationship", "relation type missing or not text"))
+            continue
+        for name, ntype in ((src, rel.get("source_type")), (dst, rel.get("target_type"))):
+            if name not in nodes:
+                typed = isinstance(ntype, str)
+                props = {"mem0Type": ntype} if typed else {}
+                raw = {"name": name, "type": ntype} if typed else {"name": name}
+                nodes[name] = {
+                    "id": _node_id(name),
+                    "type": _node_type(ntype),
+                    "name": name,
+                    "properties": props,
+                    "sourceObservationIds": [],
+                    "createdAt": when,
+                    "source": canonical.source_block(SYSTEM, fmt, raw),
+                }
+        eid = f"mem0-rel-{canonical.stable_id('mem0-relation', src, kind, dst)}"
+        edges.setdefault(
+            eid,
+            {
+                "id": eid,
+                "type": kind,
+                "sourceNodeId": _node_id(src),
+                "targetNodeId": _node_id(dst),
+                "weight": 1.0,
+                "sourceObservationIds": [],
+                "createdAt": when,
+                "source": canonical.source_block(SYSTEM, fmt, rel),
+            },
+        )
+    return list(nodes.values()), list(edges.values())
+
+
+def _now() -> str:
+    return canonical.utc_iso(datetime.now(timezone.utc).isoformat()) or ""
+
+
+def _document(
+    memories: list[dict],
+    fmt: str,
+    warnings: list[Problem],
+    errors: list[Problem],
+    relations: Any = None,
+    relations_path: str = "relations",
+) -> dict:
+    memories = _dedupe(memories, warnings)
+    data: dict = {
+        "version": versions.NEWEST,
+        "exportedAt": _now(),
+        "sessions": _sessions(memories, fmt),
+        "observations": {},
+        "memories": memories,
+        "summaries": [],
+    }
+    if relations is not None and not isinstance(relations, list):
+        warnings.append(Problem(relations_path, "relations are not a list: ignored"))
+    elif relations:
+        # Relations carry no time (MEM0.md 1.4): date them with the newest memory, so that a
+        # second conversion of the same file gives the same records.
+        when = max((m["updatedAt"] for m in memories), default="") or ""
+        nodes, edges = _graph(relations, relations_path, fmt, when, errors)
+        if nodes:
+            data["graphNodes"] = nodes
+            data["graphEdges"] = edges
+    return data
+
+
+def _convert_items(
+    items: list,
+    base: str,
+    fmt: str,
+    *,
+    relations: Any = None,
+    relations_path: str = "relations",
+    source_version: str | None = None,
+    warnings: list[Problem] | None = None,
+) -> Conversion:
+    errors: list[Problem] = []
+    warnings = warnings if warnings is not None else []
+    memories = []
+    for i, item in enumerate(items):
+        mem, problem = _item_memory(item, f"{base}[{i}]", fmt)
+        if problem is not None:
+            errors.append(problem)
+        else:
+            memories.append(mem)
+    data = _document(memories, fmt, warnings, errors, relations, relations_path)
+    return Conversion(data=data, source_version=source_version, errors=errors, warnings=warnings)
+
+
+# --- sniff helpers ----------------------------------------------------------------------------
+
+
+def _guarded(sniff: Callable[[Payload], Sniff]) -> Callable[[Payload], Sniff]:
+    """Sniffing must never raise, whatever JSON it is given."""
+
+    def safe(payload: Payload) -> Sniff:
+        try:
+            return sniff(payload)
+        except Exception:  # a sniff that fails is a non-match
+            return NO_MATCH
+
+    safe.__name__ = sniff.__name__
+    safe.__doc__ = sniff.__doc__
+    return safe
+
+
+def _sample(items: list) -> list:
+    return items[:SAMPLE]
+
+
+def _all_dicts(items: list) -> bool:
+    return all(isinstance(i, dict) for i in items)
+
+
+def _mostly(items: list, test: Callable[[Any], bool]) -> bool:
+    """At least 80% of the sampled items pass (a few broken records are reported later)."""
+    sample = _sample(items)
+    return bool(sample) and sum(1 for i in sample if test(i)) >= 0.8 * len(sample)
+
+
+def _memory_items(items: list) -> bool:
+    """Sampled items are mem0 memory items (objects with a ``memory`` text)."""
+    return _mostly(items, lambda i: isinstance(i, dict) and "memory" in i)
+
+
+def _platform_items(items: list) -> bool:
+    return any(PLATFORM_KEYS & i.keys() for i in _sample(items) if isinstance(i, dict))
+
+
+def _migration_items(items: list) -> bool:
+    return any("source_payload" in i for i in _sample(items) if isinstance(i, dict))
+
+
+def _history_items(items: list) -> bool:
+    return _mostly(items, _is_history_row)
+
+
+def _is_history_row(row: Any) -> bool:
+    if not isinstance(row, dict) or "memory_id" not in row:
+        return False
+    python = "event" in row and ("old_memory" in row or "new_memory" in row)
+    typescript = "action" in row and ("previous_value" in row or "new_value" in row)
+    early = ("prev_value" in row or "new_value" in row) and ("event" in row or "timestamp" in row)
+    return python or typescript or early
+
+
+def _results_envelope(value: Any) -> list | None:
+    """``results`` of a get_all/search object (OSS v1.1, Platform), or None."""
+    if isinstance(value, dict) and isinstance(value.get("results"), list):
+        return value["results"]
+    return None
+
+
+def _is_page(value: dict) -> bool:
+    return all(k in value for k in PAGE_KEYS)
+
+
+def _cli_items(value: Any) -> list | None:
+    """Items of a mem0 CLI ``-o json`` envelope ``{status, command, data}``, or None."""
+    if not (isinstance(value, dict) and {"status", "command", "data"} <= value.keys()):
+        return None
+    data = value["data"]
+    if isinstance(data, dict) and isinstance(data.get("results"), list):
+        data = data["results"]
+    return data if isinstance(data, list) else None
+
+
+# --- mem0-oss ---------------------------------------------------------------------------------
+
+
+def _oss_items(value: Any) -> tuple[list, str, Any, str] | None:
+    """(items, items path, relations, relations path) of an OSS document, or None."""
+    if isinstance(value, list):
+        return value, "", None, "relations"
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("results"), list):
+        return value["results"], "results", value.get("relations"), "relations"
+    if isinstance(value.get("memories"), list) and "version" not in value:
+        return value["memories"], "memories", value.get("entities"), "entities"
+    return None
+
+
+@_guarded
+def sniff_oss(payload: Payload) -> Sniff:
+    """OSS ``get_all``/``search``: ``{"results": [...]}`` (+ ``relations``), a bare list of
+    items, or the 2024 ``{"memories": [...], "entities": [...]}``; items have ``memory``."""
+    value = payload.value
+    if isinstance(value, dict) and (_is_page(value) or _cli_items(value) is not None):
+        return NO_MATCH  # Platform page / CLI envelope
+    found = _oss_items(value)
+    if found is None:
+        return NO_MATCH
+    items, where, _, _ = found
+    if items and not _memory_items(items):
+        if where == "results" and _all_dicts(_sample(items)):
+            return Sniff(0.4, "results[] items have no 'memory' text (mem0 items do)")
+        if where == "" and _all_dicts(_sample(items)) and not _history_items(items):
+            return Sniff(0.2, "a list of objects, but they have no 'memory' text (mem0 items do)")
+        return NO_MATCH
+    if isinstance(value, dict):
+        extra = value.keys() - {"results", "relations", "memories", "entities"}
+        if extra:
+            return Sniff(0.3, f"has {where}[] but also unexpected keys {sorted(extra)[:5]}")
+        if not items:
+            if where == "memories" and "entities" not in value:
+                return Sniff(0.5, "an empty 'memories' list: nothing identifies it as mem0")
+            return Sniff(1.0, "no memories (empty results)")
+    elif not items:
+        return Sniff(0.3, "an empty list: nothing to import")
+    if _platform_items(items) or (where == "" and _migration_items(items)):
+        return NO_MATCH  # mem0-platform / mem0-migration
+    return Sniff(1.0)
+
+
+def convert_oss(payload: Payload, options: ConvertOptions) -> Conversion:
+    found = _oss_items(payload.value)
+    if found is None:
+        raise InputRefused("not a mem0 get_all/search result: no results[] list")
+    items, where, relations, rel_path = found
+    return _convert_items(items, where, OSS, relations=relations, relations_path=rel_path)
+
+
+# --- mem0-platform ----------------------------------------------------------------------------
+
+
+@_guarded
+def sniff_platform(payload: Payload) -> Sniff:
+    """Mem0 Platform: the paginated ``{count, next, previous, results}``, items carrying
+    Platform-only keys (``categories``, ``structured_attributes``, ``session_id``...), or the
+    mem0 CLI envelope ``{status, command, data}``."""
+    value = payload.value
+    cli = _cli_items(value)
+    if cli is not None:
+        if not cli or _memory_items(cli):
+            return Sniff(1.0, "mem0 CLI JSON output")
+        return Sniff(0.4, "mem0 CLI envelope whose data holds no memory items")
+    if isinstance(value, dict) and "results" in value and any(k in value for k in PAGE_KEYS[:3]):
+        items = _results_envelope(value)
+        if items is None:
+            return Sniff(0.4, "a Platform page whose 'results' is not a list")
+        if not _is_page(value):
+            missing = [k for k in PAGE_KEYS if k not in value]
+            return Sniff(0.6, f"looks like a Platform page but lacks {missing}")
+        if items and not _memory_items(items):
+            return Sniff(0.5, "a Platform page whose results have no 'memory' text")
+        return Sniff(1.0)
+    found = _oss_items(value)
+    if found is None or found[1] == "memories":
+        return NO_MATCH
+    items = found[0]
+    if isinstance(value, dict) and value.keys() - {"results", "relations"}:
+        return NO_MATCH
+    if _memory_items(items) and _platform_items(items):
+        return Sniff(1.0)
+    return NO_MATCH
+
+
+def _platform_parts(value: Any) -> tuple[list, str, Any]:
+    cli = _cli_items(value)
+    if cli is not None:
+        return cli, "data", None
+    if isinstance(value, dict) and isinstance(value.get("results"), list):
+        return value["results"], "results", value.get("relations")
+    if isinstance(value, list):
+        return value, "", None
+    raise InputRefused("not a Mem0 Platform memory list: no results[] list")
+
+
+def convert_platform(payload: Payload, options: ConvertOptions) -> Conversion:
+    value = payload.value
+    items, where, relations = _platform_parts(value)
+    warnings: list[Problem] = []
+    if isinstance(value, dict) and _is_page(value):
+        total = value.get("count")
+        if (
+            value.get("next")
+            or value.get("previous")
+            or (isinstance(total, int) and total > len(items))
+        ):
+            warnings.append(
+                Problem(
+                    "count",
+                    (
+                        f"this file is one page of a paginated Platform listing ({len(items)} of "
+                        f"{total} memories); export the other pages to import everything"
+                    ),
+                )
+            )
+    return _convert_items(items, where, PLATFORM, relations=relations, warnings=warnings)
+
+
+# --- mem0-migration ---------------------------------------------------------------------------
+
+
+@_guarded
+def sniff_migration(payload: Payload) -> Sniff:
+    """mem0's OSS-to-Platform migration file (``kind == "mem0_oss_qdrant_export"``), or a bare
+    list of its records (items with ``source_payload``)."""
+    value = payload.value
+    if isinstance(value, dict) and value.get("kind") == MIGRATION_KIND:
+        if isinstance(value.get("records"), list):
+            return Sniff(1.0)
+        return Sniff(0.6, "a mem0 migration file without a records[] list")
+    if isinstance(value, list) and _memory_items(value) and _migration_items(value):
+        return Sniff(1.0, "records of a mem0 migration file")
+    return NO_MATCH
+
+
+def convert_migration(payload: Payload, options: ConvertOptions) -> Conversion:
+    value = payload.value
+    if isinstance(value, list):
+        return _convert_items(value, "", MIGRATION)
+    if not (isinstance(value, dict) and isinstance(value.get("records"), list)):
+        raise InputRefused("mem0 migration file without a records[] list", path="records")
+    version = value.get("version")
+    warnings: list[Problem] = []
+    declared = value.get("record_count")
+    if isinstance(declared, int) and declared != len(value["records"]):
+        warnings.append(
+            Problem(
+                "record_count",
+                (f"the file says {declared} records but holds {len(value['records'])}"),
+            )
+        )
+    return _convert_items(
+        value["records"],
+        "records",
+        MIGRATION,
+        source_version=None if version is None else str(version),
+        warnings=warnings,
+    )
+
+
+# --- mem0-history -----------------------------------------------------------------------------
+
+
+@_guarded
+def sniff_history(payload: Payload) -> Sniff:
+    """mem0 ``history()`` rows: ``memory_id`` + ``event`` + ``old_memory``/``new_memory``
+    (Python; with ``input`` on the Platform), ``action`` + ``previous_value``/``new_value``
+    (TypeScript), or ``prev_value``/``new_value`` + ``timestamp`` (2024)."""
+    value = payload.value
+    if not isinstance(value, list) or not value:
+        return NO_MATCH
+    sample = _sample(value)
+    if not any(isinstance(r, dict) and "memory_id" in r for r in sample):
+        return NO_MATCH
+    if _history_items(value):
+        return Sniff(1.0)
+    return Sniff(0.5, "rows with memory_id, but without event/action and the memory texts")
+
+
+EVENT_RANK = {"ADD": 0, "UPDATE": 1, "DELETE": 2, "NONE": 1}
+
+
+def _event(row: dict) -> str:
+    event = _first(row, "event", "action")
+    return event.upper() if isinstance(event, str) else ""
+
+
+def _row_time(row: dict) -> str | None:
+    return canonical.utc_iso(_first(row, "updated_at", "timestamp", "created_at"))
+
+
+def _row_order(indexed: tuple[int, dict]) -> tuple:
+    """Sort key: event time, then ADD < UPDATE < DELETE, then row id / file position.
+
+    Rows without a time (0.1.x DELETE rows have none) sort first for ADD, last otherwise.
+    """
+    index, row = indexed
+    event = _event(row)
+    time = _row_time(row)
+    if time is None:
+        time = "" if event == "ADD" else "\uffff"
+    row_id = row.get("id")
+    serial = row_id if isinstance(row_id, int) and not isinstance(row_id, bool) else index
+    return (time, EVENT_RANK.get(event, 1), serial, index)
+
+
+def _new_text(row: dict) -> Any:
+    for key in ("new_memory", "new_value"):
+        if key in row and row[key] not in (None, "None"):
+            return row[key]
+    return None
+
+
+def _is_delete(row: dict) -> bool:
+    deleted = row.get("is_deleted")
+    return _event(row) == "DELETE" or (deleted is True or deleted == 1)
+
+
+def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
+    rows = payload.value
+    if not isinstance(rows, list):
+        raise InputRefused("mem0 history must be a list of rows")
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    by_memory: dict[str, list[tuple[int, dict]]] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            errors.append(Problem(f"[{i}]", "not an object: a history row is expected"))
+            continue
+        mid = _text_id(row.get("memory_id"))
+        if mid is None:
+            errors.append(Problem(f"[{i}].memory_id", "missing or empty memory id"))
+            continue
+        by_memory.setdefault(mid, []).append((i, row))
+    memories = []
+    deleted = 0
+    for mid, indexed in by_memory.items():
+        events = sorted(indexed, key=_row_order)
+        last_index, last = events[-1]
+        if _is_delete(last):
+            deleted += 1
+            continue
+        text = _new_text(last)
+        if not isinstance(text, str):
+            errors.append(
+                Problem(
+                    f"[{last_index}].new_memory",
+                    (f"the latest event of memory {mid} has no new memory text"),
+                )
+            )
+            continue
+        first_row = events[0][1]
+        created = _first(first_row, "created_at", "timestamp")
+        raw = [row for _, row in indexed]  # this memory's rows, in file order, verbatim
+        scope = {**first_row, **{k: v for k, v in last.items() if v not in (None, "None")}}
+        memories.append(
+            _memory(
+                mid, text, scope, HISTORY, raw, created=created, updated=_row_time(last) or created
+            )
+        )
+    if deleted:
+        warnings.append(
+            Problem(
+                "",
+                (
+                    f"{deleted} memor{'y' if deleted == 1 else 'ies'} deleted in the history "
+                    "(last event DELETE): not imported"
+                ),
+            )
+        )
+    data = _document(memories, HISTORY, warnings, errors)
+    return Conversion(data=data, errors=errors, warnings=warnings)
+
+
+# --- Platform structured export (refused) -----------------------------------------------------
+
+STRUCTURED_EXPLANATION = (
+    "This file cannot be imported: it looks like a Mem0 Platform structured export "
+    "(get_memory_export), an object shaped by the schema you gave the Platform and filled in "
+    "from your memories. The Platform's schema-shaped export holds no memory records: their "
+    "ids, times and texts are gone, so there is nothing to import faithfully. "
+    "Export the memories themselves instead (MemoryClient.get_all, every page, saved as JSON)."
+)
+
+
+# A schema the user gave the Platform: several fields named like identifiers.
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+STRUCTURED_MIN_FIELDS = 3
+
+
+def _schema_shaped(value: Any, depth: int = 0) -> bool:
+    """Scalars, lists of scalars and nested objects with field-like keys, none a record."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if depth >= 4:
+        return False
+    if isinstance(value, list):
+        return all(_schema_shaped(v, depth + 1) for v in value[:SAMPLE])
+    if isinstance(value, dict):
+        if "id" in value or "memory" in value:
+            return False  # a record, not a schema field
+        return all(
+            isinstance(k, str) and _schema_shaped(v, depth + 1) for k, v in list(value.items())[:50]
+        )
+    return False
+
+
+@_guarded
+def sniff_structured(payload: Payload) -> Sniff:
+    """The Platform's schema-shaped export: an object with none of the keys any memory export
+    has (no ids, no memory texts, no records), only schema fields."""
+    value = payload.value
+    if payload.kind != "json" or payload.container == "zip":
+        return NO_MATCH
+    if not isinstance(value, dict) or not value or value.keys() & KNOWN_TOP_KEYS:
+        return NO_MATCH
+    if not _schema_shaped(value):
+        return NO_MATCH
+    fields = [k for k in value if isinstance(k, str) and FIELD_NAME.match(k)]
+    if len(fields) == len(value) >= STRUCTURED_MIN_FIELDS:
+        return Sniff(1.0, "schema-shaped object without memory records")
+    return Sniff(
+        0.3,
+        (
+            "an object of plain fields without any memory record; a Mem0 Platform structured "
+            "export looks like this, but it holds no ids, times or memory texts to import"
+        ),
+    )
+
+
+def convert_structured(payload: Payload, options: ConvertOptions) -> Conversion:
+    raise InputRefused(STRUCTURED_EXPLANATION)
+
+
+FORMATS: tuple[Format, ...] = (
+    Format(MIGRATION, "mem0 OSS-to-Platform migration file", sniff_migration, convert_migration),
+    Format(
+        PLATFORM,
+        "Mem0 Platform memories (get_all page or list, CLI JSON)",
+        sniff_platform,
+        convert_platform,
+    ),
+    Format(OSS, "mem0 library get_all/search output", sniff_oss, convert_oss),
+    Format(HISTORY, "mem0 memory history rows", sniff_history, convert_history),
+    # Last: it claims objects that match nothing else, so detection must try it after every
+    # other family's formats.
+    Format(
+        STRUCTURED,
+        "Mem0 Platform structured (schema-shaped) export",
+        sniff_structured,
+        convert_structured,
+    ),
+)
