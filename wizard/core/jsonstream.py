@@ -24,6 +24,8 @@ _STRING_OR_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
 _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|([\[\]{}])')
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
 PROGRESS_EVERY = 2000  # elements between progress callbacks / cancel checks
+_LOOKAHEAD = 64 * 1024  # a record starting closer than this to the window's end is refilled
+_MISSING = object()
 
 
 class _NotJson(ValueError):
@@ -132,7 +134,9 @@ class JsonStream:
                     p = exc.problem
                     raise InputRefused(
                         f"{p.message} (in the JSON Lines record that starts on line {line})",
-                        p.path, p.line, p.column,
+                        p.path,
+                        p.line,
+                        p.column,
                     ) from None
                 raise
             end_line = self.location(self.pos)[0]
@@ -175,12 +179,43 @@ class JsonStream:
         if self._peek() == "]":
             self.pos += 1
             return result
+        child = depth + 1
+        depth_budget = self.max_depth - child
         while True:
-            result.append(self._value(depth + 1, f"{path}[{len(result)}]", "array"))
-            self._tick()
-            char = self._peek()
+            # Fast path: a compact record ("{...}" right here, whole in the window, small, not
+            # deep) goes straight to the C decoder. Anything else takes the careful path below.
+            buf, pos = self.buf, self.pos
+            value = _MISSING
+            if pos < len(buf) and buf[pos] == "{" and (len(buf) - pos > _LOOKAHEAD or self._eof):
+                try:
+                    value, end = _DECODER.raw_decode(buf, pos)
+                except (ValueError, RecursionError):
+                    value = _MISSING
+                else:
+                    if (
+                        end - pos > self.max_string
+                        or end >= len(buf)
+                        or (buf.count("[", pos, end) + buf.count("{", pos, end) > depth_budget)
+                    ):
+                        value = _MISSING
+                    else:
+                        self.pos = end
+            if value is _MISSING:
+                value = self._value(child, f"{path}[{len(result)}]", "array")
+            result.append(value)
+            self._elements += 1
+            if self._elements % PROGRESS_EVERY == 0:
+                self._tick()
+            buf, pos = self.buf, self.pos
+            char = buf[pos] if pos < len(buf) else self._peek()
+            if char in " \t\r\n":
+                char = self._peek()
             if char == ",":
                 self.pos += 1
+                if self.pos >= len(self.buf) or self.buf[self.pos] in " \t\r\n":
+                    self._skip_ws()
+                if self.pos >= len(self.buf):
+                    raise self.refuse("malformed JSON: expecting a value", path=path)
             elif char == "]":
                 self.pos += 1
                 return result
@@ -188,16 +223,15 @@ class JsonStream:
                 raise self.refuse("malformed JSON: expecting ',' or ']' in an array", path=path)
 
     def _tick(self) -> None:
-        self._elements += 1
-        if self._elements % PROGRESS_EVERY == 0:
-            if self._cancel is not None and self._cancel():
-                raise Cancelled()
-            if self._on_progress is not None:
-                self._on_progress()
+        """Every PROGRESS_EVERY elements: honour cancel, report progress."""
+        if self._cancel is not None and self._cancel():
+            raise Cancelled()
+        if self._on_progress is not None:
+            self._on_progress()
 
     def _decode(self, depth: int, path: str) -> Any:
         """Decode one whole value at ``pos`` with the C decoder, growing the window as needed."""
-        self._fill(64 * 1024)
+        self._fill(_LOOKAHEAD)
         start = self.pos
         while True:
             try:
