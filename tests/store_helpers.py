@@ -1,0 +1,128 @@
+"""Helpers for the store tests: inspections built by hand, table dumps, small ExportData."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+from pathlib import Path
+
+from wizard.core.inspection import Inspection, SourceInfo
+from wizard.core.report import Report
+from wizard.store.models import ALL_SPECS
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMALL = FIXTURES / "agentmemory" / "agentmemory-0.9.5-small.json"
+SMALL_030 = FIXTURES / "agentmemory" / "agentmemory-0.3.0-small.json"
+REFUSED = FIXTURES / "mem0" / "mem0-synth-platform-structured-export.json"
+DATA_TABLES = tuple(s.table for s in ALL_SPECS)
+AUDIT_TABLES = ("audit_log", "audit_changes")
+
+
+def inspection(
+    data: dict, fmt: str = "agentmemory", version: str | None = None, name: str = "export.json"
+) -> Inspection:
+    """An accepted Inspection of ``data`` as if read from a file called ``name``."""
+    report = Report(
+        ok=True,
+        format=fmt,
+        source_version=version or data.get("version"),
+        counts={"sessions": len(data.get("sessions", []))},
+    )
+    return Inspection(
+        source=SourceInfo(f"/src/{name}", name, 1234, "ab" * 32), report=report, data=data
+    )
+
+
+def load_small(path: Path = SMALL) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def run(gen):
+    """Drive a generator to its end: (list of yielded values, return value)."""
+    seen = []
+    while True:
+        try:
+            seen.append(next(gen))
+        except StopIteration as stop:
+            return seen, stop.value
+
+
+def dump(db_path: Path | str, tables: tuple[str, ...] = DATA_TABLES) -> dict[str, list[tuple]]:
+    """Every row (rowid first) of the tables, in rowid order, through a fresh connection."""
+    con = sqlite3.connect(str(db_path))
+    try:
+        return {
+            t: con.execute(f'SELECT rowid, * FROM "{t}" ORDER BY rowid').fetchall() for t in tables
+        }
+    finally:
+        con.close()
+
+
+def stored(db_path: Path | str, table: str, key: str = "id") -> dict[str, dict]:
+    """key -> record as stored in one table."""
+    con = sqlite3.connect(str(db_path))
+    try:
+        rows = con.execute(f'SELECT "{key}", data FROM "{table}" ORDER BY rowid').fetchall()
+    finally:
+        con.close()
+    return {k: json.loads(d) for k, d in rows}
+
+
+def session(sid: str, project: str = "p", **extra) -> dict:
+    return {
+        "id": sid,
+        "project": project,
+        "cwd": "/w",
+        "startedAt": "2026-01-01T00:00:00.000Z",
+        "status": "completed",
+        "observationCount": 0,
+        **extra,
+    }
+
+
+def memory(mid: str, content: str = "c", **extra) -> dict:
+    return {
+        "id": mid,
+        "createdAt": "2026-01-02T00:00:00.000Z",
+        "updatedAt": "2026-01-02T00:00:00.000Z",
+        "type": "fact",
+        "title": content[:10],
+        "content": content,
+        "concepts": [],
+        "files": [],
+        "sessionIds": [],
+        "strength": 1,
+        "version": 1,
+        "isLatest": True,
+        **extra,
+    }
+
+
+def observation(oid: str, sid: str, title: str = "t", **extra) -> dict:
+    return {
+        "id": oid,
+        "sessionId": sid,
+        "timestamp": "2026-01-03T00:00:00.000Z",
+        "type": "conversation",
+        "title": title,
+        "facts": [],
+        "narrative": "n",
+        "concepts": [],
+        "files": [],
+        "importance": 5,
+        **extra,
+    }
+
+
+def export(sessions=(), observations=None, memories=(), **others) -> dict:
+    data = {
+        "version": "0.9.5",
+        "exportedAt": "2026-02-01T00:00:00.000Z",
+        "sessions": list(sessions),
+        "observations": dict(observations or {}),
+        "memories": list(memories),
+        "summaries": [],
+    }
+    data.update({k: list(v) for k, v in others.items()})
+    return copy.deepcopy(data)

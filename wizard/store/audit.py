@@ -1,0 +1,415 @@
+"""The audit log: one entry per attempt (import or revert), and reverting a successful import.
+
+Entries live in ``audit_log``, apart from the data tables, and survive ``replace``. A successful
+import leaves the previous version of every record it overwrote or deleted in
+``audit_changes``; the records it wrote carry its id in ``last_audit``. Reverting deletes what
+the import wrote and puts the previous versions back (same rowids where free, so export order is
+kept), unless a later, not reverted import changed the same records.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from peewee import SqliteDatabase
+
+from wizard import __version__
+from wizard.core.collections import MAIN
+from wizard.store.database import Store
+from wizard.store.migrations import SCHEMA_VERSION
+from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, AuditEntry, spec_for
+
+JSON_COLUMNS = ("counts", "caps", "options")
+CONFLICTS_NAMED = 10  # how many conflicting records a refusal message names
+
+
+def now_iso() -> str:
+    """Now, UTC, ISO-8601 with milliseconds and ``Z``."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def current_user() -> str:
+    """The OS user running the app."""
+    try:
+        return getpass.getuser()
+    except Exception:
+        return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def import_counts(inspection: Any, plans: dict[str, Any], stats: dict[str, int]) -> dict:
+    """What an import entry's ``counts`` holds."""
+    return {
+        "stats": dict(stats),
+        "collections": {n: p.to_dict() for n, p in plans.items()},
+        "source": dict(inspection.report.counts),
+    }
+
+
+def import_fields(
+    inspection: Any,
+    strategy: str,
+    outcome: str,
+    *,
+    error: str | None = None,
+    duration_ms: int | None = None,
+    counts: dict | None = None,
+) -> dict[str, Any]:
+    """The columns of an import entry for an Inspection (whatever its outcome)."""
+    report, src, opts = inspection.report, inspection.source, inspection.options
+    options = {
+        "skip_invalid": bool(getattr(opts, "skip_invalid", False)),
+        "skipped_invalid": list(report.skipped_invalid),
+        "treat_as_version": report.treated_as_version or getattr(opts, "treat_as_version", None),
+        "include_deleted": bool(getattr(opts, "include_deleted", False)),
+    }
+    return {
+        "timestamp": now_iso(),
+        "operation": "import",
+        "strategy": strategy,
+        "outcome": outcome,
+        "format": report.format,
+        "source_version": report.source_version,
+        "source_path": src.path,
+        "source_name": src.name,
+        "source_size": src.size,
+        "source_sha256": src.sha256,
+        "schema_version": SCHEMA_VERSION,
+        "counts": counts if counts is not None else {"source": dict(report.counts)},
+        "caps": [c.to_dict() for c in report.caps],
+        "error": error,
+        "duration_ms": duration_ms,
+        "app_version": __version__,
+        "user": current_user(),
+        "options": options,
+    }
+
+
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_dumps(v) if k in JSON_COLUMNS else v) for k, v in fields.items()}
+
+
+def write_entry(database: SqliteDatabase, fields: dict[str, Any]) -> int:
+    """Insert an entry inside the caller's transaction; returns its id."""
+    return int(AuditEntry.insert(_encode(fields)).execute(database))
+
+
+def finish_entry(database: SqliteDatabase, audit_id: int, **fields: Any) -> None:
+    """Update an entry inside the caller's transaction."""
+    AuditEntry.update(_encode(fields)).where(AuditEntry.id == audit_id).execute(database)
+
+
+def record_entry(store: Store, fields: dict[str, Any]) -> int:
+    """Write an entry in a transaction of its own; returns its id."""
+    with store.errors(), store.database.atomic("IMMEDIATE"):
+        return write_entry(store.database, fields)
+
+
+def _entry(row: dict[str, Any]) -> dict[str, Any]:
+    source = None
+    if row.get("source_path") or row.get("source_name"):
+        source = {
+            "path": row["source_path"],
+            "name": row["source_name"],
+            "size": row["source_size"],
+            "sha256": row["source_sha256"],
+        }
+
+    def load(name: str, default: Any) -> Any:
+        text = row.get(name)
+        return json.loads(text) if text else default
+
+    return {
+        "id": row["id"],
+        "timestamp": row["timestamp"],
+        "operation": row["operation"],
+        "strategy": row["strategy"],
+        "outcome": row["outcome"],
+        "format": row["format"],
+        "source_version": row["source_version"],
+        "source": source,
+        "counts": load("counts", {}),
+        "caps": load("caps", []),
+        "error": row["error"],
+        "duration_ms": row["duration_ms"],
+        "app_version": row["app_version"],
+        "user": row["user"],
+        "schema_version": row["schema_version"],
+        "options": load("options", {}),
+        "target_id": row["target_id"],
+        "reverted_by": row["reverted_by"],
+    }
+
+
+def list_entries(store: Store, limit: int | None = None, before: int | None = None) -> list[dict]:
+    """Entries newest first (``before``: only ids below it, for paging)."""
+    query = AuditEntry.select().order_by(AuditEntry.id.desc())
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    if limit is not None:
+        query = query.limit(max(0, limit))
+    with store.errors():
+        return [_entry(r) for r in query.dicts().execute(store.database)]
+
+
+def get_entry(store: Store, audit_id: int) -> dict:
+    """One entry; KeyError when there is none with that id."""
+    query = AuditEntry.select().where(AuditEntry.id == audit_id).dicts()
+    with store.errors():
+        rows = list(query.execute(store.database))
+    if not rows:
+        raise KeyError(f"no audit entry #{audit_id}")
+    return _entry(rows[0])
+
+
+@dataclass
+class RevertPreview:
+    """What reverting import ``target_id`` would do, or why it cannot."""
+
+    target_id: int
+    ok: bool
+    reason: str | None = None
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+    restore: dict[str, int] = field(default_factory=dict)  # previous versions put back
+    remove: dict[str, int] = field(default_factory=dict)  # records the import inserted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target_id": self.target_id,
+            "ok": self.ok,
+            "reason": self.reason,
+            "conflicts": [{"collection": c, "key": k} for c, k in self.conflicts],
+            "restore": dict(self.restore),
+            "remove": dict(self.remove),
+        }
+
+
+@dataclass
+class RevertResult:
+    ok: bool
+    outcome: str  # succeeded | refused
+    target_id: int
+    audit_id: int | None  # the revert's own entry
+    restored: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "outcome": self.outcome,
+            "target_id": self.target_id,
+            "audit_id": self.audit_id,
+            "restored": dict(self.restored),
+            "removed": dict(self.removed),
+            "conflicts": [{"collection": c, "key": k} for c, k in self.conflicts],
+            "error": self.error,
+        }
+
+
+def _conflicts(db: SqliteDatabase, target: int) -> list[tuple[str, str]]:
+    """Records the import wrote that a later, not reverted, successful import changed."""
+    found: set[tuple[str, str]] = set()
+    # a later import overwrote or deleted a record this import had written
+    cur = db.execute_sql(
+        "SELECT c.collection, c.key FROM audit_changes c JOIN audit_log a ON a.id = c.audit_id"
+        " WHERE c.prev_last_audit = ? AND c.audit_id > ? AND a.operation = 'import'"
+        " AND a.outcome = 'succeeded' AND a.reverted_by IS NULL",
+        (target, target),
+    )
+    found.update(cur.fetchall())
+    # a record this import overwrote or deleted was written again later
+    main_names = tuple(SPECS)
+    for name, spec in SPECS.items():
+        cur = db.execute_sql(
+            f'SELECT c.collection, c.key FROM audit_changes c JOIN "{spec.table}" t'
+            f' ON t."{spec.key_column}" = c.key WHERE c.audit_id = ? AND c.collection = ?'
+            " AND t.last_audit IS NOT ?",
+            (target, name, target),
+        )
+        found.update(cur.fetchall())
+    marks = ", ".join("?" for _ in main_names)
+    cur = db.execute_sql(
+        f'SELECT c.collection, c.key FROM audit_changes c JOIN "{OTHER_SPEC.table}" t'
+        " ON t.collection = c.collection AND t.key = c.key WHERE c.audit_id = ?"
+        f" AND c.collection NOT IN ({marks}) AND t.last_audit IS NOT ?",
+        (target, *main_names, target),
+    )
+    found.update(cur.fetchall())
+    return sorted(found)
+
+
+def _preview(db: SqliteDatabase, target: int) -> RevertPreview:
+    rows = list(AuditEntry.select().where(AuditEntry.id == target).dicts().execute(db))
+    if not rows:
+        return RevertPreview(target, False, f"there is no audit entry #{target}")
+    row = rows[0]
+    if row["operation"] != "import":
+        return RevertPreview(
+            target,
+            False,
+            f"audit entry #{target} is a {row['operation']}, "
+            "not an import; only imports can be reverted",
+        )
+    if row["outcome"] != "succeeded":
+        return RevertPreview(
+            target,
+            False,
+            f"import #{target} did not succeed (outcome: "
+            f"{row['outcome']}); it changed nothing, so there is nothing to "
+            "revert",
+        )
+    if row["reverted_by"] is not None:
+        return RevertPreview(
+            target,
+            False,
+            f"import #{target} was already reverted (audit entry #{row['reverted_by']})",
+        )
+    conflicts = _conflicts(db, target)
+    if conflicts:
+        named = ", ".join(f"{c} {k}" for c, k in conflicts[:CONFLICTS_NAMED])
+        more = len(conflicts) - CONFLICTS_NAMED
+        if more > 0:
+            named += f" and {more} more"
+        return RevertPreview(
+            target,
+            False,
+            f"import #{target} cannot be reverted: a later import changed the same records "
+            f"({named}); revert the later import first",
+            conflicts,
+        )
+    restore = dict(
+        db.execute_sql(
+            "SELECT collection, count(*) FROM audit_changes WHERE audit_id = ? GROUP BY collection",
+            (target,),
+        ).fetchall()
+    )
+    remove: dict[str, int] = {}
+    for name, spec in SPECS.items():
+        n = db.execute_sql(
+            f'SELECT count(*) FROM "{spec.table}" t WHERE t.last_audit = ? AND NOT EXISTS'
+            " (SELECT 1 FROM audit_changes c WHERE c.audit_id = ? AND c.collection = ?"
+            f' AND c.key = t."{spec.key_column}")',
+            (target, target, name),
+        ).fetchone()[0]
+        if n:
+            remove[name] = n
+    for name, n in db.execute_sql(
+        f'SELECT t.collection, count(*) FROM "{OTHER_SPEC.table}" t WHERE t.last_audit = ?'
+        " AND NOT EXISTS (SELECT 1 FROM audit_changes c WHERE c.audit_id = ?"
+        " AND c.collection = t.collection AND c.key = t.key) GROUP BY t.collection",
+        (target, target),
+    ).fetchall():
+        remove[name] = n
+    order = [c.name for c in MAIN]
+
+    def ordered(d: dict[str, int]) -> dict[str, int]:
+        return dict(
+            sorted(
+                d.items(),
+                key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]),
+            )
+        )
+
+    return RevertPreview(target, True, None, [], ordered(restore), ordered(remove))
+
+
+def revert_preview(store: Store, audit_id: int) -> RevertPreview:
+    """What ``revert`` would do (nothing is written)."""
+    with store.errors(), store.database.atomic():
+        return _preview(store.database, audit_id)
+
+
+def _revert_fields(
+    target: int, outcome: str, error: str | None, counts: dict | None, duration_ms: int
+) -> dict[str, Any]:
+    return {
+        "timestamp": now_iso(),
+        "operation": "revert",
+        "outcome": outcome,
+        "schema_version": SCHEMA_VERSION,
+        "counts": counts or {},
+        "caps": [],
+        "error": error,
+        "duration_ms": duration_ms,
+        "app_version": __version__,
+        "user": current_user(),
+        "target_id": target,
+        "options": {},
+    }
+
+
+def revert(store: Store, audit_id: int) -> RevertResult:
+    """Undo a successful import in one transaction; refused (and audited) when it cannot."""
+    t0 = time.monotonic()
+    db = store.database
+    with store.errors():
+        with db.atomic("IMMEDIATE"):
+            preview = _preview(db, audit_id)
+            if preview.ok:
+                revert_id = write_entry(db, _revert_fields(audit_id, "succeeded", None, None, 0))
+                _undo(db, audit_id)
+                AuditEntry.update(reverted_by=revert_id).where(AuditEntry.id == audit_id).execute(
+                    db
+                )
+                counts = {"restored": preview.restore, "removed": preview.remove}
+                finish_entry(
+                    db, revert_id, counts=counts, duration_ms=int((time.monotonic() - t0) * 1000)
+                )
+                return RevertResult(
+                    True, "succeeded", audit_id, revert_id, preview.restore, preview.remove
+                )
+        fields = _revert_fields(
+            audit_id,
+            "refused",
+            preview.reason,
+            {"conflicts": [{"collection": c, "key": k} for c, k in preview.conflicts]},
+            int((time.monotonic() - t0) * 1000),
+        )
+        refusal_id = record_entry(store, fields)
+    return RevertResult(
+        False, "refused", audit_id, refusal_id, conflicts=preview.conflicts, error=preview.reason
+    )
+
+
+def _undo(db: SqliteDatabase, target: int) -> None:
+    # everything the import wrote goes (what it overwrote comes back below)
+    for spec in ALL_SPECS:
+        db.execute_sql(f'DELETE FROM "{spec.table}" WHERE last_audit = ?', (target,))
+    cur = db.execute_sql(
+        "SELECT collection, key, prev_rowid, prev_data, prev_hash, prev_bucket, prev_last_audit"
+        " FROM audit_changes WHERE audit_id = ? ORDER BY collection, prev_rowid",
+        (target,),
+    )
+    writer = db.cursor()
+    batch: dict[str, list[tuple]] = {}
+    while rows := cur.fetchmany(2000):
+        for collection, key, rowid, data, digest, bucket, last_audit in rows:
+            spec = spec_for(collection)
+            record = json.loads(data) if spec.extract else {}
+            row = spec.row(collection, key, record, bucket, digest, data, last_audit)
+            batch.setdefault(spec.table, []).append((rowid, rowid, *row))
+        for table, params in batch.items():
+            writer.executemany(_restore_sql(table), params)
+        batch.clear()
+
+
+def _restore_sql(table: str) -> str:
+    spec = next(s for s in ALL_SPECS if s.table == table)
+    cols = ", ".join(f'"{c}"' for c in spec.write_columns)
+    marks = ", ".join("?" for _ in spec.write_columns)
+    return (
+        f'INSERT INTO "{table}" (rowid, {cols}) VALUES ((SELECT CASE WHEN EXISTS (SELECT 1 FROM'
+        f' "{table}" WHERE rowid = ?) THEN NULL ELSE ? END), {marks})'
+    )

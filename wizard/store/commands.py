@@ -1,0 +1,374 @@
+"""The store subcommands of the CLI: import, stats, audit, export, revert.
+
+Human output by default, ``--json`` for machines (stdout only ever carries the result). A
+progress bar goes to stderr when it is a terminal. Ctrl-C during an import asks it to stop at
+the next chunk (rolled back and audited, exit 130); a second Ctrl-C interrupts at once (also
+rolled back and audited).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from wizard import APP_NAME
+from wizard.cli import EXIT_CANCELLED, EXIT_OK, EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
+from wizard.store.database import Store, StoreError, open_store, resolve_db_path
+
+STORE_ERROR_EXIT = EXIT_STORE
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one store subcommand; returns the exit code."""
+    handlers = {
+        "import": cmd_import,
+        "stats": cmd_stats,
+        "audit": cmd_audit,
+        "export": cmd_export,
+        "revert": cmd_revert,
+    }
+    handler = handlers.get(args.command)
+    if handler is None:
+        _err(f"unknown command {args.command!r}")
+        return EXIT_USAGE
+    try:
+        return handler(args)
+    except StoreError as exc:
+        _err(exc.message)
+        return EXIT_STORE
+
+
+# ---------------------------------------------------------------- output helpers
+
+
+def _err(message: str) -> None:
+    print(f"{APP_NAME}: {message}", file=sys.stderr)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    WIDTH = 30
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, label: str, done: int, total: int, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = min(1.0, done / total) if total else 0.0
+        filled = int(frac * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        text = f"\r[{bar}] {frac * 100:5.1f}% {label} {done}/{total}" if total else f"\r{label}"
+        sys.stderr.write(text[:120].ljust(80))
+        sys.stderr.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        if self.enabled and self._shown:
+            sys.stderr.write("\r" + " " * 80 + "\r")
+            sys.stderr.flush()
+            self._shown = False
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(flag: threading.Event) -> Iterator[None]:
+    """First Ctrl-C sets ``flag`` (stop at the next chunk); a second one interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _open(args: argparse.Namespace) -> Store:
+    return open_store(resolve_db_path(getattr(args, "db", None)))
+
+
+# ---------------------------------------------------------------- import
+
+
+def _import_path(args: argparse.Namespace) -> str | None:
+    payload = getattr(args, "payload", None)
+    if payload and args.file:
+        return None
+    if payload:
+        return payload[1:] if payload.startswith("@") else payload
+    return args.file
+
+
+def _empty_result(args: argparse.Namespace, fmt: str | None, error: str) -> dict:
+    """The ``import --json`` object of an import that wrote nothing."""
+    from wizard.core.collections import MAIN
+    from wizard.store.importer import STAT_NAMES, CollectionPlan
+
+    return {
+        "ok": False,
+        "strategy": args.strategy,
+        "format": fmt,
+        "dry_run": bool(args.dry_run),
+        "stats": dict.fromkeys(STAT_NAMES, 0),
+        "collections": {c.name: CollectionPlan().to_dict() for c in MAIN},
+        "audit_id": None,
+        "error": error,
+    }
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from wizard.cli import inspect_options
+    from wizard.core.inspection import Inspection, inspect_file, source_info
+    from wizard.core.problems import Cancelled
+    from wizard.core.report import Report
+    from wizard.store import audit, importer
+
+    path = _import_path(args)
+    if not path:
+        _err("import needs one file: `import FILE` or `import --payload @FILE`")
+        return EXIT_USAGE
+    try:
+        store = _open(args)
+    except StoreError as exc:
+        if args.json:
+            _print_json(_empty_result(args, None, exc.message))
+        _err(exc.message)
+        return EXIT_STORE
+
+    bar = ProgressBar()
+    flag = threading.Event()
+    with store, _ctrl_c_cancels(flag):
+        # read, detect, convert, check
+        try:
+            inspection = inspect_file(
+                path,
+                inspect_options(args),
+                progress=lambda phase, done, total: bar.update(phase, done, total),
+                cancel=flag.is_set,
+            )
+        except (Cancelled, KeyboardInterrupt):
+            bar.clear()
+            stub = Inspection(source_info(path), Report(ok=False), None, inspect_options(args))
+            fields = audit.import_fields(
+                stub, args.strategy, "cancelled", error="cancelled while reading the file"
+            )
+            audit_id = None
+            with contextlib.suppress(StoreError):
+                audit_id = audit.record_entry(store, fields)
+            if args.json:
+                out = _empty_result(args, None, "cancelled by the user; nothing was written")
+                out["audit_id"] = audit_id
+                _print_json(out)
+            _err("cancelled; nothing was written")
+            return EXIT_CANCELLED
+        bar.clear()
+
+        if not inspection.ok:
+            return _refused(args, store, inspection, importer)
+
+        if args.dry_run:
+            result = importer.dry_run(store, inspection, args.strategy)
+            bar.clear()
+            _import_output(args, store, inspection, result)
+            return EXIT_OK
+
+        gen = importer.apply(store, inspection, args.strategy, cancel=flag.is_set)
+        result = None
+        try:
+            while True:
+                p = next(gen)
+                label = f"{p.phase} {p.collection}" if p.collection else p.phase
+                bar.update(label, p.done, p.total)
+        except StopIteration as stop:
+            result = stop.value
+        except KeyboardInterrupt:
+            gen.close()  # rolls back and audits "cancelled" if it was still running
+        bar.clear()
+    if result is None:
+        if args.json:
+            _print_json(_empty_result(args, inspection.format, "cancelled; nothing was written"))
+        _err("cancelled; nothing was written")
+        return EXIT_CANCELLED
+    _import_output(args, store, inspection, result)
+    if result.outcome == "succeeded":
+        return EXIT_OK
+    if result.outcome == "cancelled":
+        return EXIT_CANCELLED
+    if result.error_kind == "internal" and result.exception is not None:
+        from wizard.crashlog import log_crash, log_path
+
+        log_crash(result.exception)
+        _err(f"details in {log_path()}")
+    return EXIT_STORE
+
+
+def _refused(args: argparse.Namespace, store: Store, inspection: Any, importer: Any) -> int:
+    errors = inspection.report.errors
+    first = str(errors[0]) if errors else "the file cannot be imported"
+    more = (
+        f" (and {len(errors) - 1} more problems; `validate` lists them all)"
+        if len(errors) > 1
+        else ""
+    )
+    audit_id = None
+    if not args.dry_run:
+        try:
+            audit_id = importer.record_refusal(store, inspection, args.strategy)
+        except StoreError as exc:
+            _err(f"(the refusal could not be audited: {exc.message})")
+    message = f"{inspection.source.name}: refused: {first}{more}"
+    if args.json:
+        out = _empty_result(args, inspection.format, message)
+        out["audit_id"] = audit_id
+        _print_json(out)
+    _err(message)
+    return EXIT_REFUSED
+
+
+def _import_output(args: argparse.Namespace, store: Store, inspection: Any, result: Any) -> None:
+    if args.json:
+        _print_json(result.to_dict())
+        if not result.ok:
+            _err(result.error or result.outcome)
+        return
+    name = inspection.source.name
+    version = inspection.report.source_version
+    fmt = f"{result.format} {version}" if version else str(result.format)
+    if result.dry_run:
+        head = (
+            f"Dry run: importing {name} ({fmt}) with strategy {result.strategy} into "
+            f"{store.path} would change:"
+        )
+    elif result.ok:
+        head = f"Imported {name} ({fmt}) with strategy {result.strategy} into {store.path}:"
+    else:
+        head = f"Import of {name} {result.outcome}: {result.error}"
+    print(head)
+    if result.ok or result.outcome == "planned":
+        cols = ("inserted", "updated", "unchanged", "skipped", "deleted")
+        width = max([len(n) for n in result.collections] + [10])
+        print("  " + "collection".ljust(width) + "".join(c.rjust(11) for c in cols))
+        for n, p in result.collections.items():
+            d = p.to_dict()
+            print("  " + n.ljust(width) + "".join(str(d[c]).rjust(11) for c in cols))
+        stats = ", ".join(f"{k} {v}" for k, v in result.stats.items())
+        print(f"Stats: {stats}")
+    if result.audit_id is not None:
+        hint = f" (undo with: {APP_NAME} revert {result.audit_id})" if result.ok else ""
+        print(f"Audit entry #{result.audit_id}{hint}")
+    if not result.ok and result.outcome != "planned":
+        _err(result.error or result.outcome)
+
+
+# ---------------------------------------------------------------- stats, audit
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        counts = store.counts()
+    if args.json:
+        _print_json(counts)
+        return EXIT_OK
+    print(f"Store: {store.path}")
+    width = max(len(n) for n in counts)
+    for name, n in counts.items():
+        print(f"  {name.ljust(width)} {n:>9}")
+    print(f"  {'total'.ljust(width)} {sum(counts.values()):>9}")
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from wizard.store.audit import list_entries
+
+    if args.limit is not None and args.limit < 0:
+        _err("--limit must be 0 or more")
+        return EXIT_USAGE
+    with _open(args) as store:
+        entries = list_entries(store, args.limit)
+    if args.json:
+        _print_json(entries)
+        return EXIT_OK
+    if not entries:
+        print(f"No audit entries in {store.path}")
+    for e in entries:
+        src = (e["source"] or {}).get("name") or (
+            f"import #{e['target_id']}" if e["target_id"] else ""
+        )
+        parts = [f"#{e['id']}", e["timestamp"], e["operation"], e["outcome"]]
+        if e["strategy"]:
+            parts.append(e["strategy"])
+        if e["format"]:
+            parts.append(e["format"] + (f" {e['source_version']}" if e["source_version"] else ""))
+        if src:
+            parts.append(src)
+        stats = (e["counts"] or {}).get("stats")
+        if stats and e["outcome"] == "succeeded":
+            parts.append(", ".join(f"{k} {v}" for k, v in stats.items()))
+        if e["reverted_by"]:
+            parts.append(f"(reverted by #{e['reverted_by']})")
+        if e["error"]:
+            parts.append(f"error: {e['error']}")
+        print("  ".join(parts))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- export, revert
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from wizard.store.exporter import export_store
+
+    with _open(args) as store:
+        try:
+            counts = export_store(store, args.out)
+        except OSError as exc:
+            _err(f"cannot write {args.out}: {exc.strerror or exc}")
+            return EXIT_STORE
+    total = sum(counts.values())
+    detail = ", ".join(f"{k} {v}" for k, v in counts.items())
+    print(f"Exported {total} records ({detail}) from {store.path} to {args.out}")
+    return EXIT_OK
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    from wizard.store.audit import revert
+
+    with _open(args) as store:
+        result = revert(store, args.audit_id)
+    if args.json:
+        _print_json(result.to_dict())
+    elif result.ok:
+        removed = ", ".join(f"{k} {v}" for k, v in result.removed.items()) or "none"
+        restored = ", ".join(f"{k} {v}" for k, v in result.restored.items()) or "none"
+        print(
+            f"Reverted import #{result.target_id}: removed the records it added ({removed}); "
+            f"restored the previous versions ({restored}). Audit entry #{result.audit_id}"
+        )
+    if not result.ok:
+        _err(result.error or "revert refused")
+        return EXIT_REFUSED
+    return EXIT_OK

@@ -1,0 +1,136 @@
+"""Writing the whole store as agentmemory ExportData (the newest supported version).
+
+Records are written as the JSON text the store keeps (no re-encoding), in insertion order;
+observations are regrouped under the session id they were imported under. The file is written
+next to its destination and renamed into place, owner-only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from wizard.core.collections import MAIN, OTHER
+from wizard.core.versions import NEWEST
+from wizard.store.audit import now_iso
+from wizard.store.database import Store
+from wizard.store.models import OTHER_SPEC, SPECS
+
+ProgressFn = Callable[[str, int, int], None]
+_FETCH = 2000
+_ALWAYS = ("sessions", "observations", "memories", "summaries")  # always in ExportData
+
+
+def _rows(store: Store, sql: str, params: tuple = ()) -> Iterable[str]:
+    cur = store.database.execute_sql(sql, params)
+    while rows := cur.fetchmany(_FETCH):
+        for (text,) in rows:
+            yield text
+
+
+def _write_array(out, texts: Iterable[str]) -> int:
+    out.write("[")
+    n = 0
+    for text in texts:
+        if n:
+            out.write(",")
+        out.write(text)
+        n += 1
+    out.write("]")
+    return n
+
+
+def _observation_buckets(store: Store) -> dict[str, list[int]]:
+    """bucket -> rowids of its observations, buckets in order of first appearance."""
+    buckets: dict[str, list[int]] = {}
+    cur = store.database.execute_sql('SELECT rowid, bucket FROM "observations" ORDER BY rowid')
+    while rows := cur.fetchmany(10000):
+        for rowid, bucket in rows:
+            buckets.setdefault(bucket, []).append(rowid)
+    return buckets
+
+
+def _observation_texts(store: Store, rowids: list[int]) -> Iterable[str]:
+    for i in range(0, len(rowids), 500):
+        part = rowids[i : i + 500]
+        marks = ", ".join("?" for _ in part)
+        yield from _rows(
+            store,
+            f'SELECT data FROM "observations" WHERE rowid IN ({marks}) ORDER BY rowid',
+            tuple(part),
+        )
+
+
+def export_store(
+    store: Store, out_path: str | os.PathLike, progress: ProgressFn | None = None
+) -> dict[str, int]:
+    """Write the store to ``out_path`` as ExportData; returns the records written per collection.
+
+    Raises StoreError for store problems and OSError when the output cannot be written.
+    """
+    out_path = Path(out_path)
+    counts: dict[str, int] = {}
+    db = store.database
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent or ".")
+    try:
+        with (
+            store.errors(os_errors=False),
+            db.atomic(),
+            os.fdopen(fd, "w", encoding="utf-8") as out,
+        ):
+            out.write("{")
+            out.write(f'"version":{json.dumps(NEWEST)},"exportedAt":{json.dumps(now_iso())}')
+            others = dict(
+                db.execute_sql(
+                    f'SELECT collection, count(*) FROM "{OTHER_SPEC.table}" GROUP BY collection'
+                ).fetchall()
+            )
+            names = [c.name for c in MAIN] + [c.name for c in OTHER if c.name in others]
+            names += sorted(n for n in others if n not in names)
+            for name in names:
+                if name == "observations":
+                    out.write(',"observations":{')
+                    n = 0
+                    for i, (bucket, rowids) in enumerate(_observation_buckets(store).items()):
+                        if i:
+                            out.write(",")
+                        out.write(json.dumps(bucket, ensure_ascii=False) + ":")
+                        n += _write_array(out, _observation_texts(store, rowids))
+                    out.write("}")
+                    counts[name] = n
+                elif name in SPECS:
+                    table = SPECS[name].table
+                    if name not in _ALWAYS:
+                        exists = db.execute_sql(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone()
+                        if not exists:
+                            continue
+                    out.write(f",{json.dumps(name)}:")
+                    counts[name] = _write_array(
+                        out, _rows(store, f'SELECT data FROM "{table}" ORDER BY rowid')
+                    )
+                else:
+                    out.write(f",{json.dumps(name, ensure_ascii=False)}:")
+                    counts[name] = _write_array(
+                        out,
+                        _rows(
+                            store,
+                            f'SELECT data FROM "{OTHER_SPEC.table}" WHERE collection = ?'
+                            " ORDER BY rowid",
+                            (name,),
+                        ),
+                    )
+                if progress is not None:
+                    progress(name, len(counts), len(names))
+            out.write("}\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, out_path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return counts

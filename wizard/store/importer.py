@@ -1,0 +1,587 @@
+"""Importing canonical ExportData into the store: a dry-run plan and the one-transaction apply.
+
+Both run the same engine over the records, collection by collection, in chunks: ``plan`` only
+reads the (key, hash) pairs the store holds; ``apply`` writes with prepared ``executemany``
+statements generated from the models, keeps the previous version of every record it overwrites
+or deletes (for ``revert``), and commits everything together with its audit entry, or nothing.
+
+Test hook: when the environment variable ``AGENTMEMORY_WIZARD_TEST_PAUSE_AFTER_CHUNK`` is set
+to a path prefix P, ``apply`` creates the file ``P.paused`` after writing its first chunk (inside
+the open transaction) and then waits until ``P.resume`` exists, the cancel flag is set, or 60 s
+pass. Tests use it to interrupt a real import at a known point without sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any
+
+from wizard.core.canonical import stamp_origin
+from wizard.core.collections import (
+    MAIN,
+    OTHER,
+    collection,
+    collection_names,
+    count_records,
+    record_key,
+)
+from wizard.core.inspection import Inspection
+from wizard.core.problems import Cancelled
+from wizard.store import audit
+from wizard.store.database import Store, StoreError, translate
+from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, TableSpec, spec_for
+
+STRATEGIES = ("merge", "replace", "skip")
+STAT_NAMES = ("sessions", "observations", "memories", "summaries", "skipped")
+CHUNK_ROWS = 2000  # records per chunk: one executemany, one progress report, one cancel check
+PAUSE_ENV = "AGENTMEMORY_WIZARD_TEST_PAUSE_AFTER_CHUNK"
+PAUSE_LIMIT_S = 60.0
+
+CancelFn = Callable[[], bool]
+_SKIPPED = b""  # marks a key the skip strategy left alone (a real digest is never empty)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a plan or an import is: ``phase`` is read, delete, write or done."""
+
+    phase: str
+    collection: str | None
+    done: int
+    total: int
+
+
+@dataclass
+class CollectionPlan:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    deleted: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "deleted": self.deleted,
+        }
+
+
+def stats_of(collections: dict[str, CollectionPlan]) -> dict[str, int]:
+    """agentmemory's result stats: records written per main collection, and all skipped."""
+    stats = dict.fromkeys(STAT_NAMES, 0)
+    for c in MAIN:
+        if c.stat and c.name in collections:
+            p = collections[c.name]
+            stats[c.stat] = p.inserted + p.updated
+    stats["skipped"] = sum(p.skipped for p in collections.values())
+    return stats
+
+
+@dataclass
+class Plan:
+    strategy: str
+    collections: dict[str, CollectionPlan]
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return stats_of(self.collections)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "stats": self.stats,
+            "collections": {n: p.to_dict() for n, p in self.collections.items()},
+        }
+
+
+@dataclass
+class ImportResult:
+    """The outcome of ``apply`` (or of a dry run); ``to_dict()`` is the ``import --json`` object.
+
+    ``outcome``: succeeded, refused, failed, cancelled, or planned (dry run). ``error_kind``: a
+    StoreError kind, or refused, cancelled, internal.
+    """
+
+    ok: bool
+    outcome: str
+    strategy: str
+    format: str | None
+    dry_run: bool
+    stats: dict[str, int]
+    collections: dict[str, CollectionPlan]
+    audit_id: int | None
+    error: str | None = None
+    error_kind: str | None = None
+    duration_ms: int | None = None
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "strategy": self.strategy,
+            "format": self.format,
+            "dry_run": self.dry_run,
+            "stats": dict(self.stats),
+            "collections": {n: p.to_dict() for n, p in self.collections.items()},
+            "audit_id": self.audit_id,
+            "error": self.error,
+        }
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_UNHASHED = b"?"  # a dry run does not hash records it would simply insert
+
+
+def serialize(record: dict) -> str:
+    """The JSON text a record is stored as (and hashed from)."""
+    return _ENCODER.encode(record)
+
+
+def _bucket_salt(bucket: str | None) -> bytes:
+    return b"\x00" + (bucket or "").encode("utf-8")
+
+
+def content_hash(text: str, bucket: str | None = None) -> bytes:
+    """16-byte digest of what a row holds (an observation's bucket included)."""
+    h = blake2b(text.encode("utf-8"), digest_size=16)
+    if bucket is not None:
+        h.update(_bucket_salt(bucket))
+    return h.digest()
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def _iter_pairs(data: dict, name: str) -> Iterator[tuple[str | None, Any]]:
+    """(bucket, record) for every record of a collection; bucket only for observations."""
+    if name == "observations":
+        value = data.get("observations")
+        if isinstance(value, dict):
+            for bucket, items in value.items():
+                if isinstance(items, list):
+                    for rec in items:
+                        yield bucket, rec
+        return
+    value = data.get(name)
+    if isinstance(value, list):
+        for rec in value:
+            yield None, rec
+
+
+class _Engine:
+    """Classifies every record against the store and (when writing) writes it."""
+
+    def __init__(
+        self,
+        store: Store,
+        data: dict,
+        strategy: str,
+        format_id: str | None,
+        audit_id: int | None = None,
+    ) -> None:
+        self.store = store
+        self.data = data
+        self.strategy = strategy
+        self.format_id = format_id
+        self.audit_id = audit_id  # None: dry run
+        self.writing = audit_id is not None
+        self.plans: dict[str, CollectionPlan] = {c.name: CollectionPlan() for c in MAIN}
+        self.pause = os.environ.get(PAUSE_ENV) if self.writing else None
+
+    def _plan(self, name: str) -> CollectionPlan:
+        return self.plans.setdefault(name, CollectionPlan())
+
+    def run(self, cancel: CancelFn | None) -> Generator[Progress, None, dict[str, CollectionPlan]]:
+        self.cancel = cancel
+        db = self.store.database
+        if self.strategy == "replace":
+            yield from self._delete_all()
+        names = collection_names(self.data)
+        memory_keys: set[str] | None = None
+        if "accessLogs" in names:
+            memory_keys = {
+                k for _, m in _iter_pairs(self.data, "memories") if (k := _key("memories", m))
+            }
+        for name in names:
+            yield from self._collection(db, name, memory_keys)
+        return self.plans
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise Cancelled("import cancelled")
+
+    def _delete_all(self) -> Generator[Progress, None, None]:
+        db = self.store.database
+        counts: list[tuple[str, TableSpec, int]] = []
+        for name, spec in SPECS.items():
+            n = db.execute_sql(f'SELECT count(*) FROM "{spec.table}"').fetchone()[0]
+            counts.append((name, spec, n))
+        others = db.execute_sql(
+            f'SELECT collection, count(*) FROM "{OTHER_SPEC.table}" GROUP BY collection'
+        ).fetchall()
+        known = [c.name for c in OTHER]
+        others.sort(key=lambda r: (known.index(r[0]) if r[0] in known else len(known), r[0]))
+        for name, n in others:
+            counts.append((name, OTHER_SPEC, n))
+        total = len(ALL_SPECS)
+        for name, _spec, n in counts:
+            if n:
+                self._plan(name).deleted = n
+        if not self.writing:
+            return
+        for i, spec in enumerate(ALL_SPECS, 1):
+            params = (self.audit_id,) if spec.generic else (self.audit_id, _name_of(spec))
+            db.execute_sql(spec.log_all_sql, params)
+            db.execute_sql(f'DELETE FROM "{spec.table}"')
+            yield Progress("delete", _name_of(spec), i, total)
+            self._check_cancel()
+
+    def _load_state(self, db, spec: TableSpec, name: str) -> dict[str, bytes]:
+        if self.strategy == "replace":
+            return {}
+        params = (name,) if spec.generic else ()
+        cur = db.execute_sql(spec.state_sql, params)
+        state: dict[str, bytes] = {}
+        while rows := cur.fetchmany(10000):
+            state.update(rows)
+        return state
+
+    def _collection(
+        self, db, name: str, memory_keys: set[str] | None
+    ) -> Generator[Progress, None, None]:
+        spec = spec_for(name)
+        total = count_records(self.data, name)
+        yield Progress("read", name, 0, total)
+        existing = self._load_state(db, spec, name)
+        self._check_cancel()
+        chunks = self._classify(name, spec, existing, memory_keys)
+        if not self.writing:
+            for _logs, _rows, done in chunks:
+                yield Progress("plan", name, done, total)
+                self._check_cancel()
+            return
+        # (Serializing on a helper thread while this one writes was tried: the GIL hand-over
+        # between the two cost as much as the overlap gained.)
+        for logs, rows, done in chunks:
+            self._flush(db, spec, logs, rows)
+            yield Progress("write", name, done, total)
+            self._check_cancel()
+
+    def _classify(
+        self, name: str, spec: TableSpec, existing: dict[str, bytes], memory_keys: set[str] | None
+    ) -> Iterator[tuple[list[tuple], list[tuple], int]]:
+        """Classify (and, when writing, serialize) every record of one collection against the
+        store's (key, hash) pairs; yields (change-log params, rows, records done) per chunk."""
+        plan = self._plan(name)
+        # This loop runs once per record (600k at agentmemory's caps): names are bound locally,
+        # and serializing, hashing and building the row are inlined.
+        written: dict[str, bytes] = {}
+        unchanged: set[str] = set()
+        fmt, writing, audit_id = self.format_id, self.writing, self.audit_id
+        merge_like = self.strategy != "skip"
+        key_field = collection(name).key
+        build = spec.row_builder
+        encode = _ENCODER.encode
+        pop = existing.pop
+        only_memories = memory_keys if name == "accessLogs" else None
+        is_obs = name == "observations"
+        salt_for, salt = None, b""
+        rows: list[tuple] = []
+        logs: list[tuple] = []
+        done = 0
+        for bucket, rec in _iter_pairs(self.data, name):
+            done += 1
+            key = rec.get(key_field) if rec.__class__ is dict else None
+            if key.__class__ is not str or not key:
+                key = _key(name, rec)
+            if key is None or (only_memories is not None and key not in only_memories):
+                plan.skipped += 1
+            elif key in written:  # the same key again in this import: the last one wins
+                prev = written[key]
+                if prev is not _SKIPPED and (writing or key in unchanged):
+                    stamped = stamp_origin(name, rec, fmt)
+                    text = encode(stamped)
+                    h = blake2b(text.encode(), digest_size=16)
+                    if is_obs:
+                        h.update(_bucket_salt(bucket))
+                    digest = h.digest()
+                    if digest != prev:
+                        written[key] = digest
+                        if key in unchanged:
+                            unchanged.discard(key)
+                            plan.unchanged -= 1
+                            plan.updated += 1
+                        if writing:
+                            logs.append((audit_id, name, key, audit_id))
+                            rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
+            else:
+                old = pop(key, None)
+                if old is not None and not merge_like:
+                    plan.skipped += 1
+                    written[key] = _SKIPPED
+                elif old is None and not writing:
+                    plan.inserted += 1
+                    written[key] = _UNHASHED
+                else:
+                    stamped = stamp_origin(name, rec, fmt)
+                    text = encode(stamped)
+                    h = blake2b(text.encode(), digest_size=16)
+                    if is_obs:
+                        if bucket is not salt_for:
+                            salt_for, salt = bucket, _bucket_salt(bucket)
+                        h.update(salt)
+                    digest = h.digest()
+                    written[key] = digest
+                    if old is None:
+                        plan.inserted += 1
+                        rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
+                    elif old == digest:
+                        plan.unchanged += 1
+                        unchanged.add(key)
+                    else:
+                        plan.updated += 1
+                        if writing:
+                            logs.append((audit_id, name, key, audit_id))
+                            rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
+            if done % CHUNK_ROWS == 0:
+                yield logs, rows, done
+                logs, rows = [], []
+        yield logs, rows, done
+
+    def _flush(self, db, spec: TableSpec, logs: list[tuple], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        cur = db.cursor()
+        if logs:
+            cur.executemany(spec.log_one_sql, logs)
+        cur.executemany(spec.upsert_sql, rows)
+        if self.pause:
+            _pause(self.pause, self.cancel)
+            self.pause = None
+
+
+def _key(name: str, rec: Any) -> str | None:
+    return record_key(name, rec) if isinstance(rec, dict) else None
+
+
+def _name_of(spec: TableSpec) -> str:
+    for name, s in SPECS.items():
+        if s is spec:
+            return name
+    return "other"
+
+
+def _pause(prefix: str, cancel: CancelFn | None) -> None:
+    """The test hook: announce the pause, then wait for the resume file (or cancel)."""
+    Path(prefix + ".paused").write_text(str(os.getpid()))
+    resume = Path(prefix + ".resume")
+    deadline = time.monotonic() + PAUSE_LIMIT_S
+    while not resume.exists() and time.monotonic() < deadline:
+        if cancel is not None and cancel():
+            return
+        time.sleep(0.01)
+
+
+def _data_and_format(data: dict | Inspection, format_id: str | None) -> tuple[dict, str | None]:
+    if isinstance(data, Inspection):
+        return data.data or {}, format_id or data.format
+    return data, format_id
+
+
+def plan_steps(
+    store: Store,
+    data: dict | Inspection,
+    strategy: str,
+    cancel: CancelFn | None = None,
+    *,
+    format_id: str | None = None,
+) -> Generator[Progress, None, Plan]:
+    """Dry run: what ``apply`` would do, per collection, without writing. Raises Cancelled.
+
+    ``data`` is the canonical dict or the Inspection; pass the Inspection (or ``format_id``) so
+    the origin stamped on records without one is accounted for, as ``apply`` does.
+    """
+    _check_strategy(strategy)
+    payload, fmt = _data_and_format(data, format_id)
+    engine = _Engine(store, payload, strategy, fmt)
+    with store.errors(), store.database.atomic():
+        plans = yield from engine.run(cancel)
+    yield Progress("done", None, 1, 1)
+    return Plan(strategy, plans)
+
+
+def plan(
+    store: Store, data: dict | Inspection, strategy: str, *, format_id: str | None = None
+) -> Plan:
+    """``plan_steps`` run to the end."""
+    gen = plan_steps(store, data, strategy, format_id=format_id)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def record_refusal(store: Store, inspection: Inspection, strategy: str) -> int:
+    """Audit a file that was refused before any write; returns the audit id."""
+    report = inspection.report
+    error = str(report.errors[0]) if report.errors else "the file was refused"
+    return audit.record_entry(
+        store,
+        audit.import_fields(inspection, strategy, "refused", error=error, duration_ms=0),
+    )
+
+
+def _ms(t0: float) -> int:
+    return int((time.monotonic() - t0) * 1000)
+
+
+def apply(
+    store: Store,
+    inspection: Inspection,
+    strategy: str = "merge",
+    cancel: CancelFn | None = None,
+) -> Generator[Progress, None, ImportResult]:
+    """Import an inspected file in one transaction, auditing every outcome.
+
+    Yields Progress between chunks (and checks ``cancel`` there). Returns the ImportResult:
+    succeeded (committed together with its audit entry), or refused / failed / cancelled (rolled
+    back; the entry written in its own transaction). A KeyboardInterrupt or the generator being
+    closed early rolls back, audits "cancelled" and propagates.
+    """
+    _check_strategy(strategy)
+    t0 = time.monotonic()
+    fmt = inspection.format
+    empty = {c.name: CollectionPlan() for c in MAIN}
+
+    def result(outcome: str, **kw: Any) -> ImportResult:
+        cols = kw.pop("collections", empty)
+        return ImportResult(
+            ok=outcome == "succeeded",
+            outcome=outcome,
+            strategy=strategy,
+            format=fmt,
+            dry_run=False,
+            stats=stats_of(cols),
+            collections=cols,
+            duration_ms=_ms(t0),
+            **kw,
+        )
+
+    if not inspection.ok:
+        audit_id = record_refusal(store, inspection, strategy)
+        error = str(inspection.report.errors[0]) if inspection.report.errors else "refused"
+        return result("refused", audit_id=audit_id, error=error, error_kind="refused")
+
+    db = store.database
+    engine: _Engine | None = None
+    try:
+        with store.errors(), db.atomic("IMMEDIATE"):
+            audit_id = audit.write_entry(db, audit.import_fields(inspection, strategy, "succeeded"))
+            engine = _Engine(store, inspection.data or {}, strategy, fmt, audit_id)
+            plans = yield from engine.run(cancel)
+            audit.finish_entry(
+                db,
+                audit_id,
+                counts=audit.import_counts(inspection, plans, stats_of(plans)),
+                duration_ms=_ms(t0),
+            )
+        yield Progress("done", None, 1, 1)
+        return result("succeeded", collections=plans, audit_id=audit_id)
+    except Cancelled:
+        outcome, error, kind, exc = (
+            "cancelled",
+            "cancelled by the user; nothing was written",
+            "cancelled",
+            None,
+        )
+    except StoreError as e:
+        outcome, error, kind, exc = "failed", e.message, e.kind, e
+    except (KeyboardInterrupt, GeneratorExit):
+        _audit_after_rollback(
+            store, inspection, strategy, "cancelled", "interrupted; nothing was written", engine, t0
+        )
+        raise
+    except Exception as e:  # a bug or an unexpected error: rolled back, audited, reported
+        err = translate(e, store.path)
+        if err is not None:
+            outcome, error, kind, exc = "failed", err.message, err.kind, e
+        else:
+            outcome, error, kind, exc = "failed", f"{type(e).__name__}: {e}", "internal", e
+    audit_id, error = _audit_after_rollback(store, inspection, strategy, outcome, error, engine, t0)
+    plans = engine.plans if engine is not None else empty
+    return result(
+        outcome, audit_id=audit_id, error=error, error_kind=kind, exception=exc, collections=plans
+    )
+
+
+def _audit_after_rollback(
+    store: Store,
+    inspection: Inspection,
+    strategy: str,
+    outcome: str,
+    error: str,
+    engine: _Engine | None,
+    t0: float,
+) -> tuple[int | None, str]:
+    """Write the entry of a rolled-back import in its own transaction (if the store lets us)."""
+    counts = None
+    if engine is not None:
+        counts = audit.import_counts(inspection, engine.plans, stats_of(engine.plans))
+        counts["partial"] = True  # how far it got; none of it was kept
+    try:
+        audit_id = audit.record_entry(
+            store,
+            audit.import_fields(
+                inspection, strategy, outcome, error=error, duration_ms=_ms(t0), counts=counts
+            ),
+        )
+    except StoreError as e:
+        return None, f"{error} (the audit entry could not be written either: {e.message})"
+    return audit_id, error
+
+
+def dry_run(store: Store, inspection: Inspection, strategy: str = "merge") -> ImportResult:
+    """The ``import --dry-run`` result: the plan as an ImportResult (nothing written or audited)."""
+    t0 = time.monotonic()
+    if not inspection.ok:
+        error = str(inspection.report.errors[0]) if inspection.report.errors else "refused"
+        cols = {c.name: CollectionPlan() for c in MAIN}
+        return ImportResult(
+            False,
+            "refused",
+            strategy,
+            inspection.format,
+            True,
+            stats_of(cols),
+            cols,
+            None,
+            error,
+            "refused",
+            _ms(t0),
+        )
+    p = plan(store, inspection, strategy)
+    return ImportResult(
+        True,
+        "planned",
+        strategy,
+        inspection.format,
+        True,
+        p.stats,
+        p.collections,
+        None,
+        None,
+        None,
+        _ms(t0),
+    )

@@ -1,0 +1,388 @@
+"""The peewee models of the store: one table per main collection, one for the others, audit.
+
+The models describe the current schema (its table and column names are where the importer's
+SQL comes from); the tables themselves are created by the numbered migrations in
+``migrations.py``, which are frozen and never import these classes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from peewee import (
+    AutoField,
+    BlobField,
+    CompositeKey,
+    DatabaseProxy,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+# Bound by ``database.open_store`` to the most recently opened store. Store code itself always
+# runs its SQL on ``Store.database`` explicitly, so several stores may be open at once.
+db = DatabaseProxy()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    """The one row saying which schema the file holds."""
+
+    id = IntegerField(primary_key=True)
+    version = IntegerField()
+    app_version = TextField(null=True)
+    updated_at = TextField(null=True)
+
+    class Meta:
+        table_name = "schema_version"
+
+
+class RecordModel(BaseModel):
+    """Columns every data table has: the full record JSON, its content hash, and the audit id of
+    the import that last wrote the row (what ``revert`` relies on)."""
+
+    # record field -> column, for the columns people filter on (the key is the primary key;
+    # which field keys a collection is said by wizard.core.collections)
+    record_fields: dict[str, str] = {}
+
+    hash = BlobField()
+    data = TextField()
+    last_audit = IntegerField(null=True)
+
+
+class SessionRow(RecordModel):
+    id = TextField(primary_key=True)
+    project = TextField(null=True, index=True)
+    started_at = TextField(null=True, index=True)
+    record_fields = {"project": "project", "startedAt": "started_at"}
+
+    class Meta:
+        table_name = "sessions"
+
+
+class ObservationRow(RecordModel):
+    id = TextField(primary_key=True)
+    session_id = TextField(null=True, index=True)
+    timestamp = TextField(null=True, index=True)
+    type = TextField(null=True, index=True)
+    # the session id under which the record sat in ExportData.observations
+    bucket = TextField()
+    record_fields = {"sessionId": "session_id", "timestamp": "timestamp", "type": "type"}
+
+    class Meta:
+        table_name = "observations"
+
+
+class MemoryRow(RecordModel):
+    id = TextField(primary_key=True)
+    type = TextField(null=True, index=True)
+    created_at = TextField(null=True, index=True)
+    project = TextField(null=True, index=True)
+    record_fields = {"type": "type", "createdAt": "created_at", "project": "project"}
+
+    class Meta:
+        table_name = "memories"
+
+
+class SummaryRow(RecordModel):
+    session_id = TextField(primary_key=True)
+    project = TextField(null=True, index=True)
+    record_fields = {"project": "project"}
+
+    class Meta:
+        table_name = "summaries"
+
+
+class ProfileRow(RecordModel):
+    project = TextField(primary_key=True)
+
+    class Meta:
+        table_name = "profiles"
+
+
+class GraphNodeRow(RecordModel):
+    id = TextField(primary_key=True)
+    type = TextField(null=True, index=True)
+    name = TextField(null=True, index=True)
+    record_fields = {"type": "type", "name": "name"}
+
+    class Meta:
+        table_name = "graph_nodes"
+
+
+class GraphEdgeRow(RecordModel):
+    id = TextField(primary_key=True)
+    source_node_id = TextField(null=True, index=True)
+    target_node_id = TextField(null=True, index=True)
+    type = TextField(null=True, index=True)
+    record_fields = {
+        "sourceNodeId": "source_node_id",
+        "targetNodeId": "target_node_id",
+        "type": "type",
+    }
+
+    class Meta:
+        table_name = "graph_edges"
+
+
+class OtherRecordRow(RecordModel):
+    """Every collection without a table of its own, by collection name and key."""
+
+    collection = TextField()
+    key = TextField()
+
+    class Meta:
+        table_name = "other_records"
+        primary_key = CompositeKey("collection", "key")
+
+
+class AuditEntry(BaseModel):
+    """One attempt: import (succeeded, refused, failed, cancelled) or revert."""
+
+    id = AutoField()
+    timestamp = TextField()
+    operation = TextField()  # import | revert
+    strategy = TextField(null=True)
+    outcome = TextField()  # succeeded | refused | failed | cancelled
+    format = TextField(null=True)
+    source_version = TextField(null=True)
+    source_path = TextField(null=True)
+    source_name = TextField(null=True)
+    source_size = IntegerField(null=True)
+    source_sha256 = TextField(null=True)
+    schema_version = IntegerField(null=True)
+    counts = TextField(null=True)  # JSON
+    caps = TextField(null=True)  # JSON
+    error = TextField(null=True)
+    duration_ms = IntegerField(null=True)
+    app_version = TextField(null=True)
+    user = TextField(null=True)
+    target_id = IntegerField(null=True)  # revert: the import it reverted
+    reverted_by = IntegerField(null=True)  # import: the revert entry that undid it
+    options = TextField(null=True)  # JSON; added by migration 2
+
+    class Meta:
+        table_name = "audit_log"
+
+
+class ChangeRow(BaseModel):
+    """The previous version of a record a successful import overwrote or deleted.
+
+    Records the import inserted have no row here: they carry its audit id in ``last_audit``.
+    """
+
+    audit_id = IntegerField()
+    collection = TextField()
+    key = TextField()
+    prev_rowid = IntegerField(null=True)
+    prev_data = TextField()
+    prev_hash = BlobField()
+    prev_bucket = TextField(null=True)
+    prev_last_audit = IntegerField(null=True, index=True)
+
+    class Meta:
+        table_name = "audit_changes"
+        primary_key = CompositeKey("audit_id", "collection", "key")
+
+
+# collection name -> model of its own table
+MAIN_TABLES: dict[str, type[RecordModel]] = {
+    "sessions": SessionRow,
+    "observations": ObservationRow,
+    "memories": MemoryRow,
+    "summaries": SummaryRow,
+    "profiles": ProfileRow,
+    "graphNodes": GraphNodeRow,
+    "graphEdges": GraphEdgeRow,
+}
+DATA_MODELS: tuple[type[RecordModel], ...] = (*MAIN_TABLES.values(), OtherRecordRow)
+ALL_MODELS: tuple[type[BaseModel], ...] = (SchemaVersion, *DATA_MODELS, AuditEntry, ChangeRow)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A data table as the bulk SQL sees it, derived from its model's metadata.
+
+    Row tuples for ``upsert_sql``: own table ``(key, *columns, [bucket], hash, data,
+    last_audit)``; ``other_records`` ``(collection, key, hash, data, last_audit)``.
+    """
+
+    model: type[RecordModel]
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.table_name
+
+    @property
+    def generic(self) -> bool:
+        return self.model is OtherRecordRow
+
+    @property
+    def key_column(self) -> str:
+        if self.generic:
+            return "key"
+        return self.model._meta.primary_key.column_name
+
+    @property
+    def has_bucket(self) -> bool:
+        return "bucket" in self.model._meta.fields
+
+    @cached_property
+    def extract(self) -> tuple[tuple[str, str], ...]:
+        """(record field, column) for the columns people filter on."""
+        return tuple(
+            (f, self.model._meta.fields[c].column_name) for f, c in self.model.record_fields.items()
+        )
+
+    @cached_property
+    def write_columns(self) -> tuple[str, ...]:
+        if self.generic:
+            return ("collection", "key", "hash", "data", "last_audit")
+        cols = [self.key_column, *(c for _, c in self.extract)]
+        if self.has_bucket:
+            cols.append("bucket")
+        return (*cols, "hash", "data", "last_audit")
+
+    @cached_property
+    def conflict_columns(self) -> tuple[str, ...]:
+        return ("collection", "key") if self.generic else (self.key_column,)
+
+    @cached_property
+    def upsert_sql(self) -> str:
+        cols = ", ".join(_q(c) for c in self.write_columns)
+        marks = ", ".join("?" for _ in self.write_columns)
+        target = ", ".join(_q(c) for c in self.conflict_columns)
+        sets = ", ".join(
+            f"{_q(c)} = excluded.{_q(c)}"
+            for c in self.write_columns
+            if c not in self.conflict_columns
+        )
+        return (
+            f"INSERT INTO {_q(self.table)} ({cols}) VALUES ({marks}) "
+            f"ON CONFLICT ({target}) DO UPDATE SET {sets}"
+        )
+
+    @cached_property
+    def restore_sql(self) -> str:
+        """Insert with an explicit rowid (NULL lets SQLite choose)."""
+        cols = ", ".join(_q(c) for c in ("rowid", *self.write_columns))
+        marks = ", ".join("?" for _ in range(len(self.write_columns) + 1))
+        return f"INSERT INTO {_q(self.table)} ({cols}) VALUES ({marks})"
+
+    @cached_property
+    def where_key(self) -> str:
+        if self.generic:
+            return '"collection" = ? AND "key" = ?'
+        return f"{_q(self.key_column)} = ?"
+
+    @cached_property
+    def state_sql(self) -> str:
+        """(key, hash) of every row of one collection."""
+        where = ' WHERE "collection" = ?' if self.generic else ""
+        return f"SELECT {_q(self.key_column)}, hash FROM {_q(self.table)}{where}"
+
+    @cached_property
+    def _prev_columns(self) -> str:
+        bucket = '"bucket"' if self.has_bucket else "NULL"
+        return f"{_q(self.key_column)}, rowid, data, hash, {bucket}, last_audit"
+
+    @cached_property
+    def log_one_sql(self) -> str:
+        """Keep the previous version of one record unless this import wrote it already
+        (params: audit id, collection, key, audit id)."""
+        if self.generic:
+            return (
+                "INSERT OR IGNORE INTO audit_changes (audit_id, collection, key, prev_rowid,"
+                " prev_data, prev_hash, prev_bucket, prev_last_audit)"
+                f" SELECT ?, collection, {self._prev_columns} FROM {_q(self.table)}"
+                ' WHERE "collection" = ? AND "key" = ? AND last_audit IS NOT ?'
+            )
+        return (
+            "INSERT OR IGNORE INTO audit_changes (audit_id, collection, key, prev_rowid,"
+            " prev_data, prev_hash, prev_bucket, prev_last_audit)"
+            f" SELECT ?, ?, {self._prev_columns} FROM {_q(self.table)} WHERE {self.where_key}"
+            " AND last_audit IS NOT ?"
+        )
+
+    @cached_property
+    def log_all_sql(self) -> str:
+        """Keep the previous version of every row (params: audit id [, collection name])."""
+        if self.generic:
+            select = f"SELECT ?, collection, {self._prev_columns} FROM {_q(self.table)}"
+        else:
+            select = f"SELECT ?, ?, {self._prev_columns} FROM {_q(self.table)}"
+        return (
+            "INSERT OR IGNORE INTO audit_changes (audit_id, collection, key, prev_rowid,"
+            f" prev_data, prev_hash, prev_bucket, prev_last_audit) {select}"
+        )
+
+    @cached_property
+    def row_builder(self) -> Callable[..., tuple]:
+        """A function ``(collection, key, record, bucket, digest, text, audit_id) -> row``,
+        generated as straight-line code: it runs once per imported record."""
+        if self.generic:
+            return lambda collection, key, record, bucket, digest, text, audit_id: (
+                collection,
+                key,
+                digest,
+                text,
+                audit_id,
+            )
+        lines = ["def build(collection, key, record, bucket, digest, text, audit_id):"]
+        lines.append("    get = record.get")
+        values = ["key"]
+        for i, (field, _) in enumerate(self.extract):
+            lines.append(f"    v{i} = get({field!r})")
+            lines.append(f"    if v{i} is not None and v{i}.__class__ is not str:")
+            lines.append(f"        v{i} = column_value(v{i})")
+            values.append(f"v{i}")
+        if self.has_bucket:
+            values.append('bucket if bucket is not None else ""')
+        values += ["digest", "text", "audit_id"]
+        lines.append(f"    return ({', '.join(values)},)")
+        namespace: dict[str, Any] = {"column_value": column_value}
+        exec("\n".join(lines), namespace)
+        return namespace["build"]
+
+    def row(
+        self,
+        collection: str,
+        key: str,
+        record: dict,
+        bucket: str | None,
+        digest: bytes,
+        text: str,
+        audit_id: int | None,
+    ) -> tuple:
+        """The row tuple for ``upsert_sql``."""
+        return self.row_builder(collection, key, record, bucket, digest, text, audit_id)
+
+
+def column_value(value: object) -> object:
+    """What an indexed column holds for a record field: scalars as they are, else JSON text."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+SPECS: dict[str, TableSpec] = {name: TableSpec(model) for name, model in MAIN_TABLES.items()}
+OTHER_SPEC = TableSpec(OtherRecordRow)
+ALL_SPECS: tuple[TableSpec, ...] = (*SPECS.values(), OTHER_SPEC)
+
+
+def spec_for(collection: str) -> TableSpec:
+    """The table holding a collection."""
+    return SPECS.get(collection, OTHER_SPEC)
