@@ -1,0 +1,202 @@
+"""Take the README's screenshots from the real app.
+
+Run it under a real X server (not offscreen) so fonts and the style are the ones people see:
+
+    xvfb-run -a -s '-screen 0 1280x800x24' python docs/screenshots/take.py
+
+It works in a temporary directory (its own store, settings and copies of the test fixtures) and
+writes the PNGs beside this script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+sys.path.insert(0, str(ROOT))
+
+WORK = Path(tempfile.mkdtemp(prefix="wizard-shots-"))
+os.environ["AGENTMEMORY_WIZARD_DB"] = str(WORK / "store.sqlite")
+os.environ["AGENTMEMORY_WIZARD_LOG_DIR"] = str(WORK / "logs")
+PAUSE = str(WORK / "pause")
+
+from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
+from PySide6.QtWidgets import QWidget  # noqa: E402
+
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(WORK / "settings"))
+
+from wizard.ui.app import WizardApplication  # noqa: E402
+from wizard.ui.widgets import Ask  # noqa: E402
+from wizard.ui.wizard import MigrationWizard, PageId  # noqa: E402
+from wizard.ui.worker import cancel_all_and_wait  # noqa: E402
+
+app = WizardApplication([sys.argv[0]])
+T0 = time.monotonic()
+Ask.question = staticmethod(lambda *a, **k: True)  # no modal questions while shooting
+
+
+def spin(cond=None, timeout: float = 20.0, settle: float = 0.0) -> None:
+    """Run the event loop until ``cond()`` holds (error after ``timeout``), then ``settle`` s."""
+    if cond is not None:
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                raise TimeoutError("condition not reached")
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    end = time.monotonic() + settle
+    while time.monotonic() < end:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+
+def shot(widget: QWidget, name: str) -> None:
+    spin(settle=0.3)
+    path = HERE / f"{name}.png"
+    widget.grab().save(str(path))
+    print(f"{time.monotonic() - T0:6.1f}s wrote", path.relative_to(ROOT), flush=True)
+
+
+def copy_fixture(rel: str, name: str | None = None) -> str:
+    src = FIXTURES / rel
+    dst = WORK / "exports" / (name or src.name)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src, dst)
+    return str(dst)
+
+
+def with_version(version: str | None, name: str) -> str:
+    data = json.loads((FIXTURES / "agentmemory" / "agentmemory-0.9.5-small.json").read_text())
+    if version is None:
+        data.pop("version")
+    else:
+        data["version"] = version
+    dst = WORK / "exports" / name
+    dst.write_text(json.dumps(data))
+    return str(dst)
+
+
+def new_wizard() -> MigrationWizard:
+    w = MigrationWizard(os.environ["AGENTMEMORY_WIZARD_DB"])
+    w.resize(900, 680)
+    w.show()
+    spin(settle=0.2)
+    return w
+
+
+def main() -> None:
+    small = copy_fixture("agentmemory/agentmemory-0.9.5-small.json")
+    old = copy_fixture("agentmemory/agentmemory-0.3.0-small.json")
+    letta = copy_fixture("letta/loop.af")
+    refused = copy_fixture("mem0/mem0-synth-platform-structured-export.json")
+    unknown = with_version("0.9.99", "agentmemory-from-a-newer-version.json")
+    long_html = copy_fixture(
+        "mem0/mem0-real-oss-2.2.1-getall-alice.json",
+        "<b>Bold <i>title & an export with a very long file name that goes on and on, "
+        "2026-11-20 (copy 3) final FINAL.json",
+    )
+
+    w = new_wizard()
+    for path in (old, letta, small):
+        w.settings.add_recent_file(path)
+    w.file_page.initializePage()
+    shot(w, "01-choose-file")
+
+    w.load_file(small)
+    spin(lambda: w.inspection is not None)
+    shot(w, "02-file-detected")
+
+    w.next()
+    spin(lambda: w.validation_page.isComplete())
+    shot(w, "03-validation")
+
+    w.next()
+    spin(lambda: w.strategy_page.isComplete())
+    shot(w, "05-strategy-merge")
+
+    os.environ["AGENTMEMORY_WIZARD_TEST_PAUSE_AFTER_CHUNK"] = PAUSE
+    w.next()
+    spin(lambda: os.path.exists(PAUSE + ".paused"))
+    # show a plausible mid-import state (the import itself is paused by the store's test hook)
+    page = w.import_page
+    page.meter.add(0, 580, time.monotonic() - 2)
+    page.meter.add(10, 580, time.monotonic())
+    page._on_progress(type("P", (), {"phase": "write", "collection": "observations",
+                                     "done": 240, "total": 500})())
+    page.rate.setText("3,840 records per second · about 1 s left")
+    shot(w, "06-import")
+    Path(PAUSE + ".resume").write_text("")
+    spin(lambda: w.currentId() == PageId.RESULT)
+    del os.environ["AGENTMEMORY_WIZARD_TEST_PAUSE_AFTER_CHUNK"]
+    shot(w, "07-result")
+
+    # same file again: the plan shows what is already there; Replace says what it deletes
+    w.start_over()
+    w.load_file(small)
+    spin(lambda: w.inspection is not None)
+    w.next()
+    spin(lambda: w.validation_page.isComplete())
+    w.next()
+    w.strategy_page.radios["replace"].setChecked(True)
+    spin(lambda: w.strategy_page.isComplete())
+    shot(w, "05b-strategy-replace")
+    w.strategy_page.radios["merge"].setChecked(True)
+    spin(lambda: w.strategy_page.isComplete())
+
+    w.start_over()
+    w.load_file(refused)
+    spin(lambda: w.inspection is not None)
+    w.next()
+    spin(lambda: w.refusal_audit_id() is not None)
+    shot(w, "04-validation-refused")
+
+    w.start_over()
+    w.load_file(unknown)
+    spin(lambda: w.inspection is not None)
+    w.next()
+    spin(lambda: w.refusal_audit_id() is not None)
+    shot(w, "04b-validation-unknown-version")
+
+    w.start_over()
+    w.load_file(long_html)
+    spin(lambda: w.inspection is not None)
+    shot(w, "08-long-file-name")
+    w.next()
+    spin(lambda: w.validation_page.isComplete())
+    shot(w, "08b-long-file-name-validation")
+    w.next()
+    spin(lambda: w.strategy_page.isComplete())
+    w.next()
+    spin(lambda: w.currentId() == PageId.RESULT)
+    audit = w.open_audit_history()
+    audit.resize(1100, 640)
+    spin(lambda: not audit.is_loading())
+    audit.select_entry(1)
+    shot(audit, "09-audit-history")
+
+    from wizard.ui.error_dialog import ErrorDialog
+
+    try:
+        raise RuntimeError("an example of an unexpected error")
+    except RuntimeError as exc:
+        from wizard.crashlog import crash_report
+
+        dialog = ErrorDialog(crash_report(exc), w)
+    dialog.show()
+    shot(dialog, "10-error-dialog")
+    dialog.close()
+    audit.close()
+    w.close()
+    cancel_all_and_wait()
+    spin(settle=0.2)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The application: QApplication set-up, files from the command line and from the OS
+(QFileOpenEvent on macOS), the crash dialog, and ``run_gui(argv)``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtGui import QFileOpenEvent, QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication
+
+from wizard import __version__
+from wizard.ui.settings import APPLICATION, ORGANIZATION
+
+DISPLAY_NAME = "AgentMemory Migration Wizard"
+DESKTOP_FILE_NAME = "agentmemory-wizard"
+ICON_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
+ICON_NAMES = ("agentmemory-wizard",)
+
+
+def icon_dirs() -> list[Path]:
+    """Where the app icon may be: the source tree's resources/icons, the package's resources
+    (installed wheel), and a PyInstaller bundle's."""
+    here = Path(__file__).resolve().parent
+    dirs = [here.parent / "resources" / "icons", ICON_DIR]
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        dirs.insert(0, Path(bundle) / "resources" / "icons")
+    return dirs
+
+
+def app_icon() -> QIcon | None:
+    """The window icon from resources/icons/ (the hicolor PNG sizes, so small sizes stay crisp,
+    and the SVG for anything else), or None when the icon is not there."""
+    for folder in icon_dirs():
+        if not folder.is_dir():
+            continue
+        icon = QIcon()
+        for png in sorted(folder.glob("hicolor/*/apps/*.png")):
+            if any(png.stem.startswith(n) for n in ICON_NAMES):
+                icon.addFile(str(png))
+        for name in ICON_NAMES:
+            for ext in (".svg", ".png"):
+                path = folder / f"{name}{ext}"
+                if path.is_file():
+                    icon.addFile(str(path))
+        if not icon.isNull():
+            return icon
+    return None
+
+
+class FileOpenRouter(QObject):
+    """Files the OS asks the app to open, queued until a receiver (the wizard) exists."""
+
+    fileOpened = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pending: list[str] = []
+        self._connected = False
+
+    def open_file(self, path: str) -> None:
+        if self._connected:
+            self.fileOpened.emit(path)
+        else:
+            self.pending.append(path)
+
+    def connect_receiver(self, slot) -> None:
+        """Connect the wizard; hands it the files that arrived before it existed."""
+        self.fileOpened.connect(slot)
+        self._connected = True
+        pending, self.pending = self.pending, []
+        for path in pending:
+            self.fileOpened.emit(path)
+
+
+class WizardApplication(QApplication):
+    """QApplication that turns QFileOpenEvent (Finder, the Dock) into ``files.fileOpened``."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        super().__init__(list(argv))
+        self.files = FileOpenRouter(self)
+        configure_app(self)
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.FileOpen:
+            path = e.file() if isinstance(e, QFileOpenEvent) else ""
+            if not path and isinstance(e, QFileOpenEvent) and e.url().isLocalFile():
+                path = e.url().toLocalFile()
+            if path:
+                self.files.open_file(path)
+                return True
+        return super().event(e)
+
+
+def configure_app(app: QGuiApplication) -> None:
+    """Names (QSettings, window manager matching), the icon."""
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(DISPLAY_NAME)
+    app.setApplicationVersion(__version__)
+    QGuiApplication.setDesktopFileName(DESKTOP_FILE_NAME)
+    icon = app_icon()
+    if icon is not None:
+        app.setWindowIcon(icon)
+
+
+def _shutdown() -> None:
+    """At exit: ask running work to stop and wait for it (no thread destroyed while running)."""
+    from wizard.ui.worker import cancel_all_and_wait
+
+    cancel_all_and_wait(30_000)
+
+
+def run_gui(argv: Sequence[str]) -> int:
+    """Open the wizard (the first path in ``argv`` preloaded) and run the event loop."""
+    from wizard.ui.error_dialog import install_excepthook
+    from wizard.ui.wizard import MigrationWizard
+
+    files = [a for a in argv if a and not a.startswith("-")]
+    app = QApplication.instance()
+    if app is None:
+        app = WizardApplication([sys.argv[0] if sys.argv else "agentmemory-wizard"])
+    else:
+        configure_app(app)
+    install_excepthook()
+    app.aboutToQuit.connect(_shutdown)
+
+    from wizard.ui import backend
+
+    db_path = backend.resolve_db_path()
+    wizard = MigrationWizard(db_path)
+    router: FileOpenRouter | None = getattr(app, "files", None)
+    if router is not None:
+        router.connect_receiver(wizard.load_file)
+    if files:
+        wizard.load_file(os.path.abspath(files[0]))
+    wizard.show()
+    return app.exec()

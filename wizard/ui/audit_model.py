@@ -1,0 +1,366 @@
+"""The audit history as a Qt model: a QAbstractTableModel over the entries (plain dicts from
+``audit.list_entries``, newest first) and a sort/filter proxy (outcome, format, text)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QGuiApplication, QPalette
+
+from wizard.ui.widgets import fmt_duration, fmt_int
+
+ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+COLUMNS = ("id", "time", "operation", "outcome", "strategy", "format", "file", "counts",
+           "duration")
+HEADERS = {
+    "id": "#",
+    "time": "Time",
+    "operation": "Operation",
+    "outcome": "Outcome",
+    "strategy": "Strategy",
+    "format": "Format",
+    "file": "File",
+    "counts": "Records",
+    "duration": "Duration",
+}
+OUTCOMES = ("succeeded", "refused", "failed", "cancelled", "reverted")
+OUTCOME_MARKS = {"succeeded": "✓", "refused": "✗", "failed": "✗", "cancelled": "⊘"}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def local_time(ts: str | None) -> str:
+    """An ISO-8601 UTC timestamp shown in local time, to the second."""
+    if not ts:
+        return ""
+    try:
+        dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return ts
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def file_name(entry: dict) -> str:
+    src = entry.get("source") or {}
+    return src.get("name") or ""
+
+
+def written_totals(entry: dict) -> dict[str, int]:
+    cols = (entry.get("counts") or {}).get("collections") or {}
+    totals = dict.fromkeys(("inserted", "updated", "unchanged", "skipped", "deleted"), 0)
+    for counts in cols.values():
+        if isinstance(counts, dict):
+            for k in totals:
+                v = counts.get(k)
+                if isinstance(v, int):
+                    totals[k] += v
+    return totals
+
+
+def counts_text(entry: dict) -> str:
+    """A short summary of an entry's counts."""
+    counts = entry.get("counts") or {}
+    if entry.get("operation") == "revert":
+        removed = sum(v for v in (counts.get("removed") or {}).values() if isinstance(v, int))
+        restored = sum(v for v in (counts.get("restored") or {}).values() if isinstance(v, int))
+        if entry.get("outcome") != "succeeded":
+            n = len(counts.get("conflicts") or [])
+            return f"{fmt_int(n)} conflicts" if n else ""
+        return f"{fmt_int(removed)} removed, {fmt_int(restored)} restored"
+    if counts.get("collections") and entry.get("outcome") == "succeeded":
+        t = written_totals(entry)
+        parts = [f"{fmt_int(t['inserted'] + t['updated'])} written"]
+        if t["unchanged"]:
+            parts.append(f"{fmt_int(t['unchanged'])} unchanged")
+        if t["skipped"]:
+            parts.append(f"{fmt_int(t['skipped'])} skipped")
+        if t["deleted"]:
+            parts.append(f"{fmt_int(t['deleted'])} deleted")
+        return ", ".join(parts)
+    source = counts.get("source") or {}
+    n = sum(v for v in source.values() if isinstance(v, int))
+    return f"{fmt_int(n)} in file" if source else ""
+
+
+def outcome_text(entry: dict) -> str:
+    outcome = entry.get("outcome") or ""
+    mark = OUTCOME_MARKS.get(outcome, "")
+    text = f"{mark} {outcome}".strip()
+    if entry.get("reverted_by") is not None:
+        text += f" (reverted by #{entry['reverted_by']})"
+    return text
+
+
+def outcome_ok(entry: dict) -> bool | None:
+    outcome = entry.get("outcome")
+    if outcome == "succeeded":
+        return None if entry.get("reverted_by") is not None else True
+    if outcome == "cancelled":
+        return None
+    return False
+
+
+def operation_text(entry: dict) -> str:
+    op = entry.get("operation") or ""
+    if op == "revert" and entry.get("target_id") is not None:
+        return f"revert of #{entry['target_id']}"
+    return op
+
+
+def duration_seconds(entry: dict) -> float | None:
+    ms = entry.get("duration_ms")
+    return ms / 1000 if isinstance(ms, (int, float)) else None
+
+
+class AuditTableModel(QAbstractTableModel):
+    """Read-only table of audit entries; ``ENTRY_ROLE`` gives an entry's dict."""
+
+    def __init__(self, entries: list[dict] | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self._entries: list[dict] = list(entries or [])
+
+    # -- data ------------------------------------------------------------------------------------
+    def set_entries(self, entries: list[dict]) -> None:
+        self.beginResetModel()
+        self._entries = list(entries)
+        self.endResetModel()
+
+    def entries(self) -> list[dict]:
+        return list(self._entries)
+
+    def entry(self, row: int) -> dict | None:
+        return self._entries[row] if 0 <= row < len(self._entries) else None
+
+    def row_of_id(self, audit_id: int) -> int:
+        for row, e in enumerate(self._entries):
+            if e.get("id") == audit_id:
+                return row
+        return -1
+
+    def formats(self) -> list[str]:
+        return sorted({e["format"] for e in self._entries if e.get("format")})
+
+    # -- Qt model --------------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return HEADERS[COLUMNS[section]]
+            if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section] == "counts":
+                return "Records written (imports) or removed and restored (reverts)"
+        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(self._entries):
+            return str(section + 1)
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._entries)) \
+                or not (0 <= index.column() < len(COLUMNS)):
+            return None
+        entry = self._entries[index.row()]
+        col = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(entry, col)
+        if role == ENTRY_ROLE:
+            return entry
+        if role == SORT_ROLE:
+            return self._sort_key(entry, col)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == "file":
+                return (entry.get("source") or {}).get("path") or None
+            if col == "outcome" and entry.get("error"):
+                return str(entry["error"])
+            if col == "time":
+                return entry.get("timestamp") or None
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in ("id", "duration"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and col == "outcome":
+            return _outcome_color(outcome_ok(entry))
+        return None
+
+    @staticmethod
+    def _display(entry: dict, col: str) -> str:
+        if col == "id":
+            return str(entry.get("id", ""))
+        if col == "time":
+            return local_time(entry.get("timestamp"))
+        if col == "operation":
+            return operation_text(entry)
+        if col == "outcome":
+            return outcome_text(entry)
+        if col == "strategy":
+            return entry.get("strategy") or ""
+        if col == "format":
+            fmt = entry.get("format") or ""
+            version = entry.get("source_version")
+            return f"{fmt} {version}" if fmt and version else fmt
+        if col == "file":
+            return file_name(entry)
+        if col == "counts":
+            return counts_text(entry)
+        if col == "duration":
+            return fmt_duration(duration_seconds(entry))
+        return ""
+
+    @staticmethod
+    def _sort_key(entry: dict, col: str) -> Any:
+        if col in ("id", "time"):
+            return int(entry.get("id") or 0)
+        if col == "duration":
+            return float(entry.get("duration_ms") or 0)
+        if col == "counts":
+            t = written_totals(entry)
+            return t["inserted"] + t["updated"]
+        return AuditTableModel._display(entry, col).lower()
+
+
+def _outcome_color(ok: bool | None):
+    pal = QGuiApplication.palette()
+    dark = pal.color(QPalette.ColorRole.Window).lightnessF() < 0.5
+    from PySide6.QtGui import QColor
+
+    if ok is None:
+        return QColor("#e0b050") if dark else QColor("#8a5a00")
+    if ok:
+        return QColor("#6cc070") if dark else QColor("#1b7a2b")
+    return QColor("#ff7b72") if dark else QColor("#b3261e")
+
+
+def _matches_outcome(entry: dict, outcome: str) -> bool:
+    if not outcome:
+        return True
+    if outcome == "reverted":
+        return entry.get("reverted_by") is not None or entry.get("operation") == "revert"
+    return entry.get("outcome") == outcome
+
+
+def entry_search_text(entry: dict) -> str:
+    src = entry.get("source") or {}
+    parts = [
+        str(entry.get("id", "")), entry.get("operation"), entry.get("outcome"),
+        entry.get("strategy"), entry.get("format"), entry.get("source_version"),
+        src.get("name"), src.get("path"), src.get("sha256"), entry.get("error"),
+        entry.get("user"), local_time(entry.get("timestamp")),
+    ]
+    return "\n".join(p for p in parts if p).lower()
+
+
+class AuditFilterProxy(QSortFilterProxyModel):
+    """Filters by outcome, format and free text; sorts on SORT_ROLE (newest first by default)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._outcome = ""
+        self._format = ""
+        self._text = ""
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    def _begin(self) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+
+            self.beginFilterChange()
+
+    def _end(self) -> None:
+        if hasattr(self, "endFilterChange"):
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - older Qt
+            self.invalidateFilter()
+
+    def set_outcome(self, outcome: str) -> None:
+        self._begin()
+        self._outcome = outcome
+        self._end()
+
+    def set_format(self, fmt: str) -> None:
+        self._begin()
+        self._format = fmt
+        self._end()
+
+    def set_text(self, text: str) -> None:
+        self._begin()
+        self._text = text.strip().lower()
+        self._end()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        if not isinstance(model, AuditTableModel):
+            return True
+        entry = model.entry(source_row)
+        if entry is None:
+            return False
+        if not _matches_outcome(entry, self._outcome):
+            return False
+        if self._format and entry.get("format") != self._format:
+            return False
+        return not self._text or all(
+            word in entry_search_text(entry) for word in self._text.split()
+        )
+
+    def visible_entries(self) -> list[dict]:
+        out = []
+        for row in range(self.rowCount()):
+            entry = self.data(self.index(row, 0), ENTRY_ROLE)
+            if entry is not None:
+                out.append(entry)
+        return out
+
+
+# -- export -------------------------------------------------------------------------------------
+CSV_FIELDS = ("id", "timestamp", "operation", "outcome", "strategy", "format", "source_version",
+              "file_name", "file_path", "file_size", "file_sha256", "written", "skipped",
+              "deleted", "duration_ms", "error", "target_id", "reverted_by", "user",
+              "app_version", "schema_version", "counts", "caps", "options")
+
+
+def entries_to_csv(entries: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for e in entries:
+        src = e.get("source") or {}
+        t = written_totals(e)
+        writer.writerow({
+            "id": e.get("id"), "timestamp": e.get("timestamp"), "operation": e.get("operation"),
+            "outcome": e.get("outcome"), "strategy": e.get("strategy"),
+            "format": e.get("format"), "source_version": e.get("source_version"),
+            "file_name": src.get("name"), "file_path": src.get("path"),
+            "file_size": src.get("size"), "file_sha256": src.get("sha256"),
+            "written": t["inserted"] + t["updated"], "skipped": t["skipped"],
+            "deleted": t["deleted"], "duration_ms": e.get("duration_ms"),
+            "error": e.get("error"), "target_id": e.get("target_id"),
+            "reverted_by": e.get("reverted_by"), "user": e.get("user"),
+            "app_version": e.get("app_version"), "schema_version": e.get("schema_version"),
+            "counts": json.dumps(e.get("counts") or {}, ensure_ascii=False),
+            "caps": json.dumps(e.get("caps") or [], ensure_ascii=False),
+            "options": json.dumps(e.get("options") or {}, ensure_ascii=False),
+        })
+    return buf.getvalue()
+
+
+def entries_to_json(entries: list[dict]) -> str:
+    return json.dumps(entries, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,544 @@
+"""The audit history window: every attempt, newest first, filterable; the whole entry in a
+details pane; export of the (filtered) history to CSV or JSON; revert of a selected import."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QFontDatabase, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wizard.ui import backend
+from wizard.ui.audit_model import (
+    COLUMNS,
+    ENTRY_ROLE,
+    OUTCOMES,
+    AuditFilterProxy,
+    AuditTableModel,
+    entries_to_csv,
+    entries_to_json,
+    local_time,
+    operation_text,
+)
+from wizard.ui.error_dialog import show_store_error, show_unexpected_error
+from wizard.ui.settings import Settings
+from wizard.ui.widgets import Ask, collection_label, fmt_duration, fmt_int, fmt_size
+from wizard.ui.worker import Task
+
+WINDOW_TITLE = "Audit history — AgentMemory Migration Wizard"
+
+
+def describe_entry(entry: dict) -> str:
+    """The whole entry as readable plain text (then its JSON)."""
+    lines: list[str] = []
+    op = operation_text(entry)
+    lines.append(f"Audit entry #{entry.get('id')} — {op}, {entry.get('outcome')}")
+    if entry.get("reverted_by") is not None:
+        lines.append(f"Reverted by entry #{entry['reverted_by']}.")
+    lines.append("")
+    ts = entry.get("timestamp")
+    lines.append(f"Time:            {local_time(ts)}  ({ts})")
+    src = entry.get("source") or {}
+    if src:
+        lines.append(f"File:            {src.get('name')}  ({fmt_size(src.get('size'))})")
+        lines.append(f"Path:            {src.get('path')}")
+        lines.append(f"SHA-256:         {src.get('sha256')}")
+    if entry.get("format"):
+        version = entry.get("source_version")
+        lines.append(f"Format:          {entry['format']}"
+                     + (f", version {version}" if version else ""))
+    if entry.get("strategy"):
+        lines.append(f"Strategy:        {entry['strategy']}")
+    seconds = entry.get("duration_ms")
+    if isinstance(seconds, (int, float)):
+        lines.append(f"Duration:        {fmt_duration(seconds / 1000)}")
+    lines.append(f"User:            {entry.get('user')}")
+    lines.append(f"App version:     {entry.get('app_version')}  "
+                 f"(store schema {entry.get('schema_version')})")
+    options = entry.get("options") or {}
+    chosen = []
+    if options.get("treat_as_version"):
+        chosen.append(f"read as agentmemory version {options['treat_as_version']}")
+    if options.get("skip_invalid"):
+        n = len(options.get("skipped_invalid") or [])
+        chosen.append(f"imported only the valid records ({fmt_int(n)} left out)")
+    if options.get("include_deleted"):
+        chosen.append("included deleted memories")
+    if chosen:
+        lines.append("Choices:         " + "; ".join(chosen))
+    if entry.get("error"):
+        lines.append("")
+        lines.append("Error:")
+        lines.append(f"  {entry['error']}")
+    counts = entry.get("counts") or {}
+    cols = counts.get("collections") or {}
+    if cols:
+        lines.append("")
+        partial = " (how far it got; none of it was kept)" if counts.get("partial") else ""
+        lines.append(f"Records per collection{partial}:")
+        head = ("inserted", "updated", "unchanged", "skipped", "deleted")
+        width = max(len(collection_label(n)) for n in cols) + 2
+        lines.append("  " + "Collection".ljust(width) + "".join(h.rjust(11) for h in head))
+        for name, c in cols.items():
+            lines.append("  " + collection_label(name).ljust(width)
+                         + "".join(fmt_int(c.get(h, 0)).rjust(11) for h in head))
+    for key, title in (("removed", "Removed by the revert"), ("restored", "Put back")):
+        part = counts.get(key) or {}
+        if part:
+            lines.append("")
+            lines.append(f"{title}:")
+            for name, n in part.items():
+                lines.append(f"  {collection_label(name)}: {fmt_int(n)}")
+    source = counts.get("source") or {}
+    if source:
+        lines.append("")
+        lines.append("In the file:")
+        for name, n in source.items():
+            lines.append(f"  {collection_label(name)}: {fmt_int(n)}")
+    caps = entry.get("caps") or []
+    if caps:
+        lines.append("")
+        lines.append("Caps:")
+        for cap in caps:
+            mark = "ok  " if cap.get("ok") else "OVER"
+            lines.append(f"  [{mark}] {cap.get('name')}: {fmt_int(cap.get('count'))} of "
+                         f"{fmt_int(cap.get('limit'))}"
+                         + ("" if cap.get("ok") else f"  {cap.get('message')}"))
+    skipped = options.get("skipped_invalid") or []
+    if skipped:
+        lines.append("")
+        lines.append("Invalid records left out:")
+        for path in skipped[:50]:
+            lines.append(f"  {path}")
+        if len(skipped) > 50:
+            lines.append(f"  … and {fmt_int(len(skipped) - 50)} more (see the JSON below)")
+    lines.append("")
+    lines.append("Whole entry (JSON):")
+    lines.append(json.dumps(entry, indent=2, ensure_ascii=False))
+    return "\n".join(lines)
+
+
+def describe_preview(preview: Any) -> str:
+    removed = getattr(preview, "remove", {}) or {}
+    restored = getattr(preview, "restore", {}) or {}
+    parts = []
+    if removed:
+        n = sum(removed.values())
+        detail = ", ".join(f"{fmt_int(v)} {collection_label(k).lower()}" for k, v in
+                           removed.items())
+        parts.append(f"Removes the {fmt_int(n)} records this import added ({detail}).")
+    if restored:
+        n = sum(restored.values())
+        detail = ", ".join(f"{fmt_int(v)} {collection_label(k).lower()}" for k, v in
+                           restored.items())
+        parts.append(f"Puts back the previous version of {fmt_int(n)} records it overwrote or "
+                     f"deleted ({detail}).")
+    if not parts:
+        parts.append("The import changed no records; reverting only marks it as reverted.")
+    parts.append("The revert is one transaction and is recorded in the audit history.")
+    return "\n\n".join(parts)
+
+
+class AuditWindow(QMainWindow):
+    entriesLoaded = Signal()
+    revertFinished = Signal(object)
+    exportFinished = Signal(str)
+
+    def __init__(self, db_path: str | os.PathLike, settings: Settings | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("auditWindow")
+        self.setWindowTitle(WINDOW_TITLE)
+        self.db_path = Path(db_path)
+        self.settings = settings or Settings()
+        self.store = backend.StoreHandle(self.db_path)
+        self.load_task: Task | None = None
+        self.busy_task: Task | None = None
+        self._select_after_load: int | None = None
+        self.last_error: BaseException | None = None
+
+        central = QWidget()
+        self.setCentralWidget(central)
+        layout = QVBoxLayout(central)
+
+        bar = QHBoxLayout()
+        outcome_label = QLabel("&Outcome:")
+        self.outcome_filter = QComboBox()
+        self.outcome_filter.setObjectName("outcomeFilter")
+        self.outcome_filter.setAccessibleName("Filter by outcome")
+        self.outcome_filter.addItem("All", "")
+        for outcome in OUTCOMES:
+            self.outcome_filter.addItem(outcome.capitalize(), outcome)
+        outcome_label.setBuddy(self.outcome_filter)
+        format_label = QLabel("&Format:")
+        self.format_filter = QComboBox()
+        self.format_filter.setObjectName("formatFilter")
+        self.format_filter.setAccessibleName("Filter by format")
+        self.format_filter.addItem("All", "")
+        self.format_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        format_label.setBuddy(self.format_filter)
+        self.search = QLineEdit()
+        self.search.setObjectName("auditSearch")
+        self.search.setAccessibleName("Search the history")
+        self.search.setPlaceholderText("Search file, error, id, user…")
+        self.search.setClearButtonEnabled(True)
+        self.refresh_button = QPushButton("Re&fresh")
+        self.refresh_button.setObjectName("refreshButton")
+        self.refresh_button.clicked.connect(self.reload)
+        bar.addWidget(outcome_label)
+        bar.addWidget(self.outcome_filter)
+        bar.addSpacing(12)
+        bar.addWidget(format_label)
+        bar.addWidget(self.format_filter)
+        bar.addSpacing(12)
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.refresh_button)
+        layout.addLayout(bar)
+
+        self.model = AuditTableModel(parent=self)
+        self.proxy = AuditFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.table = QTableView()
+        self.table.setObjectName("auditTable")
+        self.table.setAccessibleName("Audit entries")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTabKeyNavigation(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        for col, name in enumerate(COLUMNS):
+            mode = QHeaderView.ResizeMode.Stretch if name == "file" \
+                else QHeaderView.ResizeMode.ResizeToContents
+            header.setSectionResizeMode(col, mode)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
+
+        self.details = QPlainTextEdit()
+        self.details.setObjectName("auditDetails")
+        self.details.setAccessibleName("Entry details")
+        self.details.setReadOnly(True)
+        self.details.setAcceptDrops(False)
+        self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.details.setPlaceholderText("Select an entry to see all of it.")
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        layout.addWidget(self.splitter, 1)
+
+        buttons = QHBoxLayout()
+        self.export_csv_button = QPushButton("Export &CSV…")
+        self.export_csv_button.setObjectName("exportCsvButton")
+        self.export_csv_button.setToolTip("Save the entries shown (filters applied) as CSV")
+        self.export_csv_button.clicked.connect(lambda: self.export("csv"))
+        self.export_json_button = QPushButton("Export &JSON…")
+        self.export_json_button.setObjectName("exportJsonButton")
+        self.export_json_button.setToolTip("Save the entries shown (filters applied) as JSON")
+        self.export_json_button.clicked.connect(lambda: self.export("json"))
+        self.revert_button = QPushButton("&Revert this import…")
+        self.revert_button.setObjectName("revertButton")
+        self.revert_button.setToolTip("Undo the selected successful import")
+        self.revert_button.setEnabled(False)
+        self.revert_button.clicked.connect(self.revert_selected)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.close)
+        buttons.addWidget(self.export_csv_button)
+        buttons.addWidget(self.export_json_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.close_button)
+        layout.addLayout(buttons)
+
+        self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setObjectName("auditStatus")
+        self.statusBar().addWidget(self.status, 1)
+
+        self.outcome_filter.currentIndexChanged.connect(
+            lambda _i: self._apply_filter(self.proxy.set_outcome,
+                                          self.outcome_filter.currentData()))
+        self.format_filter.currentIndexChanged.connect(
+            lambda _i: self._apply_filter(self.proxy.set_format,
+                                          self.format_filter.currentData() or ""))
+        self.search.textChanged.connect(lambda t: self._apply_filter(self.proxy.set_text, t))
+        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
+        QShortcut(QKeySequence.StandardKey.Refresh, self, activated=self.reload)
+        QShortcut(QKeySequence.StandardKey.Close, self, activated=self.close)
+
+        self.resize(1100, 700)
+        geometry = self.settings.geometry("audit")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.qsettings.value("geometry/auditSplitter")
+        if state is not None:
+            self.splitter.restoreState(state)
+        self.reload()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def is_loading(self) -> bool:
+        return self.load_task is not None
+
+    def reload(self) -> None:
+        if self.load_task is not None:
+            return
+        self.status.setText("Loading the history…")
+        task = Task(backend.list_entries_job(self.store), name="audit-list")
+        task.finished.connect(self._on_loaded)
+        task.failed.connect(self._on_load_failed)
+        self.load_task = task
+        task.start()
+
+    def _on_loaded(self, entries: list[dict]) -> None:
+        self.load_task = None
+        current = self.current_entry()
+        keep = current.get("id") if current else None
+        self.model.set_entries(entries)
+        self._refresh_format_filter()
+        target = self._select_after_load or keep
+        self._select_after_load = None
+        if target is not None:
+            self.select_entry(target)
+        elif self.proxy.rowCount() > 0:
+            self.table.selectRow(0)
+        self._update_status()
+        self.entriesLoaded.emit()
+
+    def _on_load_failed(self, exc: BaseException) -> None:
+        self.load_task = None
+        self.last_error = exc
+        self.status.setText("The history could not be loaded.")
+        self._show_error(exc)
+        self.entriesLoaded.emit()
+
+    def _show_error(self, exc: BaseException) -> None:
+        if backend.is_store_error(exc):
+            show_store_error(self, exc, self.db_path)
+        else:
+            show_unexpected_error(exc, self)
+
+    def _refresh_format_filter(self) -> None:
+        current = self.format_filter.currentData() or ""
+        self.format_filter.blockSignals(True)
+        self.format_filter.clear()
+        self.format_filter.addItem("All", "")
+        for fmt in self.model.formats():
+            self.format_filter.addItem(fmt, fmt)
+        idx = self.format_filter.findData(current)
+        self.format_filter.setCurrentIndex(max(idx, 0))
+        self.format_filter.blockSignals(False)
+        if idx < 0 and current:
+            self.proxy.set_format("")
+
+    def _apply_filter(self, setter, value: str) -> None:
+        setter(value)
+        self._update_status()
+        if not self.table.selectionModel().hasSelection() and self.proxy.rowCount():
+            self.table.selectRow(0)
+        elif not self.proxy.rowCount():
+            self._show_entry(None)
+
+    def _update_status(self) -> None:
+        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        if total == 0:
+            self.status.setText("No attempts recorded yet.")
+        elif shown == total:
+            self.status.setText(f"{fmt_int(total)} entries")
+        else:
+            self.status.setText(f"{fmt_int(shown)} of {fmt_int(total)} entries shown")
+        self.export_csv_button.setEnabled(shown > 0)
+        self.export_json_button.setEnabled(shown > 0)
+
+    # -- selection and details -------------------------------------------------------------------
+    def select_entry_when_loaded(self, audit_id: int) -> None:
+        if self.is_loading():
+            self._select_after_load = audit_id
+        else:
+            self.select_entry(audit_id)
+
+    def select_entry(self, audit_id: int) -> bool:
+        row = self.model.row_of_id(audit_id)
+        if row < 0:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index)
+        return True
+
+    def current_entry(self) -> dict | None:
+        index = self.table.selectionModel().currentIndex()
+        if not index.isValid():
+            return None
+        return self.proxy.data(index.siblingAtColumn(0), ENTRY_ROLE)
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        entry = self.proxy.data(current.siblingAtColumn(0), ENTRY_ROLE) \
+            if current.isValid() else None
+        self._show_entry(entry)
+
+    def _show_entry(self, entry: dict | None) -> None:
+        self.details.setPlainText(describe_entry(entry) if entry else "")
+        revertable = bool(
+            entry and entry.get("operation") == "import" and entry.get("outcome") == "succeeded"
+            and entry.get("reverted_by") is None
+        )
+        self.revert_button.setEnabled(revertable and self.busy_task is None)
+
+    # -- export ----------------------------------------------------------------------------------
+    def export(self, kind: str) -> None:
+        entries = self.proxy.visible_entries()
+        if not entries:
+            return
+        start = self.settings.last_dir() or os.path.expanduser("~")
+        name = f"agentmemory-audit.{kind}"
+        flt = "CSV (*.csv)" if kind == "csv" else "JSON (*.json)"
+        path, _ = QFileDialog.getSaveFileName(self, f"Export the history as {kind.upper()}",
+                                              os.path.join(start, name), flt)
+        if not path:
+            return
+        if not os.path.splitext(path)[1]:
+            path += f".{kind}"
+
+        def job(_ctx) -> str:
+            text = entries_to_csv(entries) if kind == "csv" else entries_to_json(entries)
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            return path
+
+        task = Task(job, name="audit-export")
+        task.finished.connect(self._on_exported)
+        task.failed.connect(self._on_export_failed)
+        self._export_count = len(entries)
+        self._export_task = task
+        task.start()
+
+    def _on_exported(self, path: str) -> None:
+        self._export_task = None
+        self.status.setText(f"Exported {fmt_int(self._export_count)} entries to {path}")
+        self.exportFinished.emit(path)
+
+    def _on_export_failed(self, exc: BaseException) -> None:
+        self._export_task = None
+        if isinstance(exc, OSError):
+            box = QMessageBox(QMessageBox.Icon.Warning, "Export failed", "", parent=self)
+            box.setTextFormat(Qt.TextFormat.PlainText)
+            box.setText(f"The history could not be saved: {exc}")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+        else:
+            show_unexpected_error(exc, self)
+        self.exportFinished.emit("")
+
+    # -- revert ----------------------------------------------------------------------------------
+    def revert_selected(self) -> None:
+        entry = self.current_entry()
+        if entry is None or self.busy_task is not None:
+            return
+        audit_id = int(entry["id"])
+        self.status.setText(f"Checking what reverting import #{audit_id} would change…")
+        task = Task(backend.revert_preview_job(self.store, audit_id), name="revert-preview")
+        task.finished.connect(lambda preview, e=entry: self._on_preview(e, preview))
+        task.failed.connect(self._on_busy_failed)
+        self._set_busy(task)
+        task.start()
+
+    def _set_busy(self, task: Task | None) -> None:
+        self.busy_task = task
+        self.revert_button.setEnabled(False)
+        if task is None:
+            self._show_entry(self.current_entry())
+
+    def _on_preview(self, entry: dict, preview: Any) -> None:
+        self._set_busy(None)
+        audit_id = int(entry["id"])
+        name = (entry.get("source") or {}).get("name") or "the file"
+        if not getattr(preview, "ok", False):
+            self._update_status()
+            box = QMessageBox(QMessageBox.Icon.Information, "Cannot revert", "", parent=self)
+            box.setTextFormat(Qt.TextFormat.PlainText)
+            box.setText(f"Import #{audit_id} ({name}) cannot be reverted.")
+            box.setInformativeText(str(getattr(preview, "reason", "") or ""))
+            _plain_informative(box)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+            self.revertFinished.emit(preview)
+            return
+        text = f"Revert import #{audit_id} of {name} ({local_time(entry.get('timestamp'))})?"
+        if not Ask.question(self, "Revert this import?", text, describe_preview(preview),
+                            yes_text="&Revert"):
+            self._update_status()
+            self.revertFinished.emit(None)
+            return
+        self.status.setText(f"Reverting import #{audit_id}…")
+        task = Task(backend.revert_job(self.store, audit_id), name="revert")
+        task.finished.connect(self._on_reverted)
+        task.failed.connect(self._on_busy_failed)
+        self._set_busy(task)
+        task.start()
+
+    def _on_reverted(self, result: Any) -> None:
+        self._set_busy(None)
+        new_id = getattr(result, "audit_id", None)
+        if getattr(result, "ok", False):
+            self._select_after_load = new_id
+            self.status.setText(f"Import #{result.target_id} reverted (entry #{new_id}).")
+        else:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Revert refused", "", parent=self)
+            box.setTextFormat(Qt.TextFormat.PlainText)
+            box.setText(str(getattr(result, "error", "") or "The import could not be reverted."))
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+        self.reload()
+        self.revertFinished.emit(result)
+
+    def _on_busy_failed(self, exc: BaseException) -> None:
+        self._set_busy(None)
+        self.last_error = exc
+        self._update_status()
+        self._show_error(exc)
+        self.revertFinished.emit(exc)
+
+    # -- closing ---------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.set_geometry("audit", self.saveGeometry())
+        self.settings.qsettings.setValue("geometry/auditSplitter", self.splitter.saveState())
+        self.settings.sync()
+        super().closeEvent(event)
+
+
+def _plain_informative(box: QMessageBox) -> None:
+    info = box.findChild(QLabel, "qt_msgbox_informativelabel")
+    if info is not None:
+        info.setTextFormat(Qt.TextFormat.PlainText)

@@ -1,0 +1,225 @@
+"""Page 1: choose a file (drop zone, Browse, the path, recent files); the detected format shows
+as soon as the file has been read."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+from wizard.ui.drop_zone import DropZone
+from wizard.ui.pages.common import describe_counts, format_label, phase_text
+from wizard.ui.widgets import clear_status, muted, plain_label, set_status
+
+if TYPE_CHECKING:
+    from wizard.ui.wizard import MigrationWizard
+
+FILE_FILTER = (
+    "Memory exports (*.json *.jsonl *.ndjson *.af *.gz *.zip);;"
+    "JSON (*.json *.jsonl *.ndjson);;Letta agent files (*.af);;Archives (*.gz *.zip);;"
+    "All files (*)"
+)
+
+
+class FilePage(QWizardPage):
+    def __init__(self, wizard: MigrationWizard) -> None:
+        super().__init__()
+        self.setObjectName("filePage")
+        self.wiz = wizard
+        self.setTitle("Choose a file")
+        self.setSubTitle(
+            "Drag a memory export from your file manager onto this window, or browse for it. "
+            "Nothing is written until the Import step."
+        )
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+
+        self.drop_zone = DropZone()
+        self.drop_zone.filesDropped.connect(lambda files: self.wiz.load_file(files[0]))
+        self.drop_zone.browseRequested.connect(self.browse)
+        layout.addWidget(self.drop_zone, 3)
+
+        row = QHBoxLayout()
+        file_label = QLabel("&File:")
+        self.path_edit = QLineEdit()
+        self.path_edit.setObjectName("filePathEdit")
+        self.path_edit.setAccessibleName("File path")
+        self.path_edit.setPlaceholderText("Path of the export file")
+        self.path_edit.setClearButtonEnabled(True)
+        self.path_edit.setAcceptDrops(False)  # a drop here goes to the window: it loads the file
+        self.path_edit.returnPressed.connect(self._path_entered)
+        self.path_edit.editingFinished.connect(self._path_entered)
+        file_label.setBuddy(self.path_edit)
+        row.addWidget(file_label)
+        row.addWidget(self.path_edit, 1)
+        layout.addLayout(row)
+
+        self.status = plain_label("No file chosen yet.", object_name="detectedFormatLabel",
+                                  selectable=True)
+        self.status.setAccessibleName("Detected format")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("readProgress")
+        self.progress.setAccessibleName("Reading progress")
+        self.progress.setTextVisible(True)
+        self.progress.setVisible(False)
+        self.progress.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        layout.addWidget(self.status)
+        layout.addWidget(self.progress)
+
+        recent_head = QHBoxLayout()
+        recent_label = QLabel("&Recent files")
+        self.recent = QTreeWidget()
+        self.recent.setObjectName("recentFiles")
+        self.recent.setAccessibleName("Recent files")
+        self.recent.setAcceptDrops(False)
+        self.recent.setColumnCount(2)
+        self.recent.setHeaderLabels(["Name", "Folder"])
+        self.recent.setRootIsDecorated(False)
+        self.recent.setUniformRowHeights(True)
+        self.recent.setAlternatingRowColors(True)
+        self.recent.setStyleSheet("QTreeView::item { padding: 3px 2px; }")
+        self.recent.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.recent.header().setStretchLastSection(True)
+        self.recent.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.recent.setColumnWidth(0, 300)
+        self.recent.itemActivated.connect(self._recent_activated)
+        recent_label.setBuddy(self.recent)
+        self.clear_recent = QPushButton("C&lear list")
+        self.clear_recent.setObjectName("clearRecentButton")
+        self.clear_recent.clicked.connect(self._clear_recent)
+        recent_head.addWidget(recent_label)
+        recent_head.addStretch(1)
+        recent_head.addWidget(self.clear_recent)
+        layout.addLayout(recent_head)
+        layout.addWidget(self.recent, 2)
+
+        wizard.fileChanged.connect(self._on_file_changed)
+        wizard.inspectionStarted.connect(self._refresh_status)
+        wizard.inspectionProgress.connect(self._on_progress)
+        wizard.inspectionFinished.connect(self._refresh_status)
+        self.setTabOrder(self.drop_zone, self.drop_zone.browse_button)
+        self.setTabOrder(self.drop_zone.browse_button, self.path_edit)
+        self.setTabOrder(self.path_edit, self.recent)
+        self.setTabOrder(self.recent, self.clear_recent)
+        self._fill_recent()
+
+    # -- QWizardPage -----------------------------------------------------------------------------
+    def initializePage(self) -> None:
+        self.path_edit.setText(self.wiz.path)
+        self._fill_recent()
+        self._refresh_status()
+
+    def isComplete(self) -> bool:
+        return bool(self.wiz.path) and os.path.isfile(self.wiz.path)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def browse(self) -> None:
+        start = os.path.dirname(self.wiz.path) if self.wiz.path else self.wiz.settings.last_dir()
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a memory export", start or os.path.expanduser("~"), FILE_FILTER
+        )
+        if path:
+            self.wiz.load_file(path)
+
+    def _path_entered(self) -> None:
+        text = self.path_edit.text().strip()
+        if text and os.path.abspath(os.path.expanduser(text)) != self.wiz.path:
+            self.wiz.set_file(text)
+
+    def _recent_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        path = item.data(0, Qt.ItemDataRole.UserRole)
+        if path:
+            self.wiz.load_file(path)
+
+    def _clear_recent(self) -> None:
+        self.wiz.settings.clear_recent_files()
+        self._fill_recent()
+
+    # -- view ------------------------------------------------------------------------------------
+    def _fill_recent(self) -> None:
+        self.recent.clear()
+        files = self.wiz.settings.recent_files()
+        for path in files:
+            exists = os.path.isfile(path)
+            name = os.path.basename(path) + ("" if exists else "  (missing)")
+            item = QTreeWidgetItem([name, os.path.dirname(path)])
+            item.setData(0, Qt.ItemDataRole.UserRole, path)
+            item.setToolTip(0, path)
+            item.setToolTip(1, path)
+            if not exists:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+            self.recent.addTopLevelItem(item)
+        if not files:
+            item = QTreeWidgetItem(["No recent files yet", ""])
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.recent.addTopLevelItem(item)
+        self.clear_recent.setEnabled(bool(files))
+
+    def _on_file_changed(self, path: str) -> None:
+        if self.path_edit.text() != path:
+            self.path_edit.setText(path)
+        self._fill_recent()
+        self.completeChanged.emit()
+        self._refresh_status()
+
+    def _on_progress(self, item: object) -> None:
+        text, done, total = phase_text(item)
+        self.progress.setVisible(True)
+        if total > 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * min(done, total) / total))
+        else:
+            self.progress.setRange(0, 0)
+        self.progress.setFormat(f"{text} %p%")
+
+    def _refresh_status(self) -> None:
+        wiz = self.wiz
+        label: QLabel = self.status
+        self.progress.setVisible(wiz.is_inspecting())
+        if wiz.is_inspecting():
+            self.progress.setRange(0, 0)
+            clear_status(label)
+            muted(label)
+            label.setText(f"Reading {os.path.basename(wiz.path)}…")
+            return
+        clear_status(label)
+        if not wiz.path:
+            muted(label)
+            label.setText("No file chosen yet.")
+        elif not os.path.isfile(wiz.path):
+            set_status(label, False)
+            label.setText(f"There is no file at {wiz.path}.")
+        elif wiz.inspection is None:
+            label.setText("")
+        else:
+            report = wiz.inspection.report
+            if report.format:
+                text = f"Detected: {format_label(report.format, report.source_version)}"
+                counts = describe_counts(report.counts)
+                if counts:
+                    text += f" — {counts}"
+            else:
+                text = "Format not recognised."
+            if wiz.inspection.ok:
+                set_status(label, True)
+                text = "✓ " + text
+            else:
+                set_status(label, False)
+                text = "✗ " + text + "\nThis file cannot be imported as it is; Next shows why."
+            label.setText(text)
+        self.completeChanged.emit()

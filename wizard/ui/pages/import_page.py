@@ -1,0 +1,178 @@
+"""Page 4: the import, on a worker thread. A progress bar, the current collection, records per
+second and the time left. Cancel (the wizard's button, Esc) stops it: one transaction, so
+nothing is written, and the attempt is audited."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFormLayout, QProgressBar, QVBoxLayout, QWizardPage
+
+from wizard.ui.pages.common import STRATEGY_NAMES, attr
+from wizard.ui.widgets import (
+    collection_label,
+    fmt_eta,
+    fmt_int,
+    heading_label,
+    muted,
+    plain_label,
+)
+
+if TYPE_CHECKING:
+    from wizard.ui.wizard import MigrationWizard
+
+
+class RateMeter:
+    """Records per second and time left, from (done, total) samples (smoothed)."""
+
+    def __init__(self, window: float = 3.0) -> None:
+        self.window = window
+        self.samples: list[tuple[float, int]] = []
+        self.total = 0
+
+    def reset(self) -> None:
+        self.samples.clear()
+        self.total = 0
+
+    def add(self, done: int, total: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self.samples and done < self.samples[-1][1]:
+            self.samples.clear()  # a new phase restarted its count
+        self.samples.append((now, done))
+        self.total = total
+        while len(self.samples) > 2 and now - self.samples[0][0] > self.window:
+            self.samples.pop(0)
+
+    def rate(self) -> float | None:
+        if len(self.samples) < 2:
+            return None
+        (t0, d0), (t1, d1) = self.samples[0], self.samples[-1]
+        if t1 - t0 <= 0:
+            return None
+        return (d1 - d0) / (t1 - t0)
+
+    def eta(self) -> float | None:
+        rate = self.rate()
+        if not rate or rate <= 0 or not self.samples:
+            return None
+        return max(0.0, (self.total - self.samples[-1][1]) / rate)
+
+
+class ImportPage(QWizardPage):
+    def __init__(self, wizard: MigrationWizard) -> None:
+        super().__init__()
+        self.setObjectName("importPage")
+        self.wiz = wizard
+        self.setTitle("Importing")
+        self.setSubTitle("Everything is written in one transaction: if you cancel, or anything "
+                         "fails, the store stays exactly as it was.")
+        self._done = False
+        self.meter = RateMeter()
+        self.done_per_collection: dict[str, int] = {}
+        self.grand_total = 0
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        self.headline = heading_label("Importing…", scale=1.2)
+        self.headline.setObjectName("importHeadline")
+        layout.addWidget(self.headline)
+        form = QFormLayout()
+        self.file_value = plain_label(object_name="importFile")
+        self.strategy_value = plain_label(object_name="importStrategy")
+        form.addRow("File:", self.file_value)
+        form.addRow("Strategy:", self.strategy_value)
+        layout.addLayout(form)
+        layout.addSpacing(8)
+        self.current = plain_label("Starting…", object_name="currentCollectionLabel")
+        self.current.setAccessibleName("Current step")
+        layout.addWidget(self.current)
+        self.bar = QProgressBar()
+        self.bar.setObjectName("importProgress")
+        self.bar.setAccessibleName("Import progress")
+        self.bar.setRange(0, 0)
+        self.bar.setMinimumHeight(26)
+        layout.addWidget(self.bar)
+        self.rate = muted(plain_label("", object_name="rateLabel"))
+        self.rate.setAccessibleName("Speed and time left")
+        layout.addWidget(self.rate)
+        layout.addSpacing(12)
+        self.hint = muted(plain_label(
+            "Press Cancel (or Esc) to stop: the import is rolled back and the attempt is "
+            "recorded in the audit history.", object_name="importHint"))
+        layout.addWidget(self.hint)
+        layout.addStretch(1)
+        wizard.importStarted.connect(self._on_started)
+        wizard.importProgress.connect(self._on_progress)
+        wizard.importFinished.connect(self._on_finished)
+
+    # -- QWizardPage -----------------------------------------------------------------------------
+    def initializePage(self) -> None:
+        self._done = False
+        self.meter.reset()
+        self.headline.setText("Importing…")
+        self.file_value.setText(os.path.basename(self.wiz.path))
+        self.file_value.setToolTip(self.wiz.path)
+        self.strategy_value.setText(STRATEGY_NAMES.get(self.wiz.strategy, self.wiz.strategy))
+        self.current.setText("Starting…")
+        self.rate.setText("")
+        self.bar.setRange(0, 0)
+        self.completeChanged.emit()
+        self.wiz.start_import()
+
+    def isComplete(self) -> bool:
+        return self._done
+
+    # -- view ------------------------------------------------------------------------------------
+    def show_stopping(self) -> None:
+        self.headline.setText("Stopping…")
+        self.current.setText("Rolling back: nothing is written.")
+        self.rate.setText("")
+
+    def _on_started(self) -> None:
+        self.meter.reset()
+        self.done_per_collection = {}
+        insp = self.wiz.inspection
+        self.grand_total = sum(insp.report.counts.values()) if insp is not None else 0
+
+    def _on_progress(self, item: object) -> None:
+        if self.wiz.import_task is not None and self.wiz.import_task.is_cancel_requested():
+            return
+        phase = attr(item, "phase", "")
+        coll = attr(item, "collection")
+        done = int(attr(item, "done", 0) or 0)
+        total = int(attr(item, "total", 0) or 0)
+        if phase == "delete":
+            self.bar.setRange(0, max(total, 1))
+            self.bar.setValue(done)
+            self.current.setText("Deleting the existing records (Replace)…")
+            return
+        if phase == "done":
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(1000)
+            self.current.setText("Committing…")
+            self.rate.setText("")
+            return
+        if coll:
+            self.done_per_collection[str(coll)] = done
+        overall = sum(self.done_per_collection.values())
+        grand = max(self.grand_total, overall, 1)
+        self.meter.add(overall, grand)
+        self.bar.setRange(0, 1000)
+        self.bar.setValue(int(1000 * overall / grand))
+        label = collection_label(str(coll)).lower() if coll else "records"
+        verb = "Reading the stored" if phase == "read" else "Writing"
+        self.current.setText(f"{verb} {label}: {fmt_int(done)} of {fmt_int(total)}")
+        rate = self.meter.rate()
+        if rate is not None and rate > 0:
+            self.rate.setText(f"{fmt_int(int(rate))} records per second · "
+                              f"{fmt_eta(self.meter.eta())}")
+        else:
+            self.rate.setText(fmt_eta(None))
+
+    def _on_finished(self) -> None:
+        self._done = True
+        self.bar.setRange(0, 1000)
+        if self.wiz.import_outcome == "succeeded":
+            self.bar.setValue(1000)
+        self.completeChanged.emit()

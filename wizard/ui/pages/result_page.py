@@ -1,0 +1,137 @@
+"""Page 5: the result: what was written per collection, the audit entry id, and buttons to open
+the audit history or import another file."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWizardPage
+
+from wizard.ui.pages.common import (
+    PLAN_COLUMNS,
+    STRATEGY_NAMES,
+    attr,
+    collection_rows,
+    format_label,
+)
+from wizard.ui.widgets import (
+    FAIL_MARK,
+    PASS_MARK,
+    collection_label,
+    fit_table_height,
+    fmt_duration,
+    heading_label,
+    make_table,
+    muted,
+    plain_label,
+    set_status,
+    table_item,
+)
+
+if TYPE_CHECKING:
+    from wizard.ui.wizard import MigrationWizard
+
+
+class ResultPage(QWizardPage):
+    def __init__(self, wizard: MigrationWizard) -> None:
+        super().__init__()
+        self.setObjectName("resultPage")
+        self.wiz = wizard
+        self.setTitle("Result")
+        self.setFinalPage(True)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        self.headline = heading_label("", scale=1.25)
+        self.headline.setObjectName("resultHeadline")
+        layout.addWidget(self.headline)
+        self.explain = plain_label("", object_name="resultExplain", selectable=True)
+        layout.addWidget(self.explain)
+        form = QFormLayout()
+        self.file_value = plain_label(object_name="resultFile", selectable=True)
+        self.format_value = plain_label(object_name="resultFormat")
+        self.strategy_value = plain_label(object_name="resultStrategy")
+        self.audit_value = plain_label(object_name="auditIdLabel", selectable=True)
+        form.addRow("File:", self.file_value)
+        form.addRow("Format:", self.format_value)
+        form.addRow("Strategy:", self.strategy_value)
+        form.addRow("Audit entry:", self.audit_value)
+        layout.addLayout(form)
+        self.table_heading = heading_label("Written per collection")
+        layout.addWidget(self.table_heading)
+        self.table = make_table(
+            ["Collection", "Inserted", "Updated", "Unchanged", "Skipped", "Deleted"],
+            "resultTable", "Records written per collection",
+        )
+        layout.addWidget(self.table)
+        layout.addStretch(1)
+        row = QHBoxLayout()
+        self.audit_button = QPushButton("Open the &audit history")
+        self.audit_button.setObjectName("openAuditButton")
+        self.audit_button.clicked.connect(self.wiz.open_audit_history)
+        self.again_button = QPushButton("Import &another file")
+        self.again_button.setObjectName("importAnotherButton")
+        self.again_button.clicked.connect(self.wiz.start_over)
+        row.addWidget(self.audit_button)
+        row.addWidget(self.again_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.hint = muted(plain_label(
+            "A successful import can be undone later: select it in the audit history and "
+            "choose Revert."))
+        layout.addWidget(self.hint)
+
+    def initializePage(self) -> None:
+        wiz = self.wiz
+        result = wiz.result
+        outcome = wiz.import_outcome or "failed"
+        insp = wiz.inspection
+        self.file_value.setText(os.path.basename(wiz.path))
+        self.file_value.setToolTip(wiz.path)
+        fmt = attr(result, "format") or (insp.format if insp else None)
+        version = insp.report.source_version if insp else None
+        self.format_value.setText(format_label(fmt, version))
+        self.strategy_value.setText(STRATEGY_NAMES.get(wiz.strategy, wiz.strategy))
+        audit_id = attr(result, "audit_id")
+        self.audit_value.setText(f"#{audit_id}" if audit_id is not None else "not recorded")
+        rows = collection_rows(attr(result, "collections"))
+        if outcome == "succeeded":
+            self.setSubTitle("The store now holds the file's records.")
+            self.headline.setText(f"{PASS_MARK} Import finished")
+            set_status(self.headline, True)
+            ms = attr(result, "duration_ms")
+            self.explain.setText(
+                "Everything was written in one transaction"
+                + (f" in {fmt_duration(ms / 1000)}." if isinstance(ms, (int, float)) else ".")
+            )
+        elif outcome == "cancelled":
+            self.setSubTitle("You stopped the import.")
+            self.headline.setText(f"{FAIL_MARK} Import cancelled — the store is unchanged")
+            set_status(self.headline, None)
+            self.explain.setText("The transaction was rolled back: nothing was written. The "
+                                 "attempt is recorded in the audit history.")
+            rows = []
+        else:
+            self.setSubTitle("The import did not complete.")
+            self.headline.setText(f"{FAIL_MARK} Import failed — the store is unchanged")
+            set_status(self.headline, False)
+            error = attr(result, "error") or (str(wiz.import_error) if wiz.import_error
+                                              else "unknown error")
+            self.explain.setText(f"The transaction was rolled back: nothing was written.\n"
+                                 f"Error: {error}")
+            rows = []
+        self._fill(rows)
+        self.hint.setVisible(outcome == "succeeded")
+        self.again_button.setFocus()
+
+    def _fill(self, rows: list) -> None:
+        table = self.table
+        table.setRowCount(len(rows))
+        for r, (name, counts) in enumerate(rows):
+            table.setItem(r, 0, table_item(collection_label(name)))
+            for c, col in enumerate(PLAN_COLUMNS, start=1):
+                table.setItem(r, c, table_item(counts[col], number=True))
+        self.table.setVisible(bool(rows))
+        self.table_heading.setVisible(bool(rows))
+        if rows:
+            fit_table_height(table, max_rows=14)

@@ -1,0 +1,215 @@
+"""Page 3: the strategy (merge, replace, skip) and its dry-run plan, computed on a worker.
+Replace asks for confirmation, saying how many existing records it deletes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QProgressBar,
+    QRadioButton,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+from wizard.ui.pages.common import (
+    PLAN_COLUMNS,
+    STRATEGY_NAMES,
+    STRATEGY_TEXT,
+    attr,
+    collection_rows,
+    phase_text,
+)
+from wizard.ui.widgets import (
+    Ask,
+    collection_label,
+    fit_table_height,
+    fmt_int,
+    heading_label,
+    make_table,
+    muted,
+    plain_label,
+    set_status,
+    table_item,
+)
+
+if TYPE_CHECKING:
+    from wizard.ui.wizard import MigrationWizard
+
+STRATEGIES = ("merge", "replace", "skip")
+OBJECT_NAMES = {"merge": "strategyMerge", "replace": "strategyReplace", "skip": "strategySkip"}
+RADIO_TEXT = {"merge": "&Merge", "replace": "&Replace", "skip": "&Skip existing"}
+
+
+def plan_totals(plan: object) -> dict[str, int]:
+    totals = dict.fromkeys(PLAN_COLUMNS, 0)
+    for _name, counts in collection_rows(attr(plan, "collections")):
+        for col in PLAN_COLUMNS:
+            totals[col] += counts[col]
+    return totals
+
+
+class StrategyPage(QWizardPage):
+    def __init__(self, wizard: MigrationWizard) -> None:
+        super().__init__()
+        self.setObjectName("strategyPage")
+        self.wiz = wizard
+        self.setTitle("Strategy")
+        self.setSubTitle("How the file's records meet what is already in the store. The table "
+                         "is a dry run: it shows what Import will do.")
+        self.setCommitPage(True)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(6)
+
+        self.group = QButtonGroup(self)
+        self.radios: dict[str, QRadioButton] = {}
+        for strategy in STRATEGIES:
+            radio = QRadioButton(RADIO_TEXT[strategy])
+            radio.setObjectName(OBJECT_NAMES[strategy])
+            radio.setAccessibleName(STRATEGY_NAMES[strategy])
+            text = STRATEGY_TEXT[strategy].split(": ", 1)[1]
+            radio.setAccessibleDescription(text)
+            radio.setToolTip(text)
+            desc = muted(plain_label(text))
+            desc.setContentsMargins(26, 0, 0, 8)
+            self.group.addButton(radio)
+            self.radios[strategy] = radio
+            layout.addWidget(radio)
+            layout.addWidget(desc)
+            radio.toggled.connect(lambda on, s=strategy: on and self._strategy_chosen(s))
+
+        self.plan_heading = heading_label("Dry run")
+        layout.addWidget(self.plan_heading)
+        self.plan_status = plain_label("", object_name="planStatus")
+        layout.addWidget(self.plan_status)
+        self.plan_progress = QProgressBar()
+        self.plan_progress.setObjectName("planProgress")
+        self.plan_progress.setAccessibleName("Dry run progress")
+        self.plan_progress.setVisible(False)
+        layout.addWidget(self.plan_progress)
+        self.plan_table = make_table(
+            ["Collection", "Inserted", "Updated", "Unchanged", "Skipped", "Deleted"],
+            "planTable", "Dry-run plan",
+        )
+        layout.addWidget(self.plan_table)
+        layout.addStretch(1)
+
+        wizard.planStarted.connect(self._on_plan_started)
+        wizard.planProgress.connect(self._on_plan_progress)
+        wizard.planFinished.connect(self._on_plan_finished)
+
+    # -- QWizardPage -----------------------------------------------------------------------------
+    def initializePage(self) -> None:
+        strategy = self.wiz.strategy if self.wiz.strategy in STRATEGIES else "merge"
+        radio = self.radios[strategy]
+        if radio.isChecked():
+            self._strategy_chosen(strategy)
+        else:
+            radio.setChecked(True)  # toggled → _strategy_chosen
+        radio.setFocus()
+
+    def cleanupPage(self) -> None:
+        self.wiz._cancel_plan()
+
+    def isComplete(self) -> bool:
+        return (
+            self.wiz.strategy in self.wiz.plans
+            and not self.wiz.is_planning()
+            and self.wiz.inspection is not None
+            and self.wiz.inspection.ok
+        )
+
+    def validatePage(self) -> bool:
+        if self.wiz.strategy != "replace":
+            return True
+        plan = self.wiz.plans.get("replace")
+        deleted = plan_totals(plan)["deleted"] if plan is not None else 0
+        rows = [(name, c["deleted"]) for name, c in collection_rows(attr(plan, "collections"))
+                if c["deleted"]]
+        detail = "\n".join(f"  {collection_label(n)}: {fmt_int(d)}" for n, d in rows)
+        text = (
+            f"Replace deletes all {fmt_int(deleted)} existing record"
+            f"{'s' if deleted != 1 else ''} in the store before importing this file."
+            if deleted else
+            "The store is empty: Replace deletes nothing."
+        )
+        info = (f"{detail}\n\n" if detail else "") + (
+            "The audit history is kept, and the import can be reverted from it. Continue?"
+        )
+        return Ask.question(self, "Replace the store?", text, info, yes_text="&Replace")
+
+    # -- view ------------------------------------------------------------------------------------
+    def _strategy_chosen(self, strategy: str) -> None:
+        self.wiz.set_strategy(strategy)
+        self._show_plan()
+
+    def _on_plan_started(self, strategy: str) -> None:
+        self._show_plan()
+
+    def _on_plan_progress(self, item: object) -> None:
+        _label, done, total = phase_text(item)
+        self.plan_progress.setVisible(True)
+        if total > 0:
+            self.plan_progress.setRange(0, 1000)
+            self.plan_progress.setValue(int(1000 * min(done, total) / total))
+        else:
+            self.plan_progress.setRange(0, 0)
+
+    def _on_plan_finished(self, strategy: str) -> None:
+        self._show_plan()
+
+    def _show_plan(self) -> None:
+        wiz = self.wiz
+        strategy = wiz.strategy
+        plan = wiz.plans.get(strategy)
+        self.plan_progress.setVisible(wiz.is_planning())
+        table = self.plan_table
+        if plan is None:
+            table.setRowCount(0)
+            fit_table_height(table)
+            if wiz.is_planning():
+                self.plan_progress.setRange(0, 0)
+                self.plan_status.setPalette(self.palette())
+                self.plan_status.setText(f"Comparing the file with the store "
+                                         f"({STRATEGY_NAMES[strategy]})…")
+            elif wiz.plan_error is not None:
+                set_status(self.plan_status, False)
+                self.plan_status.setText("The dry run failed; see the message. Import is not "
+                                         "possible until the store can be read.")
+            else:
+                self.plan_status.setText("")
+            self.completeChanged.emit()
+            return
+        rows = collection_rows(attr(plan, "collections"))
+        table.setRowCount(len(rows) + 1)
+        totals = plan_totals(plan)
+        for r, (name, counts) in enumerate(rows):
+            table.setItem(r, 0, table_item(collection_label(name)))
+            for c, col in enumerate(PLAN_COLUMNS, start=1):
+                table.setItem(r, c, table_item(counts[col], number=True))
+        last = len(rows)
+        total_item = table_item("Total")
+        font = total_item.font()
+        font.setBold(True)
+        total_item.setFont(font)
+        table.setItem(last, 0, total_item)
+        for c, col in enumerate(PLAN_COLUMNS, start=1):
+            item = table_item(totals[col], number=True)
+            item.setFont(font)
+            table.setItem(last, c, item)
+        fit_table_height(table, max_rows=14)
+        self.plan_status.setPalette(self.palette())
+        self.plan_status.setText(self._summary(strategy, totals))
+        self.completeChanged.emit()
+
+    @staticmethod
+    def _summary(strategy: str, t: dict[str, int]) -> str:
+        parts = [f"{fmt_int(t['inserted'])} new", f"{fmt_int(t['updated'])} overwritten"]
+        if t["unchanged"]:
+            parts.append(f"{fmt_int(t['unchanged'])} already identical")
+        if t["skipped"]:
+            parts.append(f"{fmt_int(t['skipped'])} skipped")
+        if t["deleted"]:
+            parts.append(f"{fmt_int(t['deleted'])} existing records deleted first")
+        return f"{STRATEGY_NAMES[strategy]} would write: " + ", ".join(parts) + "."

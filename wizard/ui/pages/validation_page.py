@@ -1,0 +1,405 @@
+"""Page 2: validation and caps. Format, source version, counts against agentmemory's caps (with a
+pass/fail mark per row), then every error and warning with its location. Next only when the file
+can be imported. Offers 'treat it as version X' and 'import only the valid records'."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from wizard.core import versions
+from wizard.core.inspection import InspectOptions
+from wizard.core.report_text import report_lines
+from wizard.ui.pages.common import describe_counts, format_label, phase_text
+from wizard.ui.widgets import (
+    CAP_LABELS,
+    FAIL_MARK,
+    PASS_MARK,
+    fit_table_height,
+    fmt_int,
+    fmt_size,
+    heading_label,
+    make_table,
+    muted,
+    plain_label,
+    set_status,
+    status_color,
+    table_item,
+)
+
+if TYPE_CHECKING:
+    from wizard.ui.wizard import MigrationWizard
+
+MAX_PROBLEM_ROWS = 500
+_RECORD_PATH = re.compile(r"\[\d+\]$")
+AGENTMEMORY_FORMATS = ("agentmemory", "agentmemory-jsonl")
+
+
+class ValidationPage(QWizardPage):
+    def __init__(self, wizard: MigrationWizard) -> None:
+        super().__init__()
+        self.setObjectName("validationPage")
+        self.wiz = wizard
+        self.setTitle("Validation and caps")
+        self.setSubTitle("What the file holds, checked against agentmemory's limits. "
+                         "Nothing has been written.")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setAcceptDrops(False)
+        body = QWidget()
+        scroll.setWidget(body)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(body)
+        layout.setSpacing(10)
+
+        # progress while the file is read and checked
+        self.busy = QWidget()
+        busy_layout = QVBoxLayout(self.busy)
+        busy_layout.setContentsMargins(0, 0, 0, 0)
+        self.busy_label = plain_label("Reading the file…")
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setObjectName("validationProgress")
+        self.busy_bar.setAccessibleName("Checking progress")
+        busy_layout.addWidget(self.busy_label)
+        busy_layout.addWidget(self.busy_bar)
+        layout.addWidget(self.busy)
+
+        # verdict and summary
+        self.verdict = heading_label("", scale=1.2)
+        self.verdict.setObjectName("verdictLabel")
+        layout.addWidget(self.verdict)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.file_value = plain_label(selectable=True, object_name="fileValue")
+        self.format_value = plain_label(selectable=True, object_name="formatValue")
+        self.version_value = plain_label(selectable=True, object_name="versionValue")
+        self.records_value = plain_label(selectable=True, object_name="recordsValue")
+        form.addRow("File:", self.file_value)
+        form.addRow("Format:", self.format_value)
+        form.addRow("Source version:", self.version_value)
+        form.addRow("Records:", self.records_value)
+        layout.addLayout(form)
+
+        # treat as version X
+        self.version_box = QFrame()
+        self.version_box.setObjectName("treatAsVersionBox")
+        self.version_box.setFrameShape(QFrame.Shape.StyledPanel)
+        vb = QVBoxLayout(self.version_box)
+        self.version_hint = plain_label("")
+        vrow = QHBoxLayout()
+        vlabel = QLabel("Treat it as &version:")
+        self.version_combo = QComboBox()
+        self.version_combo.setObjectName("versionCombo")
+        self.version_combo.setAccessibleName("Version to read the file as")
+        self.version_combo.addItems(list(reversed(versions.SUPPORTED_VERSIONS)))
+        vlabel.setBuddy(self.version_combo)
+        self.version_button = QPushButton("Check &again as this version")
+        self.version_button.setObjectName("treatAsVersionButton")
+        self.version_button.clicked.connect(self._treat_as_version)
+        vrow.addWidget(vlabel)
+        vrow.addWidget(self.version_combo)
+        vrow.addWidget(self.version_button)
+        vrow.addStretch(1)
+        vb.addWidget(self.version_hint)
+        vb.addLayout(vrow)
+        layout.addWidget(self.version_box)
+
+        # caps
+        self.caps_section = QWidget()
+        caps_layout = QVBoxLayout(self.caps_section)
+        caps_layout.setContentsMargins(0, 0, 0, 0)
+        self.caps_heading = heading_label("agentmemory's caps")
+        caps_layout.addWidget(self.caps_heading)
+        self.caps_table = make_table(["Check", "In this file", "Limit", "Result"], "capsTable",
+                                     "Caps")
+        caps_layout.addWidget(self.caps_table)
+        layout.addWidget(self.caps_section)
+
+        # problems
+        self.problems_section = QWidget()
+        problems_layout = QVBoxLayout(self.problems_section)
+        problems_layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.problems_section)
+        self.body_layout = layout
+        prow = QHBoxLayout()
+        self.problems_heading = heading_label("Errors and warnings")
+        self.copy_button = QPushButton("&Copy report")
+        self.copy_button.setObjectName("copyReportButton")
+        self.copy_button.setToolTip("Copy the whole validation report as text")
+        self.copy_button.clicked.connect(self._copy_report)
+        prow.addWidget(self.problems_heading)
+        prow.addStretch(1)
+        prow.addWidget(self.copy_button)
+        problems_layout.addLayout(prow)
+        self.problems_table = make_table(["Where", "Problem"], "problemsTable",
+                                         "Errors and warnings")
+        self.problems_table.setWordWrap(True)
+        header = self.problems_table.horizontalHeader()
+        header.setSectionResizeMode(0, header.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, header.ResizeMode.Stretch)
+        header.setMaximumSectionSize(420)
+        problems_layout.addWidget(self.problems_table)
+        self.no_problems = muted(plain_label("No errors or warnings."))
+        problems_layout.addWidget(self.no_problems)
+
+        self.skip_invalid = QCheckBox()
+        self.skip_invalid.setObjectName("skipInvalidCheck")
+        self.skip_invalid.setAccessibleName("Import only the valid records")
+        self.skip_invalid.toggled.connect(self._skip_invalid_toggled)
+        problems_layout.addWidget(self.skip_invalid)
+
+        self.audit_note = muted(plain_label("", object_name="refusalAuditLabel"))
+        problems_layout.addWidget(self.audit_note)
+        layout.addStretch(1)
+
+        wizard.inspectionStarted.connect(self._refresh)
+        wizard.inspectionProgress.connect(self._on_progress)
+        wizard.inspectionFinished.connect(self._refresh)
+        wizard.refusalRecorded.connect(lambda _id: self._refresh_audit_note())
+
+    # -- QWizardPage -----------------------------------------------------------------------------
+    def initializePage(self) -> None:
+        self._refresh()
+
+    def isComplete(self) -> bool:
+        insp = self.wiz.inspection
+        return not self.wiz.is_inspecting() and insp is not None and insp.ok
+
+    # -- actions ---------------------------------------------------------------------------------
+    def _treat_as_version(self) -> None:
+        version = self.version_combo.currentText()
+        opts = self.wiz.options
+        self.wiz.reinspect(InspectOptions(
+            skip_invalid=opts.skip_invalid, treat_as_version=version,
+            include_deleted=opts.include_deleted, max_bytes=opts.max_bytes,
+        ))
+
+    def _skip_invalid_toggled(self, checked: bool) -> None:
+        opts = self.wiz.options
+        if checked == opts.skip_invalid:
+            return
+        self.wiz.reinspect(InspectOptions(
+            skip_invalid=checked, treat_as_version=opts.treat_as_version,
+            include_deleted=opts.include_deleted, max_bytes=opts.max_bytes,
+        ))
+
+    def _copy_report(self) -> None:
+        insp = self.wiz.inspection
+        if insp is not None:
+            QGuiApplication.clipboard().setText("\n".join(report_lines(insp.report,
+                                                                       insp.source.name)))
+
+    # -- view ------------------------------------------------------------------------------------
+    def _on_progress(self, item: object) -> None:
+        text, done, total = phase_text(item)
+        self.busy_label.setText(f"{text}…")
+        if total > 0:
+            self.busy_bar.setRange(0, 1000)
+            self.busy_bar.setValue(int(1000 * min(done, total) / total))
+        else:
+            self.busy_bar.setRange(0, 0)
+
+    def _set_details_visible(self, visible: bool) -> None:
+        for w in (self.caps_heading, self.caps_table, self.problems_heading, self.copy_button,
+                  self.problems_table, self.no_problems):
+            w.setVisible(visible)
+
+    def _refresh(self) -> None:
+        wiz = self.wiz
+        insp = wiz.inspection
+        inspecting = wiz.is_inspecting()
+        self.busy.setVisible(inspecting)
+        self.file_value.setText(os.path.basename(wiz.path) if wiz.path else "")
+        self.file_value.setToolTip(wiz.path)
+        if inspecting:
+            self.busy_label.setText("Reading the file…")
+            self.busy_bar.setRange(0, 0)
+            self.verdict.setText("Checking…")
+            self.verdict.setPalette(self.palette())
+            for label in (self.format_value, self.version_value, self.records_value):
+                label.setText("")
+            self.version_box.setVisible(False)
+            self.skip_invalid.setVisible(False)
+            self.audit_note.setText("")
+            self._set_details_visible(False)
+            self.completeChanged.emit()
+            return
+        if insp is None:
+            self.verdict.setText("The file could not be checked." if wiz.inspection_error
+                                 else "")
+            set_status(self.verdict, False)
+            self._set_details_visible(False)
+            self.version_box.setVisible(False)
+            self.skip_invalid.setVisible(False)
+            self.completeChanged.emit()
+            return
+        report = insp.report
+        src = insp.source
+        self.file_value.setText(f"{src.name}  ({fmt_size(src.size)})")
+        self.file_value.setToolTip(src.path)
+        self.format_value.setText(format_label(report.format) if report.format
+                                  else "not recognised")
+        version = report.source_version or "none"
+        if report.treated_as_version:
+            version += f" — read as {report.treated_as_version}, as you chose"
+        self.version_value.setText(version)
+        self.records_value.setText(describe_counts(report.counts, limit=10) or "none")
+        if insp.ok:
+            n_warn = len(report.warnings)
+            self.verdict.setText(
+                f"{PASS_MARK} This file can be imported"
+                + (f" ({n_warn} warning{'s' if n_warn != 1 else ''} below)" if n_warn else "")
+            )
+            set_status(self.verdict, True)
+        else:
+            n = len(report.errors)
+            self.verdict.setText(
+                f"{FAIL_MARK} This file cannot be imported: {n} error{'s' if n != 1 else ''}"
+            )
+            set_status(self.verdict, False)
+        self._set_details_visible(True)
+        self._order_sections(problems_first=not insp.ok)
+        self._fill_caps(report.caps)
+        self._fill_problems(report.errors, report.warnings)
+        self._refresh_version_box(insp)
+        self._refresh_skip_invalid(insp)
+        self._refresh_audit_note()
+        self.completeChanged.emit()
+
+    def _order_sections(self, problems_first: bool) -> None:
+        """A refused file shows why first (then the way out, then its caps); an importable
+        one shows its caps first."""
+        order = (self.problems_section, self.version_box, self.caps_section) if problems_first \
+            else (self.version_box, self.caps_section, self.problems_section)
+        layout = self.body_layout
+        for w in order:
+            layout.removeWidget(w)
+        base = layout.count() - 1  # before the closing stretch
+        for i, w in enumerate(order):
+            layout.insertWidget(base + i, w)
+
+    def _fill_caps(self, caps: list) -> None:
+        table = self.caps_table
+        table.setRowCount(0)
+        if not caps:
+            self.caps_heading.setVisible(False)
+            table.setVisible(False)
+            return
+        table.setRowCount(len(caps))
+        for row, cap in enumerate(caps):
+            label = CAP_LABELS.get(cap.name, cap.name)
+            table.setItem(row, 0, table_item(label, tooltip=cap.detail or None))
+            table.setItem(row, 1, table_item(cap.count, number=True))
+            table.setItem(row, 2, table_item(cap.limit, number=True))
+            mark = f"{PASS_MARK} within the cap" if cap.ok else f"{FAIL_MARK} {cap.message}"
+            table.setItem(row, 3, table_item(mark, color=status_color(table, cap.ok),
+                                             tooltip=cap.message))
+        fit_table_height(table, max_rows=len(caps))
+
+    def _fill_problems(self, errors: list, warnings: list) -> None:
+        table = self.problems_table
+        table.setRowCount(0)
+        rows = [("Error", p) for p in errors] + [("Warning", p) for p in warnings]
+        shown = rows[:MAX_PROBLEM_ROWS]
+        extra = len(rows) - len(shown)
+        table.setRowCount(len(shown) + (1 if extra else 0))
+        for r, (severity, problem) in enumerate(shown):
+            ok = None if severity == "Warning" else False
+            mark = FAIL_MARK if severity == "Error" else "!"
+            color = status_color(table, ok)
+            table.setItem(r, 0, table_item(f"{mark} {severity}: {problem.where()}", color=color,
+                                           tooltip=problem.where()))
+            table.setItem(r, 1, table_item(problem.message, tooltip=problem.message))
+        if extra:
+            table.setItem(len(shown), 0, table_item("…"))
+            table.setItem(len(shown), 1, table_item(
+                f"and {fmt_int(extra)} more: use Copy report or the command line "
+                "(agentmemory-wizard validate --json FILE) for the full list"))
+        has_rows = table.rowCount() > 0
+        table.setVisible(has_rows)
+        self.copy_button.setVisible(True)
+        self.no_problems.setVisible(not has_rows)
+        if has_rows:
+            if table.rowCount() <= 60:
+                table.resizeRowsToContents()
+                for r in range(table.rowCount()):
+                    table.setRowHeight(r, table.rowHeight(r) + 6)
+            fit_table_height(table, max_rows=8)
+
+    def _refresh_version_box(self, insp) -> None:
+        report = insp.report
+        version_error = any(p.path == "version" for p in report.errors)
+        show = report.format in AGENTMEMORY_FORMATS and (
+            version_error or report.treated_as_version is not None
+        )
+        self.version_box.setVisible(show)
+        if not show:
+            return
+        if report.treated_as_version:
+            self.version_hint.setText(
+                f"You chose to read this file as agentmemory version "
+                f"{report.treated_as_version}. The audit entry records that choice."
+            )
+            idx = self.version_combo.findText(report.treated_as_version)
+            if idx >= 0:
+                self.version_combo.setCurrentIndex(idx)
+        else:
+            found = report.source_version
+            what = f"version {found!r}, which" if found else "no version, so it"
+            self.version_hint.setText(
+                f"This agentmemory file has {what} is not one the wizard knows. If you know "
+                "which agentmemory version wrote it, you can read it as that version. The "
+                "choice is recorded in the audit history."
+            )
+
+    def _refresh_skip_invalid(self, insp) -> None:
+        report = insp.report
+        invalid = sum(1 for p in report.errors if _RECORD_PATH.search(p.path or ""))
+        skipped = len(report.skipped_invalid)
+        show = invalid > 0 or insp.options.skip_invalid
+        self.skip_invalid.setVisible(show)
+        self.skip_invalid.blockSignals(True)
+        self.skip_invalid.setChecked(insp.options.skip_invalid)
+        self.skip_invalid.blockSignals(False)
+        if insp.options.skip_invalid:
+            self.skip_invalid.setText(
+                f"Import only the valid records ({fmt_int(skipped)} invalid left out)"
+            )
+        else:
+            self.skip_invalid.setText(
+                f"Import only the valid records (leave out the {fmt_int(invalid)} invalid "
+                f"record{'s' if invalid != 1 else ''})"
+            )
+
+    def _refresh_audit_note(self) -> None:
+        insp = self.wiz.inspection
+        if insp is None or insp.ok:
+            self.audit_note.setText("")
+            return
+        audit_id = self.wiz.refusal_audit_id()
+        self.audit_note.setText(
+            f"This refusal is recorded in the audit history (entry #{audit_id})."
+            if audit_id is not None else ""
+        )

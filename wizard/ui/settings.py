@@ -1,0 +1,75 @@
+"""What the app remembers between runs (QSettings, INI format in the user's config directory):
+window geometry, the last directory, recent files and the last strategy."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "agentmemory"
+APPLICATION = "agentmemory-wizard"
+MAX_RECENT = 8
+STRATEGIES = ("merge", "replace", "skip")
+
+
+class Settings:
+    """A thin typed wrapper over QSettings. Pass a QSettings to use another store (tests)."""
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self._s = qsettings or QSettings(
+            QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+        )
+
+    @property
+    def qsettings(self) -> QSettings:
+        return self._s
+
+    def sync(self) -> None:
+        self._s.sync()
+
+    # -- geometry --------------------------------------------------------------------------------
+    def geometry(self, key: str) -> QByteArray | None:
+        value = self._s.value(f"geometry/{key}")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def set_geometry(self, key: str, value: QByteArray) -> None:
+        self._s.setValue(f"geometry/{key}", value)
+
+    # -- last directory --------------------------------------------------------------------------
+    def last_dir(self) -> str:
+        value = self._s.value("files/lastDir", "")
+        return value if isinstance(value, str) and os.path.isdir(value) else ""
+
+    def set_last_dir(self, path: str) -> None:
+        self._s.setValue("files/lastDir", path)
+
+    # -- recent files ----------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = self._s.value("files/recent", [])
+        if isinstance(value, str):  # QSettings returns a one-item list as a plain string
+            value = [value]
+        if not isinstance(value, list):
+            return []
+        return [str(v) for v in value if v][:MAX_RECENT]
+
+    def add_recent_file(self, path: str) -> list[str]:
+        path = os.path.abspath(path)
+        recent = [p for p in self.recent_files() if p != path]
+        recent.insert(0, path)
+        recent = recent[:MAX_RECENT]
+        self._s.setValue("files/recent", recent)
+        self.set_last_dir(os.path.dirname(path))
+        return recent
+
+    def clear_recent_files(self) -> None:
+        self._s.remove("files/recent")
+
+    # -- strategy --------------------------------------------------------------------------------
+    def last_strategy(self) -> str:
+        value = self._s.value("import/strategy", "merge")
+        return value if value in STRATEGIES else "merge"
+
+    def set_last_strategy(self, strategy: str) -> None:
+        if strategy in STRATEGIES:
+            self._s.setValue("import/strategy", strategy)

@@ -1,0 +1,314 @@
+"""Background work for the GUI: a QObject worker on a QThread driving a generator.
+
+The GUI thread only starts a :class:`Task` and receives its signals; it never waits on it.
+
+A job is a callable taking a :class:`TaskContext`. It either returns a value, or returns a
+generator whose yielded items are progress reports and whose ``return`` value is the result
+(the shape of ``importer.plan_steps`` / ``importer.apply``). Between two items the worker checks
+the cancel flag; when it is set, :class:`wizard.core.problems.Cancelled` is thrown into the
+generator at its ``yield``. A *cooperative* job (one marked with ``cooperative = True``, whose
+generator polls ``ctx.cancelled`` itself, like ``importer.apply(cancel=...)``) is never
+interrupted from outside: it decides where stopping is safe (never after its commit). Jobs that
+take callbacks instead (``inspect_file(progress=, cancel=)``) use ``ctx.report`` and
+``ctx.cancelled`` directly.
+
+Every exception is caught in the worker and emitted: ``cancelled`` for ``Cancelled``,
+``failed(exc)`` for anything else; a job that handles the cancellation itself and returns a
+result (an ImportResult whose outcome is "cancelled") ends with ``finished(result)``.
+Progress is throttled to at most one signal per ``PROGRESS_INTERVAL`` seconds (the last one
+before the end is not guaranteed: ``finished`` follows).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from wizard.core.problems import Cancelled
+
+PROGRESS_INTERVAL = 0.05  # seconds: at most 20 progress signals per second
+
+_running: set[Task] = set()  # strong references: a running task is never garbage collected
+
+# Heavy jobs (reading, planning, importing hundreds of thousands of records) and the cyclic
+# garbage collector: a full collection walks every live object while holding the interpreter,
+# so with a big export in memory each one stalls the GUI thread for 100 ms or more. While heavy
+# jobs run, automatic collection is off; when one ends, everything alive is frozen (moved to the
+# permanent generation, O(1)) so later collections skip the export. Frozen objects are still
+# freed by reference counting when the export is dropped.
+_heavy_lock = threading.Lock()
+_heavy_count = 0
+_gc_was_enabled = True
+
+
+def _heavy_begin() -> None:
+    global _heavy_count, _gc_was_enabled
+    with _heavy_lock:
+        if _heavy_count == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _heavy_count += 1
+
+
+def _heavy_end() -> None:
+    global _heavy_count
+    with _heavy_lock:
+        _heavy_count -= 1
+        gc.freeze()
+        if _heavy_count == 0 and _gc_was_enabled:
+            gc.enable()
+
+
+class TaskContext:
+    """What a job may touch: the cancel flag and the (throttled) progress report."""
+
+    def __init__(self, emit: Callable[[object], None], interval: float) -> None:
+        self._event = threading.Event()
+        self._emit = emit
+        self._interval = interval
+        self._last = 0.0
+
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    def report(self, *item: Any, force: bool = False) -> None:
+        """Send a progress item to the GUI thread, at most every ``interval`` seconds.
+
+        ``report(x)`` sends ``x``; ``report(a, b, c)`` sends the tuple (callback style:
+        ``inspect_file(progress=ctx.report)``).
+        """
+        now = time.monotonic()
+        if force or now - self._last >= self._interval:
+            self._last = now
+            self._emit(item[0] if len(item) == 1 else item)
+
+
+class _Worker(QObject):
+    """Lives in the task's thread; runs the job once and emits what happened."""
+
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+
+    def __init__(self, job: Callable[[TaskContext], Any], interval: float) -> None:
+        super().__init__()
+        self._job = job
+        self._cooperative = bool(getattr(job, "cooperative", False))
+        self._heavy = bool(getattr(job, "heavy", False))
+        self.ctx = TaskContext(self.progress.emit, interval)
+
+    @Slot()
+    def run(self) -> None:
+        if self._heavy:
+            _heavy_begin()
+        try:
+            result = self._job(self.ctx)
+            if isinstance(result, Generator):
+                result = self._drive(result)
+            self._job = None  # drop references (and data) held by the job in this thread
+            self.finished.emit(result)
+        except Cancelled:
+            self.cancelled.emit()
+        except BaseException as exc:  # every error crosses to the GUI thread as a signal
+            self.failed.emit(exc)
+        finally:
+            self._job = None
+            if self._heavy:
+                _heavy_end()
+            # Quit the thread from inside it: a queued quit could never be delivered to a GUI
+            # thread that happens to wait on this thread (at application exit).
+            thread = self.thread()
+            if thread is not None:
+                thread.quit()
+
+    def _drive(self, gen: Generator) -> Any:
+        ctx = self.ctx
+        try:
+            item = next(gen)
+            while True:
+                ctx.report(item)
+                if ctx.cancelled() and not self._cooperative:
+                    item = gen.throw(Cancelled("cancelled by the user"))
+                else:
+                    item = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            gen.close()
+
+
+class Task(QObject):
+    """One background job. Create it, connect its signals, ``start()`` it.
+
+    Signals (all delivered in the GUI thread): ``progress(item)``, ``finished(result)``,
+    ``failed(exception)``, ``cancelled()``, and ``stopped()`` once the thread has ended,
+    whatever the outcome (the moment a deferred close may proceed).
+    """
+
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+    stopped = Signal()
+
+    def __init__(self, job: Callable[[TaskContext], Any], name: str = "task",
+                 interval: float = PROGRESS_INTERVAL) -> None:
+        super().__init__()
+        self.name = name
+        self._thread: QThread | None = QThread()
+        self._thread.setObjectName(f"wizard-{name}")
+        self._worker: _Worker | None = _Worker(job, interval)
+        self._worker.moveToThread(self._thread)
+        self._ctx = self._worker.ctx
+        self._started = False
+        self._running = False
+        self.outcome: str | None = None  # "finished", "failed", "cancelled" once known
+        w = self._worker
+        w.progress.connect(self.progress)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+        self._thread.started.connect(w.run)
+        self._thread.finished.connect(self._on_thread_finished)
+
+    # -- control ---------------------------------------------------------------------------------
+    def start(self) -> Task:
+        if self._started:
+            raise RuntimeError("a task runs once")
+        self._started = self._running = True
+        _running.add(self)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the job to stop; ``cancelled`` (or ``finished``) follows. Never blocks."""
+        self._ctx.cancel()
+
+    def is_cancel_requested(self) -> bool:
+        return self._ctx.cancelled()
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until the thread ends. Only for application exit and test teardown."""
+        if self._thread is None:
+            return True
+        return self._thread.wait(msecs)
+
+    # -- worker signals (GUI thread) -------------------------------------------------------------
+    def _on_finished(self, result: object) -> None:
+        if self.outcome is None:
+            self.outcome = "finished"
+        self.finished.emit(result)
+
+    def _on_failed(self, exc: object) -> None:
+        self.outcome = "failed"
+        self.failed.emit(exc)
+
+    def _on_cancelled(self) -> None:
+        self.outcome = "cancelled"
+        self.cancelled.emit()
+
+    def _on_thread_finished(self) -> None:
+        self._running = False
+        _running.discard(self)
+        if self._worker is not None:
+            self._worker.deleteLater()
+            self._worker = None
+        if self._thread is not None:
+            self._thread.deleteLater()
+            self._thread = None
+        self.stopped.emit()
+
+
+def heavy(job: Callable[[TaskContext], Any]) -> Callable[[TaskContext], Any]:
+    """Mark a job that builds or walks a whole export (see ``_heavy_begin``)."""
+    job.heavy = True
+    return job
+
+
+def cooperative(job: Callable[[TaskContext], Any]) -> Callable[[TaskContext], Any]:
+    """Mark a job whose generator checks ``ctx.cancelled`` itself (see the module doc)."""
+    job.cooperative = True
+    return job
+
+
+def start_task(job: Callable[[TaskContext], Any], *, name: str = "task",
+               progress: Callable | None = None, finished: Callable | None = None,
+               failed: Callable | None = None, cancelled: Callable | None = None,
+               stopped: Callable | None = None) -> Task:
+    """Create, connect and start a :class:`Task`."""
+    task = Task(job, name=name)
+    for signal, slot in ((task.progress, progress), (task.finished, finished),
+                         (task.failed, failed), (task.cancelled, cancelled),
+                         (task.stopped, stopped)):
+        if slot is not None:
+            signal.connect(slot)
+    return task.start()
+
+
+def running_tasks() -> list[Task]:
+    return list(_running)
+
+
+def cancel_all_and_wait(msecs: int = 30_000) -> bool:
+    """Cancel every running task and wait for their threads (application exit, test teardown).
+
+    Returns True when all stopped in time.
+    """
+    tasks = list(_running)
+    for task in tasks:
+        task.cancel()
+    deadline = time.monotonic() + msecs / 1000
+    ok = True
+    for task in tasks:
+        left = max(0, int((deadline - time.monotonic()) * 1000))
+        ok = task.wait(left) and ok
+    return ok
+
+
+def dispose_in_background(*objects: object) -> None:
+    """Drop big data (a canonical export) piece by piece on a worker thread.
+
+    Freeing hundreds of thousands of records in one ``del`` holds the interpreter for a long
+    moment; doing it in a loop on a worker lets the GUI thread run in between.
+    """
+    box = [o for o in objects if o is not None]
+    if not box:
+        return
+
+    def job(ctx: TaskContext) -> None:
+        while box:
+            _dismantle(box.pop())
+
+    start_task(job, name="dispose")
+
+
+def _dismantle(obj: object) -> None:
+    stack = [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            while value:
+                _, v = value.popitem()
+                if isinstance(v, (dict, list)) and v:
+                    stack.append(v)
+        elif isinstance(value, list):
+            while value:
+                v = value.pop()
+                if isinstance(v, (dict, list)) and v:
+                    stack.append(v)
+        else:
+            data = getattr(value, "data", None)
+            if isinstance(data, (dict, list)):
+                stack.append(data)
