@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wizard.core.allocation import paused_gc
 from wizard.core.report import Report
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB after decompression (FORMATS.md section 7)
@@ -75,13 +76,23 @@ def inspect_file(
 ) -> Inspection:
     """Read, detect, convert and check one file. Bad input gives a refused report, never an
     exception; ``problems.Cancelled`` is raised when ``cancel()`` turns true."""
+    options = options or InspectOptions()
+    with paused_gc():
+        return _inspect(path, options, progress, cancel)
+
+
+def _inspect(
+    path: str | os.PathLike,
+    options: InspectOptions,
+    progress: ProgressFn | None,
+    cancel: CancelFn | None,
+) -> Inspection:
     from wizard.core import preflight
     from wizard.core.detection import detect
     from wizard.core.formats import ConvertOptions
     from wizard.core.problems import InputRefused, Problem
     from wizard.core.reading import Limits, read_payload
 
-    options = options or InspectOptions()
     source = source_info(path)
     report = Report(ok=False)
     try:

@@ -22,6 +22,7 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
+from wizard.core.allocation import paused_gc
 from wizard.core.canonical import stamp_origin
 from wizard.core.collections import (
     MAIN,
@@ -415,7 +416,7 @@ def plan_steps(
     _check_strategy(strategy)
     payload, fmt = _data_and_format(data, format_id)
     engine = _Engine(store, payload, strategy, fmt)
-    with store.errors(), store.database.atomic():
+    with paused_gc(), store.errors(), store.database.atomic():
         plans = yield from engine.run(cancel)
     yield Progress("done", None, 1, 1)
     return Plan(strategy, plans)
@@ -487,7 +488,7 @@ def apply(
     db = store.database
     engine: _Engine | None = None
     try:
-        with store.errors(), db.atomic("IMMEDIATE"):
+        with paused_gc(), store.errors(), db.atomic("IMMEDIATE"):
             audit_id = audit.write_entry(db, audit.import_fields(inspection, strategy, "succeeded"))
             engine = _Engine(store, inspection.data or {}, strategy, fmt, audit_id)
             plans = yield from engine.run(cancel)
