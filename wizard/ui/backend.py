@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard.core.inspection import Inspection, InspectOptions, inspect_file
-from wizard.ui.worker import TaskContext, cooperative, heavy
+from wizard.ui.worker import TaskContext, cooperative, heavy, release_data
 
 DB_ENV = "AGENTMEMORY_WIZARD_DB"
 
@@ -59,6 +59,15 @@ class StoreHandle:
     def is_open(self) -> bool:
         return self._store is not None
 
+    def close_thread_connection(self) -> None:
+        """Close the calling thread's connection (peewee reconnects on next use)."""
+        store = self._store
+        if store is not None:
+            try:
+                store.close()
+            except Exception:
+                pass
+
     def close(self) -> None:
         store, self._store = self._store, None
         if store is not None:
@@ -68,7 +77,18 @@ class StoreHandle:
                 pass
 
 
-# -- jobs (each returns a callable for worker.Task) ---------------------------------------------
+# -- jobs (each returns a callable for worker.Task) ------------------------------------------------
+# Each store job closes its thread's connection before it ends: the last close of a WAL database
+# checkpoints it, and that must happen inside the job (where SQLite runs without the interpreter
+# lock), not while the thread is being torn down.
+def _closing(store: StoreHandle, gen: Generator) -> Generator:
+    try:
+        result = yield from gen
+    finally:
+        store.close_thread_connection()
+    return result
+
+
 def inspect_job(path: str, options: InspectOptions):
     @heavy
     def job(ctx: TaskContext) -> Inspection:
@@ -83,7 +103,8 @@ def plan_job(store: StoreHandle, inspection: Inspection, strategy: str):
     def job(ctx: TaskContext) -> Generator:
         from wizard.store import importer
 
-        return importer.plan_steps(store.get(), inspection, strategy, cancel=ctx.cancelled)
+        gen = importer.plan_steps(store.get(), inspection, strategy, cancel=ctx.cancelled)
+        return _closing(store, gen)
 
     return job
 
@@ -94,45 +115,47 @@ def import_job(store: StoreHandle, inspection: Inspection, strategy: str):
     def job(ctx: TaskContext) -> Generator:
         from wizard.store import importer
 
-        return importer.apply(store.get(), inspection, strategy, cancel=ctx.cancelled)
+        gen = importer.apply(store.get(), inspection, strategy, cancel=ctx.cancelled)
+        # Once the result is out the export is not needed any more: free it here, in this thread
+        # (and before the thread winds down), never on the GUI thread.
+        ctx.defer(lambda: release_data(inspection))
+        return _closing(store, gen)
+
+    return job
+
+
+def _store_call(store: StoreHandle, fn):
+    def job(ctx: TaskContext) -> Any:
+        try:
+            return fn(store.get())
+        finally:
+            store.close_thread_connection()
 
     return job
 
 
 def refusal_job(store: StoreHandle, inspection: Inspection, strategy: str):
-    def job(ctx: TaskContext) -> int:
-        from wizard.store import importer
+    from wizard.store import importer
 
-        return importer.record_refusal(store.get(), inspection, strategy)
-
-    return job
+    return _store_call(store, lambda s: importer.record_refusal(s, inspection, strategy))
 
 
 def list_entries_job(store: StoreHandle, limit: int | None = None):
-    def job(ctx: TaskContext) -> list[dict]:
-        from wizard.store import audit
+    from wizard.store import audit
 
-        return audit.list_entries(store.get(), limit=limit)
-
-    return job
+    return _store_call(store, lambda s: audit.list_entries(s, limit=limit))
 
 
 def revert_preview_job(store: StoreHandle, audit_id: int):
-    def job(ctx: TaskContext) -> Any:
-        from wizard.store import audit
+    from wizard.store import audit
 
-        return audit.revert_preview(store.get(), audit_id)
-
-    return job
+    return _store_call(store, lambda s: audit.revert_preview(s, audit_id))
 
 
 def revert_job(store: StoreHandle, audit_id: int):
-    def job(ctx: TaskContext) -> Any:
-        from wizard.store import audit
+    from wizard.store import audit
 
-        return audit.revert(store.get(), audit_id)
-
-    return job
+    return _store_call(store, lambda s: audit.revert(s, audit_id))
 
 
 def as_dict(obj: Any) -> dict:

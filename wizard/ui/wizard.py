@@ -331,14 +331,10 @@ class MigrationWizard(QWizard):
 
     def _finish_import(self) -> None:
         self.plans = {}  # the store changed: old dry runs are stale
-        insp = self.inspection
-        if insp is not None and insp.data is not None and self.import_outcome == "succeeded":
-            data, insp.data = insp.data, None
-            dispose_in_background(data)
         self.importFinished.emit()
 
     def _on_import_stopped(self) -> None:
-        self.import_task = None
+        self.import_task = None  # (its worker has freed the imported data: backend.import_job)
         self.button(QWizard.WizardButton.CancelButton).setEnabled(True)
         if self.currentId() == PageId.IMPORT:
             self.next()

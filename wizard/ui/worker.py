@@ -72,6 +72,12 @@ class TaskContext:
         self._emit = emit
         self._interval = interval
         self._last = 0.0
+        self.deferred: list[Callable[[], None]] = []
+
+    def defer(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` in the worker thread after the result has been sent (clean-up that must
+        not delay the result, e.g. freeing the imported data)."""
+        self.deferred.append(fn)
 
     def cancelled(self) -> bool:
         return self._event.is_set()
@@ -116,6 +122,8 @@ class _Worker(QObject):
                 result = self._drive(result)
             self._job = None  # drop references (and data) held by the job in this thread
             self.finished.emit(result)
+            del result
+            self._run_deferred()
         except Cancelled:
             self.cancelled.emit()
         except BaseException as exc:  # every error crosses to the GUI thread as a signal
@@ -129,6 +137,14 @@ class _Worker(QObject):
             thread = self.thread()
             if thread is not None:
                 thread.quit()
+
+    def _run_deferred(self) -> None:
+        while self.ctx.deferred:
+            fn = self.ctx.deferred.pop(0)
+            try:
+                fn()
+            except Exception:  # clean-up only: never turn a finished job into a failure
+                pass
 
     def _drive(self, gen: Generator) -> Any:
         ctx = self.ctx
@@ -294,10 +310,24 @@ def dispose_in_background(*objects: object) -> None:
     start_task(job, name="dispose")
 
 
+def release_data(holder: Any) -> None:
+    """Take ``holder.data`` (an Inspection's export) away from it and free it piece by piece, in
+    the calling (worker) thread."""
+    data = getattr(holder, "data", None)
+    if data is None:
+        return
+    holder.data = None
+    _dismantle(data)
+
+
 def _dismantle(obj: object) -> None:
     stack = [obj]
+    n = 0
     while stack:
         value = stack.pop()
+        n += 1
+        if n % 256 == 0:
+            time.sleep(0)  # hand the interpreter to the GUI thread if it is waiting
         if isinstance(value, dict):
             while value:
                 _, v = value.popitem()
