@@ -298,6 +298,17 @@ def test_closing_the_generator_rolls_back_and_audits(store, db_path):
     assert audit.list_entries(store, 1)[0]["outcome"] == "cancelled"
 
 
+def test_closing_the_generator_after_the_commit_keeps_the_import(store, db_path):
+    gen = importer.apply(store, inspection(load_small()), "merge")
+    for p in gen:
+        if p.phase == "done":
+            break
+    gen.close()
+    entries = audit.list_entries(store)
+    assert [e["outcome"] for e in entries] == ["succeeded"]
+    assert store.counts()["observations"] == 500
+
+
 def test_keyboard_interrupt_inside_apply(store, db_path, monkeypatch):
     before = dump(db_path)
 

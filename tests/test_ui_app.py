@@ -79,9 +79,17 @@ def test_install_excepthook(monkeypatch):
     assert sys.excepthook is error_dialog.excepthook
 
 
-@pytest.mark.parametrize(("kind", "words"), [("locked", "in use"), ("readonly", "read-only"),
-                                             ("full", "disk"), ("newer-schema", "newer"),
-                                             ("corrupt", "damaged"), ("io", "input/output")])
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("locked", "in use"),
+        ("readonly", "read-only"),
+        ("full", "disk"),
+        ("newer-schema", "newer"),
+        ("corrupt", "damaged"),
+        ("io", "input/output"),
+    ],
+)
 def test_store_error_messages(kind, words):
     from wizard.store.database import StoreError
 

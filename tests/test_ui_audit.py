@@ -117,8 +117,11 @@ def test_filters_by_outcome_format_and_text(qtbot, window):
 
 def test_details_pane_shows_the_whole_entry(window):
     proxy = window.proxy
-    row = next(r for r in range(proxy.rowCount())
-               if proxy.index(r, 0).data(ENTRY_ROLE)["outcome"] == "refused")
+    row = next(
+        r
+        for r in range(proxy.rowCount())
+        if proxy.index(r, 0).data(ENTRY_ROLE)["outcome"] == "refused"
+    )
     window.table.selectRow(row)
     text = window.findChild(object, "auditDetails").toPlainText()
     assert "refused" in text and REFUSED.name in text
@@ -135,8 +138,9 @@ def test_details_pane_shows_the_whole_entry(window):
 @pytest.mark.parametrize("kind", ["csv", "json"])
 def test_export_the_filtered_history(qtbot, window, tmp_path, monkeypatch, kind):
     out = tmp_path / f"history.{kind}"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        staticmethod(lambda *a, **k: (str(out), "")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), ""))
+    )
     window.outcome_filter.setCurrentIndex(window.outcome_filter.findData("succeeded"))
     assert window.proxy.rowCount() == 2
     button = window.findChild(object, "exportCsvButton" if kind == "csv" else "exportJsonButton")
@@ -203,11 +207,22 @@ def test_revert_that_is_not_possible_explains_why(qtbot, window, history, monkey
 
 
 def test_counts_text_for_each_kind_of_entry():
-    assert counts_text({"operation": "import", "outcome": "refused",
-                        "counts": {"source": {"memories": 3}}}) == "3 in file"
-    assert counts_text({"operation": "revert", "outcome": "succeeded",
-                        "counts": {"removed": {"memories": 2}, "restored": {}}}) \
+    assert (
+        counts_text(
+            {"operation": "import", "outcome": "refused", "counts": {"source": {"memories": 3}}}
+        )
+        == "3 in file"
+    )
+    assert (
+        counts_text(
+            {
+                "operation": "revert",
+                "outcome": "succeeded",
+                "counts": {"removed": {"memories": 2}, "restored": {}},
+            }
+        )
         == "2 removed, 0 restored"
+    )
     assert "id" in entries_to_csv([]).splitlines()[0]
 
 

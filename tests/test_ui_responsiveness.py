@@ -17,11 +17,56 @@ from wizard.ui import open_wizard
 from wizard.ui.wizard import PageId
 
 MAX_GAP_MS = 50.0
-OBS_TYPES = ["file_read", "file_write", "file_edit", "command_run", "search", "conversation",
-             "error", "decision", "discovery", "task", "other"]
-WORDS = ("cache index parser retry token schema migration worker thread queue lock session audit "
-         "import export sqlite vector embedding graph node edge summary profile concept file "
-         "test build deploy config secret timeout backoff journal snapshot rollback").split()
+OBS_TYPES = [
+    "file_read",
+    "file_write",
+    "file_edit",
+    "command_run",
+    "search",
+    "conversation",
+    "error",
+    "decision",
+    "discovery",
+    "task",
+    "other",
+]
+WORDS = [
+    "cache",
+    "index",
+    "parser",
+    "retry",
+    "token",
+    "schema",
+    "migration",
+    "worker",
+    "thread",
+    "queue",
+    "lock",
+    "session",
+    "audit",
+    "import",
+    "export",
+    "sqlite",
+    "vector",
+    "embedding",
+    "graph",
+    "node",
+    "edge",
+    "summary",
+    "profile",
+    "concept",
+    "file",
+    "test",
+    "build",
+    "deploy",
+    "config",
+    "secret",
+    "timeout",
+    "backoff",
+    "journal",
+    "snapshot",
+    "rollback",
+]
 
 
 def make_export(path: Path, sessions: int = 1000, per_session: int = 50, seed: int = 7) -> None:
@@ -32,33 +77,68 @@ def make_export(path: Path, sessions: int = 1000, per_session: int = 50, seed: i
         return " ".join(r.choice(WORDS) for _ in range(n))
 
     def ts(day: int) -> str:
-        return (f"2026-{1 + day % 11:02d}-{1 + day % 27:02d}T{r.randint(0, 23):02d}:"
-                f"{r.randint(0, 59):02d}:{r.randint(0, 59):02d}.{r.randint(0, 999):03d}Z")
+        return (
+            f"2026-{1 + day % 11:02d}-{1 + day % 27:02d}T{r.randint(0, 23):02d}:"
+            f"{r.randint(0, 59):02d}:{r.randint(0, 59):02d}.{r.randint(0, 999):03d}Z"
+        )
 
-    data: dict = {"version": "0.9.5", "exportedAt": "2026-11-20T10:00:00.000Z", "sessions": [],
-                  "observations": {}, "memories": [], "summaries": []}
+    data: dict = {
+        "version": "0.9.5",
+        "exportedAt": "2026-11-20T10:00:00.000Z",
+        "sessions": [],
+        "observations": {},
+        "memories": [],
+        "summaries": [],
+    }
     for s in range(sessions):
         sid = f"ses_{seed}_{s:06d}"
         project = f"/home/dev/project-{s % 37}"
-        data["sessions"].append({
-            "id": sid, "project": project, "cwd": project, "startedAt": ts(s), "endedAt": ts(s),
-            "status": "completed", "observationCount": per_session, "model": "claude-sonnet",
-            "tags": [r.choice(WORDS)],
-        })
-        data["observations"][sid] = [{
-            "id": f"obs_{seed}_{s:06d}_{o:03d}", "sessionId": sid, "timestamp": ts(s),
-            "type": r.choice(OBS_TYPES), "title": words(5).capitalize(), "subtitle": words(3),
-            "facts": [words(8), words(6)], "narrative": words(40),
-            "concepts": [r.choice(WORDS), r.choice(WORDS)], "files": [f"src/{r.choice(WORDS)}.ts"],
-            "importance": r.randint(1, 10),
-        } for o in range(per_session)]
+        data["sessions"].append(
+            {
+                "id": sid,
+                "project": project,
+                "cwd": project,
+                "startedAt": ts(s),
+                "endedAt": ts(s),
+                "status": "completed",
+                "observationCount": per_session,
+                "model": "claude-sonnet",
+                "tags": [r.choice(WORDS)],
+            }
+        )
+        data["observations"][sid] = [
+            {
+                "id": f"obs_{seed}_{s:06d}_{o:03d}",
+                "sessionId": sid,
+                "timestamp": ts(s),
+                "type": r.choice(OBS_TYPES),
+                "title": words(5).capitalize(),
+                "subtitle": words(3),
+                "facts": [words(8), words(6)],
+                "narrative": words(40),
+                "concepts": [r.choice(WORDS), r.choice(WORDS)],
+                "files": [f"src/{r.choice(WORDS)}.ts"],
+                "importance": r.randint(1, 10),
+            }
+            for o in range(per_session)
+        ]
     for m in range(sessions // 2):
-        data["memories"].append({
-            "id": f"mem_{seed}_{m:06d}", "createdAt": ts(m), "updatedAt": ts(m), "type": "fact",
-            "title": words(6).capitalize(), "content": words(30), "concepts": [r.choice(WORDS)],
-            "files": [], "sessionIds": [f"ses_{seed}_{m:06d}"], "strength": 0.5, "version": 1,
-            "isLatest": True,
-        })
+        data["memories"].append(
+            {
+                "id": f"mem_{seed}_{m:06d}",
+                "createdAt": ts(m),
+                "updatedAt": ts(m),
+                "type": "fact",
+                "title": words(6).capitalize(),
+                "content": words(30),
+                "concepts": [r.choice(WORDS)],
+                "files": [],
+                "sessionIds": [f"ses_{seed}_{m:06d}"],
+                "strength": 0.5,
+                "version": 1,
+                "isLatest": True,
+            }
+        )
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
@@ -123,8 +203,10 @@ def test_gui_thread_never_starved_during_read_plan_and_import(qtbot, db_path, tm
         probe.stop()
     with database.open_store(db_path) as store:
         assert store.counts()["observations"] == 50_000
-    print(f"\nlongest GUI-thread gap: {probe.worst:.1f} ms (during {probe.worst_phase}), "
-          f"{probe.ticks} ticks")
+    print(
+        f"\nlongest GUI-thread gap: {probe.worst:.1f} ms (during {probe.worst_phase}), "
+        f"{probe.ticks} ticks"
+    )
     assert probe.ticks > 100
     assert probe.worst < MAX_GAP_MS, (
         f"the GUI thread was starved for {probe.worst:.1f} ms during {probe.worst_phase}"

@@ -44,12 +44,22 @@ def drop_files(widget, paths) -> None:
     """A file manager drop, as QT-PATTERNS §4 simulates it (DragEnter first, then Drop)."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(5, 5),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
-                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(5, 5),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(widget, drop)
     assert drop.isAccepted()
 
@@ -80,8 +90,10 @@ def to_strategy(qtbot, w: MigrationWizard, path: Path) -> None:
 
 def plan_cells(w: MigrationWizard) -> dict[str, list[str]]:
     t = w.strategy_page.plan_table
-    return {t.item(r, 0).text(): [t.item(r, c).text() for c in range(1, t.columnCount())]
-            for r in range(t.rowCount())}
+    return {
+        t.item(r, 0).text(): [t.item(r, c).text() for c in range(1, t.columnCount())]
+        for r in range(t.rowCount())
+    }
 
 
 def store_counts(db_path) -> dict[str, int]:
@@ -107,7 +119,7 @@ def import_directly(db_path, path: Path, strategy="merge") -> None:
                 break
 
 
-# -- the whole walk ----------------------------------------------------------------------------
+# -- the whole walk -------------------------------------------------------------------------------
 def test_walk_drop_validate_merge_import_result(qtbot, wiz, db_path):
     page = wiz.file_page
     assert wiz.currentId() == PageId.FILE
@@ -177,23 +189,27 @@ def test_import_page_has_the_contract_widgets(qtbot, wiz):
         # collection: inserted, updated, unchanged, skipped, deleted
         ("merge", {"Sessions": ["0", "0", "10", "0", "0"], "Total": ["0", "0", "580", "0", "0"]}),
         ("skip", {"Sessions": ["0", "0", "0", "10", "0"], "Total": ["0", "0", "0", "580", "0"]}),
-        ("replace", {"Sessions": ["10", "0", "0", "0", "10"],
-                     "Total": ["580", "0", "0", "0", "580"]}),
+        (
+            "replace",
+            {"Sessions": ["10", "0", "0", "0", "10"], "Total": ["580", "0", "0", "0", "580"]},
+        ),
     ],
 )
-def test_each_strategy_shows_its_plan_and_imports(qtbot, wiz, db_path, monkeypatch, strategy,
-                                                  expected):
+def test_each_strategy_shows_its_plan_and_imports(
+    qtbot, wiz, db_path, monkeypatch, strategy, expected
+):
     import_directly(db_path, SMALL)
     asked = []
-    monkeypatch.setattr(Ask, "question",
-                        staticmethod(lambda *a, **k: asked.append(a) or True))
+    monkeypatch.setattr(Ask, "question", staticmethod(lambda *a, **k: asked.append(a) or True))
     to_strategy(qtbot, wiz, SMALL)
-    radio = wiz.strategy_page.findChild(object, {"merge": "strategyMerge",
-                                                 "replace": "strategyReplace",
-                                                 "skip": "strategySkip"}[strategy])
+    radio = wiz.strategy_page.findChild(
+        object,
+        {"merge": "strategyMerge", "replace": "strategyReplace", "skip": "strategySkip"}[strategy],
+    )
     radio.click()
-    qtbot.waitUntil(lambda: wiz.strategy_page.isComplete() and wiz.strategy == strategy,
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: wiz.strategy_page.isComplete() and wiz.strategy == strategy, timeout=10_000
+    )
     cells = plan_cells(wiz)
     for name, values in expected.items():
         assert cells[name] == values
@@ -201,7 +217,7 @@ def test_each_strategy_shows_its_plan_and_imports(qtbot, wiz, db_path, monkeypat
         click(qtbot, wiz.button(COMMIT))
     assert wiz.import_outcome == "succeeded"
     if strategy == "replace":
-        [(parent, title, text, info)] = [a[:4] for a in asked]
+        [(_parent, _title, text, info)] = [a[:4] for a in asked]
         assert "deletes all 580 existing records" in text
         assert "Observations: 500" in info
     else:
@@ -215,16 +231,16 @@ def test_replace_declined_stays_on_the_strategy_page(qtbot, wiz, db_path, monkey
     monkeypatch.setattr(Ask, "question", staticmethod(lambda *a, **k: False))
     to_strategy(qtbot, wiz, SMALL)
     wiz.strategy_page.radios["replace"].click()
-    qtbot.waitUntil(lambda: wiz.strategy_page.isComplete() and "replace" in wiz.plans,
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: wiz.strategy_page.isComplete() and "replace" in wiz.plans, timeout=10_000
+    )
     click(qtbot, wiz.button(COMMIT))
     assert wiz.currentId() == PageId.STRATEGY
     assert len(entries(db_path)) == 1  # only the first import: nothing was attempted
 
 
-# -- refused files ------------------------------------------------------------------------------
-def test_refused_file_keeps_next_disabled_shows_the_error_and_is_audited_once(qtbot, wiz,
-                                                                              db_path):
+# -- refused files --------------------------------------------------------------------------------
+def test_refused_file_keeps_next_disabled_shows_the_error_and_is_audited_once(qtbot, wiz, db_path):
     to_validation(qtbot, wiz, REFUSED)
     page = wiz.validation_page
     assert not page.isComplete()
@@ -306,8 +322,7 @@ def test_invalid_records_can_be_left_out_explicitly(qtbot, wiz, db_path, tmp_pat
 
 
 # -- cancel ---------------------------------------------------------------------------------------
-def test_cancel_mid_import_rolls_back_and_is_audited(qtbot, wiz, db_path, tmp_path,
-                                                     monkeypatch):
+def test_cancel_mid_import_rolls_back_and_is_audited(qtbot, wiz, db_path, tmp_path, monkeypatch):
     import_directly(db_path, OLD)  # something already in the store
     before = store_counts(db_path)
     pause = tmp_path / "pause"
@@ -332,8 +347,9 @@ def test_cancel_mid_import_rolls_back_and_is_audited(qtbot, wiz, db_path, tmp_pa
     assert latest["source"]["name"] == SMALL.name
 
 
-def test_closing_the_window_mid_import_cancels_then_closes(qtbot, wiz, db_path, tmp_path,
-                                                           monkeypatch):
+def test_closing_the_window_mid_import_cancels_then_closes(
+    qtbot, wiz, db_path, tmp_path, monkeypatch
+):
     pause = tmp_path / "pause"
     monkeypatch.setenv(PAUSE_ENV, str(pause))
     to_strategy(qtbot, wiz, SMALL)
@@ -346,7 +362,7 @@ def test_closing_the_window_mid_import_cancels_then_closes(qtbot, wiz, db_path, 
     assert entries(db_path)[0]["outcome"] == "cancelled"
 
 
-# -- ways in: drop anywhere, browse, recent, command line, QFileOpenEvent ---------------------------
+# -- ways in: drop anywhere, browse, recent, command line, QFileOpenEvent -------------------------
 def test_drop_anywhere_on_the_window_starts_over_with_that_file(qtbot, wiz):
     to_validation(qtbot, wiz, REFUSED)
     drop_files(wiz, [SMALL])
@@ -357,8 +373,9 @@ def test_drop_anywhere_on_the_window_starts_over_with_that_file(qtbot, wiz):
 
 
 def test_browse_button_uses_the_file_dialog(qtbot, wiz, monkeypatch):
-    monkeypatch.setattr(QFileDialog, "getOpenFileName",
-                        staticmethod(lambda *a, **k: (str(SMALL), "")))
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(SMALL), ""))
+    )
     click(qtbot, wiz.file_page.drop_zone.browse_button)
     assert wiz.path == str(SMALL)
     inspected(qtbot, wiz)
@@ -393,8 +410,11 @@ def test_run_gui_preloads_argv_and_handles_file_open_events(qtbot, qapp, db_path
     monkeypatch.setattr(type(qapp), "exec", lambda self: 0)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_gui installs its own
     assert app_module.run_gui([str(SMALL)]) == 0
-    [w] = [x for x in QApplication.topLevelWidgets()
-           if isinstance(x, MigrationWizard) and x.isVisible()]
+    [w] = [
+        x
+        for x in QApplication.topLevelWidgets()
+        if isinstance(x, MigrationWizard) and x.isVisible()
+    ]
     qtbot.addWidget(w)
     assert w.path == str(SMALL)
     assert QApplication.desktopFileName() == "agentmemory-wizard"
@@ -435,7 +455,7 @@ def test_the_app_handles_file_open_event(qapp):
     assert got == [str(SMALL)]
 
 
-# -- plain text, settings, buttons ------------------------------------------------------------------
+# -- plain text, settings, buttons ----------------------------------------------------------------
 def test_file_names_and_errors_are_plain_text(qtbot, wiz, tmp_path):
     html = tmp_path / "<h1>Big <b>bold <img src=x>.json"
     shutil.copy(SMALL, html)
@@ -469,8 +489,7 @@ def test_settings_persist_strategy_recent_files_and_geometry(qtbot, db_path):
     w.show()
     to_strategy(qtbot, w, SMALL)
     w.strategy_page.radios["skip"].click()
-    qtbot.waitUntil(lambda: w.strategy_page.isComplete() and w.strategy == "skip",
-                    timeout=10_000)
+    qtbot.waitUntil(lambda: w.strategy_page.isComplete() and w.strategy == "skip", timeout=10_000)
     w.resize(1000, 720)
     w.reject()
     settings = Settings()

@@ -17,8 +17,7 @@ def test_generator_result_and_progress_run_off_the_gui_thread(qtbot):
     def job(ctx):
         def gen():
             seen_threads.append(threading.get_ident())
-            for i in range(3):
-                yield i
+            yield from range(3)
             return "done"
 
         return gen()
@@ -26,8 +25,10 @@ def test_generator_result_and_progress_run_off_the_gui_thread(qtbot):
     task = Task(job, interval=0)
     progress = []
     task.progress.connect(progress.append)
-    with qtbot.waitSignal(task.stopped, timeout=5000), \
-            qtbot.waitSignal(task.finished, timeout=5000) as result:
+    with (
+        qtbot.waitSignal(task.stopped, timeout=5000),
+        qtbot.waitSignal(task.finished, timeout=5000) as result,
+    ):
         task.start()
     assert result.args == ["done"]
     assert progress == [0, 1, 2]

@@ -127,8 +127,9 @@ def main() -> None:
     page = w.import_page
     page.meter.add(0, 580, time.monotonic() - 2)
     page.meter.add(10, 580, time.monotonic())
-    page._on_progress(type("P", (), {"phase": "write", "collection": "observations",
-                                     "done": 240, "total": 500})())
+    page._on_progress(
+        type("P", (), {"phase": "write", "collection": "observations", "done": 240, "total": 500})()
+    )
     page.rate.setText("3,840 records per second · about 1 s left")
     shot(w, "06-import")
     Path(PAUSE + ".resume").write_text("")

@@ -498,8 +498,6 @@ def apply(
                 counts=audit.import_counts(inspection, plans, stats_of(plans)),
                 duration_ms=_ms(t0),
             )
-        yield Progress("done", None, 1, 1)
-        return result("succeeded", collections=plans, audit_id=audit_id)
     except Cancelled:
         outcome, error, kind, exc = (
             "cancelled",
@@ -520,6 +518,10 @@ def apply(
             outcome, error, kind, exc = "failed", err.message, err.kind, e
         else:
             outcome, error, kind, exc = "failed", f"{type(e).__name__}: {e}", "internal", e
+    else:
+        # Committed: from here on, closing the generator must not audit a rollback.
+        yield Progress("done", None, 1, 1)
+        return result("succeeded", collections=plans, audit_id=audit_id)
     audit_id, error = _audit_after_rollback(store, inspection, strategy, outcome, error, engine, t0)
     plans = engine.plans if engine is not None else empty
     return result(

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 __all__ = ["open_audit_history", "open_wizard"]
 
 
-def open_wizard(db_path: str | os.PathLike, file: str | os.PathLike | None = None
-                ) -> MigrationWizard:
+def open_wizard(
+    db_path: str | os.PathLike, file: str | os.PathLike | None = None
+) -> MigrationWizard:
     """The wizard for the store at ``db_path``, with ``file`` preloaded (read in the background)."""
     from wizard.ui.wizard import MigrationWizard
 

@@ -23,8 +23,7 @@ from wizard.ui.widgets import fmt_duration, fmt_int
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
-COLUMNS = ("id", "time", "operation", "outcome", "strategy", "format", "file", "counts",
-           "duration")
+COLUMNS = ("id", "time", "operation", "outcome", "strategy", "format", "file", "counts", "duration")
 HEADERS = {
     "id": "#",
     "time": "Time",
@@ -165,21 +164,28 @@ class AuditTableModel(QAbstractTableModel):
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
             if role == Qt.ItemDataRole.DisplayRole:
                 return HEADERS[COLUMNS[section]]
             if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section] == "counts":
                 return "Records written (imports) or removed and restored (reverts)"
-        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self._entries):
+        if (
+            orientation == Qt.Orientation.Vertical
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self._entries)
+        ):
             return str(section + 1)
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._entries)) \
-                or not (0 <= index.column() < len(COLUMNS)):
+        if (
+            not index.isValid()
+            or not (0 <= index.row() < len(self._entries))
+            or not (0 <= index.column() < len(COLUMNS))
+        ):
             return None
         entry = self._entries[index.row()]
         col = COLUMNS[index.column()]
@@ -262,10 +268,18 @@ def _matches_outcome(entry: dict, outcome: str) -> bool:
 def entry_search_text(entry: dict) -> str:
     src = entry.get("source") or {}
     parts = [
-        str(entry.get("id", "")), entry.get("operation"), entry.get("outcome"),
-        entry.get("strategy"), entry.get("format"), entry.get("source_version"),
-        src.get("name"), src.get("path"), src.get("sha256"), entry.get("error"),
-        entry.get("user"), local_time(entry.get("timestamp")),
+        str(entry.get("id", "")),
+        entry.get("operation"),
+        entry.get("outcome"),
+        entry.get("strategy"),
+        entry.get("format"),
+        entry.get("source_version"),
+        src.get("name"),
+        src.get("path"),
+        src.get("sha256"),
+        entry.get("error"),
+        entry.get("user"),
+        local_time(entry.get("timestamp")),
     ]
     return "\n".join(p for p in parts if p).lower()
 
@@ -331,10 +345,32 @@ class AuditFilterProxy(QSortFilterProxyModel):
 
 
 # -- export -------------------------------------------------------------------------------------
-CSV_FIELDS = ("id", "timestamp", "operation", "outcome", "strategy", "format", "source_version",
-              "file_name", "file_path", "file_size", "file_sha256", "written", "skipped",
-              "deleted", "duration_ms", "error", "target_id", "reverted_by", "user",
-              "app_version", "schema_version", "counts", "caps", "options")
+CSV_FIELDS = (
+    "id",
+    "timestamp",
+    "operation",
+    "outcome",
+    "strategy",
+    "format",
+    "source_version",
+    "file_name",
+    "file_path",
+    "file_size",
+    "file_sha256",
+    "written",
+    "skipped",
+    "deleted",
+    "duration_ms",
+    "error",
+    "target_id",
+    "reverted_by",
+    "user",
+    "app_version",
+    "schema_version",
+    "counts",
+    "caps",
+    "options",
+)
 
 
 def entries_to_csv(entries: list[dict]) -> str:
@@ -344,21 +380,34 @@ def entries_to_csv(entries: list[dict]) -> str:
     for e in entries:
         src = e.get("source") or {}
         t = written_totals(e)
-        writer.writerow({
-            "id": e.get("id"), "timestamp": e.get("timestamp"), "operation": e.get("operation"),
-            "outcome": e.get("outcome"), "strategy": e.get("strategy"),
-            "format": e.get("format"), "source_version": e.get("source_version"),
-            "file_name": src.get("name"), "file_path": src.get("path"),
-            "file_size": src.get("size"), "file_sha256": src.get("sha256"),
-            "written": t["inserted"] + t["updated"], "skipped": t["skipped"],
-            "deleted": t["deleted"], "duration_ms": e.get("duration_ms"),
-            "error": e.get("error"), "target_id": e.get("target_id"),
-            "reverted_by": e.get("reverted_by"), "user": e.get("user"),
-            "app_version": e.get("app_version"), "schema_version": e.get("schema_version"),
-            "counts": json.dumps(e.get("counts") or {}, ensure_ascii=False),
-            "caps": json.dumps(e.get("caps") or [], ensure_ascii=False),
-            "options": json.dumps(e.get("options") or {}, ensure_ascii=False),
-        })
+        writer.writerow(
+            {
+                "id": e.get("id"),
+                "timestamp": e.get("timestamp"),
+                "operation": e.get("operation"),
+                "outcome": e.get("outcome"),
+                "strategy": e.get("strategy"),
+                "format": e.get("format"),
+                "source_version": e.get("source_version"),
+                "file_name": src.get("name"),
+                "file_path": src.get("path"),
+                "file_size": src.get("size"),
+                "file_sha256": src.get("sha256"),
+                "written": t["inserted"] + t["updated"],
+                "skipped": t["skipped"],
+                "deleted": t["deleted"],
+                "duration_ms": e.get("duration_ms"),
+                "error": e.get("error"),
+                "target_id": e.get("target_id"),
+                "reverted_by": e.get("reverted_by"),
+                "user": e.get("user"),
+                "app_version": e.get("app_version"),
+                "schema_version": e.get("schema_version"),
+                "counts": json.dumps(e.get("counts") or {}, ensure_ascii=False),
+                "caps": json.dumps(e.get("caps") or [], ensure_ascii=False),
+                "options": json.dumps(e.get("options") or {}, ensure_ascii=False),
+            }
+        )
     return buf.getvalue()
 
 

@@ -65,16 +65,18 @@ def describe_entry(entry: dict) -> str:
         lines.append(f"SHA-256:         {src.get('sha256')}")
     if entry.get("format"):
         version = entry.get("source_version")
-        lines.append(f"Format:          {entry['format']}"
-                     + (f", version {version}" if version else ""))
+        lines.append(
+            f"Format:          {entry['format']}" + (f", version {version}" if version else "")
+        )
     if entry.get("strategy"):
         lines.append(f"Strategy:        {entry['strategy']}")
     seconds = entry.get("duration_ms")
     if isinstance(seconds, (int, float)):
         lines.append(f"Duration:        {fmt_duration(seconds / 1000)}")
     lines.append(f"User:            {entry.get('user')}")
-    lines.append(f"App version:     {entry.get('app_version')}  "
-                 f"(store schema {entry.get('schema_version')})")
+    lines.append(
+        f"App version:     {entry.get('app_version')}  (store schema {entry.get('schema_version')})"
+    )
     options = entry.get("options") or {}
     chosen = []
     if options.get("treat_as_version"):
@@ -100,8 +102,11 @@ def describe_entry(entry: dict) -> str:
         width = max(len(collection_label(n)) for n in cols) + 2
         lines.append("  " + "Collection".ljust(width) + "".join(h.rjust(11) for h in head))
         for name, c in cols.items():
-            lines.append("  " + collection_label(name).ljust(width)
-                         + "".join(fmt_int(c.get(h, 0)).rjust(11) for h in head))
+            lines.append(
+                "  "
+                + collection_label(name).ljust(width)
+                + "".join(fmt_int(c.get(h, 0)).rjust(11) for h in head)
+            )
     for key, title in (("removed", "Removed by the revert"), ("restored", "Put back")):
         part = counts.get(key) or {}
         if part:
@@ -121,9 +126,11 @@ def describe_entry(entry: dict) -> str:
         lines.append("Caps:")
         for cap in caps:
             mark = "ok  " if cap.get("ok") else "OVER"
-            lines.append(f"  [{mark}] {cap.get('name')}: {fmt_int(cap.get('count'))} of "
-                         f"{fmt_int(cap.get('limit'))}"
-                         + ("" if cap.get("ok") else f"  {cap.get('message')}"))
+            lines.append(
+                f"  [{mark}] {cap.get('name')}: {fmt_int(cap.get('count'))} of "
+                f"{fmt_int(cap.get('limit'))}"
+                + ("" if cap.get("ok") else f"  {cap.get('message')}")
+            )
     skipped = options.get("skipped_invalid") or []
     if skipped:
         lines.append("")
@@ -144,15 +151,19 @@ def describe_preview(preview: Any) -> str:
     parts = []
     if removed:
         n = sum(removed.values())
-        detail = ", ".join(f"{fmt_int(v)} {collection_label(k).lower()}" for k, v in
-                           removed.items())
+        detail = ", ".join(
+            f"{fmt_int(v)} {collection_label(k).lower()}" for k, v in removed.items()
+        )
         parts.append(f"Removes the {fmt_int(n)} records this import added ({detail}).")
     if restored:
         n = sum(restored.values())
-        detail = ", ".join(f"{fmt_int(v)} {collection_label(k).lower()}" for k, v in
-                           restored.items())
-        parts.append(f"Puts back the previous version of {fmt_int(n)} records it overwrote or "
-                     f"deleted ({detail}).")
+        detail = ", ".join(
+            f"{fmt_int(v)} {collection_label(k).lower()}" for k, v in restored.items()
+        )
+        parts.append(
+            f"Puts back the previous version of {fmt_int(n)} records it overwrote or "
+            f"deleted ({detail})."
+        )
     if not parts:
         parts.append("The import changed no records; reverting only marks it as reverted.")
     parts.append("The revert is one transaction and is recorded in the audit history.")
@@ -164,8 +175,12 @@ class AuditWindow(QMainWindow):
     revertFinished = Signal(object)
     exportFinished = Signal(str)
 
-    def __init__(self, db_path: str | os.PathLike, settings: Settings | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        db_path: str | os.PathLike,
+        settings: Settings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("auditWindow")
         self.setWindowTitle(WINDOW_TITLE)
@@ -235,8 +250,11 @@ class AuditWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for col, name in enumerate(COLUMNS):
-            mode = QHeaderView.ResizeMode.Stretch if name == "file" \
+            mode = (
+                QHeaderView.ResizeMode.Stretch
+                if name == "file"
                 else QHeaderView.ResizeMode.ResizeToContents
+            )
             header.setSectionResizeMode(col, mode)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
 
@@ -284,11 +302,13 @@ class AuditWindow(QMainWindow):
         self.statusBar().addWidget(self.status, 1)
 
         self.outcome_filter.currentIndexChanged.connect(
-            lambda _i: self._apply_filter(self.proxy.set_outcome,
-                                          self.outcome_filter.currentData()))
+            lambda _i: self._apply_filter(self.proxy.set_outcome, self.outcome_filter.currentData())
+        )
         self.format_filter.currentIndexChanged.connect(
-            lambda _i: self._apply_filter(self.proxy.set_format,
-                                          self.format_filter.currentData() or ""))
+            lambda _i: self._apply_filter(
+                self.proxy.set_format, self.format_filter.currentData() or ""
+            )
+        )
         self.search.textChanged.connect(lambda t: self._apply_filter(self.proxy.set_text, t))
         QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
         QShortcut(QKeySequence.StandardKey.Refresh, self, activated=self.reload)
@@ -392,8 +412,10 @@ class AuditWindow(QMainWindow):
         if not index.isValid():
             return False
         self.table.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows)
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
         self.table.scrollTo(index)
         return True
 
@@ -404,14 +426,17 @@ class AuditWindow(QMainWindow):
         return self.proxy.data(index.siblingAtColumn(0), ENTRY_ROLE)
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        entry = self.proxy.data(current.siblingAtColumn(0), ENTRY_ROLE) \
-            if current.isValid() else None
+        entry = (
+            self.proxy.data(current.siblingAtColumn(0), ENTRY_ROLE) if current.isValid() else None
+        )
         self._show_entry(entry)
 
     def _show_entry(self, entry: dict | None) -> None:
         self.details.setPlainText(describe_entry(entry) if entry else "")
         revertable = bool(
-            entry and entry.get("operation") == "import" and entry.get("outcome") == "succeeded"
+            entry
+            and entry.get("operation") == "import"
+            and entry.get("outcome") == "succeeded"
             and entry.get("reverted_by") is None
         )
         self.revert_button.setEnabled(revertable and self.busy_task is None)
@@ -424,8 +449,9 @@ class AuditWindow(QMainWindow):
         start = self.settings.last_dir() or os.path.expanduser("~")
         name = f"agentmemory-audit.{kind}"
         flt = "CSV (*.csv)" if kind == "csv" else "JSON (*.json)"
-        path, _ = QFileDialog.getSaveFileName(self, f"Export the history as {kind.upper()}",
-                                              os.path.join(start, name), flt)
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export the history as {kind.upper()}", os.path.join(start, name), flt
+        )
         if not path:
             return
         if not os.path.splitext(path)[1]:
@@ -496,8 +522,9 @@ class AuditWindow(QMainWindow):
             self.revertFinished.emit(preview)
             return
         text = f"Revert import #{audit_id} of {name} ({local_time(entry.get('timestamp'))})?"
-        if not Ask.question(self, "Revert this import?", text, describe_preview(preview),
-                            yes_text="&Revert"):
+        if not Ask.question(
+            self, "Revert this import?", text, describe_preview(preview), yes_text="&Revert"
+        ):
             self._update_status()
             self.revertFinished.emit(None)
             return

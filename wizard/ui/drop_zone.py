@@ -67,9 +67,9 @@ class DropZone(QFrame):
         self.icon_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title = heading_label("Drop a memory export here", scale=1.3)
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint = muted(plain_label(
-            "mem0, OpenMemory, Letta or agentmemory — JSON, JSON Lines, .gz or .zip"
-        ))
+        self.hint = muted(
+            plain_label("mem0, OpenMemory, Letta or agentmemory — JSON, JSON Lines, .gz or .zip")
+        )
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.browse_button = QPushButton("&Browse…")
         self.browse_button.setObjectName("browseButton")
@@ -88,8 +88,11 @@ class DropZone(QFrame):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = self.palette()
-        color = pal.color(QPalette.ColorRole.Highlight) if self._hover or self.hasFocus() \
+        color = (
+            pal.color(QPalette.ColorRole.Highlight)
+            if self._hover or self.hasFocus()
             else pal.color(QPalette.ColorRole.Mid)
+        )
         if self._hover:
             fill = pal.color(QPalette.ColorRole.Highlight)
             fill.setAlphaF(0.10)

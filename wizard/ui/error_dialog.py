@@ -103,8 +103,7 @@ def open_error_dialogs() -> list[ErrorDialog]:
     return list(_open_dialogs)
 
 
-def excepthook(exc_type: type[BaseException], exc: BaseException,
-               tb: TracebackType | None) -> None:
+def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """sys.excepthook for the GUI: log and show; the event loop keeps running."""
     if issubclass(exc_type, KeyboardInterrupt):
         QApplication.quit()
@@ -120,15 +119,15 @@ def install_excepthook() -> None:
 
 STORE_ERROR_TEXT = {
     "locked": "The store is in use by another program (it is locked). Close the other program "
-              "(or the other copy of this wizard) and try again.",
+    "(or the other copy of this wizard) and try again.",
     "readonly": "The store cannot be written: the file or its folder is read-only. Check its "
-                "permissions, or choose another location with AGENTMEMORY_WIZARD_DB.",
+    "permissions, or choose another location with AGENTMEMORY_WIZARD_DB.",
     "full": "The disk holding the store is full. Free some space and try again. Nothing was "
-            "written.",
+    "written.",
     "newer-schema": "The store was written by a newer version of the wizard. Update the wizard "
-                    "to use it; this version will not change it.",
+    "to use it; this version will not change it.",
     "corrupt": "The store file is damaged (it is not a database this wizard can read). Move it "
-               "away to start a new store, or restore a backup.",
+    "away to start a new store, or restore a backup.",
     "io": "The store could not be read or written (an input/output error).",
 }
 

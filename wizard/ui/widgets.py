@@ -22,16 +22,24 @@ PASS_MARK = "✓"
 FAIL_MARK = "✗"
 
 
-def plain_label(text: str = "", parent: QWidget | None = None, *, wrap: bool = True,
-                selectable: bool = False, object_name: str | None = None) -> QLabel:
+def plain_label(
+    text: str = "",
+    parent: QWidget | None = None,
+    *,
+    wrap: bool = True,
+    selectable: bool = False,
+    object_name: str | None = None,
+) -> QLabel:
     """A QLabel that never interprets its text as HTML."""
     label = QLabel(parent)
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(wrap)
     label.setText(text)
     if selectable:
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                      | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
     if object_name:
         label.setObjectName(object_name)
     return label
@@ -109,8 +117,9 @@ def make_table(columns: list[str], object_name: str, accessible: str) -> QTableW
     return table
 
 
-def table_item(text: object, *, number: bool = False, tooltip: str | None = None,
-               color: QColor | None = None) -> QTableWidgetItem:
+def table_item(
+    text: object, *, number: bool = False, tooltip: str | None = None, color: QColor | None = None
+) -> QTableWidgetItem:
     item = QTableWidgetItem(fmt_int(text) if number and isinstance(text, int) else str(text))
     item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
     if number:
@@ -216,8 +225,9 @@ class Ask:
     """
 
     @staticmethod
-    def question(parent: QWidget | None, title: str, text: str, informative: str = "",
-                 yes_text: str = "&Yes") -> bool:
+    def question(
+        parent: QWidget | None, title: str, text: str, informative: str = "", yes_text: str = "&Yes"
+    ) -> bool:
         box = QMessageBox(parent)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(title)

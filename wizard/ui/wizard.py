@@ -50,8 +50,12 @@ class MigrationWizard(QWizard):
     importFinished = Signal()  # self.result / self.import_outcome / self.import_error are set
     auditWindowOpened = Signal(object)
 
-    def __init__(self, db_path: str | os.PathLike, settings: Settings | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        db_path: str | os.PathLike,
+        settings: Settings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         from wizard.ui.pages import (
             FilePage,
@@ -296,8 +300,7 @@ class MigrationWizard(QWizard):
         self.import_outcome = None
         self.import_error = None
         self._cancel_plan()
-        task = Task(backend.import_job(self.store, self.inspection, self.strategy),
-                    name="import")
+        task = Task(backend.import_job(self.store, self.inspection, self.strategy), name="import")
         task.progress.connect(self.importProgress)
         task.finished.connect(self._on_imported)
         task.failed.connect(self._on_import_failed)
@@ -368,8 +371,9 @@ class MigrationWizard(QWizard):
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.audit_windows.append(window)
         window.destroyed.connect(
-            lambda _=None, w=window: self.audit_windows.remove(w) if w in self.audit_windows
-            else None
+            lambda _=None, w=window: (
+                self.audit_windows.remove(w) if w in self.audit_windows else None
+            )
         )
         window.show()
         if self.result is not None:

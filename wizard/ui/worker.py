@@ -21,7 +21,7 @@ before the end is not guaranteed: ``finished`` follows).
 
 from __future__ import annotations
 
-import gc
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -29,39 +29,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from wizard.core.allocation import paused_gc, release
 from wizard.core.problems import Cancelled
 
 PROGRESS_INTERVAL = 0.05  # seconds: at most 20 progress signals per second
 
 _running: set[Task] = set()  # strong references: a running task is never garbage collected
-
-# Heavy jobs (reading, planning, importing hundreds of thousands of records) and the cyclic
-# garbage collector: a full collection walks every live object while holding the interpreter,
-# so with a big export in memory each one stalls the GUI thread for 100 ms or more. While heavy
-# jobs run, automatic collection is off; when one ends, everything alive is frozen (moved to the
-# permanent generation, O(1)) so later collections skip the export. Frozen objects are still
-# freed by reference counting when the export is dropped.
-_heavy_lock = threading.Lock()
-_heavy_count = 0
-_gc_was_enabled = True
-
-
-def _heavy_begin() -> None:
-    global _heavy_count, _gc_was_enabled
-    with _heavy_lock:
-        if _heavy_count == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _heavy_count += 1
-
-
-def _heavy_end() -> None:
-    global _heavy_count
-    with _heavy_lock:
-        _heavy_count -= 1
-        gc.freeze()
-        if _heavy_count == 0 and _gc_was_enabled:
-            gc.enable()
 
 
 class TaskContext:
@@ -114,8 +87,17 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
-        if self._heavy:
-            _heavy_begin()
+        # A heavy job builds or walks a whole export: the cyclic GC stays paused meanwhile
+        # (see wizard.core.allocation).
+        with paused_gc() if self._heavy else contextlib.nullcontext():
+            self._run_job()
+        # Quit the thread from inside it: a queued quit could never be delivered to a GUI
+        # thread that happens to wait on this thread (at application exit).
+        thread = self.thread()
+        if thread is not None:
+            thread.quit()
+
+    def _run_job(self) -> None:
         try:
             result = self._job(self.ctx)
             if isinstance(result, Generator):
@@ -130,13 +112,6 @@ class _Worker(QObject):
             self.failed.emit(exc)
         finally:
             self._job = None
-            if self._heavy:
-                _heavy_end()
-            # Quit the thread from inside it: a queued quit could never be delivered to a GUI
-            # thread that happens to wait on this thread (at application exit).
-            thread = self.thread()
-            if thread is not None:
-                thread.quit()
 
     def _run_deferred(self) -> None:
         while self.ctx.deferred:
@@ -176,8 +151,12 @@ class Task(QObject):
     cancelled = Signal()
     stopped = Signal()
 
-    def __init__(self, job: Callable[[TaskContext], Any], name: str = "task",
-                 interval: float = PROGRESS_INTERVAL) -> None:
+    def __init__(
+        self,
+        job: Callable[[TaskContext], Any],
+        name: str = "task",
+        interval: float = PROGRESS_INTERVAL,
+    ) -> None:
         super().__init__()
         self.name = name
         self._thread: QThread | None = QThread()
@@ -259,15 +238,25 @@ def cooperative(job: Callable[[TaskContext], Any]) -> Callable[[TaskContext], An
     return job
 
 
-def start_task(job: Callable[[TaskContext], Any], *, name: str = "task",
-               progress: Callable | None = None, finished: Callable | None = None,
-               failed: Callable | None = None, cancelled: Callable | None = None,
-               stopped: Callable | None = None) -> Task:
+def start_task(
+    job: Callable[[TaskContext], Any],
+    *,
+    name: str = "task",
+    progress: Callable | None = None,
+    finished: Callable | None = None,
+    failed: Callable | None = None,
+    cancelled: Callable | None = None,
+    stopped: Callable | None = None,
+) -> Task:
     """Create, connect and start a :class:`Task`."""
     task = Task(job, name=name)
-    for signal, slot in ((task.progress, progress), (task.finished, finished),
-                         (task.failed, failed), (task.cancelled, cancelled),
-                         (task.stopped, stopped)):
+    for signal, slot in (
+        (task.progress, progress),
+        (task.finished, finished),
+        (task.failed, failed),
+        (task.cancelled, cancelled),
+        (task.stopped, stopped),
+    ):
         if slot is not None:
             signal.connect(slot)
     return task.start()
@@ -305,7 +294,7 @@ def dispose_in_background(*objects: object) -> None:
 
     def job(ctx: TaskContext) -> None:
         while box:
-            _dismantle(box.pop())
+            _release_object(box.pop())
 
     start_task(job, name="dispose")
 
@@ -317,28 +306,11 @@ def release_data(holder: Any) -> None:
     if data is None:
         return
     holder.data = None
-    _dismantle(data)
+    release(data)
 
 
-def _dismantle(obj: object) -> None:
-    stack = [obj]
-    n = 0
-    while stack:
-        value = stack.pop()
-        n += 1
-        if n % 256 == 0:
-            time.sleep(0)  # hand the interpreter to the GUI thread if it is waiting
-        if isinstance(value, dict):
-            while value:
-                _, v = value.popitem()
-                if isinstance(v, (dict, list)) and v:
-                    stack.append(v)
-        elif isinstance(value, list):
-            while value:
-                v = value.pop()
-                if isinstance(v, (dict, list)) and v:
-                    stack.append(v)
-        else:
-            data = getattr(value, "data", None)
-            if isinstance(data, (dict, list)):
-                stack.append(data)
+def _release_object(obj: object) -> None:
+    """Free an export, or an object holding one in ``.data`` (an Inspection), in steps."""
+    data = getattr(obj, "data", None) if not isinstance(obj, (dict, list)) else obj
+    if isinstance(data, (dict, list)):
+        release(data)

@@ -22,9 +22,9 @@ FORMAT_LABELS = {
 STRATEGY_TEXT = {
     "merge": "Merge: add new records and overwrite existing ones that have the same id.",
     "replace": "Replace: delete every record in the store (the audit history is kept), then "
-               "add the file's records.",
+    "add the file's records.",
     "skip": "Skip existing: add only records whose id is not in the store yet; change nothing "
-            "else.",
+    "else.",
 }
 STRATEGY_NAMES = {"merge": "Merge", "replace": "Replace", "skip": "Skip existing"}
 
@@ -59,8 +59,7 @@ def format_label(fmt: str | None, version: str | None = None) -> str:
 
 
 def describe_counts(counts: dict[str, int], limit: int = 6) -> str:
-    parts = [f"{fmt_int(n)} {collection_label(name).lower()}"
-             for name, n in counts.items() if n]
+    parts = [f"{fmt_int(n)} {collection_label(name).lower()}" for name, n in counts.items() if n]
     if len(parts) > limit:
         parts = [*parts[:limit], f"{len(parts) - limit} more collections"]
     return " · ".join(parts)
@@ -92,8 +91,9 @@ def phase_text(item: object) -> tuple[str, int, int]:
 ALWAYS_SHOWN = ("sessions", "observations", "memories", "summaries")
 
 
-def collection_rows(collections: Any, *, all_rows: bool = False
-                    ) -> list[tuple[str, dict[str, int]]]:
+def collection_rows(
+    collections: Any, *, all_rows: bool = False
+) -> list[tuple[str, dict[str, int]]]:
     """Per-collection counts of a Plan/ImportResult (``collections`` mapping name → counts).
 
     Collections with nothing to count are left out (except the four main ones) unless

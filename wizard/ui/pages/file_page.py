@@ -69,8 +69,9 @@ class FilePage(QWizardPage):
         row.addWidget(self.path_edit, 1)
         layout.addLayout(row)
 
-        self.status = plain_label("No file chosen yet.", object_name="detectedFormatLabel",
-                                  selectable=True)
+        self.status = plain_label(
+            "No file chosen yet.", object_name="detectedFormatLabel", selectable=True
+        )
         self.status.setAccessibleName("Detected format")
         self.progress = QProgressBar()
         self.progress.setObjectName("readProgress")

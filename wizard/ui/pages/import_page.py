@@ -66,8 +66,10 @@ class ImportPage(QWizardPage):
         self.setObjectName("importPage")
         self.wiz = wizard
         self.setTitle("Importing")
-        self.setSubTitle("Everything is written in one transaction: if you cancel, or anything "
-                         "fails, the store stays exactly as it was.")
+        self.setSubTitle(
+            "Everything is written in one transaction: if you cancel, or anything "
+            "fails, the store stays exactly as it was."
+        )
         self._done = False
         self.meter = RateMeter()
         self.done_per_collection: dict[str, int] = {}
@@ -97,9 +99,13 @@ class ImportPage(QWizardPage):
         self.rate.setAccessibleName("Speed and time left")
         layout.addWidget(self.rate)
         layout.addSpacing(12)
-        self.hint = muted(plain_label(
-            "Press Cancel (or Esc) to stop: the import is rolled back and the attempt is "
-            "recorded in the audit history.", object_name="importHint"))
+        self.hint = muted(
+            plain_label(
+                "Press Cancel (or Esc) to stop: the import is rolled back and the attempt is "
+                "recorded in the audit history.",
+                object_name="importHint",
+            )
+        )
         layout.addWidget(self.hint)
         layout.addStretch(1)
         wizard.importStarted.connect(self._on_started)
@@ -165,8 +171,9 @@ class ImportPage(QWizardPage):
         self.current.setText(f"{verb} {label}: {fmt_int(done)} of {fmt_int(total)}")
         rate = self.meter.rate()
         if rate is not None and rate > 0:
-            self.rate.setText(f"{fmt_int(int(rate))} records per second · "
-                              f"{fmt_eta(self.meter.eta())}")
+            self.rate.setText(
+                f"{fmt_int(int(rate))} records per second · {fmt_eta(self.meter.eta())}"
+            )
         else:
             self.rate.setText(fmt_eta(None))
 

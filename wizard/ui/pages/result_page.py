@@ -61,7 +61,8 @@ class ResultPage(QWizardPage):
         layout.addWidget(self.table_heading)
         self.table = make_table(
             ["Collection", "Inserted", "Updated", "Unchanged", "Skipped", "Deleted"],
-            "resultTable", "Records written per collection",
+            "resultTable",
+            "Records written per collection",
         )
         layout.addWidget(self.table)
         layout.addStretch(1)
@@ -76,9 +77,12 @@ class ResultPage(QWizardPage):
         row.addWidget(self.again_button)
         row.addStretch(1)
         layout.addLayout(row)
-        self.hint = muted(plain_label(
-            "A successful import can be undone later: select it in the audit history and "
-            "choose Revert."))
+        self.hint = muted(
+            plain_label(
+                "A successful import can be undone later: select it in the audit history and "
+                "choose Revert."
+            )
+        )
         layout.addWidget(self.hint)
 
     def initializePage(self) -> None:
@@ -108,17 +112,21 @@ class ResultPage(QWizardPage):
             self.setSubTitle("You stopped the import.")
             self.headline.setText(f"{FAIL_MARK} Import cancelled — the store is unchanged")
             set_status(self.headline, None)
-            self.explain.setText("The transaction was rolled back: nothing was written. The "
-                                 "attempt is recorded in the audit history.")
+            self.explain.setText(
+                "The transaction was rolled back: nothing was written. The "
+                "attempt is recorded in the audit history."
+            )
             rows = []
         else:
             self.setSubTitle("The import did not complete.")
             self.headline.setText(f"{FAIL_MARK} Import failed — the store is unchanged")
             set_status(self.headline, False)
-            error = attr(result, "error") or (str(wiz.import_error) if wiz.import_error
-                                              else "unknown error")
-            self.explain.setText(f"The transaction was rolled back: nothing was written.\n"
-                                 f"Error: {error}")
+            error = attr(result, "error") or (
+                str(wiz.import_error) if wiz.import_error else "unknown error"
+            )
+            self.explain.setText(
+                f"The transaction was rolled back: nothing was written.\nError: {error}"
+            )
             rows = []
         self._fill(rows)
         self.hint.setVisible(outcome == "succeeded")

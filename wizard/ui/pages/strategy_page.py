@@ -56,8 +56,10 @@ class StrategyPage(QWizardPage):
         self.setObjectName("strategyPage")
         self.wiz = wizard
         self.setTitle("Strategy")
-        self.setSubTitle("How the file's records meet what is already in the store. The table "
-                         "is a dry run: it shows what Import will do.")
+        self.setSubTitle(
+            "How the file's records meet what is already in the store. The table "
+            "is a dry run: it shows what Import will do."
+        )
         self.setCommitPage(True)
         layout = QVBoxLayout(self)
         layout.setSpacing(6)
@@ -90,7 +92,8 @@ class StrategyPage(QWizardPage):
         layout.addWidget(self.plan_progress)
         self.plan_table = make_table(
             ["Collection", "Inserted", "Updated", "Unchanged", "Skipped", "Deleted"],
-            "planTable", "Dry-run plan",
+            "planTable",
+            "Dry-run plan",
         )
         layout.addWidget(self.plan_table)
         layout.addStretch(1)
@@ -125,14 +128,17 @@ class StrategyPage(QWizardPage):
             return True
         plan = self.wiz.plans.get("replace")
         deleted = plan_totals(plan)["deleted"] if plan is not None else 0
-        rows = [(name, c["deleted"]) for name, c in collection_rows(attr(plan, "collections"))
-                if c["deleted"]]
+        rows = [
+            (name, c["deleted"])
+            for name, c in collection_rows(attr(plan, "collections"))
+            if c["deleted"]
+        ]
         detail = "\n".join(f"  {collection_label(n)}: {fmt_int(d)}" for n, d in rows)
         text = (
             f"Replace deletes all {fmt_int(deleted)} existing record"
             f"{'s' if deleted != 1 else ''} in the store before importing this file."
-            if deleted else
-            "The store is empty: Replace deletes nothing."
+            if deleted
+            else "The store is empty: Replace deletes nothing."
         )
         info = (f"{detail}\n\n" if detail else "") + (
             "The audit history is kept, and the import can be reverted from it. Continue?"
@@ -171,12 +177,15 @@ class StrategyPage(QWizardPage):
             if wiz.is_planning():
                 self.plan_progress.setRange(0, 0)
                 self.plan_status.setPalette(self.palette())
-                self.plan_status.setText(f"Comparing the file with the store "
-                                         f"({STRATEGY_NAMES[strategy]})…")
+                self.plan_status.setText(
+                    f"Comparing the file with the store ({STRATEGY_NAMES[strategy]})…"
+                )
             elif wiz.plan_error is not None:
                 set_status(self.plan_status, False)
-                self.plan_status.setText("The dry run failed; see the message. Import is not "
-                                         "possible until the store can be read.")
+                self.plan_status.setText(
+                    "The dry run failed; see the message. Import is not "
+                    "possible until the store can be read."
+                )
             else:
                 self.plan_status.setText("")
             self.completeChanged.emit()

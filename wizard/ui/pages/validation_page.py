@@ -59,8 +59,9 @@ class ValidationPage(QWizardPage):
         self.setObjectName("validationPage")
         self.wiz = wizard
         self.setTitle("Validation and caps")
-        self.setSubTitle("What the file holds, checked against agentmemory's limits. "
-                         "Nothing has been written.")
+        self.setSubTitle(
+            "What the file holds, checked against agentmemory's limits. Nothing has been written."
+        )
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea()
@@ -132,8 +133,9 @@ class ValidationPage(QWizardPage):
         caps_layout.setContentsMargins(0, 0, 0, 0)
         self.caps_heading = heading_label("agentmemory's caps")
         caps_layout.addWidget(self.caps_heading)
-        self.caps_table = make_table(["Check", "In this file", "Limit", "Result"], "capsTable",
-                                     "Caps")
+        self.caps_table = make_table(
+            ["Check", "In this file", "Limit", "Result"], "capsTable", "Caps"
+        )
         caps_layout.addWidget(self.caps_table)
         layout.addWidget(self.caps_section)
 
@@ -153,8 +155,9 @@ class ValidationPage(QWizardPage):
         prow.addStretch(1)
         prow.addWidget(self.copy_button)
         problems_layout.addLayout(prow)
-        self.problems_table = make_table(["Where", "Problem"], "problemsTable",
-                                         "Errors and warnings")
+        self.problems_table = make_table(
+            ["Where", "Problem"], "problemsTable", "Errors and warnings"
+        )
         self.problems_table.setWordWrap(True)
         header = self.problems_table.horizontalHeader()
         header.setSectionResizeMode(0, header.ResizeMode.ResizeToContents)
@@ -191,25 +194,34 @@ class ValidationPage(QWizardPage):
     def _treat_as_version(self) -> None:
         version = self.version_combo.currentText()
         opts = self.wiz.options
-        self.wiz.reinspect(InspectOptions(
-            skip_invalid=opts.skip_invalid, treat_as_version=version,
-            include_deleted=opts.include_deleted, max_bytes=opts.max_bytes,
-        ))
+        self.wiz.reinspect(
+            InspectOptions(
+                skip_invalid=opts.skip_invalid,
+                treat_as_version=version,
+                include_deleted=opts.include_deleted,
+                max_bytes=opts.max_bytes,
+            )
+        )
 
     def _skip_invalid_toggled(self, checked: bool) -> None:
         opts = self.wiz.options
         if checked == opts.skip_invalid:
             return
-        self.wiz.reinspect(InspectOptions(
-            skip_invalid=checked, treat_as_version=opts.treat_as_version,
-            include_deleted=opts.include_deleted, max_bytes=opts.max_bytes,
-        ))
+        self.wiz.reinspect(
+            InspectOptions(
+                skip_invalid=checked,
+                treat_as_version=opts.treat_as_version,
+                include_deleted=opts.include_deleted,
+                max_bytes=opts.max_bytes,
+            )
+        )
 
     def _copy_report(self) -> None:
         insp = self.wiz.inspection
         if insp is not None:
-            QGuiApplication.clipboard().setText("\n".join(report_lines(insp.report,
-                                                                       insp.source.name)))
+            QGuiApplication.clipboard().setText(
+                "\n".join(report_lines(insp.report, insp.source.name))
+            )
 
     # -- view ------------------------------------------------------------------------------------
     def _on_progress(self, item: object) -> None:
@@ -222,8 +234,14 @@ class ValidationPage(QWizardPage):
             self.busy_bar.setRange(0, 0)
 
     def _set_details_visible(self, visible: bool) -> None:
-        for w in (self.caps_heading, self.caps_table, self.problems_heading, self.copy_button,
-                  self.problems_table, self.no_problems):
+        for w in (
+            self.caps_heading,
+            self.caps_table,
+            self.problems_heading,
+            self.copy_button,
+            self.problems_table,
+            self.no_problems,
+        ):
             w.setVisible(visible)
 
     def _refresh(self) -> None:
@@ -247,8 +265,7 @@ class ValidationPage(QWizardPage):
             self.completeChanged.emit()
             return
         if insp is None:
-            self.verdict.setText("The file could not be checked." if wiz.inspection_error
-                                 else "")
+            self.verdict.setText("The file could not be checked." if wiz.inspection_error else "")
             set_status(self.verdict, False)
             self._set_details_visible(False)
             self.version_box.setVisible(False)
@@ -259,8 +276,9 @@ class ValidationPage(QWizardPage):
         src = insp.source
         self.file_value.setText(f"{src.name}  ({fmt_size(src.size)})")
         self.file_value.setToolTip(src.path)
-        self.format_value.setText(format_label(report.format) if report.format
-                                  else "not recognised")
+        self.format_value.setText(
+            format_label(report.format) if report.format else "not recognised"
+        )
         version = report.source_version or "none"
         if report.treated_as_version:
             version += f" — read as {report.treated_as_version}, as you chose"
@@ -291,8 +309,11 @@ class ValidationPage(QWizardPage):
     def _order_sections(self, problems_first: bool) -> None:
         """A refused file shows why first (then the way out, then its caps); an importable
         one shows its caps first."""
-        order = (self.problems_section, self.version_box, self.caps_section) if problems_first \
+        order = (
+            (self.problems_section, self.version_box, self.caps_section)
+            if problems_first
             else (self.version_box, self.caps_section, self.problems_section)
+        )
         layout = self.body_layout
         for w in order:
             layout.removeWidget(w)
@@ -314,8 +335,9 @@ class ValidationPage(QWizardPage):
             table.setItem(row, 1, table_item(cap.count, number=True))
             table.setItem(row, 2, table_item(cap.limit, number=True))
             mark = f"{PASS_MARK} within the cap" if cap.ok else f"{FAIL_MARK} {cap.message}"
-            table.setItem(row, 3, table_item(mark, color=status_color(table, cap.ok),
-                                             tooltip=cap.message))
+            table.setItem(
+                row, 3, table_item(mark, color=status_color(table, cap.ok), tooltip=cap.message)
+            )
         fit_table_height(table, max_rows=len(caps))
 
     def _fill_problems(self, errors: list, warnings: list) -> None:
@@ -329,14 +351,24 @@ class ValidationPage(QWizardPage):
             ok = None if severity == "Warning" else False
             mark = FAIL_MARK if severity == "Error" else "!"
             color = status_color(table, ok)
-            table.setItem(r, 0, table_item(f"{mark} {severity}: {problem.where()}", color=color,
-                                           tooltip=problem.where()))
+            table.setItem(
+                r,
+                0,
+                table_item(
+                    f"{mark} {severity}: {problem.where()}", color=color, tooltip=problem.where()
+                ),
+            )
             table.setItem(r, 1, table_item(problem.message, tooltip=problem.message))
         if extra:
             table.setItem(len(shown), 0, table_item("…"))
-            table.setItem(len(shown), 1, table_item(
-                f"and {fmt_int(extra)} more: use Copy report or the command line "
-                "(agentmemory-wizard validate --json FILE) for the full list"))
+            table.setItem(
+                len(shown),
+                1,
+                table_item(
+                    f"and {fmt_int(extra)} more: use Copy report or the command line "
+                    "(agentmemory-wizard validate --json FILE) for the full list"
+                ),
+            )
         has_rows = table.rowCount() > 0
         table.setVisible(has_rows)
         self.copy_button.setVisible(True)
@@ -401,5 +433,6 @@ class ValidationPage(QWizardPage):
         audit_id = self.wiz.refusal_audit_id()
         self.audit_note.setText(
             f"This refusal is recorded in the audit history (entry #{audit_id})."
-            if audit_id is not None else ""
+            if audit_id is not None
+            else ""
         )
