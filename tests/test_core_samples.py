@@ -155,3 +155,20 @@ def test_mem0_pacific_time_becomes_utc(tmp_path):
     memory = inspect_file(path).data["memories"][0]
     assert memory["createdAt"] == "2025-08-27T13:59:46.727Z"
     assert memory["content"] == "Likes tea" and memory["title"] == "Likes tea"
+
+
+@pytest.mark.parametrize(
+    "name", ["agentmemory/agentmemory-0.9.5-small.json", "mem0/openmemory-real-export.zip", "gzip"]
+)
+def test_source_digest_is_the_files_sha256(tmp_path, name):
+    import gzip
+    import hashlib
+
+    if name == "gzip":
+        path = tmp_path / "evie.af.gz"
+        path.write_bytes(gzip.compress((FIXTURES / "letta/evie.af").read_bytes()))
+    else:
+        path = FIXTURES / name
+    source = inspect_file(path).source
+    assert source.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert source.size == path.stat().st_size

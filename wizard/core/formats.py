@@ -32,6 +32,7 @@ class Payload:
     member: str | None = None
     members: dict[str, Any] = field(default_factory=dict)
     unwrapped: bool = False
+    sha256: str | None = None  # of the file as read, when it was read from start to end
 
 
 @dataclass

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wizard.core.allocation import paused_gc
+from wizard.core.problems import Cancelled
 from wizard.core.report import Report
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB after decompression (FORMATS.md section 7)
@@ -52,20 +53,28 @@ class Inspection:
         return self.report.format
 
 
-def source_info(path: str | os.PathLike, cancel: CancelFn | None = None) -> SourceInfo:
-    """Name, size and SHA-256 of a file (read in chunks; the audit log records them)."""
+def source_info(
+    path: str | os.PathLike, sha256: str | None = None, cancel: CancelFn | None = None
+) -> SourceInfo:
+    """Name, size and SHA-256 of a file (the audit log records them). Pass ``sha256`` when it
+    is already known (the reader hashes what it reads); else the file is read in chunks."""
     p = Path(path)
-    h = hashlib.sha256()
-    size = 0
     try:
-        with open(p, "rb") as f:
-            while chunk := f.read(4 * 1024 * 1024):
-                h.update(chunk)
-                size += len(chunk)
-        digest = h.hexdigest()
+        size = p.stat().st_size
     except OSError:
-        digest = ""
-    return SourceInfo(path=str(p.absolute()), name=p.name, size=size, sha256=digest)
+        size = 0
+    if sha256 is None:
+        h = hashlib.sha256()
+        try:
+            with open(p, "rb") as f:
+                while chunk := f.read(4 * 1024 * 1024):
+                    if cancel is not None and cancel():
+                        raise Cancelled()
+                    h.update(chunk)
+            sha256 = h.hexdigest()
+        except OSError:
+            sha256 = ""
+    return SourceInfo(path=str(p.absolute()), name=p.name, size=size, sha256=sha256)
 
 
 def inspect_file(
@@ -93,8 +102,11 @@ def _inspect(
     from wizard.core.problems import InputRefused, Problem
     from wizard.core.reading import Limits, read_payload
 
-    source = source_info(path)
     report = Report(ok=False)
+
+    def refused(problem: Problem) -> Inspection:
+        return Inspection(source_info(path, cancel=cancel), report.refuse(problem), None, options)
+
     try:
         payload = read_payload(
             path,
@@ -111,12 +123,12 @@ def _inspect(
             ),
         )
     except InputRefused as exc:
-        return Inspection(source, report.refuse(exc.problem), None, options)
+        return refused(exc.problem)
     except (MemoryError, RecursionError) as exc:
         problem = Problem(
             "", f"the file is too large or too deeply nested to read ({type(exc).__name__})"
         )
-        return Inspection(source, report.refuse(problem), None, options)
+        return refused(problem)
     except Exception as exc:  # an adapter bug must not take the app down: refuse, log it
         from wizard.crashlog import log_crash
 
@@ -126,7 +138,8 @@ def _inspect(
             f"the file looks like {report.format or 'a known format'} but "
             f"could not be converted ({type(exc).__name__}: {exc})",
         )
-        return Inspection(source, report.refuse(problem), None, options)
+        return refused(problem)
+    source = source_info(path, payload.sha256, cancel)
     report = preflight.check(
         conversion.data,
         fmt.id,

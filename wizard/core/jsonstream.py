@@ -64,6 +64,7 @@ class JsonStream:
         self._cancel = cancel
         self._elements = 0
         self._key_sets: dict[tuple, tuple] = {}
+        self._last_keys: tuple = ()
 
     # -- buffer -------------------------------------------------------------------------------
     def _fill(self, need: int = 1) -> bool:
@@ -278,12 +279,16 @@ class JsonStream:
         if type(value) is not dict:
             return value
         keys = tuple(value)
-        shared = self._key_sets.get(keys)
-        if shared is None:
-            if len(self._key_sets) < MAX_KEY_SETS:
-                self._key_sets[keys] = keys
-            return value
-        return dict(zip(shared, value.values(), strict=True))
+        shared = self._last_keys  # most records have the keys of the one before
+        if keys != shared:
+            shared = self._key_sets.get(keys)
+            if shared is None:
+                if len(self._key_sets) < MAX_KEY_SETS:
+                    self._key_sets[keys] = keys
+                self._last_keys = keys
+                return value
+            self._last_keys = shared
+        return dict(zip(shared, value.values()))  # noqa: B905 - same length by construction
 
     # -- errors -------------------------------------------------------------------------------
     def _syntax_error(self, exc: json.JSONDecodeError, path: str) -> InputRefused:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import hashlib
 import os
 import posixpath
 import zipfile
@@ -80,6 +81,30 @@ class _Counted:
                     "size (a compression bomb?)"
                 )
         return data
+
+
+class _Hashing:
+    """Hashes the bytes of a file as they are read, so the audit's SHA-256 costs no extra pass."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.name = getattr(raw, "name", "")
+        self.mode = "rb"
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.sha256.update(data)
+        return data
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def digest_of_all(self) -> str:
+        """The file's SHA-256 (reads what the parser left, e.g. trailing whitespace)."""
+        while self.read(READ_BYTES):
+            pass
+        return self.sha256.hexdigest()
 
 
 def _text_chunks(stream: _Counted, what: str, first: bytes = b"") -> Iterator[str]:
@@ -193,19 +218,22 @@ def read_payload(
         tick = (lambda: progress(f.tell(), size)) if progress else None
         magic = f.read(4)
         f.seek(0)
-        if magic[:2] == b"\x1f\x8b":
-            return _read_gzip(f, name, size, limits, tick, cancel)
         if magic == b"PK\x03\x04" or magic == b"PK\x05\x06":
-            return _read_zip(f, name, limits, cancel)
-        value, kind = _parse(_Counted(f, limits, None, name), name, limits, tick, cancel)
-    value, unwrapped = _unwrap(value, limits)
-    return Payload(value=value, name=name, kind=kind, unwrapped=unwrapped)
+            return _read_zip(f, name, limits, cancel)  # read at random: hashed separately
+        hashing = _Hashing(f)
+        if magic[:2] == b"\x1f\x8b":
+            payload = _read_gzip(hashing, name, limits, tick, cancel)
+        else:
+            value, kind = _parse(_Counted(hashing, limits, None, name), name, limits, tick, cancel)
+            value, unwrapped = _unwrap(value, limits)
+            payload = Payload(value=value, name=name, kind=kind, unwrapped=unwrapped)
+        payload.sha256 = hashing.digest_of_all()
+    return payload
 
 
 def _read_gzip(
-    f: IO[bytes],
+    f: _Hashing,
     name: str,
-    size: int,
     limits: Limits,
     tick: Callable[[], None] | None,
     cancel: CancelFn | None,
