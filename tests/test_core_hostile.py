@@ -233,3 +233,19 @@ def test_size_limit_is_a_setting(tmp_path):
     with pytest.raises(Exception, match="files up to"):
         read_payload(p, Limits(max_bytes=10))
     assert inspect_file(p, InspectOptions(max_bytes=10**6)).ok
+
+
+def test_duplicate_keys_and_unknown_values_are_warnings(tmp_path):
+    data = dict(
+        GOOD,
+        sessions=[{"id": "s1", "status": "paused"}, {"id": "s1"}, {"id": "s2", "status": "paused"}],
+        observations={
+            "s1": [{"id": "o1", "type": "conversation"}, {"id": "o2", "type": "hologram"}]
+        },
+    )
+    report = inspect_file(write(tmp_path, json.dumps(data))).report
+    assert report.ok
+    messages = {w.path: w.message for w in report.warnings}
+    assert messages["sessions"].startswith("1 records repeat the id")
+    assert messages["sessions[*].status"].startswith("2 records have status 'paused'")
+    assert messages["observations[*].type"].startswith("1 records have type 'hologram'")
