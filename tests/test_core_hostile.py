@@ -249,3 +249,59 @@ def test_duplicate_keys_and_unknown_values_are_warnings(tmp_path):
     assert messages["sessions"].startswith("1 records repeat the id")
     assert messages["sessions[*].status"].startswith("2 records have status 'paused'")
     assert messages["observations[*].type"].startswith("1 records have type 'hologram'")
+
+
+def _pages(tmp_path, versions):
+    lines = (FIXTURES / "agentmemory/agentmemory-0.9.20-paginated.jsonl").read_text().splitlines()
+    pages = [json.loads(line) for line in lines]
+    for page, version in zip(pages, versions, strict=False):
+        if version is None:
+            page.pop("version")
+        else:
+            page["version"] = version
+    return write(tmp_path, "\n".join(json.dumps(p) for p in pages), "p.jsonl")
+
+
+@pytest.mark.parametrize("versions", [("0.9.20", "9.9.9"), (None, "0.9.20"), ("0.9.20", None)])
+def test_every_page_of_a_paginated_file_needs_a_supported_version(tmp_path, versions):
+    problem = refused(_pages(tmp_path, versions))
+    assert problem.path == "version"
+
+
+def test_cancel_while_reading_is_not_a_refusal(tmp_path):
+    from wizard.core.problems import Cancelled
+
+    raw = (FIXTURES / "agentmemory/agentmemory-0.9.5-small.json").read_text()
+    big = json.loads(raw)
+    big["memories"] = big["memories"] * 100  # enough records for a cancel check
+    path = write(tmp_path, json.dumps(big))
+    with pytest.raises(Cancelled):
+        inspect_file(path, cancel=lambda: True)
+
+
+def test_small_zip_member_over_the_ratio_is_refused(tmp_path):
+    problem = refused(_zip(tmp_path, {"memories.json": b" " * (5 * 1024 * 1024)}))
+    assert "zip bomb" in problem.message
+
+
+def test_access_log_cap_counts_the_file_as_read(tmp_path):
+    data = dict(
+        GOOD,
+        memories=[{"id": "m1"}],
+        accessLogs=[{"memoryId": "m1"}] * 50_000 + [{"memoryId": "elsewhere"}],
+    )
+    report = inspect_file(write(tmp_path, json.dumps(data))).report
+    cap = next(c for c in report.caps if c.name == "accessLogs")
+    assert cap.count == 50_001 and not cap.ok and not report.ok
+
+
+def test_top_level_fields_that_are_not_collections_are_reported(tmp_path):
+    report = inspect_file(write(tmp_path, json.dumps(dict(GOOD, settings={"a": 1})))).report
+    assert report.ok
+    assert any(w.path == "settings" and "not imported" in w.message for w in report.warnings)
+
+
+def test_huge_integer_literal_is_refused_with_its_place(tmp_path):
+    text = '{"version": "0.9.5", "sessions": [{"id": "s", "n": ' + "9" * 5000 + "}]}"
+    problem = refused(write(tmp_path, text))
+    assert problem.line == 1 and "cannot be read" in problem.message

@@ -122,6 +122,8 @@ def _inspect(
                 include_deleted=options.include_deleted, treat_as_version=options.treat_as_version
             ),
         )
+    except Cancelled:
+        raise
     except InputRefused as exc:
         return refused(exc.problem)
     except (MemoryError, RecursionError) as exc:

@@ -250,6 +250,8 @@ class JsonStream:
                 if self._eof or not truncated:
                     raise self._syntax_error(exc, path) from None
                 end = -1
+            except ValueError as exc:  # e.g. an integer literal of thousands of digits
+                raise self.refuse(f"a value that cannot be read: {exc}", start, path) from None
             if end == -1 or (end >= len(self.buf) and not self._eof):
                 # Maybe cut off at the end of the window: read more and try again.
                 if len(self.buf) - start > self.max_string:

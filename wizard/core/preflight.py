@@ -11,8 +11,10 @@ from collections import Counter
 from collections.abc import Callable
 
 from wizard.core import versions
+from wizard.core.adapters.agentmemory import AGENTMEMORY_FORMATS
 from wizard.core.caps import check_caps
 from wizard.core.collections import (
+    META_KEYS,
     collection,
     collection_names,
     count_records,
@@ -25,7 +27,6 @@ from wizard.core.schema import validate_records
 
 CHUNK = 2000
 ARRAY_COLLECTIONS = ("sessions", "memories", "summaries")
-AGENTMEMORY_FORMATS = ("agentmemory", "agentmemory-jsonl")
 
 # Known values of agentmemory's enums; others are kept but reported (newer versions add some).
 KNOWN_VALUES = {
@@ -161,9 +162,10 @@ def check(
             )
         else:
             report.errors.extend(Problem(path, message) for path, message in invalid.items())
+    report.caps = check_caps(data)  # on the file as read (orphan access logs count too)
     _drop_orphan_access_logs(data, report)
+    _warn_unimported_fields(data, report)
     report.counts = {name: count_records(data, name) for name in collection_names(data)}
-    report.caps = check_caps(data)
     for cap in report.caps:
         if not cap.ok:
             where = f" ({cap.detail})" if cap.detail else ""
@@ -257,6 +259,20 @@ def _remove_invalid(data: dict, invalid: dict[str, str]) -> None:
             data[name] = [
                 r for i, r in enumerate(data[name]) if path_of(name, None, i) not in invalid
             ]
+
+
+def _warn_unimported_fields(data: dict, report: Report) -> None:
+    """Top-level fields that are neither a collection nor ExportData's own are not imported."""
+    names = set(collection_names(data))
+    for key, value in data.items():
+        if key not in names and key not in META_KEYS and key != "observations":
+            report.warnings.append(
+                Problem(
+                    key,
+                    f"top-level field holding {_kind(value)} is not a collection of "
+                    "records; it is not imported",
+                )
+            )
 
 
 def _drop_orphan_access_logs(data: dict, report: Report) -> None:

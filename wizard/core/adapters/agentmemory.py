@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wizard.core import versions as versions_rules
 from wizard.core.collections import MAIN
 from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
 from wizard.core.problems import InputRefused, Problem
@@ -87,13 +88,26 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
                 target.extend(value)
             elif key not in merged:
                 merged[key] = value
+    # The file's version is the first page's, even when that page has none.
+    if versions and versions[0] is None:
+        merged.pop("version", None)
+    elif versions:
+        merged["version"] = versions[0]
+    errors: list[Problem] = []
+    # Every page is an ExportData: each one's version must be supported (FORMATS.md section 2).
+    # The first page's version is the file's, checked by preflight with the rest of the file.
+    if options.treat_as_version is None:
+        for line_no, version in enumerate(versions[1:], start=2):
+            if not versions_rules.is_supported(version):
+                message = f"page on line {line_no}: {versions_rules.unsupported_message(version)}"
+                errors.append(Problem("version", message))
     distinct = {v for v in versions if v is not None}
     if len(distinct) > 1:
         warnings.append(
             Problem(
                 "version",
-                f"pages have different versions: "
-                f"{', '.join(sorted(map(str, distinct)))}; the first one is used",
+                f"pages have different versions: {', '.join(sorted(map(str, distinct)))}; "
+                "the first one is used",
             )
         )
     merged.pop("pagination", None)
@@ -103,7 +117,10 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
             merged.setdefault(c.name, [])
     warnings.append(Problem("", f"{len(pages)} pages merged in order"))
     return Conversion(
-        data=merged, source_version=_version_text(merged.get("version")), warnings=warnings
+        data=merged,
+        source_version=_version_text(merged.get("version")),
+        errors=errors,
+        warnings=warnings,
     )
 
 
