@@ -49,6 +49,28 @@ def _fmt(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+def now_iso() -> str:
+    """Now, as a canonical UTC timestamp."""
+    return _fmt(datetime.now(timezone.utc))
+
+
+def export_document(*, exported_at: str | None = None, **collections: Any) -> dict:
+    """A canonical ExportData for converted records: the newest agentmemory version, and the
+    four collections agentmemory always writes present even when empty."""
+    from wizard.core.versions import NEWEST
+
+    document: dict = {
+        "version": NEWEST,
+        "exportedAt": exported_at or now_iso(),
+        "sessions": [],
+        "observations": {},
+        "memories": [],
+        "summaries": [],
+    }
+    document.update(collections)
+    return document
+
+
 def title_from_text(text: Any, limit: int = TITLE_LIMIT) -> str:
     """The first non-empty line of a text, cut to ``limit`` characters."""
     if not isinstance(text, str):

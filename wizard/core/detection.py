@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wizard.core.adapters import agentmemory, letta, mem0, openmemory
-from wizard.core.formats import Format, Payload, Sniff
+from wizard.core.formats import Format, Payload, never_raises
 from wizard.core.problems import InputRefused
 
 # Order matters only where a format is a fallback (mem0's structured-export refusal is last).
@@ -13,18 +13,11 @@ FORMATS: tuple[Format, ...] = (
 BY_ID: dict[str, Format] = {f.id: f for f in FORMATS}
 
 
-def _sniff(fmt: Format, payload: Payload) -> Sniff:
-    try:
-        return fmt.sniff(payload)
-    except Exception:  # a sniffer must never take detection down with it
-        return Sniff(0.0)
-
-
 def detect(payload: Payload) -> Format:
     """The format of a payload; InputRefused naming the formats tried and the closest one."""
     best: tuple[float, Format | None, str] = (0.0, None, "")
     for fmt in FORMATS:
-        result = _sniff(fmt, payload)
+        result = never_raises(fmt.sniff)(payload)
         if result.score >= 1.0:
             return fmt
         if result.score > best[0]:

@@ -75,3 +75,17 @@ class Format:
     label: str  # human description
     sniff: Callable[[Payload], Sniff]
     convert: Callable[[Payload, ConvertOptions], Conversion]
+
+
+def never_raises(sniff: Callable[[Payload], Sniff]) -> Callable[[Payload], Sniff]:
+    """Wrap a sniffer so that any JSON at all gives a Sniff, never an exception."""
+
+    def safe(payload: Payload) -> Sniff:
+        try:
+            return sniff(payload)
+        except Exception:  # a sniff that fails is a non-match
+            return NO_MATCH
+
+    safe.__name__ = sniff.__name__
+    safe.__doc__ = sniff.__doc__
+    return safe

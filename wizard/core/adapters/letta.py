@@ -34,13 +34,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 from wizard.core import canonical
 from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
 from wizard.core.problems import Problem
-from wizard.core.versions import NEWEST
 
 SYSTEM = "letta"
 AF = "letta-af"
@@ -137,19 +135,8 @@ def _time(value: Any) -> str | None:
     return None
 
 
-def _now() -> str:
-    return canonical.utc_iso(datetime.now(timezone.utc).isoformat()) or ""
-
-
 def _empty_export(exported_at: str | None) -> dict:
-    return {
-        "version": NEWEST,
-        "exportedAt": exported_at or _now(),
-        "sessions": [],
-        "observations": {},
-        "memories": [],
-        "summaries": [],
-    }
+    return canonical.export_document(exported_at=exported_at)
 
 
 def _start_warnings(payload: Payload) -> list[Problem]:

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
-from wizard.core import canonical, versions
-from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
+from wizard.core import canonical
+from wizard.core.formats import (
+    NO_MATCH,
+    Conversion,
+    ConvertOptions,
+    Format,
+    Payload,
+    Sniff,
+    never_raises,
+)
 from wizard.core.problems import InputRefused, Problem
 
 SYSTEM = "mem0"
@@ -319,10 +326,6 @@ def _graph(
     return list(nodes.values()), list(edges.values())
 
 
-def _now() -> str:
-    return canonical.utc_iso(datetime.now(timezone.utc).isoformat()) or ""
-
-
 def _document(
     memories: list[dict],
     fmt: str,
@@ -332,14 +335,7 @@ def _document(
     relations_path: str = "relations",
 ) -> dict:
     memories = _dedupe(memories, warnings)
-    data: dict = {
-        "version": versions.NEWEST,
-        "exportedAt": _now(),
-        "sessions": _sessions(memories, fmt),
-        "observations": {},
-        "memories": memories,
-        "summaries": [],
-    }
+    data = canonical.export_document(sessions=_sessions(memories, fmt), memories=memories)
     if relations is not None and not isinstance(relations, list):
         warnings.append(Problem(relations_path, "relations are not a list: ignored"))
     elif relations:
@@ -377,20 +373,6 @@ def _convert_items(
 
 
 # --- sniff helpers ----------------------------------------------------------------------------
-
-
-def _guarded(sniff: Callable[[Payload], Sniff]) -> Callable[[Payload], Sniff]:
-    """Sniffing must never raise, whatever JSON it is given."""
-
-    def safe(payload: Payload) -> Sniff:
-        try:
-            return sniff(payload)
-        except Exception:  # a sniff that fails is a non-match
-            return NO_MATCH
-
-    safe.__name__ = sniff.__name__
-    safe.__doc__ = sniff.__doc__
-    return safe
 
 
 def _sample(items: list) -> list:
@@ -470,7 +452,7 @@ def _oss_items(value: Any) -> tuple[list, str, Any, str] | None:
     return None
 
 
-@_guarded
+@never_raises
 def sniff_oss(payload: Payload) -> Sniff:
     """OSS ``get_all``/``search``: ``{"results": [...]}`` (+ ``relations``), a bare list of
     items, or the 2024 ``{"memories": [...], "entities": [...]}``; items have ``memory``."""
@@ -513,7 +495,7 @@ def convert_oss(payload: Payload, options: ConvertOptions) -> Conversion:
 # --- mem0-platform ----------------------------------------------------------------------------
 
 
-@_guarded
+@never_raises
 def sniff_platform(payload: Payload) -> Sniff:
     """Mem0 Platform: the paginated ``{count, next, previous, results}``, items carrying
     Platform-only keys (``categories``, ``structured_attributes``, ``session_id``...), or the
@@ -582,7 +564,7 @@ def convert_platform(payload: Payload, options: ConvertOptions) -> Conversion:
 # --- mem0-migration ---------------------------------------------------------------------------
 
 
-@_guarded
+@never_raises
 def sniff_migration(payload: Payload) -> Sniff:
     """mem0's OSS-to-Platform migration file (``kind == "mem0_oss_qdrant_export"``), or a bare
     list of its records (items with ``source_payload``)."""
@@ -624,7 +606,7 @@ def convert_migration(payload: Payload, options: ConvertOptions) -> Conversion:
 # --- mem0-history -----------------------------------------------------------------------------
 
 
-@_guarded
+@never_raises
 def sniff_history(payload: Payload) -> Sniff:
     """mem0 ``history()`` rows: ``memory_id`` + ``event`` + ``old_memory``/``new_memory``
     (Python; with ``input`` on the Platform), ``action`` + ``previous_value``/``new_value``
@@ -768,7 +750,7 @@ def _schema_shaped(value: Any, depth: int = 0) -> bool:
     return False
 
 
-@_guarded
+@never_raises
 def sniff_structured(payload: Payload) -> Sniff:
     """The Platform's schema-shaped export: an object with none of the keys any memory export
     has (no ids, no memory texts, no records), only schema fields."""

@@ -10,11 +10,18 @@ of the user's project ``openmemory:<user>``. Memories in state ``deleted`` are l
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
-from wizard.core import canonical, versions
-from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
+from wizard.core import canonical
+from wizard.core.formats import (
+    NO_MATCH,
+    Conversion,
+    ConvertOptions,
+    Format,
+    Payload,
+    Sniff,
+    never_raises,
+)
 from wizard.core.problems import InputRefused, Problem
 
 SYSTEM = "openmemory"
@@ -25,20 +32,6 @@ STATES = frozenset({"active", "paused", "archived", "deleted"})
 
 
 # --- sniff ------------------------------------------------------------------------------------
-
-
-def _guarded(sniff: Callable[[Payload], Sniff]) -> Callable[[Payload], Sniff]:
-    """Sniffing must never raise, whatever JSON it is given."""
-
-    def safe(payload: Payload) -> Sniff:
-        try:
-            return sniff(payload)
-        except Exception:  # a sniff that fails is a non-match
-            return NO_MATCH
-
-    safe.__name__ = sniff.__name__
-    safe.__doc__ = sniff.__doc__
-    return safe
 
 
 def _mostly(items: Any, test: Callable[[Any], bool]) -> bool:
@@ -64,7 +57,7 @@ def _is_logical_record(item: Any) -> bool:
     )
 
 
-@_guarded
+@never_raises
 def sniff(payload: Payload) -> Sniff:
     """OpenMemory backup ``memories.json`` (``export_meta`` + ``memories[]`` with ``content`` and
     ``state``), a list of its logical records, or the REST ``{items, total, page}`` listing."""
@@ -101,10 +94,6 @@ def sniff(payload: Payload) -> Sniff:
 
 def _name(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _now() -> str:
-    return canonical.utc_iso(datetime.now(timezone.utc).isoformat()) or ""
 
 
 def _mem_type(row: dict) -> str:
@@ -250,14 +239,7 @@ class _Builder:
         if self.duplicates:
             message = f"{self.duplicates} duplicate memory id(s): kept the first"
             self.warnings.append(Problem("", message))
-        data = {
-            "version": versions.NEWEST,
-            "exportedAt": _now(),
-            "sessions": self.sessions(user_row),
-            "observations": {},
-            "memories": self.memories,
-            "summaries": [],
-        }
+        data = canonical.export_document(sessions=self.sessions(user_row), memories=self.memories)
         return Conversion(
             data=data, source_version=source_version, errors=self.errors, warnings=self.warnings
         )
