@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 
@@ -34,6 +35,31 @@ def _add_inspect_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also import memories the source marks deleted (OpenMemory, Letta)",
     )
+    p.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        type=parse_size,
+        default=None,
+        help="largest input accepted, after decompression (default 2G; e.g. 500M, 4G, 4GiB, "
+        "or bytes)",
+    )
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """'4G', '500M', '1.5GB', '4GiB', '123' (bytes) -> bytes (binary units, as the messages use)."""
+    m = _SIZE.match(text)
+    if m is None:
+        raise argparse.ArgumentTypeError(
+            f"not a size: {text!r} (use e.g. 500M, 4G or a number of bytes)"
+        )
+    size = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"the size must be at least 1 byte, not {text!r}")
+    return size
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,10 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
 def inspect_options(args: argparse.Namespace):
     from wizard.core.inspection import InspectOptions
 
+    extra = {"max_bytes": args.max_size} if getattr(args, "max_size", None) else {}
     return InspectOptions(
         skip_invalid=args.skip_invalid,
         treat_as_version=args.treat_as_version,
         include_deleted=args.include_deleted,
+        **extra,
     )
 
 
@@ -103,6 +131,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         for line in report_lines(inspection.report, inspection.source.name):
             print(line)
+        if any("limit can be raised" in p.message for p in inspection.report.errors):
+            print("  (raise the size limit with --max-size, e.g. --max-size 4G)")
     return EXIT_OK if inspection.ok else EXIT_REFUSED
 
 

@@ -46,11 +46,14 @@ def paused_gc() -> Iterator[None]:
 def release(data: object) -> None:
     """Empty a canonical export (or any dict of lists/dicts of records) in small steps."""
     if isinstance(data, dict):
-        for key in list(data):
-            value = data.pop(key)
+        # popitem, not a list of the keys: each key is freed with its value. (Kept to the end,
+        # 10,000 session ids each pinned an otherwise empty allocator arena, and freeing them
+        # together held the GIL for 85 ms while the arenas went back to the OS.)
+        while data:
+            _key, value = data.popitem()
             if isinstance(value, (dict, list)):
                 release(value)
-            del value
+            del _key, value
     elif isinstance(data, list):
         while data:
             tail = data[-RELEASE_CHUNK:]

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return handler(args)
     except StoreError as exc:
-        _err(exc.message)
+        _store_err(exc)
         return EXIT_STORE
 
 
@@ -50,6 +50,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _err(message: str) -> None:
     print(f"{APP_NAME}: {message}", file=sys.stderr)
+
+
+def _store_err(exc: StoreError) -> None:
+    """A store problem in one line; for a damaged store, a second line saying how to start a
+    new one without losing the old file."""
+    _err(exc.message)
+    if exc.kind == "corrupt" and exc.path is not None and exc.path.is_file():
+        from wizard.store.database import move_aside_hint
+
+        _err(move_aside_hint(exc.path))
 
 
 def _print_json(obj: Any) -> None:
@@ -108,7 +118,9 @@ def _ctrl_c_cancels(flag: threading.Event) -> Iterator[None]:
 
 
 def _open(args: argparse.Namespace) -> Store:
-    return open_store(resolve_db_path(getattr(args, "db", None)))
+    store = open_store(resolve_db_path(getattr(args, "db", None)))
+    store.program = f"`{APP_NAME} {args.command}` on the command line"  # named if it locks
+    return store
 
 
 # ---------------------------------------------------------------- import
@@ -156,7 +168,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except StoreError as exc:
         if args.json:
             _print_json(_empty_result(args, None, exc.message))
-        _err(exc.message)
+        _store_err(exc)
         return EXIT_STORE
 
     bar = ProgressBar()
@@ -223,6 +235,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         log_crash(result.exception)
         _err(f"details in {log_path()}")
+    if result.error_kind == "corrupt" and store.path.is_file():
+        from wizard.store.database import move_aside_hint
+
+        _err(move_aside_hint(store.path))
     return EXIT_STORE
 
 
@@ -241,6 +257,8 @@ def _refused(args: argparse.Namespace, store: Store, inspection: Any, importer: 
         except StoreError as exc:
             _err(f"(the refusal could not be audited: {exc.message})")
     message = f"{inspection.source.name}: refused: {first}{more}"
+    if "limit can be raised" in first:
+        message += "; raise it with --max-size (e.g. --max-size 4G)"
     if args.json:
         out = _empty_result(args, inspection.format, message)
         out["audit_id"] = audit_id

@@ -3,15 +3,25 @@
 ``open_store(path)`` creates the file (owner-only), applies the pragmas (WAL, foreign keys,
 synchronous normal, a busy timeout), migrates an older schema after copying the file aside, and
 refuses a store written by a newer version or a file that is not a store.
+
+While an import holds the write lock, ``<store>.lock-info`` (owner-only) says who holds it
+(program, pid, since when), so a writer that finds the store locked can say what holds it
+(SQLite itself cannot). A store found damaged is never written again through the same
+``Store``; ``move_aside`` renames a damaged store (never deletes or overwrites anything) so a new
+one can be started.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
+import socket
 import sqlite3
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import peewee
@@ -28,6 +38,9 @@ BUSY_TIMEOUT_ENV = "AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS"
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 FILE_NAME = "store.sqlite"
 SQLITE_HEADER = b"SQLite format 3\x00"
+LOCK_INFO_SUFFIX = ".lock-info"
+DAMAGED_SUFFIX = ".damaged-"
+COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")  # SQLite's files beside the store
 
 STORE_ERROR_KINDS = ("locked", "readonly", "full", "newer-schema", "corrupt", "io")
 
@@ -35,10 +48,11 @@ STORE_ERROR_KINDS = ("locked", "readonly", "full", "newer-schema", "corrupt", "i
 class StoreError(Exception):
     """A problem with the store file itself; ``kind`` is one of ``STORE_ERROR_KINDS``."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, path: Path | str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.path = Path(path) if path is not None else None  # the store file concerned
 
     def __str__(self) -> str:
         return self.message
@@ -68,39 +82,204 @@ def translate(exc: BaseException, path: Path | str) -> StoreError | None:
     if isinstance(exc, StoreError):
         return exc
     text = str(exc).lower()
+    if "no transaction is active" in text:
+        # SQLite rolls a transaction back by itself after some errors (a full disk, I/O); the
+        # ROLLBACK that follows then fails and hides the real error: report that one.
+        return _translate_context(exc, path)
     if isinstance(exc, (sqlite3.Error, peewee.DatabaseError, peewee.InterfaceError)):
         if "locked" in text or "busy" in text:
-            return StoreError(
-                "locked",
-                f"the store {path} is locked by another process (another import or the wizard "
-                "window may be writing to it); try again when it has finished",
-            )
+            return StoreError("locked", locked_message(path), path)
         if "readonly" in text or "read-only" in text:
-            return StoreError(
-                "readonly", f"the store {path} is read-only; choose a writable file with --db"
-            )
+            return StoreError("readonly", _readonly_message(path), path)
+        if "unable to open" in text and _folder_not_writable(path):
+            return StoreError("readonly", _readonly_message(path), path)
         if "disk is full" in text or "database or disk is full" in text:
             return StoreError(
                 "full",
                 f"the disk holding the store {path} is full; nothing was written. Free some "
                 "space and try again",
+                path,
             )
         if "not a database" in text or "malformed" in text or "corrupt" in text:
             return StoreError(
                 "corrupt",
                 f"the store {path} is damaged or not an agentmemory-wizard store; it was left "
                 "untouched",
+                path,
             )
         if "unable to open" in text or "disk i/o" in text:
-            return StoreError("io", f"the store {path} cannot be read or written: {exc}")
+            return StoreError("io", f"the store {path} cannot be read or written: {exc}", path)
         return None
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOSPC:
-            return StoreError("full", f"the disk holding the store {path} is full")
+            return StoreError("full", f"the disk holding the store {path} is full", path)
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return StoreError("readonly", f"the store {path} cannot be written: {exc.strerror}")
-        return StoreError("io", f"the store {path} cannot be read or written: {exc}")
+            return StoreError(
+                "readonly", f"the store {path} cannot be written: {exc.strerror}", path
+            )
+        return StoreError("io", f"the store {path} cannot be read or written: {exc}", path)
     return None
+
+
+def _translate_context(exc: BaseException, path: Path | str) -> StoreError | None:
+    seen: list[BaseException] = [exc]
+    todo = [exc.__cause__, exc.__context__]
+    while todo:
+        e = todo.pop(0)
+        if e is None or any(e is s for s in seen) or len(seen) > 20:
+            continue
+        seen.append(e)
+        if "no transaction is active" not in str(e).lower():
+            err = translate(e, path)
+            if err is not None:
+                return err
+        todo += [e.__cause__, e.__context__]
+    return None
+
+
+def _folder_not_writable(path: Path | str) -> bool:
+    folder = Path(path).parent
+    return folder.is_dir() and not os.access(folder, os.W_OK)
+
+
+def _readonly_message(path: Path | str) -> str:
+    what = "its folder is" if _folder_not_writable(path) else "the file is"
+    return (
+        f"the store {path} is read-only ({what} not writable); nothing was written. Choose a "
+        "writable file with --db, or fix the permissions"
+    )
+
+
+# ---------------------------------------------------------------- who holds the write lock
+
+
+def lock_info_path(path: Path | str) -> Path:
+    return Path(str(path) + LOCK_INFO_SUFFIX)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def read_lock_info(path: Path | str) -> dict | None:
+    """Who is writing to the store (``{pid, program, since, host}``), or None when nobody
+    announced it or the announcement is stale (its process is gone)."""
+    try:
+        info = json.loads(lock_info_path(path).read_text(encoding="utf-8"))
+        pid = int(info["pid"])
+        program = str(info["program"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if info.get("host") in (None, socket.gethostname()) and not _pid_alive(pid):
+        return None
+    since = str(info.get("since") or "")
+    return {"pid": pid, "program": program, "since": since, "host": info.get("host")}
+
+
+def _since_text(since: str) -> str:
+    try:
+        return datetime.fromisoformat(since).strftime("%H:%M")
+    except ValueError:
+        return since or "a moment ago"
+
+
+def locked_message(path: Path | str) -> str:
+    """The 'store is locked' message, saying what holds the lock when the holder announced it."""
+    info = read_lock_info(path)
+    if info is None:
+        return (
+            f"the store {path} is locked by another process (another import or the wizard "
+            "window may be writing to it); try again when it has finished"
+        )
+    return (
+        f"the store {path} is locked: it is being written by {info['program']} (pid "
+        f"{info['pid']}, since {_since_text(info['since'])}); try again when it has finished"
+    )
+
+
+def _write_owner_only(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    try:
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def announce_writer(path: Path | str, program: str) -> Path | None:
+    """Write the lock-info file (call it while holding the write lock). Best effort."""
+    info = {
+        "pid": os.getpid(),
+        "program": program,
+        "since": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+    }
+    target = lock_info_path(path)
+    try:
+        _write_owner_only(target, json.dumps(info))
+    except OSError:
+        return None
+    return target
+
+
+def withdraw_writer(info_path: Path | None) -> None:
+    """Remove the lock-info file written by ``announce_writer`` (still holding the lock)."""
+    if info_path is not None:
+        with contextlib.suppress(OSError):
+            info_path.unlink()
+
+
+# ---------------------------------------------------------------- a damaged store
+
+
+def move_aside(path: Path | str) -> Path:
+    """Rename a damaged store (with its -wal/-shm/-journal files) to
+    ``<name>.damaged-<timestamp>`` beside it, so a new store can be started. Nothing is deleted
+    or overwritten; returns the new name. Raises StoreError (kind io/readonly) when it cannot."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = path.with_name(f"{path.name}{DAMAGED_SUFFIX}{stamp}")
+    target, n = base, 1
+    while any(
+        Path(str(target) + s).exists() or Path(str(target) + s).is_symlink()
+        for s in ("", *COMPANION_SUFFIXES)
+    ):
+        n += 1
+        target = base.with_name(f"{base.name}-{n}")
+    with store_errors(path):
+        os.rename(path, target)
+        for suffix in COMPANION_SUFFIXES:
+            companion = Path(str(path) + suffix)
+            if companion.exists():
+                os.rename(companion, Path(str(target) + suffix))
+    return target
+
+
+def move_aside_hint(path: Path | str) -> str:
+    """The shell command that moves a damaged store aside (the CLI's suggestion)."""
+    import shlex
+
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = f"{path}{DAMAGED_SUFFIX}{stamp}"
+    extra = [s for s in COMPANION_SUFFIXES if Path(str(path) + s).exists()]
+    tail = f" (and its {', '.join(extra)} files the same way)" if extra else ""
+    return (
+        "to keep it and start a new store, move it aside: "
+        f"mv {shlex.quote(str(path))} {shlex.quote(target)}{tail}"
+    )
 
 
 @contextlib.contextmanager
@@ -127,6 +306,8 @@ class Store:
         self.path = path
         self.database = database
         self.backup = backup  # the copy made before a migration, if one ran
+        self.program = APP_NAME  # who writes: named in the lock-info file (the CLI, the window)
+        self.damaged: str | None = None  # set once SQLite reported the file damaged
 
     def __enter__(self) -> Store:
         return self
@@ -139,9 +320,37 @@ class Store:
         if not self.database.is_closed():
             self.database.close()
 
-    def errors(self, os_errors: bool = True) -> contextlib.AbstractContextManager[None]:
-        """Raise SQLite (and OS) errors as StoreError naming this store."""
-        return store_errors(self.path, os_errors)
+    @contextlib.contextmanager
+    def errors(self, os_errors: bool = True) -> Iterator[None]:
+        """Raise SQLite (and OS) errors as StoreError naming this store.
+
+        Once the store has been found damaged, nothing more goes through it: every later use
+        is refused at once (no audit entry is appended to a damaged file)."""
+        if self.damaged is not None:
+            raise StoreError(
+                "corrupt",
+                f"the store {self.path} was found damaged; nothing more is written to it",
+                self.path,
+            )
+        try:
+            with store_errors(self.path, os_errors):
+                yield
+        except StoreError as exc:
+            if exc.kind == "corrupt":
+                self.damaged = exc.message
+            raise
+
+    @contextlib.contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... commit (or roll back), with the lock-info file present while
+        the write lock is held (written after the lock is taken, removed before it is let go,
+        so it only ever describes the current holder)."""
+        with self.database.atomic("IMMEDIATE"):
+            info = announce_writer(self.path, self.program)
+            try:
+                yield
+            finally:
+                withdraw_writer(info)
 
     @property
     def schema_version(self) -> int:
@@ -186,6 +395,7 @@ def _check_header(path: Path) -> None:
             "corrupt",
             f"{path} is not an agentmemory-wizard store (not an SQLite database); it was left "
             "untouched. Choose another file with --db",
+            path,
         )
 
 
@@ -212,7 +422,7 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
     with store_errors(path):
         if path.exists():
             if path.is_dir():
-                raise StoreError("io", f"the store {path} is a directory, not a file")
+                raise StoreError("io", f"the store {path} is a directory, not a file", path)
             _check_header(path)
         else:
             _create_owner_only(path)
@@ -225,6 +435,7 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
                     "corrupt",
                     f"{path} is an SQLite database but not an agentmemory-wizard store; it was "
                     "left untouched. Choose another file with --db",
+                    path,
                 )
             if version > migrations.SCHEMA_VERSION:
                 raise StoreError(
@@ -232,6 +443,7 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
                     f"the store {path} was written by a newer version of {APP_NAME} (schema "
                     f"{version}; this version reads schema {migrations.SCHEMA_VERSION} and "
                     "older). Update the app, or choose another store with --db",
+                    path,
                 )
             backup = None
             if version < migrations.SCHEMA_VERSION:

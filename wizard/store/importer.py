@@ -508,7 +508,7 @@ def apply(
     db = store.database
     engine: _Engine | None = None
     try:
-        with paused_gc(), store.errors(), db.atomic("IMMEDIATE"):
+        with paused_gc(), store.errors(), store.write_transaction():
             audit_id = audit.write_entry(db, audit.import_fields(inspection, strategy, "succeeded"))
             engine = _Engine(store, inspection.data or {}, strategy, fmt, audit_id)
             plans = yield from engine.run(cancel)

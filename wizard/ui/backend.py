@@ -15,6 +15,7 @@ from wizard.core.inspection import Inspection, InspectOptions, inspect_file
 from wizard.ui.worker import TaskContext, cooperative, heavy, release_data
 
 DB_ENV = "AGENTMEMORY_WIZARD_DB"
+PROGRAM = "the wizard window"  # how another writer's "store is locked" message names us
 
 
 def resolve_db_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -53,6 +54,7 @@ class StoreHandle:
                 from wizard.store import database
 
                 self._store = database.open_store(self.db_path)
+                self._store.program = PROGRAM
             return self._store
 
     @property
@@ -156,6 +158,14 @@ def revert_job(store: StoreHandle, audit_id: int):
     from wizard.store import audit
 
     return _store_call(store, lambda s: audit.revert(s, audit_id))
+
+
+def move_store_aside(db_path: str | os.PathLike) -> Path:
+    """Rename a damaged store to ``<name>.damaged-<timestamp>`` (nothing deleted or overwritten);
+    the next use creates a new store. Returns the new name; raises StoreError."""
+    from wizard.store import database
+
+    return database.move_aside(db_path)
 
 
 def as_dict(obj: Any) -> dict:

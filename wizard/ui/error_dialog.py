@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from types import TracebackType
 
 from PySide6.QtCore import Qt
@@ -139,8 +140,19 @@ def store_error_text(err: BaseException) -> str:
     return f"{text}\n\nDetails: {message}"
 
 
-def show_store_error(parent: QWidget | None, err: BaseException, db_path: object = None) -> None:
-    """A clear message for a StoreError (locked, read-only, full, newer schema, corrupt, io)."""
+MOVE_ASIDE_TEXT = "&Move it aside and start a new store"
+
+
+def show_store_error(
+    parent: QWidget | None,
+    err: BaseException,
+    db_path: object = None,
+    move_aside: Callable[[], None] | None = None,
+) -> QMessageBox:
+    """A clear message for a StoreError (locked, read-only, full, newer schema, corrupt, io).
+
+    For a damaged store, ``move_aside`` (when given) is offered as a button: it renames the
+    file (nothing is deleted or overwritten) so that a new store can be started."""
     box = QMessageBox(parent)
     box.setObjectName("storeErrorBox")
     box.setIcon(QMessageBox.Icon.Warning)
@@ -150,6 +162,16 @@ def show_store_error(parent: QWidget | None, err: BaseException, db_path: object
     info = store_error_text(err)
     if db_path:
         info += f"\n\nStore: {db_path}"
+    if getattr(err, "kind", "") == "corrupt" and move_aside is not None:
+        info += (
+            "\n\nMoving it aside renames the file (to …damaged-<date>, in the same folder) and "
+            "starts a new, empty store. Nothing is deleted."
+        )
+        button = box.addButton(MOVE_ASIDE_TEXT, QMessageBox.ButtonRole.ActionRole)
+        button.setObjectName("moveAsideButton")
+        button.clicked.connect(move_aside)
+        box.addButton(QMessageBox.StandardButton.Close)
     box.setInformativeText(info)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
+    return box

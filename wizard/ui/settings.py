@@ -1,5 +1,5 @@
 """What the app remembers between runs (QSettings, INI format in the user's config directory):
-window geometry, the last directory, recent files and the last strategy."""
+window geometry, the last directory, recent files, the last strategy and the input size limit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ ORGANIZATION = "agentmemory"
 APPLICATION = "agentmemory-wizard"
 MAX_RECENT = 8
 STRATEGIES = ("merge", "replace", "skip")
+MIB = 1024**2
+DEFAULT_MAX_INPUT_MB = 2048  # 2 GiB after decompression (FORMATS.md section 7)
+MAX_INPUT_MB_RANGE = (1, 1024 * 1024)  # 1 MB to 1 TB
 
 
 class Settings:
@@ -73,3 +76,20 @@ class Settings:
     def set_last_strategy(self, strategy: str) -> None:
         if strategy in STRATEGIES:
             self._s.setValue("import/strategy", strategy)
+
+    # -- input size limit ------------------------------------------------------------------------
+    def max_input_mb(self) -> int:
+        """The largest input file accepted (after decompression), in MB (MiB)."""
+        try:
+            value = int(self._s.value("files/maxInputMB", DEFAULT_MAX_INPUT_MB))
+        except (TypeError, ValueError):
+            return DEFAULT_MAX_INPUT_MB
+        low, high = MAX_INPUT_MB_RANGE
+        return min(max(value, low), high)
+
+    def set_max_input_mb(self, mb: int) -> None:
+        low, high = MAX_INPUT_MB_RANGE
+        self._s.setValue("files/maxInputMB", min(max(int(mb), low), high))
+
+    def max_input_bytes(self) -> int:
+        return self.max_input_mb() * MIB

@@ -8,13 +8,14 @@ signals update the state.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from enum import IntEnum
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QWidget, QWizard
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget, QWizard
 
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.ui import backend
@@ -49,6 +50,8 @@ class MigrationWizard(QWizard):
     importProgress = Signal(object)
     importFinished = Signal()  # self.result / self.import_outcome / self.import_error are set
     auditWindowOpened = Signal(object)
+    settingsOpened = Signal(object)  # the Settings dialog
+    storeMovedAside = Signal(str)  # where a damaged store was moved
 
     def __init__(
         self,
@@ -73,7 +76,7 @@ class MigrationWizard(QWizard):
 
         # State of the current migration.
         self.path = ""
-        self.options = InspectOptions()
+        self.options = self._default_options()
         self.inspection: Inspection | None = None
         self.inspection_error: BaseException | None = None
         self.inspect_task: Task | None = None
@@ -88,6 +91,7 @@ class MigrationWizard(QWizard):
         self.refusals: dict[tuple[str, str], int | None] = {}
         self._close_when_stopped = False
         self.audit_windows: list[QWidget] = []
+        self.moved_aside: Path | None = None  # where the last damaged store went
 
         self.file_page = FilePage(self)
         self.validation_page = ValidationPage(self)
@@ -130,10 +134,14 @@ class MigrationWizard(QWizard):
         self.set_file(path)
         return True
 
+    def _default_options(self) -> InspectOptions:
+        """Options for a new file: the defaults, with the size limit from the settings."""
+        return InspectOptions(max_bytes=self.settings.max_input_bytes())
+
     def set_file(self, path: str, options: InspectOptions | None = None) -> None:
         path = os.path.abspath(os.path.expanduser(path))
         self.path = path
-        self.options = options or InspectOptions()
+        self.options = options or self._default_options()
         if os.path.isfile(path):
             self.settings.add_recent_file(path)
             self.fileChanged.emit(path)
@@ -238,9 +246,73 @@ class MigrationWizard(QWizard):
 
     def _on_store_task_failed(self, exc: BaseException) -> None:
         if backend.is_store_error(exc):
-            show_store_error(self, exc, self.db_path)
+            self.show_store_problem(exc)
         else:
             show_unexpected_error(exc, self)
+
+    def show_store_problem(self, exc: BaseException) -> QMessageBox:
+        """The store error box; a damaged store gets the offer to move it aside."""
+        return show_store_error(self, exc, self.db_path, move_aside=self.move_store_aside)
+
+    def move_store_aside(self) -> Path | None:
+        """Rename the damaged store (``…damaged-<timestamp>``, nothing deleted or overwritten)
+        and carry on with a new one, created on next use."""
+        if self.is_importing():
+            return None
+        self._cancel_plan()
+        old, self.store = self.store, backend.StoreHandle(self.db_path)
+        old.close()
+        try:
+            target = backend.move_store_aside(self.db_path)
+        except Exception as exc:
+            if backend.is_store_error(exc):
+                show_store_error(self, exc, self.db_path)
+            else:
+                show_unexpected_error(exc, self)
+            return None
+        self.moved_aside = target
+        box = QMessageBox(self)
+        box.setObjectName("movedAsideBox")
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setWindowTitle("Store moved aside")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(f"The damaged store was moved to:\n{target}")
+        box.setInformativeText(f"A new, empty store is created at {self.db_path}.")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.storeMovedAside.emit(str(target))
+        self.plans = {}
+        if self.currentId() == PageId.STRATEGY:
+            self.start_plan(self.strategy)
+        return target
+
+    # -- settings --------------------------------------------------------------------------------
+    def open_settings(self) -> QDialog:
+        from wizard.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self._on_settings_changed)
+        dialog.open()
+        self.settingsOpened.emit(dialog)
+        return dialog
+
+    def _on_settings_changed(self) -> None:
+        """A new size limit applies to the file on the first pages (checked again) and to the
+        next file."""
+        limit = self.settings.max_input_bytes()
+        if limit == self.options.max_bytes:
+            return
+        options = dataclasses.replace(self.options, max_bytes=limit)
+        if (
+            self.path
+            and os.path.isfile(self.path)
+            and not self.is_importing()
+            and self.currentId() in (-1, PageId.FILE, PageId.VALIDATION)
+        ):
+            self.reinspect(options)
+        else:
+            self.options = options
 
     # -- plan (dry run) --------------------------------------------------------------------------
     def set_strategy(self, strategy: str) -> None:
@@ -321,6 +393,10 @@ class MigrationWizard(QWizard):
             outcome = result.get("outcome")
         self.import_outcome = outcome or "succeeded"
         self._finish_import()
+        if getattr(result, "error_kind", None) == "corrupt":  # offer to start a new store
+            from wizard.store.database import StoreError
+
+            self.show_store_problem(StoreError("corrupt", str(result.error), self.db_path))
 
     def _on_import_failed(self, exc: BaseException) -> None:
         self.import_error = exc
@@ -357,7 +433,7 @@ class MigrationWizard(QWizard):
         self._cancel_inspection()
         self._reset_inspection()
         self.path = ""
-        self.options = InspectOptions()
+        self.options = self._default_options()
         self.result = None
         self.import_outcome = None
         self.import_error = None

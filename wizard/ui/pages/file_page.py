@@ -65,8 +65,13 @@ class FilePage(QWizardPage):
         self.path_edit.returnPressed.connect(self._path_entered)
         self.path_edit.editingFinished.connect(self._path_entered)
         file_label.setBuddy(self.path_edit)
+        self.settings_button = QPushButton("&Settings…")
+        self.settings_button.setObjectName("settingsButton")
+        self.settings_button.setToolTip("The largest input file the wizard reads")
+        self.settings_button.clicked.connect(self.wiz.open_settings)
         row.addWidget(file_label)
         row.addWidget(self.path_edit, 1)
+        row.addWidget(self.settings_button)
         layout.addLayout(row)
 
         self.status = plain_label(
@@ -115,7 +120,8 @@ class FilePage(QWizardPage):
         wizard.inspectionFinished.connect(self._refresh_status)
         self.setTabOrder(self.drop_zone, self.drop_zone.browse_button)
         self.setTabOrder(self.drop_zone.browse_button, self.path_edit)
-        self.setTabOrder(self.path_edit, self.recent)
+        self.setTabOrder(self.path_edit, self.settings_button)
+        self.setTabOrder(self.settings_button, self.recent)
         self.setTabOrder(self.recent, self.clear_recent)
         self._fill_recent()
 
