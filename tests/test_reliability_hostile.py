@@ -100,12 +100,6 @@ def test_gzip_bomb_reading_stops_at_the_limit_in_bounded_memory(hostile, monkeyp
     assert peak < 64 * MIB, f"peak {peak // MIB} MB"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jsonstream's string regexes ('\"(?:[^\"\\\\]|\\\\.)*\"') keep one backtracking frame "
-    "per character: checking a 64 MB string peaks near 2 GB (docs/RELIABILITY.md, open "
-    "finding F1). Remove this mark once the reader is fixed.",
-)
 def test_64mb_string_is_refused_in_bounded_memory(hostile):
     """The string is refused once it passes 10 MB, without holding the 64 MB file (let alone
     a multiple of it) in memory."""
@@ -322,11 +316,6 @@ FUZZ_FINDINGS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open core bugs found by the fuzzer (preflight.py, canonical.py): docs/RELIABILITY.md "
-    "open findings F2-F4; remove this mark once fixed",
-)
 @pytest.mark.parametrize("name", sorted(FUZZ_FINDINGS))
 def test_fuzz_findings_are_clean_refusals(tmp_path, name):
     content, where = FUZZ_FINDINGS[name]
@@ -339,11 +328,6 @@ def test_fuzz_findings_are_clean_refusals(tmp_path, name):
         assert problems and problems[0].path.startswith(where), problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open bug found by the fuzzer with --store: a lone surrogate escape is accepted by "
-    "the checks but the import fails (UnicodeEncodeError); see docs/RELIABILITY.md F5",
-)
 def test_a_lone_surrogate_is_refused_with_a_place_or_imported(tmp_path):
     from store_helpers import load_small, run
 

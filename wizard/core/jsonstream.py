@@ -20,9 +20,12 @@ from wizard.core.problems import Cancelled, InputRefused
 
 CHUNK_CHARS = 4 * 1024 * 1024  # text read per refill
 _WS = re.compile(r"[ \t\n\r]*")
-_STRING_OR_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
-_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|([\[\]{}])')
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
+# Strings as an "unrolled loop": runs of plain characters are one repeat, so a 64 MB string
+# costs no backtracking state per character (the naive (?:[^"\\]|\\.)* peaked near 2 GB).
+_STR = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_STRING_OR_CONSTANT = re.compile(_STR + r"|(-?Infinity|NaN)")
+_STRING_OR_BRACKET = re.compile(_STR + r"|([\[\]{}])")
+_STRING = re.compile(_STR + "?")
 PROGRESS_EVERY = 2000  # elements between progress callbacks / cancel checks
 _LOOKAHEAD = 64 * 1024  # a record starting closer than this to the window's end is refilled
 _MISSING = object()

@@ -84,7 +84,7 @@ def shape_errors(data: dict) -> list[Problem]:
         if name in data and not isinstance(data[name], list):
             errors.append(Problem(name, f"must be an array, found {_kind(data[name])}"))
     obs = data.get("observations")
-    if obs is not None:
+    if "observations" in data:
         if not isinstance(obs, dict):
             errors.append(
                 Problem(
@@ -280,7 +280,11 @@ def _drop_orphan_access_logs(data: dict, report: Report) -> None:
     logs = data.get("accessLogs")
     if not logs:
         return
-    memory_ids = {m.get("id") for m in iter_records(data, "memories") if isinstance(m, dict)}
+    memory_ids = {
+        m.get("id")
+        for m in iter_records(data, "memories")
+        if isinstance(m, dict) and isinstance(m.get("id"), str)
+    }
     kept = [log for log in logs if isinstance(log, dict) and log.get("memoryId") in memory_ids]
     if len(kept) != len(logs):
         report.warnings.append(

@@ -140,12 +140,19 @@ class ImportResult:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# For the rare record holding a lone surrogate ("\ud800"): escaped, it is valid UTF-8 text.
+_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 _UNHASHED = b"?"  # a dry run does not hash records it would simply insert
 
 
 def serialize(record: dict) -> str:
     """The JSON text a record is stored as (and hashed from)."""
-    return _ENCODER.encode(record)
+    text = _ENCODER.encode(record)
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: store it escaped
+        return _ASCII_ENCODER.encode(record)
+    return text
 
 
 def _bucket_salt(bucket: str | None) -> bytes:
@@ -323,7 +330,11 @@ class _Engine:
                 if prev is not _SKIPPED and (writing or key in unchanged):
                     stamped = stamp_origin(name, rec, fmt)
                     text = encode(stamped)
-                    h = blake2b(text.encode(), digest_size=16)
+                    try:
+                        h = blake2b(text.encode(), digest_size=16)
+                    except UnicodeEncodeError:  # a lone surrogate (JavaScript allows them)
+                        text = _ASCII_ENCODER.encode(stamped)
+                        h = blake2b(text.encode(), digest_size=16)
                     if is_obs:
                         h.update(_bucket_salt(bucket))
                     digest = h.digest()
@@ -347,7 +358,11 @@ class _Engine:
                 else:
                     stamped = stamp_origin(name, rec, fmt)
                     text = encode(stamped)
-                    h = blake2b(text.encode(), digest_size=16)
+                    try:
+                        h = blake2b(text.encode(), digest_size=16)
+                    except UnicodeEncodeError:  # a lone surrogate (JavaScript allows them)
+                        text = _ASCII_ENCODER.encode(stamped)
+                        h = blake2b(text.encode(), digest_size=16)
                     if is_obs:
                         if bucket is not salt_for:
                             salt_for, salt = bucket, _bucket_salt(bucket)
