@@ -305,3 +305,16 @@ def test_huge_integer_literal_is_refused_with_its_place(tmp_path):
     text = '{"version": "0.9.5", "sessions": [{"id": "s", "n": ' + "9" * 5000 + "}]}"
     problem = refused(write(tmp_path, text))
     assert problem.line == 1 and "cannot be read" in problem.message
+
+
+def test_a_repeated_key_keeps_only_the_last_record(tmp_path):
+    data = dict(
+        GOOD,
+        memories=[{"id": "m1", "content": "first"}, {"id": "m2"}, {"id": "m1", "content": "last"}],
+        observations={"a": [{"id": "o1", "title": "early"}], "b": [{"id": "o1", "title": "late"}]},
+    )
+    inspection = inspect_file(write(tmp_path, json.dumps(data)))
+    assert inspection.ok
+    assert inspection.data["memories"] == [{"id": "m2"}, {"id": "m1", "content": "last"}]
+    assert inspection.data["observations"] == {"a": [], "b": [{"id": "o1", "title": "late"}]}
+    assert inspection.report.counts["memories"] == 2

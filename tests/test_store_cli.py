@@ -15,6 +15,7 @@ import pytest
 from store_helpers import AUDIT_TABLES, DATA_TABLES, REFUSED, SMALL, SMALL_030, dump
 
 from wizard.cli import main
+from wizard.store import audit, database
 from wizard.store.migrations import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,6 +243,25 @@ def test_kill_9_mid_import_leaves_store_intact_and_unchanged(tmp_path, filled):
     assert proc.returncode == -signal.SIGKILL
     assert _integrity(filled) == "ok"
     assert dump(filled, DATA_TABLES + AUDIT_TABLES) == before
+
+
+def test_a_killed_import_is_audited_as_interrupted_when_the_store_is_next_opened(
+    tmp_path, filled
+):
+    proc, _ = _start_import(tmp_path, filled)
+    assert database.lock_info_path(filled).exists()  # the attempt is announced meanwhile
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    before = dump(filled, DATA_TABLES)
+    with database.open_store(filled) as store:
+        newest = audit.list_entries(store, 1)[0]
+    assert newest["outcome"] == "interrupted" and newest["operation"] == "import"
+    assert newest["source"]["name"] == "agentmemory-0.9.5-small.json"
+    assert "nothing was written" in newest["error"]
+    assert not database.lock_info_path(filled).exists()
+    assert dump(filled, DATA_TABLES) == before  # only the audit entry was added
+    with database.open_store(filled) as store:  # recorded once, not at every opening
+        assert [e["outcome"] for e in audit.list_entries(store)].count("interrupted") == 1
 
 
 def test_ctrl_c_mid_import_rolls_back_audits_and_exits_130(tmp_path, filled, capsys):

@@ -148,6 +148,9 @@ def check(
     if format_id in AGENTMEMORY_FORMATS:
         _check_version(data, report, treat_as_version)
 
+    # Caps on the file as read: before repeated keys, orphan access logs or invalid records
+    # are left out.
+    report.caps = check_caps(data)
     invalid = _validate(data, report, progress, cancel)
     if invalid:
         if skip_invalid:
@@ -162,7 +165,6 @@ def check(
             )
         else:
             report.errors.extend(Problem(path, message) for path, message in invalid.items())
-    report.caps = check_caps(data)  # on the file as read (orphan access logs count too)
     _drop_orphan_access_logs(data, report)
     _warn_unimported_fields(data, report)
     report.counts = {name: count_records(data, name) for name in collection_names(data)}
@@ -231,6 +233,7 @@ def _validate(data: dict, report: Report, progress, cancel) -> dict[str, str]:
             if progress is not None:
                 progress("validating", done, total)
         if duplicates:
+            _keep_last_of_each_key(data, name, key_field)
             report.warnings.append(
                 Problem(
                     name,
@@ -246,6 +249,27 @@ def _validate(data: dict, report: Report, progress, cancel) -> dict[str, str]:
             )
         )
     return invalid
+
+
+def _keep_last_of_each_key(data: dict, name: str, key_field: str) -> None:
+    """Drop the earlier records of a repeated key: the last one wins (and it is the only one
+    the plan and the import see, so a re-import counts it once)."""
+    seen: set = set()
+
+    def keep(record: object) -> bool:
+        key = record.get(key_field) if isinstance(record, dict) else None
+        if not isinstance(key, str) or not key:
+            return True  # invalid: reported (or left out) by validation
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    if name == "observations":
+        for bucket in reversed(list(data["observations"].values())):
+            bucket[:] = [r for r in reversed(bucket) if keep(r)][::-1]
+    else:
+        data[name] = [r for r in reversed(data[name]) if keep(r)][::-1]
 
 
 def _remove_invalid(data: dict, invalid: dict[str, str]) -> None:

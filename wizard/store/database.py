@@ -218,7 +218,7 @@ def _write_owner_only(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def announce_writer(path: Path | str, program: str) -> Path | None:
+def announce_writer(path: Path | str, program: str, attempt: dict | None = None) -> Path | None:
     """Write the lock-info file (call it while holding the write lock). Best effort."""
     info = {
         "pid": os.getpid(),
@@ -226,6 +226,8 @@ def announce_writer(path: Path | str, program: str) -> Path | None:
         "since": datetime.now().astimezone().isoformat(timespec="seconds"),
         "host": socket.gethostname(),
     }
+    if attempt is not None:
+        info["attempt"] = attempt
     target = lock_info_path(path)
     try:
         _write_owner_only(target, json.dumps(info))
@@ -239,6 +241,29 @@ def withdraw_writer(info_path: Path | None) -> None:
     if info_path is not None:
         with contextlib.suppress(OSError):
             info_path.unlink()
+
+
+def claim_interrupted_attempt(path: Path | str) -> dict | None:
+    """The attempt a dead writer announced (its audit fields), taken over by this process:
+    the lock-info file is renamed first, so only one opener records it. None when there is
+    none, or its writer still runs, or it lived on another host."""
+    target = lock_info_path(path)
+    try:
+        info = json.loads(target.read_text(encoding="utf-8"))
+        pid = int(info["pid"])
+        attempt = info.get("attempt")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if info.get("host") != socket.gethostname() or _pid_alive(pid):
+        return None
+    claimed = target.with_name(f"{target.name}.claimed-{os.getpid()}")
+    try:
+        os.rename(target, claimed)
+    except OSError:
+        return None  # another opener took it
+    with contextlib.suppress(OSError):
+        claimed.unlink()
+    return attempt if isinstance(attempt, dict) else None
 
 
 # ---------------------------------------------------------------- a damaged store
@@ -341,12 +366,13 @@ class Store:
             raise
 
     @contextlib.contextmanager
-    def write_transaction(self) -> Iterator[None]:
+    def write_transaction(self, attempt: dict | None = None) -> Iterator[None]:
         """``BEGIN IMMEDIATE`` ... commit (or roll back), with the lock-info file present while
         the write lock is held (written after the lock is taken, removed before it is let go,
-        so it only ever describes the current holder)."""
+        so it only ever describes the current holder). ``attempt``: the audit fields to record
+        as "interrupted" if the process dies meanwhile (see ``open_store``)."""
         with self.database.atomic("IMMEDIATE"):
-            info = announce_writer(self.path, self.program)
+            info = announce_writer(self.path, self.program, attempt)
             try:
                 yield
             finally:
@@ -452,4 +478,11 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
             database.close()
             raise
     db.initialize(database)
-    return Store(path, database, backup)
+    store = Store(path, database, backup)
+    attempt = claim_interrupted_attempt(path)
+    if attempt is not None:
+        from wizard.store import audit  # audit builds on this module
+
+        with contextlib.suppress(StoreError):
+            audit.record_entry(store, attempt)
+    return store

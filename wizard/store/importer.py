@@ -142,6 +142,10 @@ class ImportResult:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # For the rare record holding a lone surrogate ("\ud800"): escaped, it is valid UTF-8 text.
 _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+INTERRUPTED = (
+    "the import did not finish: the program stopped before it could record the outcome; "
+    "its transaction was never committed, so nothing was written"
+)
 _UNHASHED = b"?"  # a dry run does not hash records it would simply insert
 
 
@@ -523,7 +527,11 @@ def apply(
     db = store.database
     engine: _Engine | None = None
     try:
-        with paused_gc(), store.errors(), store.write_transaction():
+        # While the transaction is open, the lock-info file beside the store describes this
+        # attempt: if the process is killed, the next opening of the store audits it as
+        # "interrupted" (database.open_store).
+        attempt = audit.import_fields(inspection, strategy, "interrupted", error=INTERRUPTED)
+        with paused_gc(), store.errors(), store.write_transaction(attempt):
             audit_id = audit.write_entry(db, audit.import_fields(inspection, strategy, "succeeded"))
             engine = _Engine(store, inspection.data or {}, strategy, fmt, audit_id)
             plans = yield from engine.run(cancel)
@@ -544,7 +552,13 @@ def apply(
         outcome, error, kind, exc = "failed", e.message, e.kind, e
     except (KeyboardInterrupt, GeneratorExit):
         _audit_after_rollback(
-            store, inspection, strategy, "cancelled", "interrupted; nothing was written", engine, t0
+            store,
+            inspection,
+            strategy,
+            "cancelled",
+            "interrupted; nothing was written",
+            engine,
+            t0,
         )
         raise
     except Exception as e:  # a bug or an unexpected error: rolled back, audited, reported
@@ -578,13 +592,11 @@ def _audit_after_rollback(
     if engine is not None:
         counts = audit.import_counts(inspection, engine.plans, stats_of(engine.plans))
         counts["partial"] = True  # how far it got; none of it was kept
+    fields = audit.import_fields(
+        inspection, strategy, outcome, error=error, duration_ms=_ms(t0), counts=counts
+    )
     try:
-        audit_id = audit.record_entry(
-            store,
-            audit.import_fields(
-                inspection, strategy, outcome, error=error, duration_ms=_ms(t0), counts=counts
-            ),
-        )
+        audit_id = audit.record_entry(store, fields)
     except StoreError as e:
         return None, f"{error} (the audit entry could not be written either: {e.message})"
     return audit_id, error
