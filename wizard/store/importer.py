@@ -51,7 +51,8 @@ _SKIPPED = b""  # marks a key the skip strategy left alone (a real digest is nev
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a plan or an import is: ``phase`` is read, delete, write or done."""
+    """Where a plan or an import is: ``phase`` is read, plan, delete, write, index (building
+    the indexes of a table written from empty), commit or done."""
 
     phase: str
     collection: str | None
@@ -297,7 +298,8 @@ class _Engine:
             self._flush(db, spec, logs, rows)
             yield Progress("write", name, done, total)
             self._check_cancel()
-        for _index, sql in deferred:
+        for i, (_index, sql) in enumerate(deferred):
+            yield Progress("index", name, i, len(deferred))
             db.execute_sql(sql)
 
     def _classify(
@@ -535,6 +537,7 @@ def apply(
             audit_id = audit.write_entry(db, audit.import_fields(inspection, strategy, "succeeded"))
             engine = _Engine(store, inspection.data or {}, strategy, fmt, audit_id)
             plans = yield from engine.run(cancel)
+            yield Progress("commit", None, 0, 1)  # the commit is one long step
             audit.finish_entry(
                 db,
                 audit_id,
