@@ -245,9 +245,7 @@ def test_kill_9_mid_import_leaves_store_intact_and_unchanged(tmp_path, filled):
     assert dump(filled, DATA_TABLES + AUDIT_TABLES) == before
 
 
-def test_a_killed_import_is_audited_as_interrupted_when_the_store_is_next_opened(
-    tmp_path, filled
-):
+def test_a_killed_import_is_audited_as_interrupted_when_the_store_is_next_opened(tmp_path, filled):
     proc, _ = _start_import(tmp_path, filled)
     assert database.lock_info_path(filled).exists()  # the attempt is announced meanwhile
     proc.send_signal(signal.SIGKILL)

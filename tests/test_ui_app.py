@@ -7,16 +7,19 @@ import logging
 import sys
 
 import pytest
+from PySide6 import QtGui
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QGuiApplication, QTextDocument
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from wizard import crashlog
 from wizard.ui import error_dialog
 from wizard.ui.app import app_icon
+from wizard.ui.formatting import fmt_duration, fmt_eta, fmt_size
+from wizard.ui.labels import STRATEGY_NAMES, STRATEGY_TEXT, format_label
 from wizard.ui.pages.import_page import RateMeter
+from wizard.ui.plain_text import INFORMATIVE_LABEL, plain_message_box, plain_tooltip
 from wizard.ui.settings import MAX_RECENT, Settings
-from wizard.ui.widgets import fmt_duration, fmt_eta, fmt_size
 
 
 @pytest.fixture
@@ -140,3 +143,76 @@ def test_rate_meter_and_formatting():
     assert fmt_eta(None) == "estimating…"
     assert fmt_duration(0.25) == "250 ms" and fmt_duration(125) == "2 min 05 s"
     assert fmt_size(2048) == "2.0 KB" and fmt_size(10) == "10 bytes"
+
+
+# -- plain text (FORMATS.md section 7) ------------------------------------------------------------
+HTML_TEXTS = [
+    "unknown type '<b>x</b>'",
+    "/tmp/<h1>Big <b>bold <img src=x>.json",
+    "a &amp; b &lt;i&gt; <script>alert(1)</script>",
+    "two\nlines  and  double spaces",
+]
+
+
+def shown(tooltip: str) -> str:
+    """What Qt displays for a tooltip: rich text when it looks like it, else the string."""
+    if not QtGui.Qt.mightBeRichText(tooltip):
+        return tooltip
+    doc = QTextDocument()
+    doc.setHtml(tooltip)
+    return doc.toPlainText()
+
+
+@pytest.mark.parametrize("text", HTML_TEXTS)
+def test_plain_tooltip_displays_the_literal_text(qapp, text):
+    assert QtGui.Qt.mightBeRichText(text) or "<" not in text  # unescaped, Qt would render it
+    tip = plain_tooltip(text)
+    assert "<b>" not in tip and "<script>" not in tip
+    assert shown(tip) == text
+
+
+def test_plain_tooltip_of_nothing_is_no_tooltip(qapp):
+    assert plain_tooltip("") == "" and plain_tooltip(None) == ""
+
+
+def test_plain_message_box_shows_text_and_informative_text_as_plain_text(qapp):
+    box = plain_message_box(
+        None, QMessageBox.Icon.Information, "t", HTML_TEXTS[0], informative=HTML_TEXTS[1]
+    )
+    info = box.findChild(QLabel, INFORMATIVE_LABEL)
+    assert box.textFormat() == Qt.TextFormat.PlainText
+    assert info is not None and info.textFormat() == Qt.TextFormat.PlainText
+    assert info.text() == box.informativeText() == HTML_TEXTS[1]
+    box.deleteLater()
+
+
+def test_store_error_box_shows_the_store_path_and_details_as_plain_text(qapp, monkeypatch):
+    from wizard.store.database import StoreError
+
+    monkeypatch.setattr(QMessageBox, "open", lambda self: None)
+    path = "/data/<b>store</b>.sqlite"
+    box = error_dialog.show_store_error(None, StoreError("corrupt", "bad '<i>x</i>'"), path)
+    info = box.findChild(QLabel, INFORMATIVE_LABEL)
+    assert info is not None and info.textFormat() == Qt.TextFormat.PlainText
+    assert path in info.text() and "bad '<i>x</i>'" in info.text()
+    box.deleteLater()
+
+
+# -- labels come from the core and the store ------------------------------------------------------
+def test_format_labels_are_the_detection_labels():
+    from wizard.core.detection import BY_ID
+
+    for fmt_id, fmt in BY_ID.items():
+        assert format_label(fmt_id) == f"{fmt.label} [{fmt_id}]"
+    assert format_label("agentmemory", "0.9.5").endswith(", version 0.9.5")
+    assert format_label("something-new") == "something-new"
+    assert format_label(None) == "unknown format"
+
+
+def test_every_strategy_of_the_importer_has_a_name_and_a_description():
+    from wizard.store.importer import STRATEGIES
+    from wizard.ui import settings
+    from wizard.ui.pages import strategy_page
+
+    assert settings.STRATEGIES is STRATEGIES and strategy_page.STRATEGIES is STRATEGIES
+    assert set(STRATEGY_NAMES) == set(STRATEGY_TEXT) == set(STRATEGIES)

@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from PySide6 import QtGui
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 from wizard.core.inspection import InspectOptions, inspect_file
 from wizard.store import audit, database, importer
 from wizard.ui import open_audit_history
+from wizard.ui.ask import Ask
 from wizard.ui.audit_model import (
     COLUMNS,
     ENTRY_ROLE,
@@ -21,7 +24,7 @@ from wizard.ui.audit_model import (
     counts_text,
     entries_to_csv,
 )
-from wizard.ui.widgets import Ask
+from wizard.ui.plain_text import INFORMATIVE_LABEL
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "agentmemory" / "agentmemory-0.9.5-small.json"
@@ -204,6 +207,58 @@ def test_revert_that_is_not_possible_explains_why(qtbot, window, history, monkey
         window.revert_selected()
     assert shown and "cannot be reverted" in shown[0].text()
     assert "later import" in shown[0].informativeText()
+
+
+def test_a_reason_naming_html_record_keys_is_plain_text(qtbot, db_path, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self))
+    data = json.loads(SMALL.read_text())
+    data["memories"][0]["id"] = "<b>m</b>"
+    path = tmp_path / "html-keys.json"
+    path.write_text(json.dumps(data))
+    with database.open_store(db_path) as store:
+        _run(importer.apply(store, inspect_file(path), "merge"))
+        data["memories"][0]["content"] = "changed by a later import"
+        path.write_text(json.dumps(data))
+        _run(importer.apply(store, inspect_file(path), "merge"))
+    w = open_audit_history(db_path)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: not w.is_loading(), timeout=10_000)
+    w.select_entry(w.model.entries()[-1]["id"])
+    with qtbot.waitSignal(w.revertFinished, timeout=10_000):
+        w.revert_selected()
+    box = shown[0]
+    info = box.findChild(QLabel, INFORMATIVE_LABEL)
+    assert "<b>m</b>" in box.informativeText()
+    assert info is not None and info.textFormat() == Qt.TextFormat.PlainText
+    assert box.textFormat() == Qt.TextFormat.PlainText
+
+
+def shown_tooltip(tooltip: str) -> str:
+    """What Qt displays for a tooltip: rich text when it looks like it, else the string."""
+    if not QtGui.Qt.mightBeRichText(tooltip):
+        return tooltip
+    doc = QTextDocument()
+    doc.setHtml(tooltip)
+    return doc.toPlainText()
+
+
+def test_tooltips_show_the_path_and_the_error_literally(qapp):
+    entry = {
+        "id": 1,
+        "operation": "import",
+        "outcome": "refused",
+        "timestamp": "2026-01-02T03:04:05Z",
+        "source": {"name": "<b>x</b>.json", "path": "/data/<i>d</i>/<b>x</b>.json"},
+        "error": "unknown type '<b>x</b>' in memories[0]",
+    }
+    model = AuditTableModel([entry])
+    tip = Qt.ItemDataRole.ToolTipRole
+    file_tip = model.index(0, COLUMNS.index("file")).data(tip)
+    error_tip = model.index(0, COLUMNS.index("outcome")).data(tip)
+    assert shown_tooltip(file_tip) == entry["source"]["path"] and "<b>" not in file_tip
+    assert shown_tooltip(error_tip) == entry["error"] and "<b>" not in error_tip
+    assert model.index(0, COLUMNS.index("file")).data() == "<b>x</b>.json"
 
 
 def test_counts_text_for_each_kind_of_entry():

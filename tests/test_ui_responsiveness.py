@@ -15,6 +15,7 @@ from PySide6.QtCore import QTimer
 from wizard.store import database
 from wizard.ui import open_wizard
 from wizard.ui.wizard import PageId
+from wizard.ui.worker import running_tasks
 
 MAX_GAP_MS = 50.0
 OBS_TYPES = [
@@ -198,7 +199,9 @@ def test_gui_thread_never_starved_during_read_plan_and_import(qtbot, db_path, tm
         assert w.import_outcome == "succeeded"
         qtbot.waitUntil(lambda: w.currentId() == PageId.RESULT)
         probe.phase = "after"
-        qtbot.wait(200)  # the data is freed in the background: keep measuring through it
+        # the data is freed in the background (the import's deferred release, disposals):
+        # keep measuring until every task that frees it has ended
+        qtbot.waitUntil(lambda: not running_tasks(), timeout=120_000)
     finally:
         probe.stop()
     with database.open_store(db_path) as store:

@@ -10,15 +10,25 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6 import QtGui
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFileOpenEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox, QWizard
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFileOpenEvent, QTextDocument
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMessageBox,
+    QTableWidget,
+    QWidget,
+    QWizard,
+)
 
 from wizard.store import audit, database, importer
 from wizard.ui import open_wizard
+from wizard.ui.ask import Ask
 from wizard.ui.settings import Settings
-from wizard.ui.widgets import Ask
 from wizard.ui.wizard import MigrationWizard, PageId
+from wizard.ui.worker import Task
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "agentmemory" / "agentmemory-0.9.5-small.json"
@@ -240,7 +250,9 @@ def test_replace_declined_stays_on_the_strategy_page(qtbot, wiz, db_path, monkey
 
 
 # -- refused files --------------------------------------------------------------------------------
-def test_refused_file_keeps_next_disabled_shows_the_error_and_is_audited_once(qtbot, wiz, db_path):
+def test_refused_file_keeps_next_disabled_shows_the_error_and_is_audited_once(
+    qtbot, wiz, db_path, monkeypatch
+):
     to_validation(qtbot, wiz, REFUSED)
     page = wiz.validation_page
     assert not page.isComplete()
@@ -252,9 +264,14 @@ def test_refused_file_keeps_next_disabled_shows_the_error_and_is_audited_once(qt
     assert "structured export" in texts
     qtbot.waitUntil(lambda: wiz.refusal_audit_id() is not None, timeout=10_000)
     assert f"entry #{wiz.refusal_audit_id()}" in page.audit_note.text()
+    started: list[Task] = []
+    start = Task.start
+    monkeypatch.setattr(Task, "start", lambda task: (started.append(task), start(task))[1])
     wiz.back()
     wiz.next()  # showing it again does not audit it again
-    qtbot.wait(50)
+    # whatever showing it again started (a second refusal job would be among them) has ended
+    qtbot.waitUntil(lambda: not any(t.is_running() for t in started), timeout=10_000)
+    assert "refusal" not in [t.name for t in started]
     refused = [e for e in entries(db_path) if e["outcome"] == "refused"]
     assert len(refused) == 1
     assert refused[0]["source"]["name"] == REFUSED.name
@@ -465,6 +482,55 @@ def test_file_names_and_errors_are_plain_text(qtbot, wiz, tmp_path):
             assert label.textFormat() == Qt.TextFormat.PlainText, label.objectName()
     assert "<h1>Big" in wiz.validation_page.file_value.text()
     assert "<h1>Big" in wiz.file_page.path_edit.text()
+
+
+def shown_tooltip(tooltip: str) -> str:
+    """What Qt displays for a tooltip: rich text when it looks like it, else the string."""
+    if not QtGui.Qt.mightBeRichText(tooltip):
+        return tooltip
+    doc = QTextDocument()
+    doc.setHtml(tooltip)
+    return doc.toPlainText()
+
+
+def all_tooltips(w: QWidget) -> list[str]:
+    """Every tooltip of the window: widgets' and table cells'."""
+    tips = [c.toolTip() for c in w.findChildren(QWidget)]
+    for table in w.findChildren(QTableWidget):
+        for r in range(table.rowCount()):
+            for c in range(table.columnCount()):
+                item = table.item(r, c)
+                if item is not None:
+                    tips.append(item.toolTip())
+    return [t for t in tips if t]
+
+
+def test_record_values_and_file_names_in_tooltips_show_literally(qtbot, wiz, tmp_path):
+    data = json.loads(SMALL.read_text())
+    data["memories"][0]["type"] = "<b>x</b>"  # a warning quoting the value
+    folder = tmp_path / "<i>dir"
+    folder.mkdir()
+    path = folder / "<h1>Big <b>bold.json"
+    path.write_text(json.dumps(data))
+    to_validation(qtbot, wiz, path)
+    page = wiz.validation_page
+    problems = page.problems_table
+    row = next(r for r in range(problems.rowCount()) if "'<b>x</b>'" in problems.item(r, 1).text())
+    assert "'<b>x</b>'" in shown_tooltip(problems.item(row, 1).toolTip())
+    assert shown_tooltip(page.file_value.toolTip()) == str(path)
+    qtbot.waitUntil(page.isComplete)
+    click(qtbot, wiz.button(NEXT))
+    qtbot.waitUntil(wiz.strategy_page.isComplete, timeout=10_000)
+    with qtbot.waitSignal(wiz.importFinished, timeout=20_000):
+        wiz.next()
+    qtbot.waitUntil(lambda: wiz.currentId() == PageId.RESULT)
+    assert shown_tooltip(wiz.import_page.file_value.toolTip()) == str(path)
+    assert shown_tooltip(wiz.result_page.file_value.toolTip()) == str(path)
+    wiz.start_over()  # the first page lists the file among the recent files
+    recent = wiz.file_page.recent.topLevelItem(0)
+    assert shown_tooltip(recent.toolTip(0)) == str(path)
+    for tip in all_tooltips(wiz):  # no tooltip anywhere renders the HTML of the file
+        assert "<b>" not in tip and "<h1>" not in tip and "<i>" not in tip, tip
 
 
 def test_record_titles_with_html_stay_text_in_the_audit_details(qtbot, db_path, tmp_path):

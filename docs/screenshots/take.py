@@ -34,7 +34,7 @@ from PySide6.QtWidgets import QWidget  # noqa: E402
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(WORK / "settings"))
 
 from wizard.ui.app import WizardApplication  # noqa: E402
-from wizard.ui.widgets import Ask  # noqa: E402
+from wizard.ui.ask import Ask  # noqa: E402
 from wizard.ui.wizard import MigrationWizard, PageId  # noqa: E402
 from wizard.ui.worker import cancel_all_and_wait  # noqa: E402
 

@@ -16,9 +16,12 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QGuiApplication
 
-from wizard.ui.widgets import fmt_duration, fmt_int
+from wizard.ui.formatting import fmt_duration, fmt_int
+from wizard.ui.plain_text import plain_tooltip
+from wizard.ui.results import written_totals
+from wizard.ui.status import status_color
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -55,18 +58,6 @@ def local_time(ts: str | None) -> str:
 def file_name(entry: dict) -> str:
     src = entry.get("source") or {}
     return src.get("name") or ""
-
-
-def written_totals(entry: dict) -> dict[str, int]:
-    cols = (entry.get("counts") or {}).get("collections") or {}
-    totals = dict.fromkeys(("inserted", "updated", "unchanged", "skipped", "deleted"), 0)
-    for counts in cols.values():
-        if isinstance(counts, dict):
-            for k in totals:
-                v = counts.get(k)
-                if isinstance(v, int):
-                    totals[k] += v
-    return totals
 
 
 def counts_text(entry: dict) -> str:
@@ -197,11 +188,11 @@ class AuditTableModel(QAbstractTableModel):
             return self._sort_key(entry, col)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == "file":
-                return (entry.get("source") or {}).get("path") or None
+                return plain_tooltip((entry.get("source") or {}).get("path")) or None
             if col == "outcome" and entry.get("error"):
-                return str(entry["error"])
+                return plain_tooltip(entry["error"])
             if col == "time":
-                return entry.get("timestamp") or None
+                return plain_tooltip(entry.get("timestamp")) or None
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and col in ("id", "duration"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -245,16 +236,8 @@ class AuditTableModel(QAbstractTableModel):
         return AuditTableModel._display(entry, col).lower()
 
 
-def _outcome_color(ok: bool | None):
-    pal = QGuiApplication.palette()
-    dark = pal.color(QPalette.ColorRole.Window).lightnessF() < 0.5
-    from PySide6.QtGui import QColor
-
-    if ok is None:
-        return QColor("#e0b050") if dark else QColor("#8a5a00")
-    if ok:
-        return QColor("#6cc070") if dark else QColor("#1b7a2b")
-    return QColor("#ff7b72") if dark else QColor("#b3261e")
+def _outcome_color(ok: bool | None) -> QColor:
+    return status_color(QGuiApplication.palette(), ok)
 
 
 def _matches_outcome(entry: dict, outcome: str) -> bool:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from wizard.ui import backend
+from wizard.ui.ask import Ask
 from wizard.ui.audit_model import (
     COLUMNS,
     ENTRY_ROLE,
@@ -41,8 +42,11 @@ from wizard.ui.audit_model import (
     operation_text,
 )
 from wizard.ui.error_dialog import show_store_error, show_unexpected_error
+from wizard.ui.formatting import fmt_duration, fmt_int, fmt_size
+from wizard.ui.labels import collection_label
+from wizard.ui.plain_text import plain_message_box
+from wizard.ui.results import PLAN_COLUMNS
 from wizard.ui.settings import Settings
-from wizard.ui.widgets import Ask, collection_label, fmt_duration, fmt_int, fmt_size
 from wizard.ui.worker import Task
 
 WINDOW_TITLE = "Audit history — AgentMemory Migration Wizard"
@@ -98,7 +102,7 @@ def describe_entry(entry: dict) -> str:
         lines.append("")
         partial = " (how far it got; none of it was kept)" if counts.get("partial") else ""
         lines.append(f"Records per collection{partial}:")
-        head = ("inserted", "updated", "unchanged", "skipped", "deleted")
+        head = PLAN_COLUMNS
         width = max(len(collection_label(n)) for n in cols) + 2
         lines.append("  " + "Collection".ljust(width) + "".join(h.rjust(11) for h in head))
         for name, c in cols.items():
@@ -478,9 +482,12 @@ class AuditWindow(QMainWindow):
     def _on_export_failed(self, exc: BaseException) -> None:
         self._export_task = None
         if isinstance(exc, OSError):
-            box = QMessageBox(QMessageBox.Icon.Warning, "Export failed", "", parent=self)
-            box.setTextFormat(Qt.TextFormat.PlainText)
-            box.setText(f"The history could not be saved: {exc}")
+            box = plain_message_box(
+                self,
+                QMessageBox.Icon.Warning,
+                "Export failed",
+                f"The history could not be saved: {exc}",
+            )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
         else:
@@ -512,11 +519,14 @@ class AuditWindow(QMainWindow):
         name = (entry.get("source") or {}).get("name") or "the file"
         if not getattr(preview, "ok", False):
             self._update_status()
-            box = QMessageBox(QMessageBox.Icon.Information, "Cannot revert", "", parent=self)
-            box.setTextFormat(Qt.TextFormat.PlainText)
-            box.setText(f"Import #{audit_id} ({name}) cannot be reverted.")
-            box.setInformativeText(str(getattr(preview, "reason", "") or ""))
-            _plain_informative(box)
+            box = plain_message_box(
+                self,
+                QMessageBox.Icon.Information,
+                "Cannot revert",
+                f"Import #{audit_id} ({name}) cannot be reverted.",
+                str(getattr(preview, "reason", "") or ""),
+                object_name="cannotRevertBox",
+            )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
             self.revertFinished.emit(preview)
@@ -542,9 +552,12 @@ class AuditWindow(QMainWindow):
             self._select_after_load = new_id
             self.status.setText(f"Import #{result.target_id} reverted (entry #{new_id}).")
         else:
-            box = QMessageBox(QMessageBox.Icon.Warning, "Revert refused", "", parent=self)
-            box.setTextFormat(Qt.TextFormat.PlainText)
-            box.setText(str(getattr(result, "error", "") or "The import could not be reverted."))
+            box = plain_message_box(
+                self,
+                QMessageBox.Icon.Warning,
+                "Revert refused",
+                str(getattr(result, "error", "") or "The import could not be reverted."),
+            )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
         self.reload()
@@ -563,9 +576,3 @@ class AuditWindow(QMainWindow):
         self.settings.qsettings.setValue("geometry/auditSplitter", self.splitter.saveState())
         self.settings.sync()
         super().closeEvent(event)
-
-
-def _plain_informative(box: QMessageBox) -> None:
-    info = box.findChild(QLabel, "qt_msgbox_informativelabel")
-    if info is not None:
-        info.setTextFormat(Qt.TextFormat.PlainText)

@@ -15,7 +15,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QPushButton, QSizePolicy, QStyle, QVBoxLayout, QWidget
 
-from wizard.ui.widgets import heading_label, muted, plain_label
+from wizard.ui.plain_text import heading_label, plain_label
+from wizard.ui.status import muted
 
 
 def local_files(mime: QMimeData | None) -> list[str]:

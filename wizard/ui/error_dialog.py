@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from wizard.crashlog import log_crash, log_path
-from wizard.ui.widgets import plain_label
+from wizard.ui.plain_text import plain_label, plain_message_box, set_plain_informative
 
 
 class ErrorDialog(QDialog):
@@ -153,12 +153,13 @@ def show_store_error(
 
     For a damaged store, ``move_aside`` (when given) is offered as a button: it renames the
     file (nothing is deleted or overwritten) so that a new store can be started."""
-    box = QMessageBox(parent)
-    box.setObjectName("storeErrorBox")
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Store problem")
-    box.setTextFormat(Qt.TextFormat.PlainText)
-    box.setText("The memory store cannot be used right now.")
+    box = plain_message_box(
+        parent,
+        QMessageBox.Icon.Warning,
+        "Store problem",
+        "The memory store cannot be used right now.",
+        object_name="storeErrorBox",
+    )
     info = store_error_text(err)
     if db_path:
         info += f"\n\nStore: {db_path}"
@@ -171,7 +172,7 @@ def show_store_error(
         button.setObjectName("moveAsideButton")
         button.clicked.connect(move_aside)
         box.addButton(QMessageBox.StandardButton.Close)
-    box.setInformativeText(info)
+    set_plain_informative(box, info)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box

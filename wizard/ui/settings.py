@@ -7,10 +7,11 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from wizard.store.importer import STRATEGIES
+
 ORGANIZATION = "agentmemory"
 APPLICATION = "agentmemory-wizard"
 MAX_RECENT = 8
-STRATEGIES = ("merge", "replace", "skip")
 MIB = 1024**2
 DEFAULT_MAX_INPUT_MB = 2048  # 2 GiB after decompression (FORMATS.md section 7)
 MAX_INPUT_MB_RANGE = (1, 1024 * 1024)  # 1 MB to 1 TB

@@ -13,8 +13,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wizard.ui.plain_text import plain_label
 from wizard.ui.settings import DEFAULT_MAX_INPUT_MB, MAX_INPUT_MB_RANGE, Settings
-from wizard.ui.widgets import muted, plain_label
+from wizard.ui.status import muted
 
 
 class SettingsDialog(QDialog):

@@ -21,6 +21,7 @@ from wizard.core.inspection import Inspection, InspectOptions
 from wizard.ui import backend
 from wizard.ui.drop_zone import accept_file_drag, local_files
 from wizard.ui.error_dialog import show_store_error, show_unexpected_error
+from wizard.ui.plain_text import plain_message_box
 from wizard.ui.settings import Settings
 from wizard.ui.worker import Task, dispose_in_background, running_tasks
 
@@ -271,13 +272,14 @@ class MigrationWizard(QWizard):
                 show_unexpected_error(exc, self)
             return None
         self.moved_aside = target
-        box = QMessageBox(self)
-        box.setObjectName("movedAsideBox")
-        box.setIcon(QMessageBox.Icon.Information)
-        box.setWindowTitle("Store moved aside")
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setText(f"The damaged store was moved to:\n{target}")
-        box.setInformativeText(f"A new, empty store is created at {self.db_path}.")
+        box = plain_message_box(
+            self,
+            QMessageBox.Icon.Information,
+            "Store moved aside",
+            f"The damaged store was moved to:\n{target}",
+            f"A new, empty store is created at {self.db_path}.",
+            object_name="movedAsideBox",
+        )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self.storeMovedAside.emit(str(target))

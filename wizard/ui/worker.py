@@ -22,6 +22,7 @@ before the end is not guaranteed: ``finished`` follows).
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -33,6 +34,13 @@ from wizard.core.allocation import paused_gc, release
 from wizard.core.problems import Cancelled
 
 PROGRESS_INTERVAL = 0.05  # seconds: at most 20 progress signals per second
+
+# A busy worker hands the interpreter to a waiting thread only every "switch interval" (5 ms by
+# default); the GUI thread needs it for every Python slot it runs, so a handful of slots in a
+# row could wait 5 ms each. 1 ms keeps the window's longest pause well under 50 ms; it costs
+# nothing while the GUI thread is idle (the worker is only asked to switch when it waits).
+GUI_SWITCH_INTERVAL = 0.001
+sys.setswitchinterval(min(sys.getswitchinterval(), GUI_SWITCH_INTERVAL))
 
 _running: set[Task] = set()  # strong references: a running task is never garbage collected
 

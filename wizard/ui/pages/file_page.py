@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from wizard.ui.drop_zone import DropZone
-from wizard.ui.pages.common import describe_counts, format_label, phase_text
-from wizard.ui.widgets import clear_status, muted, plain_label, set_status
+from wizard.ui.labels import describe_counts, format_label, phase_text
+from wizard.ui.plain_text import plain_label, plain_tooltip
+from wizard.ui.status import clear_status, muted, set_status
 
 if TYPE_CHECKING:
     from wizard.ui.wizard import MigrationWizard
@@ -166,8 +167,8 @@ class FilePage(QWizardPage):
             name = os.path.basename(path) + ("" if exists else "  (missing)")
             item = QTreeWidgetItem([name, os.path.dirname(path)])
             item.setData(0, Qt.ItemDataRole.UserRole, path)
-            item.setToolTip(0, path)
-            item.setToolTip(1, path)
+            item.setToolTip(0, plain_tooltip(path))
+            item.setToolTip(1, plain_tooltip(path))
             if not exists:
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
             self.recent.addTopLevelItem(item)

@@ -10,15 +10,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFormLayout, QProgressBar, QVBoxLayout, QWizardPage
 
-from wizard.ui.pages.common import STRATEGY_NAMES, attr
-from wizard.ui.widgets import (
-    collection_label,
-    fmt_eta,
-    fmt_int,
-    heading_label,
-    muted,
-    plain_label,
-)
+from wizard.ui.formatting import fmt_eta, fmt_int
+from wizard.ui.labels import STRATEGY_NAMES, collection_label
+from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
+from wizard.ui.results import attr
+from wizard.ui.status import muted
 
 if TYPE_CHECKING:
     from wizard.ui.wizard import MigrationWizard
@@ -118,7 +114,7 @@ class ImportPage(QWizardPage):
         self.meter.reset()
         self.headline.setText("Importing…")
         self.file_value.setText(os.path.basename(self.wiz.path))
-        self.file_value.setToolTip(self.wiz.path)
+        self.file_value.setToolTip(plain_tooltip(self.wiz.path))
         self.strategy_value.setText(STRATEGY_NAMES.get(self.wiz.strategy, self.wiz.strategy))
         self.current.setText("Starting…")
         self.rate.setText("")

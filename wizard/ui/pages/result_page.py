@@ -8,26 +8,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWizardPage
 
-from wizard.ui.pages.common import (
-    PLAN_COLUMNS,
-    STRATEGY_NAMES,
-    attr,
-    collection_rows,
-    format_label,
-)
-from wizard.ui.widgets import (
-    FAIL_MARK,
-    PASS_MARK,
-    collection_label,
-    fit_table_height,
-    fmt_duration,
-    heading_label,
-    make_table,
-    muted,
-    plain_label,
-    set_status,
-    table_item,
-)
+from wizard.ui.formatting import fmt_duration
+from wizard.ui.labels import STRATEGY_NAMES, collection_label, format_label
+from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
+from wizard.ui.results import PLAN_COLUMNS, attr, collection_rows
+from wizard.ui.status import FAIL_MARK, PASS_MARK, muted, set_status
+from wizard.ui.tables import fit_table_height, make_table, plan_headers, table_item
 
 if TYPE_CHECKING:
     from wizard.ui.wizard import MigrationWizard
@@ -60,7 +46,7 @@ class ResultPage(QWizardPage):
         self.table_heading = heading_label("Written per collection")
         layout.addWidget(self.table_heading)
         self.table = make_table(
-            ["Collection", "Inserted", "Updated", "Unchanged", "Skipped", "Deleted"],
+            plan_headers(PLAN_COLUMNS),
             "resultTable",
             "Records written per collection",
         )
@@ -91,7 +77,7 @@ class ResultPage(QWizardPage):
         outcome = wiz.import_outcome or "failed"
         insp = wiz.inspection
         self.file_value.setText(os.path.basename(wiz.path))
-        self.file_value.setToolTip(wiz.path)
+        self.file_value.setToolTip(plain_tooltip(wiz.path))
         fmt = attr(result, "format") or (insp.format if insp else None)
         version = insp.report.source_version if insp else None
         self.format_value.setText(format_label(fmt, version))

@@ -13,41 +13,20 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from wizard.ui.pages.common import (
-    PLAN_COLUMNS,
-    STRATEGY_NAMES,
-    STRATEGY_TEXT,
-    attr,
-    collection_rows,
-    phase_text,
-)
-from wizard.ui.widgets import (
-    Ask,
-    collection_label,
-    fit_table_height,
-    fmt_int,
-    heading_label,
-    make_table,
-    muted,
-    plain_label,
-    set_status,
-    table_item,
-)
+from wizard.store.importer import STRATEGIES
+from wizard.ui.ask import Ask
+from wizard.ui.formatting import fmt_int
+from wizard.ui.labels import STRATEGY_NAMES, STRATEGY_TEXT, collection_label, phase_text
+from wizard.ui.plain_text import heading_label, plain_label
+from wizard.ui.results import PLAN_COLUMNS, attr, collection_rows, plan_totals
+from wizard.ui.status import muted, set_status
+from wizard.ui.tables import fit_table_height, make_table, plan_headers, table_item
 
 if TYPE_CHECKING:
     from wizard.ui.wizard import MigrationWizard
 
-STRATEGIES = ("merge", "replace", "skip")
 OBJECT_NAMES = {"merge": "strategyMerge", "replace": "strategyReplace", "skip": "strategySkip"}
 RADIO_TEXT = {"merge": "&Merge", "replace": "&Replace", "skip": "&Skip existing"}
-
-
-def plan_totals(plan: object) -> dict[str, int]:
-    totals = dict.fromkeys(PLAN_COLUMNS, 0)
-    for _name, counts in collection_rows(attr(plan, "collections")):
-        for col in PLAN_COLUMNS:
-            totals[col] += counts[col]
-    return totals
 
 
 class StrategyPage(QWizardPage):
@@ -91,7 +70,7 @@ class StrategyPage(QWizardPage):
         self.plan_progress.setVisible(False)
         layout.addWidget(self.plan_progress)
         self.plan_table = make_table(
-            ["Collection", "Inserted", "Updated", "Unchanged", "Skipped", "Deleted"],
+            plan_headers(PLAN_COLUMNS),
             "planTable",
             "Dry-run plan",
         )

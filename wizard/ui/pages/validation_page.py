@@ -28,22 +28,11 @@ from PySide6.QtWidgets import (
 from wizard.core import versions
 from wizard.core.inspection import InspectOptions
 from wizard.core.report_text import report_lines
-from wizard.ui.pages.common import describe_counts, format_label, phase_text
-from wizard.ui.widgets import (
-    CAP_LABELS,
-    FAIL_MARK,
-    PASS_MARK,
-    fit_table_height,
-    fmt_int,
-    fmt_size,
-    heading_label,
-    make_table,
-    muted,
-    plain_label,
-    set_status,
-    status_color,
-    table_item,
-)
+from wizard.ui.formatting import fmt_int, fmt_size
+from wizard.ui.labels import cap_label, describe_counts, format_label, phase_text
+from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
+from wizard.ui.status import FAIL_MARK, PASS_MARK, muted, set_status, status_color
+from wizard.ui.tables import fit_table_height, make_table, table_item
 
 if TYPE_CHECKING:
     from wizard.ui.wizard import MigrationWizard
@@ -250,7 +239,7 @@ class ValidationPage(QWizardPage):
         inspecting = wiz.is_inspecting()
         self.busy.setVisible(inspecting)
         self.file_value.setText(os.path.basename(wiz.path) if wiz.path else "")
-        self.file_value.setToolTip(wiz.path)
+        self.file_value.setToolTip(plain_tooltip(wiz.path))
         if inspecting:
             self.busy_label.setText("Reading the file…")
             self.busy_bar.setRange(0, 0)
@@ -275,7 +264,7 @@ class ValidationPage(QWizardPage):
         report = insp.report
         src = insp.source
         self.file_value.setText(f"{src.name}  ({fmt_size(src.size)})")
-        self.file_value.setToolTip(src.path)
+        self.file_value.setToolTip(plain_tooltip(src.path))
         self.format_value.setText(
             format_label(report.format) if report.format else "not recognised"
         )
@@ -330,7 +319,7 @@ class ValidationPage(QWizardPage):
             return
         table.setRowCount(len(caps))
         for row, cap in enumerate(caps):
-            label = CAP_LABELS.get(cap.name, cap.name)
+            label = cap_label(cap.name)
             table.setItem(row, 0, table_item(label, tooltip=cap.detail or None))
             table.setItem(row, 1, table_item(cap.count, number=True))
             table.setItem(row, 2, table_item(cap.limit, number=True))
