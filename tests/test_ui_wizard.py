@@ -193,6 +193,26 @@ def test_import_page_has_the_contract_widgets(qtbot, wiz):
     assert bar.maximum() == 1000 and bar.value() == 1000
 
 
+def test_import_page_keeps_moving_through_long_steps(qtbot, wiz):
+    """Index builds and the commit are single SQL steps: the page names them, and its
+    heartbeat updates the elapsed time 4 times a second until the import ends."""
+    from wizard.store.importer import Progress
+
+    page = wiz.import_page
+    page._on_started()
+    assert page.heartbeat.isActive() and page.heartbeat.interval() <= 250
+    first = page.elapsed.text()
+    assert first.startswith("Elapsed")
+    page._on_progress(Progress("index", "observations", 0, 3))
+    assert page.current.text() == "Building the indexes of the observations…"
+    page._on_progress(Progress("commit", None, 0, 1))
+    assert page.current.text().startswith("Committing")
+    with qtbot.waitSignal(page.heartbeat.timeout, timeout=2_000):
+        pass
+    page._on_finished()
+    assert not page.heartbeat.isActive()
+
+
 @pytest.mark.parametrize(
     ("strategy", "expected"),
     [

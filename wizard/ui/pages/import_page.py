@@ -8,13 +8,16 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFormLayout, QProgressBar, QVBoxLayout, QWizardPage
 
-from wizard.ui.formatting import fmt_eta, fmt_int
+from wizard.ui.formatting import fmt_duration, fmt_eta, fmt_int
 from wizard.ui.labels import STRATEGY_NAMES, collection_label
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
 from wizard.ui.results import attr
 from wizard.ui.status import muted
+
+HEARTBEAT_MS = 250  # the page updates at least 4 times a second while importing
 
 if TYPE_CHECKING:
     from wizard.ui.wizard import MigrationWizard
@@ -94,6 +97,15 @@ class ImportPage(QWizardPage):
         self.rate = muted(plain_label("", object_name="rateLabel"))
         self.rate.setAccessibleName("Speed and time left")
         layout.addWidget(self.rate)
+        self.elapsed = muted(plain_label("", object_name="elapsedLabel"))
+        self.elapsed.setAccessibleName("Time elapsed")
+        layout.addWidget(self.elapsed)
+        # The worker reports between chunks; a few steps (building indexes, the commit) are one
+        # long SQL call each. The heartbeat keeps the page moving at 4 updates a second anyway.
+        self.heartbeat = QTimer(self)
+        self.heartbeat.setInterval(HEARTBEAT_MS)
+        self.heartbeat.timeout.connect(self._beat)
+        self.started_at = time.monotonic()
         layout.addSpacing(12)
         self.hint = muted(
             plain_label(
@@ -131,7 +143,13 @@ class ImportPage(QWizardPage):
         self.current.setText("Rolling back: nothing is written.")
         self.rate.setText("")
 
+    def _beat(self) -> None:
+        self.elapsed.setText(f"Elapsed {fmt_duration(time.monotonic() - self.started_at)}")
+
     def _on_started(self) -> None:
+        self.started_at = time.monotonic()
+        self._beat()
+        self.heartbeat.start()
         self.meter.reset()
         self.done_per_collection = {}
         insp = self.wiz.inspection
@@ -149,11 +167,17 @@ class ImportPage(QWizardPage):
             self.bar.setValue(done)
             self.current.setText("Deleting the existing records (Replace)…")
             return
-        if phase == "done":
+        if phase in ("commit", "done"):
             self.bar.setRange(0, 1000)
             self.bar.setValue(1000)
-            self.current.setText("Committing…")
+            self.current.setText(
+                "Committing: writing it all to disk…" if phase == "commit" else "Committed."
+            )
             self.rate.setText("")
+            return
+        if phase == "index":
+            label = collection_label(str(coll)).lower() if coll else "records"
+            self.current.setText(f"Building the indexes of the {label}…")
             return
         if coll:
             self.done_per_collection[str(coll)] = done
@@ -174,6 +198,7 @@ class ImportPage(QWizardPage):
             self.rate.setText(fmt_eta(None))
 
     def _on_finished(self) -> None:
+        self.heartbeat.stop()
         self._done = True
         self.bar.setRange(0, 1000)
         if self.wiz.import_outcome == "succeeded":
