@@ -265,7 +265,9 @@ class _Engine:
         if self.strategy == "replace":
             return {}
         params = (name,) if spec.generic else ()
-        cur = db.execute_sql(spec.state_sql, params)
+        # skip only asks whether a key is there; merge compares content hashes
+        sql = spec.keys_sql if self.strategy == "skip" else spec.state_sql
+        cur = db.execute_sql(sql, params)
         state: dict[str, bytes] = {}
         while rows := cur.fetchmany(10000):
             state.update(rows)
@@ -314,6 +316,7 @@ class _Engine:
         unchanged: set[str] = set()
         fmt, writing, audit_id = self.format_id, self.writing, self.audit_id
         merge_like = self.strategy != "skip"
+        skip_existing = not merge_like
         key_field = collection(name).key
         build = spec.row_builder
         encode = _ENCODER.encode
@@ -329,7 +332,11 @@ class _Engine:
             key = rec.get(key_field) if rec.__class__ is dict else None
             if key.__class__ is not str or not key:
                 key = _key(name, rec)
-            if key is None or (only_memories is not None and key not in only_memories):
+            if (
+                key is None
+                or (only_memories is not None and key not in only_memories)
+                or (skip_existing and key in existing)  # skip: the store has it; nothing to do
+            ):
                 plan.skipped += 1
             elif key in written:  # the same key again in this import: the last one wins
                 prev = written[key]

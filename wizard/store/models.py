@@ -295,6 +295,12 @@ class TableSpec:
         return f"SELECT {_q(self.key_column)}, hash FROM {_q(self.table)}{where}"
 
     @cached_property
+    def keys_sql(self) -> str:
+        """(key, 1) of every row of one collection: what skip needs (presence, not content)."""
+        where = ' WHERE "collection" = ?' if self.generic else ""
+        return f"SELECT {_q(self.key_column)}, 1 FROM {_q(self.table)}{where}"
+
+    @cached_property
     def _prev_columns(self) -> str:
         bucket = '"bucket"' if self.has_bucket else "NULL"
         return f"{_q(self.key_column)}, rowid, data, hash, {bucket}, last_audit"
