@@ -323,7 +323,18 @@ class _Engine:
         pop = existing.pop
         only_memories = memory_keys if name == "accessLogs" else None
         is_obs = name == "observations"
-        salt_for, salt = None, b""
+
+        def serialized(rec: dict, bucket: str | None) -> tuple[dict, str, bytes]:
+            """The record as stored (origin stamped), its JSON text and its content hash."""
+            stamped = stamp_origin(name, rec, fmt)
+            text = encode(stamped)
+            salt_bucket = bucket if is_obs else None
+            try:
+                return stamped, text, content_hash(text, salt_bucket)
+            except UnicodeEncodeError:  # a lone surrogate (JavaScript allows them): escape it
+                text = _ASCII_ENCODER.encode(stamped)
+                return stamped, text, content_hash(text, salt_bucket)
+
         rows: list[tuple] = []
         logs: list[tuple] = []
         done = 0
@@ -341,16 +352,7 @@ class _Engine:
             elif key in written:  # the same key again in this import: the last one wins
                 prev = written[key]
                 if prev is not _SKIPPED and (writing or key in unchanged):
-                    stamped = stamp_origin(name, rec, fmt)
-                    text = encode(stamped)
-                    try:
-                        h = blake2b(text.encode(), digest_size=16)
-                    except UnicodeEncodeError:  # a lone surrogate (JavaScript allows them)
-                        text = _ASCII_ENCODER.encode(stamped)
-                        h = blake2b(text.encode(), digest_size=16)
-                    if is_obs:
-                        h.update(_bucket_salt(bucket))
-                    digest = h.digest()
+                    stamped, text, digest = serialized(rec, bucket)
                     if digest != prev:
                         written[key] = digest
                         if key in unchanged:
@@ -369,18 +371,7 @@ class _Engine:
                     plan.inserted += 1
                     written[key] = _UNHASHED
                 else:
-                    stamped = stamp_origin(name, rec, fmt)
-                    text = encode(stamped)
-                    try:
-                        h = blake2b(text.encode(), digest_size=16)
-                    except UnicodeEncodeError:  # a lone surrogate (JavaScript allows them)
-                        text = _ASCII_ENCODER.encode(stamped)
-                        h = blake2b(text.encode(), digest_size=16)
-                    if is_obs:
-                        if bucket is not salt_for:
-                            salt_for, salt = bucket, _bucket_salt(bucket)
-                        h.update(salt)
-                    digest = h.digest()
+                    stamped, text, digest = serialized(rec, bucket)
                     written[key] = digest
                     if old is None:
                         plan.inserted += 1
