@@ -62,3 +62,21 @@ def db_path(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "store" / "store.sqlite"
     monkeypatch.setenv("AGENTMEMORY_WIZARD_DB", str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A store holding one import (the agentmemory 0.3.0 sample), checkpointed into one file;
+    tests copy it."""
+    import sqlite3
+
+    from store_helpers import SMALL_030
+
+    from wizard.cli import main
+
+    path = tmp_path_factory.mktemp("template") / "store.sqlite"
+    assert main(["import", str(SMALL_030), "--db", str(path)]) == 0
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return path

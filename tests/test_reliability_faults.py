@@ -31,17 +31,6 @@ ALL_TABLES = DATA_TABLES + AUDIT_TABLES
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    """A store holding one import (agentmemory 0.3.0 sample), checkpointed: one file."""
-    path = tmp_path_factory.mktemp("template") / "store.sqlite"
-    assert main(["import", str(SMALL_030), "--db", str(path)]) == 0
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    return path
-
-
-@pytest.fixture(scope="module")
 def reference(tmp_path_factory, template) -> dict:
     """The store's content after a clean ``import SMALL --strategy replace`` on the template."""
     path = tmp_path_factory.mktemp("reference") / "store.sqlite"

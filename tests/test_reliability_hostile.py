@@ -31,17 +31,6 @@ def hostile(tmp_path_factory):
     return build(tmp_path_factory.mktemp("hostile"))
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    """A store holding one import, copied for each test."""
-    path = tmp_path_factory.mktemp("template") / "store.sqlite"
-    assert main(["import", str(SMALL_030), "--db", str(path)]) == 0
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    return path
-
-
 @pytest.fixture
 def store(tmp_path, template) -> Path:
     path = tmp_path / "store" / "store.sqlite"

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from store_helpers import DATA_TABLES, SMALL, SMALL_030, dump
+from store_helpers import DATA_TABLES, SMALL, dump
 
 from wizard.cli import main
 from wizard.store import importer
@@ -21,16 +21,6 @@ from wizard.store import importer
 ROOT = Path(__file__).resolve().parents[1]
 LETTA = Path(__file__).parent / "fixtures" / "letta" / "loop.af"
 BUSY_MS = 300
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "store.sqlite"
-    assert main(["import", str(SMALL_030), "--db", str(path)]) == 0
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    return path
 
 
 def reference(tmp_path: Path, template: Path, first: Path, second: Path) -> dict:
