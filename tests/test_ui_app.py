@@ -216,3 +216,16 @@ def test_every_strategy_of_the_importer_has_a_name_and_a_description():
 
     assert settings.STRATEGIES is STRATEGIES and strategy_page.STRATEGIES is STRATEGIES
     assert set(STRATEGY_NAMES) == set(STRATEGY_TEXT) == set(STRATEGIES)
+
+
+def test_no_display_gives_a_message_instead_of_a_qt_abort(monkeypatch, capsys):
+    from wizard.ui import app
+
+    monkeypatch.setattr(app.sys, "platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert app.no_display()
+    assert app.run_gui(["export.json"]) == 3
+    assert "no display" in capsys.readouterr().err
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert not app.no_display()

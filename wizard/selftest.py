@@ -139,11 +139,11 @@ def _forget_log_handlers(folder: Path) -> None:
 
 def _display_problem() -> str | None:
     """Why Qt could not open a window here, found before Qt aborts the process over it."""
-    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
-        return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return None
-    return "no display (set QT_QPA_PLATFORM=offscreen to run the self-test without one)"
+    from wizard.ui.app import no_display
+
+    if no_display():
+        return "no display (set QT_QPA_PLATFORM=offscreen to run the self-test without one)"
+    return None
 
 
 def _import_sample(export_path: Path, db_path: Path) -> dict[str, int]:

@@ -115,8 +115,24 @@ def _shutdown() -> None:
     cancel_all_and_wait(30_000)
 
 
+def no_display() -> bool:
+    """True where Qt would abort for want of a screen: Linux with neither an X11 nor a Wayland
+    display, and no platform chosen through QT_QPA_PLATFORM."""
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_gui(argv: Sequence[str]) -> int:
     """Open the wizard (the first path in ``argv`` preloaded) and run the event loop."""
+    if no_display():
+        print(
+            "agentmemory-wizard: there is no display to open the window on (DISPLAY and "
+            "WAYLAND_DISPLAY are not set). Use a subcommand on the command line: "
+            "agentmemory-wizard --help",
+            file=sys.stderr,
+        )
+        return 3
     from wizard.ui.error_dialog import install_excepthook
     from wizard.ui.wizard import MigrationWizard
 
