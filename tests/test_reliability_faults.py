@@ -90,7 +90,8 @@ import contextlib, os, sys, time
 from pathlib import Path
 
 point, prefix = os.environ["RELIABILITY_HOLD"].split(":", 1)
-from wizard.store import audit, commands
+from wizard import cli_store as commands
+from wizard.store import audit
 
 flags = []
 _ctrl_c = commands._ctrl_c_cancels

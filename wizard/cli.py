@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from wizard import APP_NAME, __version__
+from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_CANCELLED = 0, 1, 2, 3, 130
 COMMANDS = ("validate", "import", "stats", "audit", "export", "revert")
 
 
@@ -139,9 +139,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return cmd_validate(args)
-    from wizard.store import commands  # the store subcommands
+    from wizard import cli_store  # the store subcommands
 
-    return commands.run(args)
+    return cli_store.run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from wizard import APP_NAME
-from wizard.cli import EXIT_CANCELLED, EXIT_OK, EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
+from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
 from wizard.store.database import Store, StoreError, open_store, resolve_db_path
 
 STORE_ERROR_EXIT = EXIT_STORE
