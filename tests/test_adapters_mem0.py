@@ -122,7 +122,7 @@ def test_memory_ids_and_raw_items_kept(name):
         mem = by_id[item["id"]]
         assert mem["content"] == item["memory"]
         assert mem["source"] == {"system": "mem0", "format": fmt_id, "raw": item}
-        assert mem["origin"]["channel"] == "import"
+        assert "origin" not in mem  # stamped once, by the importer (canonical.stamp_origin)
 
 
 def test_timestamps_normalised_to_utc():

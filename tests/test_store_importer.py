@@ -440,3 +440,21 @@ def test_stored_hash_is_the_content_hash_of_the_stored_text(store, db_path):
                 assert importer.serialize(json.loads(row[0])) == row[0]
     finally:
         con.close()
+
+
+def test_converted_records_get_their_origin_from_the_importer(store, db_path):
+    from pathlib import Path
+
+    from wizard.core.inspection import inspect_file
+
+    path = Path(__file__).parent / "fixtures" / "mem0" / "mem0-real-oss-2.2.1-getall-alice.json"
+    inspection = inspect_file(path)
+    run(importer.apply(store, inspection, "merge"))
+    memories = stored(db_path, "memories")
+    assert len(memories) == 19
+    for record in memories.values():
+        assert record["origin"] == {
+            "channel": "import",
+            "detail": "mem0-oss",
+            "capturedAt": record["createdAt"],
+        }

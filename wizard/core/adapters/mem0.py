@@ -203,7 +203,7 @@ def _memory(
         project=_project(user, agent),
         forgetAfter=expires,
     )
-    return canonical.stamp_origin("memories", record, fmt)
+    return record  # the importer stamps its origin (canonical.stamp_origin)
 
 
 def _item_memory(item: Any, path: str, fmt: str) -> tuple[dict | None, Problem | None]:

@@ -202,7 +202,7 @@ class _Builder:
             project=self.project,
             state=state if isinstance(state, str) else None,
         )
-        self.memories.append(canonical.stamp_origin("memories", record, FORMAT_ID))
+        self.memories.append(record)  # the importer stamps its origin
 
     def sessions(self, user_row: Any) -> list[dict]:
         """One session per app that wrote an imported memory, spanning their times."""
