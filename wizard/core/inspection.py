@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wizard.core.allocation import paused_gc
+from wizard.core.allocation import paused_gc, release
 from wizard.core.problems import Cancelled
 from wizard.core.report import Report
 
@@ -151,4 +151,7 @@ def _inspect(
         progress=progress,
         cancel=cancel,
     )
-    return Inspection(source, report, conversion.data if report.ok else None, options)
+    if not report.ok:  # nothing will be imported: free it a piece at a time (see allocation)
+        release(conversion.data)
+        return Inspection(source, report, None, options)
+    return Inspection(source, report, conversion.data, options)
