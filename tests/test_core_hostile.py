@@ -318,3 +318,30 @@ def test_a_repeated_key_keeps_only_the_last_record(tmp_path):
     assert inspection.data["memories"] == [{"id": "m2"}, {"id": "m1", "content": "last"}]
     assert inspection.data["observations"] == {"a": [], "b": [{"id": "o1", "title": "late"}]}
     assert inspection.report.counts["memories"] == 2
+
+
+def test_skip_invalid_with_repeated_keys_removes_the_invalid_records(tmp_path):
+    data = dict(
+        GOOD,
+        memories=[
+            {"id": "A", "title": "first"},
+            {"id": "A", "title": "second"},
+            {"id": "B", "title": 5},
+            {"id": "D", "title": "d"},
+        ],
+        observations={"s1": [{"id": "o1"}, {"id": "o1"}, {"id": "o2", "title": 7}, {"id": "o3"}]},
+    )
+    inspection = inspect_file(write(tmp_path, json.dumps(data)), InspectOptions(skip_invalid=True))
+    assert inspection.ok
+    assert inspection.report.skipped_invalid == ["memories[2]", "observations.s1[2]"]
+    assert inspection.data["memories"] == [
+        {"id": "A", "title": "second"},
+        {"id": "D", "title": "d"},
+    ]
+    assert inspection.data["observations"] == {"s1": [{"id": "o1"}, {"id": "o3"}]}
+
+
+def test_the_last_valid_record_of_a_key_wins(tmp_path):
+    data = dict(GOOD, memories=[{"id": "A", "title": "ok"}, {"id": "A", "title": 5}])
+    inspection = inspect_file(write(tmp_path, json.dumps(data)), InspectOptions(skip_invalid=True))
+    assert inspection.data["memories"] == [{"id": "A", "title": "ok"}]

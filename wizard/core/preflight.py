@@ -151,7 +151,8 @@ def check(
     # Caps on the file as read: before repeated keys, orphan access logs or invalid records
     # are left out.
     report.caps = check_caps(data)
-    invalid = _validate(data, report, progress, cancel)
+    repeated: list[str] = []
+    invalid = _validate(data, report, repeated, progress, cancel)
     if invalid:
         if skip_invalid:
             _remove_invalid(data, invalid)
@@ -165,6 +166,10 @@ def check(
             )
         else:
             report.errors.extend(Problem(path, message) for path, message in invalid.items())
+    # After invalid records are gone (their paths are positions in the file as read): the last
+    # valid record of a repeated key wins.
+    for name in repeated:
+        _keep_last_of_each_key(data, name, collection(name).key)
     _drop_orphan_access_logs(data, report)
     _warn_unimported_fields(data, report)
     report.counts = {name: count_records(data, name) for name in collection_names(data)}
@@ -193,8 +198,9 @@ def _check_version(data: dict, report: Report, treat_as_version: str | None) -> 
     report.errors.append(Problem("version", versions.unsupported_message(version)))
 
 
-def _validate(data: dict, report: Report, progress, cancel) -> dict[str, str]:
-    """Validate every record; returns {path: message} of the invalid ones (first problem each)."""
+def _validate(data: dict, report: Report, repeated: list[str], progress, cancel) -> dict[str, str]:
+    """Validate every record; returns {path: message} of the invalid ones (first problem each),
+    and appends to ``repeated`` the collections where a key comes more than once."""
     names = collection_names(data)
     total = sum(count_records(data, n) for n in names)
     done = 0
@@ -233,7 +239,7 @@ def _validate(data: dict, report: Report, progress, cancel) -> dict[str, str]:
             if progress is not None:
                 progress("validating", done, total)
         if duplicates:
-            _keep_last_of_each_key(data, name, key_field)
+            repeated.append(name)
             report.warnings.append(
                 Problem(
                     name,
