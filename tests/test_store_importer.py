@@ -449,7 +449,8 @@ def test_converted_records_get_their_origin_from_the_importer(store, db_path):
 
     path = Path(__file__).parent / "fixtures" / "mem0" / "mem0-real-oss-2.2.1-getall-alice.json"
     inspection = inspect_file(path)
-    run(importer.apply(store, inspection, "merge"))
+    _, result = run(importer.apply(store, inspection, "merge"))
+    assert result.ok
     memories = stored(db_path, "memories")
     assert len(memories) == 19
     for record in memories.values():
@@ -458,3 +459,23 @@ def test_converted_records_get_their_origin_from_the_importer(store, db_path):
             "detail": "mem0-oss",
             "capturedAt": record["createdAt"],
         }
+
+
+def test_ctrl_c_as_the_commit_returns_reports_the_committed_import(store, monkeypatch):
+    import contextlib
+
+    from wizard.store.database import Store
+
+    write_transaction = Store.write_transaction
+
+    @contextlib.contextmanager
+    def interrupted_after_commit(self, attempt=None):
+        with write_transaction(self, attempt):
+            yield
+        raise KeyboardInterrupt  # the signal lands right as COMMIT returns
+
+    monkeypatch.setattr(Store, "write_transaction", interrupted_after_commit)
+    _, result = run(importer.apply(store, inspection(load_small()), "merge"))
+    assert result.outcome == "succeeded" and result.audit_id is not None
+    assert [e["outcome"] for e in audit.list_entries(store)] == ["succeeded"]
+    assert store.counts()["observations"] == 500

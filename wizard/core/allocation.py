@@ -44,7 +44,15 @@ def paused_gc() -> Iterator[None]:
 
 
 def release(data: object) -> None:
-    """Empty a canonical export (or any dict of lists/dicts of records) in small steps."""
+    """Empty a canonical export (or any dict of lists/dicts of records) in small steps, then
+    give what was frozen back to the collector: with the big data gone, a full collection is
+    cheap again, and garbage cycles left from the work (a failed import's exception and its
+    frames) can be collected."""
+    _dismantle(data)
+    gc.unfreeze()
+
+
+def _dismantle(data: object) -> None:
     if isinstance(data, dict):
         # popitem, not a list of the keys: each key is freed with its value. (Kept to the end,
         # 10,000 session ids each pinned an otherwise empty allocator arena, and freeing them
@@ -52,7 +60,7 @@ def release(data: object) -> None:
         while data:
             _key, value = data.popitem()
             if isinstance(value, (dict, list)):
-                release(value)
+                _dismantle(value)
             del _key, value
     elif isinstance(data, list):
         while data:
@@ -60,5 +68,5 @@ def release(data: object) -> None:
             del data[-RELEASE_CHUNK:]
             for item in tail:
                 if isinstance(item, list) and len(item) > RELEASE_CHUNK:
-                    release(item)
+                    _dismantle(item)
             del tail

@@ -526,6 +526,8 @@ def apply(
 
     db = store.database
     engine: _Engine | None = None
+    audit_id: int | None = None
+    plans: dict[str, CollectionPlan] | None = None
     try:
         # While the transaction is open, the lock-info file beside the store describes this
         # attempt: if the process is killed, the next opening of the store audits it as
@@ -552,6 +554,9 @@ def apply(
     except StoreError as e:
         outcome, error, kind, exc = "failed", e.message, e.kind, e
     except (KeyboardInterrupt, GeneratorExit):
+        if audit_id is not None and _committed(store, audit_id):
+            # Interrupted as the commit returned: the import is complete, say so.
+            return result("succeeded", collections=plans or empty, audit_id=audit_id)
         _audit_after_rollback(
             store,
             inspection,
@@ -577,6 +582,15 @@ def apply(
     return result(
         outcome, audit_id=audit_id, error=error, error_kind=kind, exception=exc, collections=plans
     )
+
+
+def _committed(store: Store, audit_id: int) -> bool:
+    """Whether the import that wrote audit entry ``audit_id`` committed (called after its
+    transaction ended, one way or the other)."""
+    try:
+        return audit.get_entry(store, audit_id)["outcome"] == "succeeded"
+    except (KeyError, StoreError):
+        return False
 
 
 def _audit_after_rollback(
