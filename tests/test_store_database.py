@@ -174,3 +174,84 @@ def test_migrated_schema_equals_a_new_one(tmp_path):
             con.close()
 
     assert schema(tmp_path / "old.sqlite") == schema(tmp_path / "new.sqlite")
+
+
+def _announce(path, pid, **attempt_extra) -> None:
+    import json
+    import socket
+
+    attempt = {
+        "timestamp": "2026-11-24T10:00:00.000Z",
+        "operation": "import",
+        "strategy": "merge",
+        "outcome": "interrupted",
+        "source_name": "big.json",
+        "source_sha256": "ab" * 32,
+        "error": "the import did not finish",
+        **attempt_extra,
+    }
+    info = {
+        "pid": pid,
+        "program": "test",
+        "since": "",
+        "host": socket.gethostname(),
+        "attempt": attempt,
+    }
+    database.lock_info_path(path).write_text(json.dumps(info))
+
+
+def _interrupted(path) -> list[dict]:
+    from wizard.store import audit
+
+    with database.open_store(path) as store:
+        return [e for e in audit.list_entries(store) if e["outcome"] == "interrupted"]
+
+
+def test_a_dead_writers_attempt_is_recorded_once_with_unknown_fields_ignored(tmp_path):
+    path = tmp_path / "s.sqlite"
+    database.open_store(path).close()
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _announce(path, dead.pid, bogus_field=1)
+    entries = _interrupted(path)
+    assert [e["source"]["name"] for e in entries] == ["big.json"]
+    assert not database.lock_info_path(path).exists()
+    _announce(path, dead.pid)  # the same announcement again (say, the unlink had failed)
+    assert len(_interrupted(path)) == 1
+
+
+def test_a_live_writers_announcement_is_left_alone(tmp_path):
+    import os
+
+    path = tmp_path / "s.sqlite"
+    database.open_store(path).close()
+    _announce(path, os.getppid())
+    assert _interrupted(path) == []
+    assert database.lock_info_path(path).exists()
+
+
+def test_a_locked_store_opens_quickly_and_keeps_the_announcement(tmp_path, monkeypatch):
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "s.sqlite"
+    database.open_store(path).close()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _announce(path, dead.pid)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        database.open_store(path).close()
+        assert time.monotonic() - started < 2  # not the 5 s busy timeout
+        assert database.lock_info_path(path).exists()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(_interrupted(path)) == 1  # recorded by the next opener

@@ -115,6 +115,21 @@ def record_entry(store: Store, fields: dict[str, Any]) -> int:
         return write_entry(store.database, fields)
 
 
+def record_interrupted(database: SqliteDatabase, attempt: dict[str, Any]) -> None:
+    """Write the entry of an import whose process died (its fields as it announced them), in
+    the caller's transaction; once: the same attempt is not recorded twice."""
+    columns = AuditEntry._meta.fields
+    fields = {k: v for k, v in attempt.items() if k in columns and k != "id"}
+    fields["outcome"] = "interrupted"
+    seen = AuditEntry.select().where(
+        (AuditEntry.outcome == "interrupted")
+        & (AuditEntry.timestamp == fields.get("timestamp"))
+        & (AuditEntry.source_sha256 == fields.get("source_sha256"))
+    )
+    if not seen.exists(database):
+        write_entry(database, fields)
+
+
 def _entry(row: dict[str, Any]) -> dict[str, Any]:
     source = None
     if row.get("source_path") or row.get("source_name"):

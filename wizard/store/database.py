@@ -40,7 +40,7 @@ FILE_NAME = "store.sqlite"
 SQLITE_HEADER = b"SQLite format 3\x00"
 LOCK_INFO_SUFFIX = ".lock-info"
 DAMAGED_SUFFIX = ".damaged-"
-COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")  # SQLite's files beside the store
+COMPANION_SUFFIXES = ("-wal", "-shm", "-journal", LOCK_INFO_SUFFIX)  # files beside the store
 
 STORE_ERROR_KINDS = ("locked", "readonly", "full", "newer-schema", "corrupt", "io")
 
@@ -243,27 +243,43 @@ def withdraw_writer(info_path: Path | None) -> None:
             info_path.unlink()
 
 
-def claim_interrupted_attempt(path: Path | str) -> dict | None:
-    """The attempt a dead writer announced (its audit fields), taken over by this process:
-    the lock-info file is renamed first, so only one opener records it. None when there is
-    none, or its writer still runs, or it lived on another host."""
-    target = lock_info_path(path)
+CLAIM_BUSY_MS = 100  # opening a store never waits long to record a dead writer's attempt
+
+
+def record_interrupted_attempt(store: Store) -> None:
+    """Audit the import of a writer that died with its transaction open, as "interrupted".
+
+    The claim is made holding the write lock: writers create the lock-info only while they
+    hold it and remove it before they let go, so one seen under the lock belongs to a dead
+    writer. The file goes only once the entry is committed (and a repeat is recognised); on any
+    failure (locked, read-only, damaged) it stays for the next opener. Best effort: never
+    raises."""
+    target = lock_info_path(store.path)
+    if not target.exists():
+        return
+    from wizard.store import audit  # audit builds on this module
+
+    db = store.database
     try:
-        info = json.loads(target.read_text(encoding="utf-8"))
-        pid = int(info["pid"])
-        attempt = info.get("attempt")
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if info.get("host") != socket.gethostname() or _pid_alive(pid):
-        return None
-    claimed = target.with_name(f"{target.name}.claimed-{os.getpid()}")
-    try:
-        os.rename(target, claimed)
-    except OSError:
-        return None  # another opener took it
-    with contextlib.suppress(OSError):
-        claimed.unlink()
-    return attempt if isinstance(attempt, dict) else None
+        db.execute_sql(f"PRAGMA busy_timeout = {CLAIM_BUSY_MS}")
+        with db.atomic("IMMEDIATE"):
+            text = target.read_text(encoding="utf-8")
+            info = json.loads(text)
+            attempt = info.get("attempt")
+            if (
+                not isinstance(attempt, dict)
+                or info.get("host") not in (None, socket.gethostname())
+                or _pid_alive(int(info["pid"]))
+            ):
+                return
+            audit.record_interrupted(db, attempt)
+        if target.read_text(encoding="utf-8") == text:
+            target.unlink()
+    except Exception:  # best effort: the announcement stays for the next opener
+        return
+    finally:
+        with contextlib.suppress(Exception):
+            db.execute_sql(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
 
 
 # ---------------------------------------------------------------- a damaged store
@@ -479,10 +495,5 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
             raise
     db.initialize(database)
     store = Store(path, database, backup)
-    attempt = claim_interrupted_attempt(path)
-    if attempt is not None:
-        from wizard.store import audit  # audit builds on this module
-
-        with contextlib.suppress(StoreError):
-            audit.record_entry(store, attempt)
+    record_interrupted_attempt(store)
     return store
