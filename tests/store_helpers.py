@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -126,3 +127,45 @@ def export(sessions=(), observations=None, memories=(), **others) -> dict:
     }
     data.update({k: list(v) for k, v in others.items()})
     return copy.deepcopy(data)
+
+
+# What `audit --json` and audit.list_entries give for every entry (issue 3's contract).
+AUDIT_KEYS = frozenset(
+    {
+        "id",
+        "timestamp",
+        "operation",
+        "strategy",
+        "outcome",
+        "format",
+        "source_version",
+        "source",
+        "counts",
+        "caps",
+        "error",
+        "duration_ms",
+        "app_version",
+        "user",
+    }
+)
+
+
+def pragma(db: Path | str, name: str):
+    """The first value of ``PRAGMA name`` on a connection of its own."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def integrity(db: Path | str) -> str:
+    return pragma(db, "integrity_check")
+
+
+def copy_of(template: Path, tmp_path: Path) -> Path:
+    """A store file copied from a template, in a folder of its own."""
+    path = tmp_path / "store" / "store.sqlite"
+    path.parent.mkdir()
+    shutil.copy(template, path)
+    return path

@@ -20,7 +20,16 @@ import time
 from pathlib import Path
 
 import pytest
-from store_helpers import AUDIT_TABLES, DATA_TABLES, SMALL, SMALL_030, dump
+from store_helpers import (
+    AUDIT_TABLES,
+    DATA_TABLES,
+    SMALL,
+    SMALL_030,
+    copy_of,
+    dump,
+    integrity,
+    pragma,
+)
 
 from wizard.cli import main
 from wizard.store import database, importer
@@ -41,19 +50,9 @@ def reference(tmp_path_factory, template) -> dict:
 
 @pytest.fixture
 def filled(tmp_path, template, monkeypatch) -> Path:
-    path = tmp_path / "store" / "store.sqlite"
-    path.parent.mkdir()
-    shutil.copy(template, path)
+    path = copy_of(template, tmp_path)
     monkeypatch.setenv("AGENTMEMORY_WIZARD_DB", str(path))
     return path
-
-
-def integrity(db: Path) -> str:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        con.close()
 
 
 def sha256(path: Path) -> str:
@@ -274,20 +273,12 @@ def _close_log_handlers() -> None:
 
 
 # -- a full disk: SQLite's max_page_count on the import's own connection --------------------------
-def _page_count(db: Path) -> int:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("PRAGMA page_count").fetchone()[0]
-    finally:
-        con.close()
-
-
 @pytest.fixture
 def full_disk(monkeypatch):
     """Every store connection opened from now on may grow the file by only a few pages."""
 
     def limit(db: Path, spare: int = 8) -> None:
-        pages = _page_count(db) + spare
+        pages = pragma(db, "page_count") + spare
         original = database.make_database
 
         def limited(path):

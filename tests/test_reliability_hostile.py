@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fuzz.hostile import NAMES, build
-from store_helpers import AUDIT_TABLES, DATA_TABLES, SMALL_030, dump
+from store_helpers import AUDIT_TABLES, DATA_TABLES, SMALL_030, copy_of, dump, integrity
 
 from wizard.cli import main
 from wizard.core.inspection import inspect_file
@@ -33,18 +33,8 @@ def hostile(tmp_path_factory):
 
 @pytest.fixture
 def store(tmp_path, template) -> Path:
-    path = tmp_path / "store" / "store.sqlite"
-    path.parent.mkdir()
-    shutil.copy(template, path)
+    path = copy_of(template, tmp_path)
     return path
-
-
-def integrity(db: Path) -> str:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        con.close()
 
 
 def audit_rows(db: Path) -> list[tuple]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from store_helpers import DATA_TABLES, SMALL, dump
+from store_helpers import DATA_TABLES, SMALL, copy_of, dump, integrity
 
 from wizard.cli import main
 from wizard.store import importer
@@ -34,9 +34,7 @@ def reference(tmp_path: Path, template: Path, first: Path, second: Path) -> dict
 
 @pytest.fixture
 def store(tmp_path, template, monkeypatch) -> Path:
-    path = tmp_path / "store" / "store.sqlite"
-    path.parent.mkdir()
-    shutil.copy(template, path)
+    path = copy_of(template, tmp_path)
     monkeypatch.setenv("AGENTMEMORY_WIZARD_DB", str(path))
     monkeypatch.setenv("AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS", str(BUSY_MS))
     return path
@@ -63,14 +61,6 @@ def wait_for(path: Path, proc: subprocess.Popen | None = None, limit: float = 60
             assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, f"{path.name} never appeared"
         time.sleep(0.01)
-
-
-def integrity(db: Path) -> str:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        con.close()
 
 
 def audit_entries(db: Path) -> list[tuple]:

@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-from store_helpers import AUDIT_TABLES, DATA_TABLES, REFUSED, SMALL, SMALL_030, dump
+from store_helpers import (
+    AUDIT_KEYS,
+    AUDIT_TABLES,
+    DATA_TABLES,
+    REFUSED,
+    SMALL,
+    SMALL_030,
+    dump,
+    integrity,
+)
 
 from wizard.cli import main
 from wizard.store import audit, database
@@ -21,22 +30,6 @@ from wizard.store.migrations import SCHEMA_VERSION
 ROOT = Path(__file__).resolve().parents[1]
 IMPORT_KEYS = {"ok", "strategy", "format", "dry_run", "stats", "collections", "audit_id", "error"}
 STAT_KEYS = {"sessions", "observations", "memories", "summaries", "skipped"}
-AUDIT_KEYS = {
-    "id",
-    "timestamp",
-    "operation",
-    "strategy",
-    "outcome",
-    "format",
-    "source_version",
-    "source",
-    "counts",
-    "caps",
-    "error",
-    "duration_ms",
-    "app_version",
-    "user",
-}
 
 
 @pytest.fixture
@@ -221,14 +214,6 @@ def _start_import(tmp_path: Path, db: Path) -> tuple[subprocess.Popen, Path]:
     return proc, prefix
 
 
-def _integrity(db: Path) -> str:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        con.close()
-
-
 @pytest.fixture
 def filled(db):
     assert main(["import", str(SMALL_030)]) == 0
@@ -241,7 +226,7 @@ def test_kill_9_mid_import_leaves_store_intact_and_unchanged(tmp_path, filled):
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    assert _integrity(filled) == "ok"
+    assert integrity(filled) == "ok"
     assert dump(filled, DATA_TABLES + AUDIT_TABLES) == before
 
 
@@ -269,7 +254,7 @@ def test_ctrl_c_mid_import_rolls_back_audits_and_exits_130(tmp_path, filled, cap
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "cancelled" in err
-    assert _integrity(filled) == "ok"
+    assert integrity(filled) == "ok"
     assert dump(filled, DATA_TABLES + ("audit_changes",)) == before
     capsys.readouterr()
     assert main(["audit", "--limit", "1", "--json"]) == 0
