@@ -57,16 +57,11 @@ def now_iso() -> str:
 def export_document(*, exported_at: str | None = None, **collections: Any) -> dict:
     """A canonical ExportData for converted records: the newest agentmemory version, and the
     four collections agentmemory always writes present even when empty."""
+    from wizard.core.collections import ALWAYS_PRESENT, empty_collection
     from wizard.core.versions import NEWEST
 
-    document: dict = {
-        "version": NEWEST,
-        "exportedAt": exported_at or now_iso(),
-        "sessions": [],
-        "observations": {},
-        "memories": [],
-        "summaries": [],
-    }
+    document: dict = {"version": NEWEST, "exportedAt": exported_at or now_iso()}
+    document.update((name, empty_collection(name)) for name in ALWAYS_PRESENT)
     document.update(collections)
     return document
 

@@ -48,6 +48,15 @@ OTHER: tuple[Collection, ...] = tuple(Collection(n, "id") for n in OTHER_NAMES) 
 ALL: tuple[Collection, ...] = MAIN + OTHER
 BY_NAME: dict[str, Collection] = {c.name: c for c in ALL}
 
+# The collections agentmemory always writes into an ExportData, even when empty.
+ALWAYS_PRESENT: tuple[str, ...] = ("sessions", "observations", "memories", "summaries")
+
+
+def empty_collection(name: str) -> dict | list:
+    """What an empty collection is in ExportData: observations are an object, the rest arrays."""
+    return {} if name == "observations" else []
+
+
 # Top-level ExportData keys that are not collections.
 META_KEYS = ("version", "exportedAt", "pagination")
 

@@ -14,12 +14,12 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from peewee import SqliteDatabase
 
 from wizard import __version__
+from wizard.core.canonical import now_iso
 from wizard.core.collections import MAIN
 from wizard.store.database import Store
 from wizard.store.migrations import SCHEMA_VERSION
@@ -27,12 +27,6 @@ from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, AuditEntry, spec_f
 
 JSON_COLUMNS = ("counts", "caps", "options")
 CONFLICTS_NAMED = 10  # how many conflicting records a refusal message names
-
-
-def now_iso() -> str:
-    """Now, UTC, ISO-8601 with milliseconds and ``Z``."""
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def current_user() -> str:

@@ -13,15 +13,14 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from wizard.core.collections import MAIN, OTHER
+from wizard.core.canonical import now_iso
+from wizard.core.collections import ALWAYS_PRESENT, MAIN, OTHER
 from wizard.core.versions import NEWEST
-from wizard.store.audit import now_iso
 from wizard.store.database import Store
 from wizard.store.models import OTHER_SPEC, SPECS
 
 ProgressFn = Callable[[str, int, int], None]
 _FETCH = 2000
-_ALWAYS = ("sessions", "observations", "memories", "summaries")  # always in ExportData
 
 
 def _rows(store: Store, sql: str, params: tuple = ()) -> Iterable[str]:
@@ -103,7 +102,7 @@ def export_store(
                     counts[name] = n
                 elif name in SPECS:
                     table = SPECS[name].table
-                    if name not in _ALWAYS:
+                    if name not in ALWAYS_PRESENT:
                         exists = db.execute_sql(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone()
                         if not exists:
                             continue

@@ -7,14 +7,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from wizard.core.collections import MAIN
+from wizard.core.collections import ALWAYS_PRESENT
 from wizard.store.importer import CollectionPlan
 
 # The per-collection count columns, in the store's order.
 PLAN_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(CollectionPlan))
 # Collections listed even when nothing in them changes: the main collections agentmemory
 # counts in its import result (sessions, observations, memories, summaries).
-ALWAYS_SHOWN: tuple[str, ...] = tuple(c.name for c in MAIN if c.stat)
+ALWAYS_SHOWN: tuple[str, ...] = ALWAYS_PRESENT
 
 
 def attr(obj: Any, name: str, default: Any = None) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wizard.core import versions as versions_rules
-from wizard.core.collections import MAIN
+from wizard.core.collections import ALWAYS_PRESENT, empty_collection
 from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
 from wizard.core.problems import InputRefused, Problem
 
@@ -111,10 +111,8 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
             )
         )
     merged.pop("pagination", None)
-    merged.setdefault("observations", {})
-    for c in MAIN[:4]:
-        if c.name != "observations":
-            merged.setdefault(c.name, [])
+    for name in ALWAYS_PRESENT:
+        merged.setdefault(name, empty_collection(name))
     warnings.append(Problem("", f"{len(pages)} pages merged in order"))
     return Conversion(
         data=merged,
