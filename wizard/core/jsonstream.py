@@ -30,6 +30,15 @@ PROGRESS_EVERY = 2000  # elements between progress callbacks / cancel checks
 _LOOKAHEAD = 64 * 1024  # a record starting closer than this to the window's end is refilled
 _MISSING = object()
 MAX_KEY_SETS = 4096  # distinct key sets remembered per file
+# A small array (an observation bucket) is decoded in one C call. The first try reads at most
+# SMALL_FIRST characters, then twice as many, up to SMALL_MAX, so one C call never holds the
+# GIL for more than a few milliseconds and a big array wastes at most about SMALL_MAX.
+SMALL_FIRST = 16 * 1024
+SMALL_MAX = 256 * 1024
+# Only quotes and brackets matter to the nesting depth of a JSON text.
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'"[]{}')
+_QUOTED = re.compile(rb'"[^"]*"')
+_ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
 
 
 class _NotJson(ValueError):
@@ -68,6 +77,9 @@ class JsonStream:
         self._elements = 0
         self._key_sets: dict[tuple, tuple] = {}
         self._last_keys: tuple = ()
+        self._small_size = SMALL_FIRST  # first try for the next small array
+        self._small_misses = 0  # big arrays in a row
+        self._small_pause = 0  # arrays left to the careful path before trying again
 
     # -- buffer -------------------------------------------------------------------------------
     def _fill(self, need: int = 1) -> bool:
@@ -180,6 +192,9 @@ class JsonStream:
                 raise self.refuse("malformed JSON: expecting ',' or '}' in an object", path=path)
 
     def _array(self, depth: int, path: str) -> list:
+        small = self._small_array(depth)
+        if small is not None:
+            return small
         self.pos += 1
         result: list = []
         if self._peek() == "]":
@@ -210,9 +225,7 @@ class JsonStream:
             if value is _MISSING:
                 value = self._value(child, f"{path}[{len(result)}]", "array")
             result.append(value)
-            self._elements += 1
-            if self._elements % PROGRESS_EVERY == 0:
-                self._tick()
+            self._counted(1)
             buf, pos = self.buf, self.pos
             char = buf[pos] if pos < len(buf) else self._peek()
             if char in " \t\r\n":
@@ -228,6 +241,54 @@ class JsonStream:
                 return result
             else:
                 raise self.refuse("malformed JSON: expecting ',' or ']' in an array", path=path)
+
+    def _small_array(self, depth: int) -> list | None:
+        """The array at ``pos`` decoded in one C call when it is small and plainly valid.
+
+        None (nothing consumed) leaves it to the element-by-element path, which locates any
+        error and streams a big array. An observation bucket is a few dozen records: decoding
+        it whole saves the Python work per record, which was most of the reading time."""
+        if self._small_pause:
+            self._small_pause -= 1
+            return None
+        cap = min(SMALL_MAX, self.max_string)
+        size = min(self._small_size, cap)
+        while True:
+            self._fill(size)
+            buf, pos = self.buf, self.pos
+            text, start = (buf[pos : pos + size], 0) if len(buf) - pos > size else (buf, pos)
+            try:
+                value, end = _DECODER.raw_decode(text, start)
+                break
+            except json.JSONDecodeError as exc:
+                cut_off = exc.pos >= len(text) - 64 or exc.msg.startswith("Unterminated")
+                if not cut_off or (text is buf and self._eof):
+                    return None  # really broken: the careful path says where
+                if size >= cap:  # a big array: stream it, and skip the next few tries
+                    self._small_misses += 1
+                    self._small_pause = 2 ** min(self._small_misses, 10)
+                    return None
+                size = min(2 * size, cap)
+            except (ValueError, RecursionError):  # NaN, a giant number...: the careful path
+                return None
+        # Too deep? Each element's own levels can be no more than the array's brackets less
+        # one per other element (cheap to count); only when that bound fails, measure exactly.
+        room = self.max_depth - depth - 1
+        brackets = text.count("[", start, end) + text.count("{", start, end)
+        containers = sum(1 for v in value if v.__class__ is dict or v.__class__ is list)
+        if brackets - containers > room and _levels(text[start:end], room + 1) > room + 1:
+            return None
+        self.pos = pos + end - start if text is not buf else end
+        self._small_size = max(SMALL_FIRST, 2 * (end - start))
+        self._small_misses = 0
+        self._counted(len(value))
+        return value
+
+    def _counted(self, elements: int) -> None:
+        before = self._elements
+        self._elements += elements
+        if self._elements // PROGRESS_EVERY != before // PROGRESS_EVERY:
+            self._tick()
 
     def _tick(self) -> None:
         """Every PROGRESS_EVERY elements: honour cancel, report progress."""
@@ -341,6 +402,25 @@ class JsonStream:
                 raise self.refuse(
                     f"a single string longer than {limit // (1024 * 1024)} MB", m.start(), path
                 )
+
+
+def _levels(text: str, limit: int) -> int:
+    """How deeply the brackets of a valid JSON text nest (counted up to limit + 1), with
+    C-speed string operations only."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if b"\\" in raw:  # escaped backslashes, then escaped quotes, can hide or fake a quote
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = raw.translate(None, _NOT_STRUCTURE)
+    structure = _QUOTED.sub(b"", structure.replace(b'""', b""))  # strings and their brackets
+    structure = structure.translate(_ONE_BRACKET_KIND)
+    levels = 0
+    while structure and levels <= limit:  # each pass removes the innermost pairs: one level
+        shorter = structure.replace(b"[]", b"")
+        if len(shorter) == len(structure):  # not balanced: not a valid text; say "too deep"
+            return limit + 1
+        structure = shorter
+        levels += 1
+    return levels
 
 
 def _join(path: str, key: str) -> str:
