@@ -9,9 +9,12 @@ these models to validate them, in chunks (see ``validate_records``).
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from typing_extensions import NotRequired, Required, TypedDict
 
 Number = int | float
 
@@ -182,12 +185,45 @@ def record_model(collection: str) -> type[Record]:
 
 
 _ADAPTERS: dict[type[Record], TypeAdapter] = {}
+_CHECKED: dict[type[Record], Any] = {}
+
+
+def _checked(model: type[Record]) -> Any:
+    """The fields of a record model as a TypedDict that ignores other fields: the same checks,
+    about twice as fast, because pydantic builds no model instances and copies no extras
+    (validation only looks; the records stay the dicts they were read as)."""
+    checked = _CHECKED.get(model)
+    if checked is None:
+        fields = {
+            name: (Required if info.is_required() else NotRequired)[_checked_type(info.annotation)]
+            for name, info in model.model_fields.items()
+        }
+        checked = TypedDict(f"{model.__name__}Fields", fields)  # type: ignore[operator]
+        checked.__pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[attr-defined]
+        _CHECKED[model] = checked
+    return checked
+
+
+def _checked_type(annotation: Any) -> Any:
+    """An annotation with each record model in it replaced by its TypedDict."""
+    if isinstance(annotation, type) and issubclass(annotation, Record):
+        return _checked(annotation)
+    args = typing.get_args(annotation)
+    if not args:
+        return annotation
+    checked = tuple(_checked_type(a) for a in args)
+    if checked == args:
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[checked]  # noqa: UP007 - built from a tuple
+    return origin[checked]
 
 
 def _list_adapter(model: type[Record]) -> TypeAdapter:
     adapter = _ADAPTERS.get(model)
     if adapter is None:
-        adapter = _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
+        adapter = _ADAPTERS[model] = TypeAdapter(list[_checked(model)])  # type: ignore[misc]
     return adapter
 
 
