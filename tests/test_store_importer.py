@@ -218,6 +218,42 @@ def test_records_without_key_are_skipped_not_fatal(store):
     assert result.collections["sessions"].to_dict() == _c(ins=1, skip=2)
 
 
+def test_repeated_skip_counts_whole_runs_and_still_finds_the_new_records(
+    store, db_path, monkeypatch
+):
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 3)  # runs of 3: sessions span several
+    obs_a = [observation(f"o{i}", "a") for i in range(7)]
+    obs_b = [observation(f"p{i}", "b") for i in range(3)]
+    sessions = [session(f"s{i}") for i in range(10)]
+    _apply(store, export(sessions=sessions, observations={"a": obs_a, "b": obs_b}))
+    looked_at = []
+    original = importer._Classifier.classify
+    monkeypatch.setattr(
+        importer._Classifier,
+        "classify",
+        lambda self, bucket, group: looked_at.append(len(group)) or original(self, bucket, group),
+    )
+    again = export(
+        sessions=[*sessions, session("s10")],
+        observations={
+            "a": [*obs_a[:4], observation("o7", "a"), *obs_a[4:]],
+            "b": [observation("p0", "b", title="changed"), *obs_b[1:]],
+            "c": [observation("q0", "c")],
+        },
+    )
+    planned = importer.plan(store, inspection(again), "skip")
+    seen, result = _apply(store, again, "skip")
+    assert result.collections["sessions"].to_dict() == _c(ins=1, skip=10)
+    assert result.collections["observations"].to_dict() == _c(ins=2, skip=10)
+    assert planned.stats == result.stats
+    # only the runs holding a new record were looked at one by one (plan and apply)
+    assert looked_at == [2, 3, 1] * 2  # sessions s9-s10; o3, o7, o4; q0
+    done = [p.done for p in seen if p.phase == "write" and p.collection == "observations"]
+    assert done == sorted(done) and done[-1] == 12
+    assert stored(db_path, "observations")["p0"]["title"] == "t"  # skip leaves it alone
+    assert set(stored(db_path, "sessions")) == {f"s{i}" for i in range(11)}
+
+
 def _audit_rows(db_path):
     return dump(db_path, ("audit_log",))["audit_log"]
 

@@ -179,18 +179,35 @@ def _check_strategy(strategy: str) -> None:
 
 def _iter_pairs(data: dict, name: str) -> Iterator[tuple[str | None, Any]]:
     """(bucket, record) for every record of a collection; bucket only for observations."""
+    for bucket, group in _iter_groups(data, name):
+        for rec in group:
+            yield bucket, rec
+
+
+def _iter_groups(data: dict, name: str) -> Iterator[tuple[str | None, list]]:
+    """The records of a collection in runs of at most CHUNK_ROWS: (bucket, records), bucket
+    only for observations, whose runs never span two buckets."""
     if name == "observations":
         value = data.get("observations")
-        if isinstance(value, dict):
-            for bucket, items in value.items():
-                if isinstance(items, list):
-                    for rec in items:
-                        yield bucket, rec
-        return
-    value = data.get(name)
-    if isinstance(value, list):
-        for rec in value:
-            yield None, rec
+        runs = value.items() if isinstance(value, dict) else ()
+    else:
+        runs = [(None, data.get(name))]
+    for bucket, items in runs:
+        if not isinstance(items, list):
+            continue
+        if len(items) <= CHUNK_ROWS:
+            yield bucket, items
+        else:
+            for start in range(0, len(items), CHUNK_ROWS):
+                yield bucket, items[start : start + CHUNK_ROWS]
+
+
+def _all_present(group: list, key_field: str, existing: dict[str, bytes]) -> bool:
+    """Whether every record of a run is an object whose key the store already has."""
+    try:
+        return all(map(existing.__contains__, [rec.get(key_field) for rec in group]))
+    except (AttributeError, TypeError):  # not an object, or an unhashable key: look closer
+        return False
 
 
 class _Engine:
@@ -308,45 +325,93 @@ class _Engine:
         self, name: str, spec: TableSpec, existing: dict[str, bytes], memory_keys: set[str] | None
     ) -> Iterator[tuple[list[tuple], list[tuple], int]]:
         """Classify (and, when writing, serialize) every record of one collection against the
-        store's (key, hash) pairs; yields (change-log params, rows, records done) per chunk."""
-        plan = self._plan(name)
-        # This loop runs once per record (600k at agentmemory's caps): names are bound locally,
-        # and serializing, hashing and building the row are inlined.
-        written: dict[str, bytes] = {}
-        unchanged: set[str] = set()
-        fmt, writing, audit_id = self.format_id, self.writing, self.audit_id
-        merge_like = self.strategy != "skip"
-        skip_existing = not merge_like
+        store's (key, hash) pairs; yields (change-log params, rows, records done) about every
+        CHUNK_ROWS records."""
+        runs = _Classifier(self, name, spec, existing, memory_keys)
         key_field = collection(name).key
-        build = spec.row_builder
-        encode = _ENCODER.encode
-        pop = existing.pop
-        only_memories = memory_keys if name == "accessLogs" else None
-        is_obs = name == "observations"
-
-        def serialized(rec: dict, bucket: str | None) -> tuple[dict, str, bytes]:
-            """The record as stored (origin stamped), its JSON text and its content hash."""
-            stamped = stamp_origin(name, rec, fmt)
-            text = encode(stamped)
-            salt_bucket = bucket if is_obs else None
-            try:
-                return stamped, text, content_hash(text, salt_bucket)
-            except UnicodeEncodeError:  # a lone surrogate (JavaScript allows them): escape it
-                text = _ASCII_ENCODER.encode(stamped)
-                return stamped, text, content_hash(text, salt_bucket)
-
-        rows: list[tuple] = []
-        logs: list[tuple] = []
+        # skip, when the store already has every record of a run (a repeated import): count
+        # them, nothing more to look at
+        quick = self.strategy == "skip" and runs.only_memories is None
         done = 0
-        for bucket, rec in _iter_pairs(self.data, name):
-            done += 1
+        next_report = CHUNK_ROWS
+        for bucket, group in _iter_groups(self.data, name):
+            if quick and _all_present(group, key_field, existing):
+                runs.plan.skipped += len(group)
+            else:
+                runs.classify(bucket, group)
+            done += len(group)
+            if done >= next_report:
+                next_report = done + CHUNK_ROWS
+                yield runs.logs, runs.rows, done
+                runs.logs, runs.rows = [], []
+        yield runs.logs, runs.rows, done
+
+    def _flush(self, db, spec: TableSpec, logs: list[tuple], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        cur = db.cursor()
+        if logs:
+            cur.executemany(spec.log_one_sql, logs)
+        cur.executemany(spec.upsert_sql, rows)
+        if self.pause:
+            _pause(self.pause, self.cancel)
+            self.pause = None
+
+
+class _Classifier:
+    """The classification of one collection's records, a run at a time."""
+
+    def __init__(
+        self,
+        engine: _Engine,
+        name: str,
+        spec: TableSpec,
+        existing: dict[str, bytes],
+        memory_keys: set[str] | None,
+    ) -> None:
+        self.name = name
+        self.plan = engine._plan(name)
+        self.existing = existing
+        self.only_memories = memory_keys if name == "accessLogs" else None
+        self.fmt, self.writing, self.audit_id = engine.format_id, engine.writing, engine.audit_id
+        self.merge_like = engine.strategy != "skip"
+        self.key_field = collection(name).key
+        self.build = spec.row_builder
+        self.salted = name == "observations"  # an observation's hash includes its bucket
+        self.written: dict[str, bytes] = {}  # key -> digest (or a marker) of this import
+        self.unchanged: set[str] = set()
+        self.rows: list[tuple] = []  # rows to write
+        self.logs: list[tuple] = []  # change-log parameters (previous versions to keep)
+
+    def serialized(self, rec: dict, bucket: str | None) -> tuple[dict, str, bytes]:
+        """The record as stored (origin stamped), its JSON text and its content hash."""
+        stamped = stamp_origin(self.name, rec, self.fmt)
+        text = _ENCODER.encode(stamped)
+        salt_bucket = bucket if self.salted else None
+        try:
+            return stamped, text, content_hash(text, salt_bucket)
+        except UnicodeEncodeError:  # a lone surrogate (JavaScript allows them): escape it
+            text = _ASCII_ENCODER.encode(stamped)
+            return stamped, text, content_hash(text, salt_bucket)
+
+    def classify(self, bucket: str | None, group: list) -> None:
+        """Classify a run of records (one bucket's, for observations)."""
+        # This loop runs once per record (600k at agentmemory's caps): names are bound locally
+        # and building the row is inlined.
+        name, plan, written, unchanged = self.name, self.plan, self.written, self.unchanged
+        existing, pop, only_memories = self.existing, self.existing.pop, self.only_memories
+        writing, audit_id, merge_like = self.writing, self.audit_id, self.merge_like
+        skip_existing = not merge_like
+        key_field, build, serialized = self.key_field, self.build, self.serialized
+        rows, logs = self.rows, self.logs
+        for rec in group:
             key = rec.get(key_field) if rec.__class__ is dict else None
             if key.__class__ is not str or not key:
                 key = _key(name, rec)
             if (
                 key is None
                 or (only_memories is not None and key not in only_memories)
-                or (skip_existing and key in existing)  # skip: the store has it; nothing to do
+                or (skip_existing and key in existing)  # skip: the store has it
             ):
                 plan.skipped += 1
             elif key in written:  # the same key again in this import: the last one wins
@@ -384,21 +449,6 @@ class _Engine:
                         if writing:
                             logs.append((audit_id, name, key, audit_id))
                             rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
-            if done % CHUNK_ROWS == 0:
-                yield logs, rows, done
-                logs, rows = [], []
-        yield logs, rows, done
-
-    def _flush(self, db, spec: TableSpec, logs: list[tuple], rows: list[tuple]) -> None:
-        if not rows:
-            return
-        cur = db.cursor()
-        if logs:
-            cur.executemany(spec.log_one_sql, logs)
-        cur.executemany(spec.upsert_sql, rows)
-        if self.pause:
-            _pause(self.pause, self.cancel)
-            self.pause = None
 
 
 def _secondary_indexes(db, table: str) -> list[tuple[str, str]]:
