@@ -1,9 +1,11 @@
 """Benchmark the wizard against the floor (stdlib json + sqlite3 executemany, no validation).
 
-Usage: python bench/run.py [--scale 1.0] [--work DIR]
+Usage: python bench/run.py [--scale 1.0] [--rounds 1] [--work DIR]
 
 Every step runs as its own child process, so its wall time and peak memory (RSS, from wait4)
-are its own. Printed as one table; the goals are ratios to the floor measured in the same run:
+are its own. With --rounds N the whole sequence runs N times and each step's median is shown
+(on a shared machine single timings vary by 10% or more). Printed as one table; the goals are
+ratios to the floor measured in the same run:
 import into an empty store <= 1.5x the floor's time, peak memory <= the floor's, validation
 alone <= 0.5x, a repeated import with skip <= 0.5x.
 """
@@ -14,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -75,6 +78,7 @@ def main() -> None:
     global WORK
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=1, help="run every step N times; medians")
     ap.add_argument("--work", default="/tmp/agentmemory-wizard-bench")
     args = ap.parse_args()
     WORK = Path(args.work)
@@ -82,41 +86,54 @@ def main() -> None:
     a, b = make_inputs(args.scale)
     db = WORK / "store.sqlite"
     floor_db = WORK / "floor.sqlite"
-    for p in (db, floor_db):
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(p) + suffix).unlink(missing_ok=True)
     py = sys.executable
     wizard = [py, "-m", "wizard"]
-    rows = []
-
-    def step(label: str, cmd: list[str]) -> tuple[float, int]:
-        seconds, rss, _ = run_measured(cmd)
-        rows.append((label, seconds, rss))
-        print(f"  {label}: {seconds:.2f} s, {rss / 2**20:.0f} MB", file=sys.stderr)
-        return seconds, rss
-
-    floor_s, floor_rss = step(
-        "floor (json + sqlite3, no validation)",
-        [py, str(HERE / "raw_baseline.py"), str(a), str(floor_db)],
-    )
-    step("validate", [*wizard, "validate", str(a), "--json"])
-    step("import merge, empty store", [*wizard, "import", str(a), "--db", str(db)])
-    step(
-        "import merge, full store (every record updated)",
-        [*wizard, "import", str(b), "--db", str(db)],
-    )
-    step(
-        "import skip, full store",
-        [*wizard, "import", str(a), "--db", str(db), "--strategy", "skip"],
-    )
-    step(
-        "import replace, full store",
-        [*wizard, "import", str(a), "--db", str(db), "--strategy", "replace"],
-    )
+    steps = [
+        (
+            "floor (json + sqlite3, no validation)",
+            [py, str(HERE / "raw_baseline.py"), str(a), str(floor_db)],
+        ),
+        ("validate", [*wizard, "validate", str(a), "--json"]),
+        ("import merge, empty store", [*wizard, "import", str(a), "--db", str(db)]),
+        (
+            "import merge, full store (every record updated)",
+            [*wizard, "import", str(b), "--db", str(db)],
+        ),
+        (
+            "import skip, full store",
+            [*wizard, "import", str(a), "--db", str(db), "--strategy", "skip"],
+        ),
+        (
+            "import replace, full store",
+            [*wizard, "import", str(a), "--db", str(db), "--strategy", "replace"],
+        ),
+    ]
+    measured: dict[str, list[tuple[float, int]]] = {label: [] for label, _ in steps}
+    for round_no in range(1, args.rounds + 1):
+        for p in (db, floor_db):  # every round starts from no store
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(p) + suffix).unlink(missing_ok=True)
+        for label, cmd in steps:
+            seconds, rss, _ = run_measured(cmd)
+            measured[label].append((seconds, rss))
+            print(
+                f"  round {round_no}, {label}: {seconds:.2f} s, {rss / 2**20:.0f} MB",
+                file=sys.stderr,
+            )
+    rows = [
+        (
+            label,
+            statistics.median(s for s, _ in runs),
+            statistics.median(r for _, r in runs),
+        )
+        for label, runs in measured.items()
+    ]
+    floor_s, floor_rss = rows[0][1], rows[0][2]
 
     size = a.stat().st_size
     print(
         f"\nscale {args.scale}: {size / 2**20:.0f} MB ({size:,} bytes); "
+        f"{'median of ' + str(args.rounds) + ' rounds; ' if args.rounds > 1 else ''}"
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n"
     )
@@ -132,7 +149,10 @@ def main() -> None:
             {
                 "scale": args.scale,
                 "bytes": size,
-                "rows": [{"step": r[0], "seconds": round(r[1], 3), "rss": r[2]} for r in rows],
+                "rounds": {
+                    label: [{"seconds": round(t, 3), "rss": r} for t, r in runs]
+                    for label, runs in measured.items()
+                },
             }
         ),
         file=sys.stderr,
