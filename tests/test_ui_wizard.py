@@ -207,6 +207,7 @@ def test_import_page_keeps_moving_through_long_steps(qtbot, wiz):
     assert page.current.text() == "Building the indexes of the observations…"
     page._on_progress(Progress("commit", None, 0, 1))
     assert page.current.text().startswith("Committing")
+    assert (page.bar.minimum(), page.bar.maximum()) == (0, 0)  # busy: it moves by itself
     with qtbot.waitSignal(page.heartbeat.timeout, timeout=2_000):
         pass
     page._on_finished()

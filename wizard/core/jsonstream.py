@@ -3,10 +3,10 @@
 ``json.loads`` of a 370 MB file holds the GIL for seconds (a worker thread would starve the GUI)
 and needs the whole text in memory next to the parsed result. This reader walks the outer
 containers of a document in Python and hands each record (an element two or three levels
-down) to the C decoder (``JSONDecoder.raw_decode``), over a sliding window of text. The result
-is the same value ``json.loads`` gives, with these rules of FORMATS.md section 7 enforced on
-the way: no ``NaN``/``Infinity``, nesting at most ``max_depth`` deep, no string over
-``max_string`` characters, and errors reported with line and column.
+down), or a whole small array of them, to the C decoder (``JSONDecoder.raw_decode``), over a
+sliding window of text. The result is the same value ``json.loads`` gives, with these rules of
+FORMATS.md section 7 enforced on the way: no ``NaN``/``Infinity``, nesting at most ``max_depth``
+deep, no string over ``max_string`` characters, and errors reported with line and column.
 """
 
 from __future__ import annotations

@@ -167,12 +167,17 @@ class ImportPage(QWizardPage):
             self.bar.setValue(done)
             self.current.setText("Deleting the existing records (Replace)…")
             return
-        if phase in ("commit", "done"):
+        if phase == "commit":
+            # One SQL step of seconds at the caps (SQLite copies the new pages into the file):
+            # a busy bar says the work goes on, the heartbeat counts the time.
+            self.bar.setRange(0, 0)
+            self.current.setText("Committing: writing it all to disk…")
+            self.rate.setText("")
+            return
+        if phase == "done":
             self.bar.setRange(0, 1000)
             self.bar.setValue(1000)
-            self.current.setText(
-                "Committing: writing it all to disk…" if phase == "commit" else "Committed."
-            )
+            self.current.setText("Committed.")
             self.rate.setText("")
             return
         if phase == "index":
