@@ -81,6 +81,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="run every step N times; medians")
     ap.add_argument("--work", default="/tmp/agentmemory-wizard-bench")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     WORK = Path(args.work)
     WORK.mkdir(parents=True, exist_ok=True)
     a, b = make_inputs(args.scale)
@@ -149,6 +151,7 @@ def main() -> None:
             {
                 "scale": args.scale,
                 "bytes": size,
+                "rows": [{"step": r[0], "seconds": round(r[1], 3), "rss": r[2]} for r in rows],
                 "rounds": {
                     label: [{"seconds": round(t, 3), "rss": r} for t, r in runs]
                     for label, runs in measured.items()

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import Field, TypeAdapter, ValidationError
 
 from wizard.core.inspection import inspect_file
-from wizard.core.schema import ExportData
+from wizard.core.schema import RECORD_MODELS, ExportData, Record, _checked, validate_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("*/*") if p.is_file())
@@ -186,3 +188,63 @@ def test_structural_mutations_never_crash(tmp_path, sample, choice, new):
     target = tmp_path / Path(sample).name
     target.write_text(json.dumps(doc), encoding="utf-8")
     _assert_clean(inspect_file(target))
+
+
+bad_fields = st.dictionaries(
+    st.sampled_from(
+        [
+            "id",
+            "sessionId",
+            "memoryId",
+            "project",
+            "origin",
+            "facts",
+            "importance",
+            "isLatest",
+            "supersedes",
+            "tags",
+            "properties",
+            "weight",
+            "offset",
+        ]
+    ),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=3)
+    | st.lists(st.integers() | st.text(max_size=2), max_size=2)
+    | st.fixed_dictionaries({}, optional={"channel": st.integers() | st.text(max_size=2)}),
+    max_size=5,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(sorted(RECORD_MODELS)),
+    records=st.lists(bad_fields | st.none() | st.text(max_size=2), max_size=4),
+)
+def test_validation_reports_what_the_record_models_report(name, records):
+    """validate_records checks TypedDicts derived from the models: the same problems."""
+    try:
+        TypeAdapter(list[RECORD_MODELS[name]]).validate_python(records)
+        expected = []
+    except ValidationError as exc:
+        expected = [(e["loc"], e["type"].replace("model_type", "dict_type")) for e in exc.errors()]
+    try:
+        TypeAdapter(list[_checked(RECORD_MODELS[name])]).validate_python(records)
+        got = []
+    except ValidationError as exc:
+        got = [(e["loc"], e["type"]) for e in exc.errors()]
+    assert got == expected
+    assert [p[0] for p in validate_records(name, records)] == [
+        loc[0] if loc and isinstance(loc[0], int) else -1 for loc, _ in expected
+    ]
+
+
+def test_a_model_whose_checks_a_typeddict_would_drop_is_refused():
+    class Constrained(Record):
+        id: str = Field(min_length=1)
+
+    with pytest.raises(TypeError, match="would not apply all its checks"):
+        _checked(Constrained)

@@ -210,8 +210,10 @@ def test_import_page_keeps_moving_through_long_steps(qtbot, wiz):
     assert (page.bar.minimum(), page.bar.maximum()) == (0, 0)  # busy: it moves by itself
     with qtbot.waitSignal(page.heartbeat.timeout, timeout=2_000):
         pass
+    wiz.import_outcome = "failed"  # the commit failed: rolled back
     page._on_finished()
     assert not page.heartbeat.isActive()
+    assert (page.bar.maximum(), page.bar.value()) == (1000, 0)
 
 
 @pytest.mark.parametrize(

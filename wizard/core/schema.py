@@ -194,6 +194,7 @@ def _checked(model: type[Record]) -> Any:
     (validation only looks; the records stay the dicts they were read as)."""
     checked = _CHECKED.get(model)
     if checked is None:
+        _check_plain(model)
         fields = {
             name: (Required if info.is_required() else NotRequired)[_checked_type(info.annotation)]
             for name, info in model.model_fields.items()
@@ -202,6 +203,19 @@ def _checked(model: type[Record]) -> Any:
         checked.__pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[attr-defined]
         _CHECKED[model] = checked
     return checked
+
+
+def _check_plain(model: type[Record]) -> None:
+    """The TypedDict keeps only each field's type and whether it is required: refuse a model
+    whose checks would be lost on the way (an alias, a constraint, a validator)."""
+    decorators = model.__pydantic_decorators__
+    lost = [
+        name
+        for name, info in model.model_fields.items()
+        if info.alias or info.metadata or info.validation_alias
+    ]
+    if lost or decorators.field_validators or decorators.model_validators:
+        raise TypeError(f"{model.__name__}: validate_records would not apply all its checks")
 
 
 def _checked_type(annotation: Any) -> Any:

@@ -40,7 +40,9 @@ from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, TableSpec, spec_fo
 
 STRATEGIES = ("merge", "replace", "skip")
 STAT_NAMES = ("sessions", "observations", "memories", "summaries", "skipped")
-CHUNK_ROWS = 2000  # records per chunk: one executemany, one progress report, one cancel check
+# Records per chunk (one executemany, one progress report, one cancel check): whole runs are
+# added up to at least this many, so a chunk holds fewer than twice as many.
+CHUNK_ROWS = 2000
 DEFER_INDEXES_FROM = 10_000  # records: below this, index builds are not worth deferring
 PAUSE_ENV = "AGENTMEMORY_WIZARD_TEST_PAUSE_AFTER_CHUNK"
 PAUSE_LIMIT_S = 60.0
@@ -327,24 +329,24 @@ class _Engine:
         """Classify (and, when writing, serialize) every record of one collection against the
         store's (key, hash) pairs; yields (change-log params, rows, records done) about every
         CHUNK_ROWS records."""
-        runs = _Classifier(self, name, spec, existing, memory_keys)
-        key_field = collection(name).key
+        classifier = _Classifier(self, name, spec, existing, memory_keys)
+        key_field = classifier.key_field
         # skip, when the store already has every record of a run (a repeated import): count
         # them, nothing more to look at
-        quick = self.strategy == "skip" and runs.only_memories is None
+        quick = self.strategy == "skip" and classifier.only_memories is None
         done = 0
         next_report = CHUNK_ROWS
         for bucket, group in _iter_groups(self.data, name):
             if quick and _all_present(group, key_field, existing):
-                runs.plan.skipped += len(group)
+                classifier.plan.skipped += len(group)
             else:
-                runs.classify(bucket, group)
+                classifier.classify(bucket, group)
             done += len(group)
             if done >= next_report:
                 next_report = done + CHUNK_ROWS
-                yield runs.logs, runs.rows, done
-                runs.logs, runs.rows = [], []
-        yield runs.logs, runs.rows, done
+                yield classifier.logs, classifier.rows, done
+                classifier.logs, classifier.rows = [], []
+        yield classifier.logs, classifier.rows, done
 
     def _flush(self, db, spec: TableSpec, logs: list[tuple], rows: list[tuple]) -> None:
         if not rows:

@@ -205,7 +205,10 @@ class ImportPage(QWizardPage):
     def _on_finished(self) -> None:
         self.heartbeat.stop()
         self._done = True
+        busy = self.bar.maximum() == 0  # it ended during the commit
         self.bar.setRange(0, 1000)
         if self.wiz.import_outcome == "succeeded":
             self.bar.setValue(1000)
+        elif busy:
+            self.bar.setValue(0)  # the commit failed: nothing was written
         self.completeChanged.emit()
