@@ -263,10 +263,8 @@ class JsonStream:
             except json.JSONDecodeError as exc:
                 if not _cut_off(exc, text) or (text is buf and self._eof):
                     return None  # really broken: the careful path says where
-                if size >= cap:  # a big array: stream it, and skip the next few tries
-                    self._small_misses += 1
-                    self._small_pause = 2 ** min(self._small_misses, 10)
-                    return None
+                if size >= cap:  # a big array: stream it
+                    return self._small_missed()
                 size = min(2 * size, cap)
             except (ValueError, RecursionError):  # NaN, a giant number...: the careful path
                 return None
@@ -276,12 +274,18 @@ class JsonStream:
         brackets = text.count("[", start, end) + text.count("{", start, end)
         containers = sum(1 for v in value if v.__class__ is dict or v.__class__ is list)
         if brackets - containers > room and _levels(text[start:end], room + 1) > room + 1:
-            return None
+            return self._small_missed()  # too deep (or deep enough to check one by one)
         self.pos = pos + end - start if text is not buf else end
         self._small_size = max(SMALL_FIRST, 2 * (end - start))
         self._small_misses = 0
         self._counted(len(value))
         return value
+
+    def _small_missed(self) -> None:
+        """After an array too big or too deep to read whole, leave the next few (1, 2, 4, ...
+        up to 1024 after misses in a row) to the careful path before trying again."""
+        self._small_misses += 1
+        self._small_pause = 2 ** min(self._small_misses, 10)
 
     def _counted(self, elements: int) -> None:
         before = self._elements
@@ -411,7 +415,9 @@ def _cut_off(exc: json.JSONDecodeError, text: str) -> bool:
 
 def _levels(text: str, limit: int) -> int:
     """How deeply the brackets of a valid JSON text nest (counted up to limit + 1), with
-    C-speed string operations only."""
+    C-speed string operations only. Each level is a pass over the brackets: for a text both
+    large and deep (a hostile one) it gives up early and says limit + 1, "too deep to tell
+    here", and the caller takes the element-by-element path, which finds the exact place."""
     raw = text.encode("utf-8", "surrogatepass")
     if b"\\" in raw:  # escaped backslashes, then escaped quotes, can hide or fake a quote
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
@@ -420,6 +426,8 @@ def _levels(text: str, limit: int) -> int:
     structure = structure.translate(_ONE_BRACKET_KIND)
     levels = 0
     while structure and levels <= limit:  # each pass removes the innermost pairs: one level
+        if levels >= 8 and len(structure) > 16 * 1024:
+            return limit + 1
         shorter = structure.replace(b"[]", b"")
         if len(shorter) == len(structure):  # not balanced: not a valid text; say "too deep"
             return limit + 1
