@@ -41,6 +41,17 @@ def audit_rows(db: Path) -> list[tuple]:
     return dump(db, ("audit_log",))["audit_log"]
 
 
+def inspect_traced(path: Path):
+    """inspect_file(path) and the peak of Python's allocations while it ran."""
+    tracemalloc.start()
+    try:
+        inspection = inspect_file(path)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return inspection, peak
+
+
 def check_refusal(case, problem) -> None:
     assert case.expect.lower() in problem.message.lower(), problem
     assert re.fullmatch(case.where, problem.where()), problem.where()
@@ -67,12 +78,7 @@ def test_gzip_bomb_reading_stops_at_the_limit_in_bounded_memory(hostile, monkeyp
         return data
 
     monkeypatch.setattr(gzip.GzipFile, "read", counting)
-    tracemalloc.start()
-    try:
-        inspection = inspect_file(case.path)
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    inspection, peak = inspect_traced(case.path)
     check_refusal(case, inspection.report.errors[0])
     assert case.path.stat().st_size < 2 * MIB
     assert sum(read) < 64 * MIB, f"expanded {sum(read) // MIB} MB of the 1024 MB"
@@ -84,24 +90,14 @@ def test_64mb_string_is_refused_in_bounded_memory(hostile):
     a multiple of it) in memory."""
     case = hostile["string-64mb"]
     size = case.path.stat().st_size
-    tracemalloc.start()
-    try:
-        inspection = inspect_file(case.path)
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    inspection, peak = inspect_traced(case.path)
     check_refusal(case, inspection.report.errors[0])
     assert peak < size, f"peak {peak // MIB} MB for a {size // MIB} MB file"
 
 
 def test_nesting_100000_deep_is_refused_in_bounded_memory(hostile):
     case = hostile["nested-100000"]
-    tracemalloc.start()
-    try:
-        inspection = inspect_file(case.path)
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    inspection, peak = inspect_traced(case.path)
     check_refusal(case, inspection.report.errors[0])
     assert peak < 16 * MIB
 
