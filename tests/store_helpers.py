@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from wizard.core.inspection import Inspection, SourceInfo
 from wizard.core.report import Report
+from wizard.store.importer import PAUSE_ENV
 from wizard.store.models import ALL_SPECS
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "agentmemory" / "agentmemory-0.9.5-small.json"
 SMALL_030 = FIXTURES / "agentmemory" / "agentmemory-0.3.0-small.json"
@@ -169,3 +175,50 @@ def copy_of(template: Path, tmp_path: Path) -> Path:
     path.parent.mkdir()
     shutil.copy(template, path)
     return path
+
+
+# -- the CLI in a child process ---------------------------------------------------------------
+def cli_env(tmp_path: Path, db: Path | None = None, pause: Path | None = None, **extra) -> dict:
+    """The environment of a child ``python -m wizard``: this checkout importable, its own log
+    folder, the store (``db``), and the store's pause hook only when ``pause`` is given."""
+    env = dict(os.environ)
+    env.pop(PAUSE_ENV, None)
+    env.update(
+        AGENTMEMORY_WIZARD_LOG_DIR=str(tmp_path / "logs"),
+        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
+    if db is not None:
+        env["AGENTMEMORY_WIZARD_DB"] = str(db)
+    if pause is not None:
+        env[PAUSE_ENV] = str(pause)
+    env.update(extra)
+    return env
+
+
+def wait_for(path: Path, proc: subprocess.Popen | None = None, limit: float = 60.0) -> None:
+    """Wait (polling, a child process's file) until ``path`` exists; fail if ``proc`` ends."""
+    deadline = time.monotonic() + limit
+    while not path.exists():
+        if proc is not None:
+            assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.01)
+
+
+def start_paused_import(
+    tmp_path: Path, db: Path, *args: str, pause: Path | None = None, **env: str
+) -> tuple[subprocess.Popen, Path]:
+    """``wizard import SMALL *args`` in a child process, held by the store's pause hook inside
+    its write transaction after the first chunk: (process, pause prefix). Touch
+    ``<prefix>.resume`` to let it go on."""
+    prefix = pause or tmp_path / "pause"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wizard", "import", str(SMALL), *args],
+        env=cli_env(tmp_path, db, prefix, **env),
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(Path(f"{prefix}.paused"), proc)
+    return proc, prefix

@@ -16,26 +16,28 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from store_helpers import (
     AUDIT_TABLES,
     DATA_TABLES,
+    ROOT,
     SMALL,
     SMALL_030,
+    cli_env,
     copy_of,
     dump,
     integrity,
     pragma,
+    start_paused_import,
+    wait_for,
 )
 
 from wizard.cli import main
 from wizard.store import database, importer
 from wizard.store.migrations import SCHEMA_VERSION
 
-ROOT = Path(__file__).resolve().parents[1]
 ALL_TABLES = DATA_TABLES + AUDIT_TABLES
 
 
@@ -66,15 +68,6 @@ def last_audit(db: Path) -> dict:
         return dict(con.execute("SELECT * FROM audit_log ORDER BY id DESC LIMIT 1").fetchone())
     finally:
         con.close()
-
-
-def wait_for(path: Path, proc: subprocess.Popen | None = None, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    while not path.exists():
-        if proc is not None:
-            assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.01)
 
 
 # -- kill -9 and Ctrl-C of a real process, at several points --------------------------------------
@@ -158,17 +151,10 @@ sys.exit(main(sys.argv[1:]))
 
 def start_cli(tmp_path: Path, db: Path, point: str) -> tuple[subprocess.Popen, str]:
     prefix = str(tmp_path / f"hold-{point}")
-    env = dict(os.environ)
-    env.pop(importer.PAUSE_ENV, None)
-    env.update(
-        RELIABILITY_HOLD=f"{point}:{prefix}",
-        AGENTMEMORY_WIZARD_LOG_DIR=str(tmp_path / "logs"),
-        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
     argv = ["import", str(SMALL), "--strategy", "replace", "--db", str(db)]
     proc = subprocess.Popen(
         [sys.executable, "-c", HARNESS, *argv],
-        env=env,
+        env=cli_env(tmp_path, RELIABILITY_HOLD=f"{point}:{prefix}"),
         cwd=str(ROOT),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -348,15 +334,10 @@ def _drop_root_overrides() -> None:  # pragma: no cover - runs in the child, bef
 def run_cli_unprivileged(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     """The real CLI in a child process for which permission bits hold (as root: without the
     capabilities that let root write anything)."""
-    env = dict(os.environ)
-    env.update(
-        AGENTMEMORY_WIZARD_LOG_DIR=str(tmp_path / "logs"),
-        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
     preexec = _drop_root_overrides if os.geteuid() == 0 else None
     return subprocess.run(
         [sys.executable, "-m", "wizard", *argv],
-        env=env,
+        env=cli_env(tmp_path),
         cwd=str(ROOT),
         capture_output=True,
         text=True,
@@ -451,24 +432,8 @@ def test_new_store_in_a_read_only_folder_refused_exit_3(tmp_path, permission_bit
 def test_locked_by_an_import_says_which_program_pid_and_since(tmp_path, filled, monkeypatch):
     """A CLI import paused inside its transaction (the store's test hook): its lock-info file
     (owner-only) names it; another writer waits the busy timeout, then is refused with that."""
-    prefix = tmp_path / "pause"
-    env = dict(os.environ)
-    env.update(
-        AGENTMEMORY_WIZARD_DB=str(filled),
-        AGENTMEMORY_WIZARD_TEST_PAUSE_AFTER_CHUNK=str(prefix),
-        AGENTMEMORY_WIZARD_LOG_DIR=str(tmp_path / "logs"),
-        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wizard", "import", str(SMALL)],
-        env=env,
-        cwd=str(ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, prefix = start_paused_import(tmp_path, filled)
     try:
-        wait_for(Path(f"{prefix}.paused"), proc)
         info_path = database.lock_info_path(filled)
         assert stat.S_IMODE(info_path.stat().st_mode) == 0o600
         info = json.loads(info_path.read_text())

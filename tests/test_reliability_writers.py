@@ -13,12 +13,21 @@ import time
 from pathlib import Path
 
 import pytest
-from store_helpers import DATA_TABLES, SMALL, copy_of, dump, integrity
+from store_helpers import (
+    DATA_TABLES,
+    ROOT,
+    SMALL,
+    cli_env,
+    copy_of,
+    dump,
+    integrity,
+    start_paused_import,
+    wait_for,
+)
 
 from wizard.cli import main
 from wizard.store import importer
 
-ROOT = Path(__file__).resolve().parents[1]
 LETTA = Path(__file__).parent / "fixtures" / "letta" / "loop.af"
 BUSY_MS = 300
 
@@ -38,29 +47,6 @@ def store(tmp_path, template, monkeypatch) -> Path:
     monkeypatch.setenv("AGENTMEMORY_WIZARD_DB", str(path))
     monkeypatch.setenv("AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS", str(BUSY_MS))
     return path
-
-
-def cli_env(tmp_path: Path, db: Path, pause: Path | None = None) -> dict:
-    env = dict(os.environ)
-    env.pop(importer.PAUSE_ENV, None)
-    env.update(
-        AGENTMEMORY_WIZARD_DB=str(db),
-        AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS=str(BUSY_MS),
-        AGENTMEMORY_WIZARD_LOG_DIR=str(tmp_path / "logs"),
-        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    if pause is not None:
-        env[importer.PAUSE_ENV] = str(pause)
-    return env
-
-
-def wait_for(path: Path, proc: subprocess.Popen | None = None, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    while not path.exists():
-        if proc is not None:
-            assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.01)
 
 
 def audit_entries(db: Path) -> list[tuple]:
@@ -84,17 +70,14 @@ def test_wizard_waits_then_is_refused_while_a_cli_import_writes(qtbot, tmp_path,
     from wizard.ui import open_wizard
     from wizard.ui.wizard import PageId
 
-    pause = tmp_path / "cli-pause"
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "wizard", "import", str(SMALL)],
-        env=cli_env(tmp_path, store, pause),
-        cwd=str(ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    # the CLI holds the write transaction
+    cli, pause = start_paused_import(
+        tmp_path,
+        store,
+        pause=tmp_path / "cli-pause",
+        AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS=str(BUSY_MS),
     )
     try:
-        wait_for(Path(f"{pause}.paused"), cli)  # the CLI holds the write transaction
         wiz = open_wizard(store)
         qtbot.addWidget(wiz)
         wiz.show()
@@ -152,7 +135,7 @@ def test_cli_waits_then_exits_3_while_the_wizard_writes(
         started = time.monotonic()
         cli = subprocess.run(
             [sys.executable, "-m", "wizard", "import", str(SMALL)],
-            env=cli_env(tmp_path, store),
+            env=cli_env(tmp_path, store, AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS=str(BUSY_MS)),
             cwd=str(ROOT),
             capture_output=True,
             text=True,

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from store_helpers import (
@@ -21,13 +16,13 @@ from store_helpers import (
     SMALL_030,
     dump,
     integrity,
+    start_paused_import,
 )
 
 from wizard.cli import main
 from wizard.store import audit, database
 from wizard.store.migrations import SCHEMA_VERSION
 
-ROOT = Path(__file__).resolve().parents[1]
 IMPORT_KEYS = {"ok", "strategy", "format", "dry_run", "stats", "collections", "audit_id", "error"}
 STAT_KEYS = {"sessions", "observations", "memories", "summaries", "skipped"}
 
@@ -185,35 +180,6 @@ def test_export_to_unwritable_place_exit_3(tmp_path, db, capsys):
 # ------------------------------------------------------------- real processes, interrupted
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    while not path.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the import never reached its first chunk"
-        time.sleep(0.01)
-
-
-def _start_import(tmp_path: Path, db: Path) -> tuple[subprocess.Popen, Path]:
-    prefix = tmp_path / "pause"
-    env = dict(os.environ)
-    env.update(
-        AGENTMEMORY_WIZARD_DB=str(db),
-        AGENTMEMORY_WIZARD_TEST_PAUSE_AFTER_CHUNK=str(prefix),
-        AGENTMEMORY_WIZARD_LOG_DIR=str(tmp_path / "logs"),
-        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wizard", "import", str(SMALL), "--strategy", "replace"],
-        env=env,
-        cwd=str(ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    _wait_for(Path(str(prefix) + ".paused"), proc)
-    return proc, prefix
-
-
 @pytest.fixture
 def filled(db):
     assert main(["import", str(SMALL_030)]) == 0
@@ -222,7 +188,7 @@ def filled(db):
 
 def test_kill_9_mid_import_leaves_store_intact_and_unchanged(tmp_path, filled):
     before = dump(filled, DATA_TABLES + AUDIT_TABLES)
-    proc, _ = _start_import(tmp_path, filled)
+    proc, _ = start_paused_import(tmp_path, filled, "--strategy", "replace")
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
@@ -231,7 +197,7 @@ def test_kill_9_mid_import_leaves_store_intact_and_unchanged(tmp_path, filled):
 
 
 def test_a_killed_import_is_audited_as_interrupted_when_the_store_is_next_opened(tmp_path, filled):
-    proc, _ = _start_import(tmp_path, filled)
+    proc, _ = start_paused_import(tmp_path, filled, "--strategy", "replace")
     assert database.lock_info_path(filled).exists()  # the attempt is announced meanwhile
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
@@ -249,7 +215,7 @@ def test_a_killed_import_is_audited_as_interrupted_when_the_store_is_next_opened
 
 def test_ctrl_c_mid_import_rolls_back_audits_and_exits_130(tmp_path, filled, capsys):
     before = dump(filled, DATA_TABLES + ("audit_changes",))
-    proc, _ = _start_import(tmp_path, filled)
+    proc, _ = start_paused_import(tmp_path, filled, "--strategy", "replace")
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
