@@ -236,7 +236,7 @@ def test_exception_mid_write_rolls_back_exit_3_and_logs_the_traceback(
     try:
         assert main(["import", str(SMALL), "--strategy", "replace"]) == 3
     finally:
-        _close_log_handlers()
+        crashlog.close_log()
     err = capsys.readouterr().err
     assert "injected failure" in err and "details in" in err and "Traceback" not in err
     assert integrity(filled) == "ok"
@@ -244,18 +244,6 @@ def test_exception_mid_write_rolls_back_exit_3_and_logs_the_traceback(
     entry = last_audit(filled)
     assert entry["outcome"] == "failed" and "injected failure" in entry["error"]
     assert "Traceback" in (tmp_path / "logs" / "wizard.log").read_text(encoding="utf-8")
-
-
-def _close_log_handlers() -> None:
-    import logging
-
-    from wizard import crashlog
-
-    logger = logging.getLogger("wizard")
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()
-    crashlog._configured = False
 
 
 # -- a full disk: SQLite's max_page_count on the import's own connection --------------------------

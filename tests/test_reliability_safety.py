@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import json
-import logging
 import shutil
 import stat
 from pathlib import Path
@@ -105,25 +104,17 @@ def test_store_log_and_lock_info_files_are_owner_only(tmp_path, monkeypatch):
         crashlog.log_crash(RuntimeError("x"))
         assert stat.S_IMODE(crashlog.log_path().stat().st_mode) == 0o600
     finally:
-        _close_log_handlers()
+        crashlog.close_log()
 
 
 # -- logs carry no memory contents ----------------------------------------------------------------
-def _close_log_handlers() -> None:
-    logger = logging.getLogger("wizard")
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()
-    crashlog._configured = False
-
-
 @pytest.fixture
 def log_file(tmp_path, monkeypatch) -> Path:
     """The app's log, in this test's folder (crashlog configures its handler once)."""
-    _close_log_handlers()
+    crashlog.close_log()
     monkeypatch.setenv("AGENTMEMORY_WIZARD_LOG_DIR", str(tmp_path / "logs"))
     yield tmp_path / "logs" / "wizard.log"
-    _close_log_handlers()
+    crashlog.close_log()
 
 
 @pytest.fixture

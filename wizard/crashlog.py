@@ -57,6 +57,16 @@ def get_logger() -> logging.Logger:
     return logger
 
 
+def close_log() -> None:
+    """Close the log file; the next get_logger() opens it again, in the folder named then."""
+    global _configured
+    logger = logging.getLogger("wizard")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    _configured = False
+
+
 # A quoted literal ('...' or "...", with escapes); possessive, so a long one costs no stack.
 _QUOTED = re.compile(r"'(?:[^'\\\n]++|\\.)*+'" + r'|"(?:[^"\\\n]++|\\.)*+"')
 MAX_MESSAGE = 2000  # characters of an exception message kept in the report

@@ -125,16 +125,13 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def _forget_log_handlers(folder: Path) -> None:
-    """Detach the app's log handlers that point into the temporary folder (about to go away)."""
-    logger = logging.getLogger("wizard")
-    for handler in list(logger.handlers):
-        target = getattr(handler, "baseFilename", "")
-        if target and Path(target).is_relative_to(folder):
-            logger.removeHandler(handler)
-            handler.close()
-            from wizard import crashlog
+    """Close the app's log if it was opened in the temporary folder (about to go away); the
+    next get_logger() opens the real log again."""
+    from wizard import crashlog
 
-            crashlog._configured = False  # the next get_logger() opens the real log again
+    targets = [getattr(h, "baseFilename", "") for h in logging.getLogger("wizard").handlers]
+    if any(t and Path(t).is_relative_to(folder) for t in targets):
+        crashlog.close_log()
 
 
 def _display_problem() -> str | None:
