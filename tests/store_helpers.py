@@ -22,6 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "agentmemory" / "agentmemory-0.9.5-small.json"
 SMALL_030 = FIXTURES / "agentmemory" / "agentmemory-0.3.0-small.json"
 REFUSED = FIXTURES / "mem0" / "mem0-synth-platform-structured-export.json"
+LETTA = FIXTURES / "letta" / "loop.af"
 DATA_TABLES = tuple(s.table for s in ALL_SPECS)
 AUDIT_TABLES = ("audit_log", "audit_changes")
 

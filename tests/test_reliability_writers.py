@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from store_helpers import (
     DATA_TABLES,
+    LETTA,
     ROOT,
     SMALL,
     cli_env,
@@ -28,7 +29,6 @@ from store_helpers import (
 from wizard.cli import main
 from wizard.store import importer
 
-LETTA = Path(__file__).parent / "fixtures" / "letta" / "loop.af"
 BUSY_MS = 300
 
 

@@ -11,6 +11,8 @@ from PySide6 import QtGui
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
+from store_helpers import LETTA, REFUSED, SMALL, run
+from store_helpers import SMALL_030 as OLD
 
 from wizard.core.inspection import InspectOptions, inspect_file
 from wizard.store import audit, database, importer
@@ -26,30 +28,16 @@ from wizard.ui.audit_model import (
 )
 from wizard.ui.plain_text import INFORMATIVE_LABEL
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SMALL = FIXTURES / "agentmemory" / "agentmemory-0.9.5-small.json"
-OLD = FIXTURES / "agentmemory" / "agentmemory-0.3.0-small.json"
-LETTA = FIXTURES / "letta" / "loop.af"
-REFUSED = FIXTURES / "mem0" / "mem0-synth-platform-structured-export.json"
-
-
-def _run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
 
 @pytest.fixture
 def history(db_path) -> Path:
     """A store with a few attempts: two imports, a refusal, a cancelled import."""
     with database.open_store(db_path) as store:
-        _run(importer.apply(store, inspect_file(SMALL), "merge"))
+        run(importer.apply(store, inspect_file(SMALL), "merge"))
         importer.record_refusal(store, inspect_file(REFUSED), "merge")
-        _run(importer.apply(store, inspect_file(LETTA), "skip"))
+        run(importer.apply(store, inspect_file(LETTA), "skip"))
         gen = importer.apply(store, inspect_file(OLD), "merge", cancel=lambda: True)
-        assert _run(gen).outcome == "cancelled"
+        assert run(gen)[1].outcome == "cancelled"
     return db_path
 
 
@@ -198,7 +186,7 @@ def test_revert_that_is_not_possible_explains_why(qtbot, window, history, monkey
     with database.open_store(history) as store:  # a later import rewrites the same records
         data = inspect_file(SMALL)
         data.data["memories"][0]["content"] = "changed"
-        _run(importer.apply(store, data, "merge"))
+        run(importer.apply(store, data, "merge"))
     window.reload()
     qtbot.waitUntil(lambda: not window.is_loading(), timeout=10_000)
     first = window.model.entries()[-1]
@@ -217,10 +205,10 @@ def test_a_reason_naming_html_record_keys_is_plain_text(qtbot, db_path, tmp_path
     path = tmp_path / "html-keys.json"
     path.write_text(json.dumps(data))
     with database.open_store(db_path) as store:
-        _run(importer.apply(store, inspect_file(path), "merge"))
+        run(importer.apply(store, inspect_file(path), "merge"))
         data["memories"][0]["content"] = "changed by a later import"
         path.write_text(json.dumps(data))
-        _run(importer.apply(store, inspect_file(path), "merge"))
+        run(importer.apply(store, inspect_file(path), "merge"))
     w = open_audit_history(db_path)
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: not w.is_loading(), timeout=10_000)
@@ -287,7 +275,7 @@ def test_skipped_invalid_records_are_listed(qtbot, db_path, tmp_path):
     path = tmp_path / "some-invalid.json"
     path.write_text(json.dumps(data))
     with database.open_store(db_path) as store:
-        _run(importer.apply(store, inspect_file(path, InspectOptions(skip_invalid=True)), "merge"))
+        run(importer.apply(store, inspect_file(path, InspectOptions(skip_invalid=True)), "merge"))
     w = open_audit_history(db_path)
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: not w.is_loading(), timeout=10_000)

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
     QWizard,
 )
+from store_helpers import REFUSED, SMALL
+from store_helpers import SMALL_030 as OLD
 
 from wizard.store import audit, database, importer
 from wizard.ui import open_wizard
@@ -30,10 +32,6 @@ from wizard.ui.settings import Settings
 from wizard.ui.wizard import MigrationWizard, PageId
 from wizard.ui.worker import Task
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SMALL = FIXTURES / "agentmemory" / "agentmemory-0.9.5-small.json"
-OLD = FIXTURES / "agentmemory" / "agentmemory-0.3.0-small.json"
-REFUSED = FIXTURES / "mem0" / "mem0-synth-platform-structured-export.json"
 PAUSE_ENV = importer.PAUSE_ENV
 
 NEXT = QWizard.WizardButton.NextButton
