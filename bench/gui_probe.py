@@ -70,8 +70,8 @@ def main() -> None:
     timer.timeout.connect(tick)
     updates: list[float] = []  # progress reported by the worker
     visible: list[float] = []  # the import page changing: progress or its heartbeat
-    wizard.importProgress.connect(lambda *_: updates.append(time.perf_counter()))
-    wizard.importProgress.connect(lambda *_: visible.append(time.perf_counter()))
+    wizard.session.importProgress.connect(lambda *_: updates.append(time.perf_counter()))
+    wizard.session.importProgress.connect(lambda *_: visible.append(time.perf_counter()))
     wizard.import_page.heartbeat.timeout.connect(lambda: visible.append(time.perf_counter()))
     phase_time: dict[str, float] = {}
 
@@ -80,13 +80,13 @@ def main() -> None:
         phase_time[name] = time.perf_counter()
 
     done = {"inspected": False, "imported": False}
-    wizard.inspectionFinished.connect(lambda: done.__setitem__("inspected", True))
-    wizard.importFinished.connect(lambda: done.__setitem__("imported", True))
+    wizard.session.inspectionFinished.connect(lambda: done.__setitem__("inspected", True))
+    wizard.session.importFinished.connect(lambda: done.__setitem__("imported", True))
     timer.start()
     phase("read+check")
     wizard.load_file(args.file)
     wait_for(lambda: done["inspected"], 600)
-    if not (wizard.inspection and wizard.inspection.ok):
+    if not (wizard.session.inspection and wizard.session.inspection.ok):
         sys.exit("the file was refused")
     wizard.next()
     wizard.next()
@@ -105,7 +105,7 @@ def main() -> None:
     shown = sorted(t for t in visible if t <= end)
     shown_intervals = [b - a for a, b in itertools.pairwise(shown)]
     seconds = end - phase_time["import"]
-    print(f"outcome: {wizard.import_outcome}")
+    print(f"outcome: {wizard.session.import_outcome}")
     for name in ("read+check", "plan", "import", "after"):
         print(f"longest GUI-thread gap during {name}: {gaps.get(name, 0.0):.1f} ms")
     if intervals:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from wizard.core.inspection import Inspection, SourceInfo
 from wizard.core.report import Report
+from wizard.core.steps import drive
 from wizard.store.importer import PAUSE_ENV
 from wizard.store.models import ALL_SPECS
 
@@ -48,12 +49,9 @@ def load_small(path: Path = SMALL) -> dict:
 
 def run(gen):
     """Drive a generator to its end: (list of yielded values, return value)."""
-    seen = []
-    while True:
-        try:
-            seen.append(next(gen))
-        except StopIteration as stop:
-            return seen, stop.value
+    seen: list = []
+    result = drive(gen, seen.append)
+    return seen, result
 
 
 def dump(db_path: Path | str, tables: tuple[str, ...] = DATA_TABLES) -> dict[str, list[tuple]]:

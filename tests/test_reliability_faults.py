@@ -34,6 +34,7 @@ from store_helpers import (
     wait_for,
 )
 
+from wizard import runs
 from wizard.cli import main
 from wizard.store import database, importer
 from wizard.store.migrations import SCHEMA_VERSION
@@ -82,8 +83,9 @@ import contextlib, os, sys, time
 from pathlib import Path
 
 point, prefix = os.environ["RELIABILITY_HOLD"].split(":", 1)
-from wizard import cli_store as commands
-from wizard.store import audit
+from wizard import cli_commands as commands
+from wizard.runs import importing
+from wizard.store import importer
 
 flags = []
 _ctrl_c = commands._ctrl_c_cancels
@@ -114,23 +116,21 @@ def hold(return_on_ctrl_c):
 
 
 if point == "reading":
-    import wizard.core.inspection as inspection
-
-    _inspect = inspection.inspect_file
+    _inspect = importing.inspect_file
 
     def inspect_file(*args, **kwargs):
         hold(True)
         return _inspect(*args, **kwargs)
 
-    inspection.inspect_file = inspect_file
+    importing.inspect_file = inspect_file
 elif point == "before-commit":
-    _finish = audit.finish_entry
+    _finish = importer.finish_entry
 
     def finish_entry(*args, **kwargs):
         hold(False)
         return _finish(*args, **kwargs)
 
-    audit.finish_entry = finish_entry
+    importer.finish_entry = finish_entry
 elif point == "after-commit":
     _update = commands.ProgressBar.update
 
@@ -185,16 +185,18 @@ def test_kill_9_just_after_the_commit_keeps_the_whole_import(tmp_path, filled, r
     assert last_audit(filled)["outcome"] == "succeeded"
 
 
-def test_ctrl_c_while_reading_stops_audits_and_exits_130(tmp_path, filled):
-    before = dump(filled, DATA_TABLES + ("audit_changes",))
+def test_ctrl_c_while_reading_stops_writes_nothing_and_exits_130(tmp_path, filled):
+    """Reading writes nothing: a read stopped by Ctrl-C leaves the audit as it was too (the
+    import run had not started)."""
+    tables = (*DATA_TABLES, "audit_changes", "audit_log")
+    before = dump(filled, tables)
     proc, _ = start_cli(tmp_path, filled, "reading")
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "cancelled" in err and "nothing was written" in err
     assert integrity(filled) == "ok"
-    assert dump(filled, DATA_TABLES + ("audit_changes",)) == before
-    assert last_audit(filled)["outcome"] == "cancelled"
+    assert dump(filled, tables) == before
 
 
 def test_second_ctrl_c_just_before_the_commit_rolls_back_at_once(tmp_path, filled):
@@ -284,11 +286,13 @@ def test_disk_full_in_the_wizard_says_so_and_changes_nothing(qtbot, filled, full
     before = dump(filled, DATA_TABLES + ("audit_changes",))
     full_disk(filled)
     wiz = _wizard_to_import(qtbot, open_wizard(filled))
-    assert wiz.import_outcome == "failed" and wiz.result.error_kind == "full", wiz.result.error
+    assert wiz.session.import_outcome == "failed" and wiz.session.result.error_code == "full", (
+        wiz.session.result.error
+    )
     qtbot.waitUntil(lambda: wiz.currentId() == 4, timeout=10_000)
     assert "store is unchanged" in wiz.result_page.headline.text()
     assert "is full" in wiz.result_page.explain.text()
-    wiz.store.close()
+    wiz.session.store.close()
     assert integrity(filled) == "ok"
     assert dump(filled, DATA_TABLES + ("audit_changes",)) == before
 
@@ -298,12 +302,15 @@ def _wizard_to_import(qtbot, wiz, path: Path = SMALL):
     qtbot.addWidget(wiz)
     wiz.show()
     wiz.load_file(str(path))
-    qtbot.waitUntil(lambda: wiz.inspection is not None and not wiz.is_inspecting(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: wiz.session.inspection is not None and not wiz.session.is_inspecting(),
+        timeout=10_000,
+    )
     wiz.next()
     qtbot.waitUntil(wiz.validation_page.isComplete, timeout=10_000)
     wiz.next()
     qtbot.waitUntil(wiz.strategy_page.isComplete, timeout=10_000)
-    with qtbot.waitSignal(wiz.importFinished, timeout=30_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=30_000):
         wiz.next()
     return wiz
 
@@ -393,10 +400,10 @@ def test_read_only_store_in_the_wizard_is_explained(qtbot, filled, monkeypatch):
     monkeypatch.setattr(database, "make_database", read_only)
     before = dump(filled, ALL_TABLES)
     wiz = _wizard_to_import(qtbot, open_wizard(filled))
-    assert wiz.import_outcome == "failed" and wiz.result.error_kind == "readonly"
+    assert wiz.session.import_outcome == "failed" and wiz.session.result.error_code == "readonly"
     qtbot.waitUntil(lambda: wiz.currentId() == 4, timeout=10_000)
     assert "read-only" in wiz.result_page.explain.text()
-    wiz.store.close()
+    wiz.session.store.close()
     assert dump(filled, ALL_TABLES) == before
 
 
@@ -431,8 +438,8 @@ def test_locked_by_an_import_says_which_program_pid_and_since(tmp_path, filled, 
         from store_helpers import inspection, load_small, run
 
         with database.open_store(filled) as store:
-            _, result = run(importer.apply(store, inspection(load_small()), "merge"))
-        assert result.outcome == "failed" and result.error_kind == "locked"
+            _, result = run(runs.import_steps(store, inspection(load_small()), "merge"))
+        assert result.outcome == "failed" and result.error_code == "locked"
         assert result.duration_ms >= 250  # it waited for the busy timeout first
         assert (
             f"is locked: it is being written by `agentmemory-wizard import` on the command line "
@@ -539,7 +546,10 @@ def test_wizard_offers_to_move_a_damaged_store_aside_and_starts_a_new_one(
     qtbot.addWidget(wiz)
     wiz.show()
     wiz.load_file(str(SMALL))
-    qtbot.waitUntil(lambda: wiz.inspection is not None and not wiz.is_inspecting(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: wiz.session.inspection is not None and not wiz.session.is_inspecting(),
+        timeout=10_000,
+    )
     wiz.next()
     qtbot.waitUntil(wiz.validation_page.isComplete, timeout=10_000)
     wiz.next()
@@ -550,7 +560,7 @@ def test_wizard_offers_to_move_a_damaged_store_aside_and_starts_a_new_one(
     button = box.findChild(object, "moveAsideButton")
     assert button is not None and "Move it aside and start a new store" in button.text()
     assert bad.read_bytes() == b"this is not a database"  # nothing happens until asked
-    with qtbot.waitSignal(wiz.storeMovedAside, timeout=10_000) as moved:
+    with qtbot.waitSignal(wiz.session.storeMovedAside, timeout=10_000) as moved:
         button.click()
     aside = Path(moved.args[0])
     assert aside.name.startswith("store.sqlite.damaged-")
@@ -558,10 +568,10 @@ def test_wizard_offers_to_move_a_damaged_store_aside_and_starts_a_new_one(
     assert shown[-1].objectName() == "movedAsideBox" and str(aside) in shown[-1].text()
     assert wiz.currentId() == PageId.STRATEGY
     qtbot.waitUntil(wiz.strategy_page.isComplete, timeout=10_000)  # planned on a new store
-    with qtbot.waitSignal(wiz.importFinished, timeout=30_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=30_000):
         wiz.next()
-    assert wiz.import_outcome == "succeeded"
-    wiz.store.close()
+    assert wiz.session.import_outcome == "succeeded"
+    wiz.session.store.close()
     assert integrity(bad) == "ok"
     assert stat.S_IMODE(bad.stat().st_mode) == 0o600
     assert aside.read_bytes() == b"this is not a database"
@@ -580,14 +590,17 @@ def test_wizard_import_into_a_damaged_store_offers_the_move_too(qtbot, filled, m
     qtbot.addWidget(wiz)
     wiz.show()
     wiz.load_file(str(SMALL_030))
-    qtbot.waitUntil(lambda: wiz.inspection is not None and not wiz.is_inspecting(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: wiz.session.inspection is not None and not wiz.session.is_inspecting(),
+        timeout=10_000,
+    )
     wiz.next()
     qtbot.waitUntil(wiz.validation_page.isComplete, timeout=10_000)
     wiz.next()
     # the dry run reads the damaged table: the box offers the move
     qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
     assert shown[0].findChild(object, "moveAsideButton") is not None
-    wiz.store.close()
+    wiz.session.store.close()
     assert sha256(filled) == digest
 
 
@@ -618,10 +631,10 @@ def test_wizard_import_that_finds_the_store_damaged_offers_the_move(qtbot, fille
     shown: list[QMessageBox] = []
     monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self))
     wiz = _wizard_to_import(qtbot, open_wizard(filled))
-    assert wiz.import_outcome == "failed" and wiz.result.error_kind == "corrupt"
+    assert wiz.session.import_outcome == "failed" and wiz.session.result.error_code == "corrupt"
     assert [b.objectName() for b in shown] == ["storeErrorBox"]
     assert shown[0].findChild(object, "moveAsideButton") is not None
     qtbot.waitUntil(lambda: wiz.currentId() == 4, timeout=10_000)
     assert "store is unchanged" in wiz.result_page.headline.text()
-    wiz.store.close()
+    wiz.session.store.close()
     assert sha256(filled) == digest

@@ -220,7 +220,8 @@ def test_cli_max_size_limits_and_raises_the_input_size(tmp_path, capsys):
 
 
 def test_cli_max_size_reaches_the_reader(tmp_path, monkeypatch):
-    from wizard.cli import build_parser, inspect_options
+    from wizard.cli import build_parser
+    from wizard.cli_commands import inspect_options
     from wizard.core.inspection import DEFAULT_MAX_BYTES
 
     parser = build_parser()
@@ -245,9 +246,12 @@ def test_wizard_setting_raises_the_size_limit_for_the_next_inspection(qtbot, db_
     qtbot.addWidget(wiz)
     wiz.show()
     wiz.load_file(str(big))
-    qtbot.waitUntil(lambda: wiz.inspection is not None and not wiz.is_inspecting(), timeout=10_000)
-    assert not wiz.inspection.ok
-    message = wiz.inspection.report.errors[0].message
+    qtbot.waitUntil(
+        lambda: wiz.session.inspection is not None and not wiz.session.is_inspecting(),
+        timeout=10_000,
+    )
+    assert not wiz.session.inspection.ok
+    message = wiz.session.inspection.report.errors[0].message
     assert "files up to 1.0 MB are accepted" in message and "settings" in message
 
     with qtbot.waitSignal(wiz.settingsOpened) as opened:
@@ -258,15 +262,15 @@ def test_wizard_setting_raises_the_size_limit_for_the_next_inspection(qtbot, db_
     spin = dialog.findChild(object, "maxInputSpin")
     assert spin.value() == 1
     spin.setValue(4096)
-    with qtbot.waitSignal(wiz.inspectionFinished, timeout=10_000):
+    with qtbot.waitSignal(wiz.session.inspectionFinished, timeout=10_000):
         dialog.accept()  # checked again with the new limit
-    assert wiz.inspection.ok and wiz.options.max_bytes == 4096 * 1024**2
+    assert wiz.session.inspection.ok and wiz.session.options.max_bytes == 4096 * 1024**2
     assert Settings().max_input_mb() == 4096
     assert wiz.button(QWizard.WizardButton.NextButton).isEnabled()
 
     again = open_wizard(db_path)  # the setting persists
     qtbot.addWidget(again)
-    assert again.options.max_bytes == 4096 * 1024**2
+    assert again.session.options.max_bytes == 4096 * 1024**2
 
 
 def test_settings_dialog_default_and_cancel(qtbot, db_path):
@@ -275,7 +279,7 @@ def test_settings_dialog_default_and_cancel(qtbot, db_path):
 
     wiz = open_wizard(db_path)
     qtbot.addWidget(wiz)
-    assert wiz.options.max_bytes == 2 * 1024**3  # FORMATS.md: 2 GB by default
+    assert wiz.session.options.max_bytes == 2 * 1024**3  # FORMATS.md: 2 GB by default
     dialog = wiz.open_settings()
     dialog.findChild(object, "maxInputSpin").setValue(10)
     dialog.reject()

@@ -59,7 +59,10 @@ def audit_entries(db: Path) -> list[tuple]:
 
 def wizard_to_strategy(qtbot, wiz, path: Path) -> None:
     wiz.load_file(str(path))
-    qtbot.waitUntil(lambda: wiz.inspection is not None and not wiz.is_inspecting(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: wiz.session.inspection is not None and not wiz.session.is_inspecting(),
+        timeout=10_000,
+    )
     wiz.next()
     qtbot.waitUntil(wiz.validation_page.isComplete, timeout=10_000)
     wiz.next()
@@ -82,10 +85,10 @@ def test_wizard_waits_then_is_refused_while_a_cli_import_writes(qtbot, tmp_path,
         qtbot.addWidget(wiz)
         wiz.show()
         wizard_to_strategy(qtbot, wiz, LETTA)
-        with qtbot.waitSignal(wiz.importFinished, timeout=30_000):
+        with qtbot.waitSignal(wiz.session.importFinished, timeout=30_000):
             wiz.next()
-        result = wiz.result
-        assert wiz.import_outcome == "failed" and result.error_kind == "locked"
+        result = wiz.session.result
+        assert wiz.session.import_outcome == "failed" and result.error_code == "locked"
         assert result.duration_ms >= BUSY_MS * 0.8  # it waited for the busy timeout
         assert (
             "is locked: it is being written by `agentmemory-wizard import` on the command line "
@@ -101,10 +104,10 @@ def test_wizard_waits_then_is_refused_while_a_cli_import_writes(qtbot, tmp_path,
 
     wiz.start_over()  # and now the wizard's turn
     wizard_to_strategy(qtbot, wiz, LETTA)
-    with qtbot.waitSignal(wiz.importFinished, timeout=30_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=30_000):
         wiz.next()
-    assert wiz.import_outcome == "succeeded"
-    wiz.store.close()
+    assert wiz.session.import_outcome == "succeeded"
+    wiz.session.store.close()
 
     assert integrity(store) == "ok"
     assert dump(store, DATA_TABLES + ("audit_changes",)) == reference(
@@ -143,7 +146,7 @@ def test_cli_waits_then_exits_3_while_the_wizard_writes(
         )
         elapsed = time.monotonic() - started
     finally:
-        with qtbot.waitSignal(wiz.importFinished, timeout=30_000):
+        with qtbot.waitSignal(wiz.session.importFinished, timeout=30_000):
             Path(f"{pause}.resume").touch()
     assert cli.returncode == 3, cli.stderr
     assert elapsed >= BUSY_MS / 1000
@@ -152,8 +155,8 @@ def test_cli_waits_then_exits_3_while_the_wizard_writes(
         f"is locked: it is being written by the wizard window (pid {os.getpid()}, since "
         in cli.stderr
     )
-    assert wiz.import_outcome == "succeeded"  # the wizard's import was not disturbed
-    wiz.store.close()
+    assert wiz.session.import_outcome == "succeeded"  # the wizard's import was not disturbed
+    wiz.session.store.close()
 
     assert main(["import", str(SMALL), "--db", str(store)]) == 0  # the CLI's turn
     assert integrity(store) == "ok"

@@ -23,7 +23,18 @@ from wizard.cli import main
 from wizard.store import audit, database
 from wizard.store.migrations import SCHEMA_VERSION
 
-IMPORT_KEYS = {"ok", "strategy", "format", "dry_run", "stats", "collections", "audit_id", "error"}
+IMPORT_KEYS = {
+    "ok",
+    "outcome",
+    "strategy",
+    "format",
+    "dry_run",
+    "stats",
+    "collections",
+    "audit_id",
+    "error",
+    "error_code",
+}
 STAT_KEYS = {"sessions", "observations", "memories", "summaries", "skipped"}
 
 

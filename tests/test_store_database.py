@@ -140,12 +140,12 @@ def test_migration_from_the_first_schema(tmp_path):
     path = tmp_path / "store.sqlite"
     _make_v1_store(path)
     with open_store(path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == migrations.SCHEMA_VERSION
         assert store.backup == tmp_path / "store.sqlite.schema1.bak"
         assert store.counts()["sessions"] == 1
         db = store.database
         cols = {r[1] for r in db.execute_sql("PRAGMA table_info(audit_log)")}
-        assert "options" in cols
+        assert "options" in cols and "error_code" in cols
         indexes = {r[1] for r in db.execute_sql("PRAGMA index_list(memories)")}
         assert any("project" in name for name in indexes)
     # the copy made before migrating is the schema-1 store, untouched

@@ -8,16 +8,16 @@ import stat
 
 from store_helpers import SMALL, export, inspection, load_small, memory, run, session
 
+from wizard import runs
 from wizard.core.canonical import stamp_origin
 from wizard.core.inspection import inspect_file
 from wizard.core.versions import NEWEST
-from wizard.store import importer
 from wizard.store.database import open_store
 from wizard.store.exporter import export_store
 
 
 def _import(store, data, strategy="merge", fmt="agentmemory"):
-    _, result = run(importer.apply(store, inspection(data, fmt=fmt), strategy))
+    _, result = run(runs.import_steps(store, inspection(data, fmt=fmt), strategy))
     assert result.ok, result.error
     return result
 
@@ -44,7 +44,7 @@ def test_export_import_export_round_trip_is_lossless(tmp_path):
     assert exported["version"] == NEWEST and exported["exportedAt"].endswith("Z")
     assert counts["observations"] == 500 and counts["futureThings"] == 1
     with open_store(tmp_path / "b.sqlite") as b:
-        _, result = run(importer.apply(b, inspection(exported), "merge"))
+        _, result = run(runs.import_steps(b, inspection(exported), "merge"))
         assert result.ok
         export_store(b, second)
     again = json.loads(second.read_text(encoding="utf-8"))

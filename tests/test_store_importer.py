@@ -21,10 +21,13 @@ from store_helpers import (
     stored,
 )
 
+from wizard import runs
 from wizard.core.canonical import stamp_origin
+from wizard.core.names import Strategy
 from wizard.core.report import Report
 from wizard.store import audit, importer
 from wizard.store.database import open_store
+from wizard.store.migrations import SCHEMA_VERSION
 
 # The store holds BEFORE; then IMPORT arrives. Overlap: b identical, c changed, d new (sessions);
 # m2 changed, m3 new (memories); o2 identical, o3 new (observations); n1 only in the store.
@@ -100,10 +103,10 @@ def store(db_path):
 
 
 def _apply(store, data, strategy="merge", cancel=None, **kw):
-    return run(importer.apply(store, inspection(data, **kw), strategy, cancel))
+    return run(runs.import_steps(store, inspection(data, **kw), strategy, cancel))
 
 
-@pytest.mark.parametrize("strategy", importer.STRATEGIES)
+@pytest.mark.parametrize("strategy", [str(s) for s in Strategy])
 def test_strategy_on_overlapping_data(store, db_path, strategy):
     _apply(store, BEFORE)
     expected = CASES[strategy]
@@ -133,7 +136,7 @@ def test_strategy_on_overlapping_data(store, db_path, strategy):
     assert store.counts()["sessions"] == len(expected["sessions"])
 
 
-@pytest.mark.parametrize("strategy", importer.STRATEGIES)
+@pytest.mark.parametrize("strategy", [str(s) for s in Strategy])
 def test_plan_equals_apply_on_fixture(store, strategy):
     small = load_small()
     _apply(store, small)
@@ -278,7 +281,7 @@ def test_failure_mid_import_leaves_store_unchanged(store, db_path, monkeypatch):
         o["title"] = "changed"
     _, result = _apply(store, changed, "replace")
     assert len(calls) == 2
-    assert not result.ok and result.outcome == "failed" and result.error_kind == "internal"
+    assert not result.ok and result.outcome == "failed" and result.error_code == "internal"
     assert "injected failure" in result.error
     assert dump(db_path, (*DATA_TABLES, "audit_changes")) == before
     assert _audit_rows(db_path)[:-1] == entries_before
@@ -297,7 +300,7 @@ def test_disk_full_maps_to_store_error_kind(store, db_path, monkeypatch):
 
     monkeypatch.setattr(importer._Engine, "_flush", full)
     _, result = _apply(store, load_small())
-    assert result.outcome == "failed" and result.error_kind == "full"
+    assert result.outcome == "failed" and result.error_code == "full"
     assert "full" in result.error
     assert dump(db_path) == before
 
@@ -311,7 +314,7 @@ def test_cancel_after_first_chunk(store, db_path, monkeypatch):
     def cancel():
         return any(p.phase == "write" for p in seen)
 
-    gen = importer.apply(store, inspection(export(sessions=[session("z")])), "replace", cancel)
+    gen = runs.import_steps(store, inspection(export(sessions=[session("z")])), "replace", cancel)
     result = None
     while True:
         try:
@@ -326,7 +329,7 @@ def test_cancel_after_first_chunk(store, db_path, monkeypatch):
 
 def test_closing_the_generator_rolls_back_and_audits(store, db_path):
     before = dump(db_path)
-    gen = importer.apply(store, inspection(load_small()), "merge")
+    gen = runs.import_steps(store, inspection(load_small()), "merge")
     for p in gen:
         if p.phase == "write":
             break
@@ -336,7 +339,7 @@ def test_closing_the_generator_rolls_back_and_audits(store, db_path):
 
 
 def test_closing_the_generator_after_the_commit_keeps_the_import(store, db_path):
-    gen = importer.apply(store, inspection(load_small()), "merge")
+    gen = runs.import_steps(store, inspection(load_small()), "merge")
     for p in gen:
         if p.phase == "done":
             break
@@ -370,7 +373,7 @@ def test_locked_store_fails_cleanly(db_path, monkeypatch):
         finally:
             other.execute("ROLLBACK")
             other.close()
-        assert result.outcome == "failed" and result.error_kind == "locked"
+        assert result.outcome == "failed" and result.error_code == "locked"
         assert "locked by another process" in result.error
         assert result.audit_id is None  # the store would not take the entry either
     assert dump(db_path, DATA_TABLES + AUDIT_TABLES) == before
@@ -387,7 +390,7 @@ def test_refused_inspection_is_audited_not_written(store, db_path):
 
 
 def _apply_insp(store, insp, strategy="merge"):
-    return run(importer.apply(store, insp, strategy))
+    return run(runs.import_steps(store, insp, strategy))
 
 
 def test_unknown_strategy_is_a_value_error(store):
@@ -408,7 +411,7 @@ def test_audit_entry_fields(store):
         "sha256": "ab" * 32,
     }
     assert entry["counts"]["stats"] == result.stats
-    assert entry["schema_version"] == 2
+    assert entry["schema_version"] == SCHEMA_VERSION
     assert entry["timestamp"].endswith("Z")
 
 
@@ -428,7 +431,7 @@ def test_apply_on_a_worker_thread_while_another_thread_reads(db_path):
         def work():
             with store.database.connection_context():
                 results.append(
-                    run(importer.apply(store, inspection(load_small()), "merge", cancel))[1]
+                    run(runs.import_steps(store, inspection(load_small()), "merge", cancel))[1]
                 )
 
         worker = threading.Thread(target=work)
@@ -470,7 +473,7 @@ def test_converted_records_get_their_origin_from_the_importer(store, db_path):
 
     path = Path(__file__).parent / "fixtures" / "mem0" / "mem0-real-oss-2.2.1-getall-alice.json"
     inspection = inspect_file(path)
-    _, result = run(importer.apply(store, inspection, "merge"))
+    _, result = run(runs.import_steps(store, inspection, "merge"))
     assert result.ok
     memories = stored(db_path, "memories")
     assert len(memories) == 19
@@ -496,7 +499,7 @@ def test_ctrl_c_as_the_commit_returns_reports_the_committed_import(store, monkey
         raise KeyboardInterrupt  # the signal lands right as COMMIT returns
 
     monkeypatch.setattr(Store, "write_transaction", interrupted_after_commit)
-    _, result = run(importer.apply(store, inspection(load_small()), "merge"))
+    _, result = run(runs.import_steps(store, inspection(load_small()), "merge"))
     assert result.outcome == "succeeded" and result.audit_id is not None
     assert [e["outcome"] for e in audit.list_entries(store)] == ["succeeded"]
     assert store.counts()["observations"] == 500

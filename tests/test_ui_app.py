@@ -16,7 +16,8 @@ from wizard import crashlog
 from wizard.ui import error_dialog
 from wizard.ui.app import app_icon
 from wizard.ui.formatting import fmt_duration, fmt_eta, fmt_size
-from wizard.ui.labels import STRATEGY_NAMES, STRATEGY_TEXT, format_label
+from wizard.core.names import Strategy
+from wizard.ui.labels import format_label
 from wizard.ui.pages.import_page import RateMeter
 from wizard.ui.plain_text import INFORMATIVE_LABEL, plain_message_box, plain_tooltip
 from wizard.ui.settings import MAX_RECENT, Settings
@@ -129,8 +130,10 @@ def test_settings_recent_files_are_capped_and_unique(qapp, tmp_path):
     assert len(set(recent)) == len(recent)
     s.clear_recent_files()
     assert s.recent_files() == []
-    s.set_last_strategy("nonsense")
-    assert s.last_strategy() == "merge"
+    s.set_last_strategy(Strategy.SKIP)
+    assert s.last_strategy() is Strategy.SKIP
+    s._s.setValue("import/strategy", "nonsense")  # an unknown value in the settings file
+    assert s.last_strategy() is Strategy.MERGE
 
 
 def test_rate_meter_and_formatting():
@@ -207,15 +210,6 @@ def test_format_labels_are_the_detection_labels():
     assert format_label("agentmemory", "0.9.5").endswith(", version 0.9.5")
     assert format_label("something-new") == "something-new"
     assert format_label(None) == "unknown format"
-
-
-def test_every_strategy_of_the_importer_has_a_name_and_a_description():
-    from wizard.store.importer import STRATEGIES
-    from wizard.ui import settings
-    from wizard.ui.pages import strategy_page
-
-    assert settings.STRATEGIES is STRATEGIES and strategy_page.STRATEGIES is STRATEGIES
-    assert set(STRATEGY_NAMES) == set(STRATEGY_TEXT) == set(STRATEGIES)
 
 
 def test_no_display_gives_a_message_instead_of_a_qt_abort(monkeypatch, capsys):

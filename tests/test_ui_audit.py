@@ -14,8 +14,9 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 from store_helpers import LETTA, REFUSED, SMALL, run
 from store_helpers import SMALL_030 as OLD
 
+from wizard import runs
 from wizard.core.inspection import InspectOptions, inspect_file
-from wizard.store import audit, database, importer
+from wizard.store import audit, database
 from wizard.ui import open_audit_history
 from wizard.ui.ask import Ask
 from wizard.ui.audit_model import (
@@ -33,10 +34,10 @@ from wizard.ui.plain_text import INFORMATIVE_LABEL
 def history(db_path) -> Path:
     """A store with a few attempts: two imports, a refusal, a cancelled import."""
     with database.open_store(db_path) as store:
-        run(importer.apply(store, inspect_file(SMALL), "merge"))
-        importer.record_refusal(store, inspect_file(REFUSED), "merge")
-        run(importer.apply(store, inspect_file(LETTA), "skip"))
-        gen = importer.apply(store, inspect_file(OLD), "merge", cancel=lambda: True)
+        run(runs.import_steps(store, inspect_file(SMALL), "merge"))
+        runs.record_refusal(store, inspect_file(REFUSED), "merge")
+        run(runs.import_steps(store, inspect_file(LETTA), "skip"))
+        gen = runs.import_steps(store, inspect_file(OLD), "merge", cancel=lambda: True)
         assert run(gen)[1].outcome == "cancelled"
     return db_path
 
@@ -186,7 +187,7 @@ def test_revert_that_is_not_possible_explains_why(qtbot, window, history, monkey
     with database.open_store(history) as store:  # a later import rewrites the same records
         data = inspect_file(SMALL)
         data.data["memories"][0]["content"] = "changed"
-        run(importer.apply(store, data, "merge"))
+        run(runs.import_steps(store, data, "merge"))
     window.reload()
     qtbot.waitUntil(lambda: not window.is_loading(), timeout=10_000)
     first = window.model.entries()[-1]
@@ -205,10 +206,10 @@ def test_a_reason_naming_html_record_keys_is_plain_text(qtbot, db_path, tmp_path
     path = tmp_path / "html-keys.json"
     path.write_text(json.dumps(data))
     with database.open_store(db_path) as store:
-        run(importer.apply(store, inspect_file(path), "merge"))
+        run(runs.import_steps(store, inspect_file(path), "merge"))
         data["memories"][0]["content"] = "changed by a later import"
         path.write_text(json.dumps(data))
-        run(importer.apply(store, inspect_file(path), "merge"))
+        run(runs.import_steps(store, inspect_file(path), "merge"))
     w = open_audit_history(db_path)
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: not w.is_loading(), timeout=10_000)
@@ -275,7 +276,9 @@ def test_skipped_invalid_records_are_listed(qtbot, db_path, tmp_path):
     path = tmp_path / "some-invalid.json"
     path.write_text(json.dumps(data))
     with database.open_store(db_path) as store:
-        run(importer.apply(store, inspect_file(path, InspectOptions(skip_invalid=True)), "merge"))
+        run(
+            runs.import_steps(store, inspect_file(path, InspectOptions(skip_invalid=True)), "merge")
+        )
     w = open_audit_history(db_path)
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: not w.is_loading(), timeout=10_000)

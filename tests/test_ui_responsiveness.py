@@ -185,18 +185,18 @@ def test_gui_thread_never_starved_during_read_plan_and_import(qtbot, db_path, tm
     probe.start()
     try:
         probe.phase = "read+check"
-        with qtbot.waitSignal(w.inspectionFinished, timeout=120_000):
+        with qtbot.waitSignal(w.session.inspectionFinished, timeout=120_000):
             w.load_file(str(path))
-        assert w.inspection.ok, w.inspection.report.errors[:3]
-        assert w.inspection.report.counts["observations"] == 50_000
+        assert w.session.inspection.ok, w.session.inspection.report.errors[:3]
+        assert w.session.inspection.report.counts["observations"] == 50_000
         w.next()
         w.next()
         probe.phase = "plan"
         qtbot.waitUntil(w.strategy_page.isComplete, timeout=120_000)
         probe.phase = "import"
-        with qtbot.waitSignal(w.importFinished, timeout=300_000):
+        with qtbot.waitSignal(w.session.importFinished, timeout=300_000):
             w.next()
-        assert w.import_outcome == "succeeded"
+        assert w.session.import_outcome == "succeeded"
         qtbot.waitUntil(lambda: w.currentId() == PageId.RESULT)
         probe.phase = "after"
         # the data is freed in the background (the import's deferred release, disposals):

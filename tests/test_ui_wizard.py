@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from store_helpers import REFUSED, SMALL
 from store_helpers import SMALL_030 as OLD
 
+from wizard import runs
 from wizard.store import audit, database, importer
 from wizard.ui import open_wizard
 from wizard.ui.ask import Ask
@@ -78,7 +79,7 @@ def click(qtbot, button) -> None:
 
 
 def inspected(qtbot, w: MigrationWizard) -> None:
-    qtbot.waitUntil(lambda: w.inspection is not None and not w.is_inspecting(), timeout=10_000)
+    qtbot.waitUntil(lambda: w.session.inspection is not None and not w.session.is_inspecting(), timeout=10_000)
 
 
 def to_validation(qtbot, w: MigrationWizard, path: Path) -> None:
@@ -118,7 +119,7 @@ def import_directly(db_path, path: Path, strategy="merge") -> None:
     from wizard.core.inspection import inspect_file
 
     with database.open_store(db_path) as store:
-        gen = importer.apply(store, inspect_file(path), strategy)
+        gen = runs.import_steps(store, inspect_file(path), strategy)
         while True:
             try:
                 next(gen)
@@ -163,13 +164,13 @@ def test_walk_drop_validate_merge_import_result(qtbot, wiz, db_path):
     assert cells["Total"][0] == "580"
     assert wiz.button(COMMIT).isVisible() and wiz.button(COMMIT).text() == "&Import"
 
-    with qtbot.waitSignal(wiz.importFinished, timeout=20_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=20_000):
         click(qtbot, wiz.button(COMMIT))
     qtbot.waitUntil(lambda: wiz.currentId() == PageId.RESULT, timeout=10_000)
     rpage = wiz.currentPage()
     assert rpage.objectName() == "resultPage"
     assert "Import finished" in rpage.headline.text()
-    audit_id = wiz.result.audit_id
+    audit_id = wiz.session.result.audit_id
     assert rpage.findChild(QLabel, "auditIdLabel").text() == f"#{audit_id}"
     table = rpage.table
     rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
@@ -183,7 +184,7 @@ def test_walk_drop_validate_merge_import_result(qtbot, wiz, db_path):
 
 def test_import_page_has_the_contract_widgets(qtbot, wiz):
     to_strategy(qtbot, wiz, SMALL)
-    with qtbot.waitSignal(wiz.importFinished, timeout=20_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=20_000):
         wiz.next()
     page = wiz.page(PageId.IMPORT)
     assert page.objectName() == "importPage"
@@ -208,7 +209,7 @@ def test_import_page_keeps_moving_through_long_steps(qtbot, wiz):
     assert (page.bar.minimum(), page.bar.maximum()) == (0, 0)  # busy: it moves by itself
     with qtbot.waitSignal(page.heartbeat.timeout, timeout=2_000):
         pass
-    wiz.import_outcome = "failed"  # the commit failed: rolled back
+    wiz.session.import_outcome = "failed"  # the commit failed: rolled back
     page._on_finished()
     assert not page.heartbeat.isActive()
     assert (page.bar.maximum(), page.bar.value()) == (1000, 0)
@@ -239,14 +240,14 @@ def test_each_strategy_shows_its_plan_and_imports(
     )
     radio.click()
     qtbot.waitUntil(
-        lambda: wiz.strategy_page.isComplete() and wiz.strategy == strategy, timeout=10_000
+        lambda: wiz.strategy_page.isComplete() and wiz.session.strategy == strategy, timeout=10_000
     )
     cells = plan_cells(wiz)
     for name, values in expected.items():
         assert cells[name] == values
-    with qtbot.waitSignal(wiz.importFinished, timeout=20_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=20_000):
         click(qtbot, wiz.button(COMMIT))
-    assert wiz.import_outcome == "succeeded"
+    assert wiz.session.import_outcome == "succeeded"
     if strategy == "replace":
         [(_parent, _title, text, info)] = [a[:4] for a in asked]
         assert "deletes all 580 existing records" in text
@@ -263,7 +264,7 @@ def test_replace_declined_stays_on_the_strategy_page(qtbot, wiz, db_path, monkey
     to_strategy(qtbot, wiz, SMALL)
     wiz.strategy_page.radios["replace"].click()
     qtbot.waitUntil(
-        lambda: wiz.strategy_page.isComplete() and "replace" in wiz.plans, timeout=10_000
+        lambda: wiz.strategy_page.isComplete() and "replace" in wiz.session.plans, timeout=10_000
     )
     click(qtbot, wiz.button(COMMIT))
     assert wiz.currentId() == PageId.STRATEGY
@@ -271,9 +272,11 @@ def test_replace_declined_stays_on_the_strategy_page(qtbot, wiz, db_path, monkey
 
 
 # -- refused files --------------------------------------------------------------------------------
-def test_refused_file_keeps_next_disabled_shows_the_error_and_is_audited_once(
+def test_refused_file_keeps_next_disabled_shows_the_error_and_writes_nothing(
     qtbot, wiz, db_path, monkeypatch
 ):
+    """Reading and validating never write: a refusal seen on the validation page leaves no
+    audit entry (an import that is asked for and refused does: the CLI-vs-GUI audit tests)."""
     to_validation(qtbot, wiz, REFUSED)
     page = wiz.validation_page
     assert not page.isComplete()
@@ -283,19 +286,14 @@ def test_refused_file_keeps_next_disabled_shows_the_error_and_is_audited_once(
     assert problems.isVisibleTo(page) and problems.rowCount() >= 1
     texts = " ".join(problems.item(r, 1).text() for r in range(problems.rowCount()))
     assert "structured export" in texts
-    qtbot.waitUntil(lambda: wiz.refusal_audit_id() is not None, timeout=10_000)
-    assert f"entry #{wiz.refusal_audit_id()}" in page.audit_note.text()
     started: list[Task] = []
     start = Task.start
     monkeypatch.setattr(Task, "start", lambda task: (started.append(task), start(task))[1])
     wiz.back()
-    wiz.next()  # showing it again does not audit it again
-    # whatever showing it again started (a second refusal job would be among them) has ended
-    qtbot.waitUntil(lambda: not any(t.is_running() for t in started), timeout=10_000)
-    assert "refusal" not in [t.name for t in started]
-    refused = [e for e in entries(db_path) if e["outcome"] == "refused"]
-    assert len(refused) == 1
-    assert refused[0]["source"]["name"] == REFUSED.name
+    wiz.next()  # showing it again starts nothing either
+    assert started == []
+    assert not wiz.session.store.is_open  # the store was never even opened
+    assert entries(db_path) == []
     assert store_counts(db_path)["memories"] == 0
 
 
@@ -319,16 +317,16 @@ def test_unknown_version_can_be_read_as_a_chosen_version(qtbot, wiz, db_path, tm
     assert box.isVisibleTo(page)
     assert "no version" in page.version_hint.text()
     page.version_combo.setCurrentText("0.9.5")
-    with qtbot.waitSignal(wiz.inspectionFinished, timeout=10_000):
+    with qtbot.waitSignal(wiz.session.inspectionFinished, timeout=10_000):
         click(qtbot, page.findChild(object, "treatAsVersionButton"))
-    assert wiz.inspection.ok
+    assert wiz.session.inspection.ok
     assert wiz.button(NEXT).isEnabled()
     assert "read as 0.9.5" in page.version_value.text()
     click(qtbot, wiz.button(NEXT))
     qtbot.waitUntil(wiz.strategy_page.isComplete, timeout=10_000)
-    with qtbot.waitSignal(wiz.importFinished, timeout=20_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=20_000):
         wiz.next()
-    assert wiz.import_outcome == "succeeded"
+    assert wiz.session.import_outcome == "succeeded"
     latest = entries(db_path)[0]
     assert latest["outcome"] == "succeeded"
     assert latest["options"]["treat_as_version"] == "0.9.5"
@@ -347,13 +345,13 @@ def test_invalid_records_can_be_left_out_explicitly(qtbot, wiz, db_path, tmp_pat
     assert check.isVisibleTo(page) and not check.isChecked()
     wheres = [page.problems_table.item(r, 0).text() for r in range(page.problems_table.rowCount())]
     assert any("memories[3]" in w for w in wheres)
-    with qtbot.waitSignal(wiz.inspectionFinished, timeout=10_000):
+    with qtbot.waitSignal(wiz.session.inspectionFinished, timeout=10_000):
         check.click()
-    assert wiz.inspection.ok and wiz.button(NEXT).isEnabled()
+    assert wiz.session.inspection.ok and wiz.button(NEXT).isEnabled()
     assert check.isChecked() and "left out" in check.text()
     click(qtbot, wiz.button(NEXT))
     qtbot.waitUntil(wiz.strategy_page.isComplete, timeout=10_000)
-    with qtbot.waitSignal(wiz.importFinished, timeout=20_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=20_000):
         wiz.next()
     assert store_counts(db_path)["memories"] == 48
     assert entries(db_path)[0]["options"]["skip_invalid"] is True
@@ -369,14 +367,14 @@ def test_cancel_mid_import_rolls_back_and_is_audited(qtbot, wiz, db_path, tmp_pa
     click(qtbot, wiz.button(COMMIT))
     assert wiz.currentId() == PageId.IMPORT
     qtbot.waitUntil(lambda: Path(f"{pause}.paused").exists(), timeout=10_000)
-    assert wiz.is_importing()
+    assert wiz.session.is_importing()
     assert not wiz.import_page.isComplete()
-    with qtbot.waitSignal(wiz.importFinished, timeout=20_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=20_000):
         click(qtbot, wiz.button(CANCEL))  # the GUI does not wait: the worker sees the flag
         assert wiz.isVisible()
         assert "Stopping" in wiz.import_page.headline.text()
     qtbot.waitUntil(lambda: wiz.currentId() == PageId.RESULT, timeout=10_000)
-    assert wiz.import_outcome == "cancelled"
+    assert wiz.session.import_outcome == "cancelled"
     assert "cancelled" in wiz.result_page.headline.text()
     assert wiz.button(CANCEL).isEnabled() or not wiz.button(CANCEL).isVisible()
     assert store_counts(db_path) == before
@@ -407,7 +405,7 @@ def test_drop_anywhere_on_the_window_starts_over_with_that_file(qtbot, wiz):
     assert wiz.currentId() == PageId.FILE
     assert wiz.file_page.path_edit.text() == str(SMALL)
     inspected(qtbot, wiz)
-    assert wiz.inspection.ok
+    assert wiz.session.inspection.ok
 
 
 def test_browse_button_uses_the_file_dialog(qtbot, wiz, monkeypatch):
@@ -415,7 +413,7 @@ def test_browse_button_uses_the_file_dialog(qtbot, wiz, monkeypatch):
         QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(SMALL), ""))
     )
     click(qtbot, wiz.file_page.drop_zone.browse_button)
-    assert wiz.path == str(SMALL)
+    assert wiz.session.path == str(SMALL)
     inspected(qtbot, wiz)
 
 
@@ -428,7 +426,7 @@ def test_recent_files_reopen(qtbot, wiz):
     assert recent.topLevelItem(0).text(0) == OLD.name
     assert recent.topLevelItem(1).text(0) == SMALL.name
     recent.itemActivated.emit(recent.topLevelItem(1), 0)
-    assert wiz.path == str(SMALL)
+    assert wiz.session.path == str(SMALL)
     inspected(qtbot, wiz)
 
 
@@ -454,14 +452,14 @@ def test_run_gui_preloads_argv_and_handles_file_open_events(qtbot, qapp, db_path
         if isinstance(x, MigrationWizard) and x.isVisible()
     ]
     qtbot.addWidget(w)
-    assert w.path == str(SMALL)
+    assert w.session.path == str(SMALL)
     assert QApplication.desktopFileName() == "agentmemory-wizard"
     assert QApplication.applicationName() == "agentmemory-wizard"
     inspected(qtbot, w)
     QApplication.sendEvent(qapp, QFileOpenEvent(str(OLD)))
-    assert w.path == str(OLD)
+    assert w.session.path == str(OLD)
     inspected(qtbot, w)
-    assert w.inspection.report.source_version == "0.3.0"
+    assert w.session.inspection.report.source_version == "0.3.0"
 
 
 def test_file_open_events_are_queued_until_the_wizard_exists(qtbot, db_path):
@@ -475,7 +473,7 @@ def test_file_open_events_are_queued_until_the_wizard_exists(qtbot, db_path):
     qtbot.addWidget(w)
     router.connect_receiver(w.load_file)
     assert router.pending == []
-    assert w.path == str(SMALL)
+    assert w.session.path == str(SMALL)
     inspected(qtbot, w)
 
 
@@ -542,7 +540,7 @@ def test_record_values_and_file_names_in_tooltips_show_literally(qtbot, wiz, tmp
     qtbot.waitUntil(page.isComplete)
     click(qtbot, wiz.button(NEXT))
     qtbot.waitUntil(wiz.strategy_page.isComplete, timeout=10_000)
-    with qtbot.waitSignal(wiz.importFinished, timeout=20_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=20_000):
         wiz.next()
     qtbot.waitUntil(lambda: wiz.currentId() == PageId.RESULT)
     assert shown_tooltip(wiz.import_page.file_value.toolTip()) == str(path)
@@ -576,7 +574,7 @@ def test_settings_persist_strategy_recent_files_and_geometry(qtbot, db_path):
     w.show()
     to_strategy(qtbot, w, SMALL)
     w.strategy_page.radios["skip"].click()
-    qtbot.waitUntil(lambda: w.strategy_page.isComplete() and w.strategy == "skip", timeout=10_000)
+    qtbot.waitUntil(lambda: w.strategy_page.isComplete() and w.session.strategy == "skip", timeout=10_000)
     w.resize(1000, 720)
     w.reject()
     settings = Settings()
@@ -598,7 +596,7 @@ def test_settings_persist_strategy_recent_files_and_geometry(qtbot, db_path):
 
 def test_result_buttons_open_the_history_and_start_over(qtbot, wiz, db_path):
     to_strategy(qtbot, wiz, SMALL)
-    with qtbot.waitSignal(wiz.importFinished, timeout=20_000):
+    with qtbot.waitSignal(wiz.session.importFinished, timeout=20_000):
         wiz.next()
     qtbot.waitUntil(lambda: wiz.currentId() == PageId.RESULT)
     with qtbot.waitSignal(wiz.auditWindowOpened) as opened:
@@ -607,10 +605,10 @@ def test_result_buttons_open_the_history_and_start_over(qtbot, wiz, db_path):
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: not window.is_loading(), timeout=10_000)
     assert window.objectName() == "auditWindow"
-    assert window.current_entry()["id"] == wiz.result.audit_id
+    assert window.current_entry()["id"] == wiz.session.result.audit_id
     click(qtbot, wiz.result_page.findChild(object, "importAnotherButton"))
     assert wiz.currentId() == PageId.FILE
-    assert wiz.path == "" and wiz.file_page.path_edit.text() == ""
+    assert wiz.session.path == "" and wiz.file_page.path_edit.text() == ""
     assert not wiz.button(NEXT).isEnabled()
 
 

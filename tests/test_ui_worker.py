@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from wizard.core.problems import Cancelled
-from wizard.ui.worker import Task, cancel_all_and_wait, cooperative, running_tasks
+from wizard.ui.worker import Job, Task, cancel_all_and_wait, running_tasks
 
 
 def test_generator_result_and_progress_run_off_the_gui_thread(qtbot):
@@ -84,7 +84,6 @@ def test_cancel_throws_into_a_plain_generator(qtbot):
 def test_cooperative_generator_is_not_interrupted(qtbot):
     """A store job decides itself where stopping is safe; the worker only sets the flag."""
 
-    @cooperative
     def job(ctx):
         def gen():
             n = 0
@@ -96,7 +95,7 @@ def test_cooperative_generator_is_not_interrupted(qtbot):
 
         return gen()
 
-    task = Task(job, interval=0)
+    task = Task(Job(job, cooperative=True), interval=0)
     items = []
     task.progress.connect(items.append)
     task.progress.connect(lambda _i: task.cancel())

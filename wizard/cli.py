@@ -8,13 +8,14 @@ and go to the log file with their traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections.abc import Sequence
 
-from wizard import APP_NAME, __version__
-from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
+from wizard import APP_NAME, __version__, cli_commands
+from wizard.core.names import Strategy
+from wizard.crashlog import log_crash, log_path
+from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_STORE, EXIT_USAGE
 
 COMMANDS = ("validate", "import", "stats", "audit", "export", "revert")
 
@@ -84,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="store file (default: env AGENTMEMORY_WIZARD_DB or the user data directory)",
     )
-    p.add_argument("--strategy", choices=("merge", "replace", "skip"), default="merge")
+    p.add_argument(
+        "--strategy",
+        choices=[str(s) for s in Strategy],
+        default=str(Strategy.MERGE),
+        help="; ".join(s.description for s in Strategy),
+    )
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.add_argument("--json", action="store_true")
     _add_inspect_options(p)
@@ -109,41 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def inspect_options(args: argparse.Namespace):
-    from wizard.core.inspection import InspectOptions
-
-    extra = {"max_bytes": args.max_size} if getattr(args, "max_size", None) else {}
-    return InspectOptions(
-        skip_invalid=args.skip_invalid,
-        treat_as_version=args.treat_as_version,
-        include_deleted=args.include_deleted,
-        **extra,
-    )
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    from wizard.core.inspection import inspect_file
-    from wizard.core.report_text import report_lines
-
-    inspection = inspect_file(args.file, inspect_options(args))
-    if args.json:
-        print(json.dumps(inspection.report.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        for line in report_lines(inspection.report, inspection.source.name):
-            print(line)
-        if any("limit can be raised" in p.message for p in inspection.report.errors):
-            print("  (raise the size limit with --max-size, e.g. --max-size 4G)")
-    return EXIT_OK if inspection.ok else EXIT_REFUSED
-
-
-def run_command(args: argparse.Namespace) -> int:
-    if args.command == "validate":
-        return cmd_validate(args)
-    from wizard import cli_store  # the store subcommands
-
-    return cli_store.run(args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--self-test" in argv:
@@ -163,15 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         return EXIT_USAGE
     try:
-        return run_command(args)
+        return cli_commands.run(args)
     except KeyboardInterrupt:
         print(f"{APP_NAME}: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # never a traceback on the terminal
-        from wizard.crashlog import log_crash, log_path
-
         log_crash(exc)
         print(
             f"{APP_NAME}: unexpected error: {type(exc).__name__}: {exc} (details in {log_path()})",

@@ -20,10 +20,10 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from wizard import APP_NAME, __version__
 
@@ -83,8 +83,6 @@ SAMPLE_EXPORT: dict[str, Any] = {
 }
 EXPECTED_COUNTS: dict[str, int] = {"sessions": 1, "observations": 1, "memories": 1}
 
-T = TypeVar("T")
-
 
 class SelfTestFailed(Exception):
     """A check failed; the message is the reason printed to the user."""
@@ -99,15 +97,6 @@ def _step(name: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise SelfTestFailed(f"{name}: {type(exc).__name__}: {exc}") from exc
-
-
-def _drain(steps: Generator[Any, None, T]) -> T:
-    """Run a progress generator to the end and return its result (no GUI: nothing to update)."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
 
 
 @contextmanager
@@ -145,11 +134,12 @@ def _display_problem() -> str | None:
 
 def _import_sample(export_path: Path, db_path: Path) -> dict[str, int]:
     """Inspect and import the sample into the store at db_path; return the store's counts."""
-    from wizard.core.inspection import inspect_file
-    from wizard.store import audit, database, importer
+    from wizard import runs
+    from wizard.core.inspection import InspectOptions
+    from wizard.store import audit, database
 
     with _step("inspecting the built-in export"):
-        inspection = inspect_file(export_path)
+        inspection = runs.read(export_path, InspectOptions())
     if not inspection.ok:
         problems = "; ".join(str(p) for p in inspection.report.errors) or "refused"
         raise SelfTestFailed(f"the built-in export was refused: {problems}")
@@ -160,7 +150,7 @@ def _import_sample(export_path: Path, db_path: Path) -> dict[str, int]:
         store = database.open_store(db_path)
     try:
         with _step("importing the built-in export"):
-            result = _drain(importer.apply(store, inspection, "merge"))
+            result = runs.drive(runs.import_steps(store, inspection))
         if not result.ok:
             raise SelfTestFailed(f"the import did not succeed: {result.outcome}: {result.error}")
         with _step("reading the store"):

@@ -109,7 +109,7 @@ def main() -> None:
     shot(w, "01-choose-file")
 
     w.load_file(small)
-    spin(lambda: w.inspection is not None)
+    spin(lambda: w.session.inspection is not None)
     shot(w, "02-file-detected")
 
     w.next()
@@ -140,7 +140,7 @@ def main() -> None:
     # same file again: the plan shows what is already there; Replace says what it deletes
     w.start_over()
     w.load_file(small)
-    spin(lambda: w.inspection is not None)
+    spin(lambda: w.session.inspection is not None)
     w.next()
     spin(lambda: w.validation_page.isComplete())
     w.next()
@@ -152,21 +152,21 @@ def main() -> None:
 
     w.start_over()
     w.load_file(refused)
-    spin(lambda: w.inspection is not None)
+    spin(lambda: w.session.inspection is not None)
     w.next()
-    spin(lambda: w.refusal_audit_id() is not None)
+    spin(lambda: w.session.refusal_audit_id() is not None)
     shot(w, "04-validation-refused")
 
     w.start_over()
     w.load_file(unknown)
-    spin(lambda: w.inspection is not None)
+    spin(lambda: w.session.inspection is not None)
     w.next()
-    spin(lambda: w.refusal_audit_id() is not None)
+    spin(lambda: w.session.refusal_audit_id() is not None)
     shot(w, "04b-validation-unknown-version")
 
     w.start_over()
     w.load_file(long_html)
-    spin(lambda: w.inspection is not None)
+    spin(lambda: w.session.inspection is not None)
     shot(w, "08-long-file-name")
     w.next()
     spin(lambda: w.validation_page.isComplete())

@@ -78,19 +78,14 @@ def check_file(path: str, store_dir: str | None) -> tuple[str | None, bool]:
 def _import_into_a_new_store(inspection, folder: Path) -> str | None:
     import sqlite3
 
-    from wizard.store import database, importer
+    from wizard import runs
+    from wizard.store import database
 
     db = folder / f"fuzz-{os.getpid()}.sqlite"
     for f in folder.glob(f"{db.name}*"):
         f.unlink()
     with database.open_store(db) as store:
-        gen = importer.apply(store, inspection, "merge")
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                result = stop.value
-                break
+        result = runs.drive(runs.import_steps(store, inspection, "merge"))
     con = sqlite3.connect(db)
     try:
         verdict = con.execute("PRAGMA integrity_check").fetchone()[0]

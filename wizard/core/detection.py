@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wizard.core.adapters import agentmemory, letta, mem0, openmemory
 from wizard.core.formats import Format, Payload, never_raises
-from wizard.core.problems import InputRefused
+from wizard.core.problems import Code, InputRefused
 
 # Order matters only where a format is a fallback (mem0's structured-export refusal is last).
 FORMATS: tuple[Format, ...] = (
@@ -29,7 +29,7 @@ def detect(payload: Payload) -> Format:
     if closest is not None:
         message += f" Closest: {closest.id} ({closest.label})"
         message += f": {note}." if note else "."
-    raise InputRefused(message)
+    raise InputRefused(message, code=Code.UNKNOWN_FORMAT)
 
 
 def _describe(value: object) -> str:

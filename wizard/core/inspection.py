@@ -99,7 +99,7 @@ def _inspect(
     from wizard.core import preflight
     from wizard.core.detection import detect
     from wizard.core.formats import ConvertOptions
-    from wizard.core.problems import InputRefused, Problem
+    from wizard.core.problems import Code, InputRefused, Problem
     from wizard.core.reading import Limits, read_payload
 
     report = Report(ok=False)
@@ -128,7 +128,9 @@ def _inspect(
         return refused(exc.problem)
     except (MemoryError, RecursionError) as exc:
         problem = Problem(
-            "", f"the file is too large or too deeply nested to read ({type(exc).__name__})"
+            "",
+            f"the file is too large or too deeply nested to read ({type(exc).__name__})",
+            code=Code.TOO_COMPLEX,
         )
         return refused(problem)
     except Exception as exc:  # an adapter bug must not take the app down: refuse, log it
@@ -139,6 +141,7 @@ def _inspect(
             "",
             f"the file looks like {report.format or 'a known format'} but "
             f"could not be converted ({type(exc).__name__}: {exc})",
+            code=Code.CONVERSION_FAILED,
         )
         return refused(problem)
     source = source_info(path, payload.sha256, cancel)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from wizard.core.problems import Cancelled, InputRefused
+from wizard.core.problems import Cancelled, Code, InputRefused
 
 CHUNK_CHARS = 4 * 1024 * 1024  # text read per refill
 _WS = re.compile(r"[ \t\n\r]*")
@@ -109,9 +109,12 @@ class JsonStream:
         col = pos - self.buf.rfind("\n", 0, pos) if newlines else self._col_base + pos + 1
         return line, col
 
-    def refuse(self, message: str, pos: int | None = None, path: str = "") -> InputRefused:
+    def refuse(
+        self, message: str, pos: int | None = None, path: str = "", *, code: Code
+    ) -> InputRefused:
+        """An InputRefused at a position (``pos``, else the current one) with line and column."""
         line, col = self.location(self.pos if pos is None else pos)
-        return InputRefused(message, path=path, line=line, column=col)
+        return InputRefused(message, path=path, line=line, column=col, code=code)
 
     def _skip_ws(self) -> None:
         while True:
@@ -125,7 +128,7 @@ class JsonStream:
 
     def _expect(self, char: str, message: str, path: str) -> None:
         if self._peek() != char:
-            raise self.refuse(f"malformed JSON: {message}", path=path)
+            raise self.refuse(f"malformed JSON: {message}", path=path, code=Code.SYNTAX_ERROR)
         self.pos += 1
 
     # -- values -------------------------------------------------------------------------------
@@ -139,12 +142,17 @@ class JsonStream:
             self._skip_ws()
             if self.pos >= len(self.buf):
                 if not end_line:
-                    raise InputRefused("the file holds only whitespace, no JSON")
+                    raise InputRefused(
+                        "the file holds only whitespace, no JSON", code=Code.EMPTY_FILE
+                    )
                 return
             line, _ = self.location(self.pos)
             if line == end_line:
                 # A second value must start on a new line (JSON Lines), else it is garbage.
-                raise self.refuse("malformed JSON: extra data after the end of the document")
+                raise self.refuse(
+                    "malformed JSON: extra data after the end of the document",
+                    code=Code.SYNTAX_ERROR,
+                )
             try:
                 value = self._value(0, "", "top")
             except InputRefused as exc:
@@ -155,6 +163,7 @@ class JsonStream:
                         p.path,
                         p.line,
                         p.column,
+                        code=p.code,
                     ) from None
                 raise
             end_line = self.location(self.pos)[0]
@@ -177,7 +186,9 @@ class JsonStream:
         while True:
             if self._peek() != '"':
                 raise self.refuse(
-                    "malformed JSON: expecting a property name in double quotes", path=path
+                    "malformed JSON: expecting a property name in double quotes",
+                    path=path,
+                    code=Code.SYNTAX_ERROR,
                 )
             key = self._decode(depth + 1, path)
             self._expect(":", "expecting ':' after a property name", path)
@@ -189,7 +200,11 @@ class JsonStream:
                 self.pos += 1
                 return result
             else:
-                raise self.refuse("malformed JSON: expecting ',' or '}' in an object", path=path)
+                raise self.refuse(
+                    "malformed JSON: expecting ',' or '}' in an object",
+                    path=path,
+                    code=Code.SYNTAX_ERROR,
+                )
 
     def _array(self, depth: int, path: str) -> list:
         small = self._small_array(depth)
@@ -235,12 +250,18 @@ class JsonStream:
                 if self.pos >= len(self.buf) or self.buf[self.pos] in " \t\r\n":
                     self._skip_ws()
                 if self.pos >= len(self.buf):
-                    raise self.refuse("malformed JSON: expecting a value", path=path)
+                    raise self.refuse(
+                        "malformed JSON: expecting a value", path=path, code=Code.SYNTAX_ERROR
+                    )
             elif char == "]":
                 self.pos += 1
                 return result
             else:
-                raise self.refuse("malformed JSON: expecting ',' or ']' in an array", path=path)
+                raise self.refuse(
+                    "malformed JSON: expecting ',' or ']' in an array",
+                    path=path,
+                    code=Code.SYNTAX_ERROR,
+                )
 
     def _small_array(self, depth: int) -> list | None:
         """The array at ``pos`` decoded in one C call when it is small and plainly valid.
@@ -317,7 +338,9 @@ class JsonStream:
                     raise self._syntax_error(exc, path) from None
                 end = -1
             except ValueError as exc:  # e.g. an integer literal of thousands of digits
-                raise self.refuse(f"a value that cannot be read: {exc}", start, path) from None
+                raise self.refuse(
+                    f"a value that cannot be read: {exc}", start, path, code=Code.UNREADABLE_VALUE
+                ) from None
             if end == -1 or (end >= len(self.buf) and not self._eof):
                 # Maybe cut off at the end of the window: read more and try again.
                 if len(self.buf) - start > self.max_string:
@@ -367,15 +390,28 @@ class JsonStream:
             message = "unterminated string"
         elif message.startswith("Invalid control character"):
             message = "invalid control character in a string"
-        return self.refuse(f"malformed JSON: {message[0].lower()}{message[1:]}", exc.pos, path)
+        return self.refuse(
+            f"malformed JSON: {message[0].lower()}{message[1:]}",
+            exc.pos,
+            path,
+            code=Code.SYNTAX_ERROR,
+        )
 
     def _constant_error(self, start: int, name: str, path: str) -> InputRefused:
         for m in _STRING_OR_CONSTANT.finditer(self.buf, start):
             if m.group(1):
                 return self.refuse(
-                    f"{m.group(1)} is not valid JSON (no NaN or Infinity)", m.start(1), path
+                    f"{m.group(1)} is not valid JSON (no NaN or Infinity)",
+                    m.start(1),
+                    path,
+                    code=Code.NAN_OR_INFINITY,
                 )
-        return self.refuse(f"{name} is not valid JSON (no NaN or Infinity)", start, path)
+        return self.refuse(
+            f"{name} is not valid JSON (no NaN or Infinity)",
+            start,
+            path,
+            code=Code.NAN_OR_INFINITY,
+        )
 
     def _check_depth(self, start: int, end: int, depth: int, path: str) -> None:
         level = depth
@@ -387,7 +423,10 @@ class JsonStream:
                 level += 1
                 if level > self.max_depth:
                     raise self.refuse(
-                        f"nesting deeper than {self.max_depth} levels", m.start(1), path
+                        f"nesting deeper than {self.max_depth} levels",
+                        m.start(1),
+                        path,
+                        code=Code.TOO_DEEP,
                     )
             else:
                 level -= 1
@@ -397,14 +436,19 @@ class JsonStream:
             self._check_depth(start, len(self.buf), depth, path)
         except InputRefused as exc:
             return exc
-        return self.refuse(f"nesting deeper than {self.max_depth} levels", start, path)
+        return self.refuse(
+            f"nesting deeper than {self.max_depth} levels", start, path, code=Code.TOO_DEEP
+        )
 
     def _check_strings(self, start: int, end: int, path: str) -> None:
         limit = self.max_string
         for m in _STRING.finditer(self.buf, start, end):
             if m.end() - m.start() - 2 > limit:
                 raise self.refuse(
-                    f"a single string longer than {limit // (1024 * 1024)} MB", m.start(), path
+                    f"a single string longer than {limit // (1024 * 1024)} MB",
+                    m.start(),
+                    path,
+                    code=Code.STRING_TOO_LONG,
                 )
 
 

@@ -21,7 +21,7 @@ from wizard.core.collections import (
     iter_records,
 )
 from wizard.core.formats import Conversion
-from wizard.core.problems import Cancelled, Problem
+from wizard.core.problems import Cancelled, Code, Problem
 from wizard.core.report import Report
 from wizard.core.schema import validate_records
 
@@ -82,13 +82,17 @@ def shape_errors(data: dict) -> list[Problem]:
     errors = []
     for name in ARRAY_COLLECTIONS:
         if name in data and not isinstance(data[name], list):
-            errors.append(Problem(name, f"must be an array, found {_kind(data[name])}"))
+            errors.append(
+                Problem(name, f"must be an array, found {_kind(data[name])}", code=Code.WRONG_SHAPE)
+            )
     obs = data.get("observations")
     if "observations" in data:
         if not isinstance(obs, dict):
             errors.append(
                 Problem(
-                    "observations", f"must be an object of session id -> array, found {_kind(obs)}"
+                    "observations",
+                    f"must be an object of session id -> array, found {_kind(obs)}",
+                    code=Code.WRONG_SHAPE,
                 )
             )
         else:
@@ -98,6 +102,7 @@ def shape_errors(data: dict) -> list[Problem]:
                         Problem(
                             bucket_path("observations", sid),
                             f"must be an array, found {_kind(bucket)}",
+                            code=Code.WRONG_SHAPE,
                         )
                     )
     for name in collection_names(data):
@@ -106,7 +111,9 @@ def shape_errors(data: dict) -> list[Problem]:
             and name != "observations"
             and not isinstance(data[name], list)
         ):
-            errors.append(Problem(name, f"must be an array, found {_kind(data[name])}"))
+            errors.append(
+                Problem(name, f"must be an array, found {_kind(data[name])}", code=Code.WRONG_SHAPE)
+            )
     return errors
 
 
@@ -162,10 +169,15 @@ def check(
                     "",
                     f"{len(invalid)} invalid records left out, as "
                     "asked (import only the valid records)",
+                    code=Code.INVALID_RECORDS_SKIPPED,
                 )
             )
         else:
-            report.errors.extend(Problem(path, message) for path, message in invalid.items())
+            # Exactly the records skip_invalid would leave out (see _remove_invalid).
+            report.errors.extend(
+                Problem(path, message, code=Code.INVALID_RECORD)
+                for path, message in invalid.items()
+            )
     # After invalid records are gone (their paths are positions in the file as read): the last
     # valid record of a repeated key wins.
     for name in repeated:
@@ -176,7 +188,9 @@ def check(
     for cap in report.caps:
         if not cap.ok:
             where = f" ({cap.detail})" if cap.detail else ""
-            report.errors.append(Problem(cap.name, f"{cap.message}: {cap.count}{where}"))
+            report.errors.append(
+                Problem(cap.name, f"{cap.message}: {cap.count}{where}", code=Code.CAP_EXCEEDED)
+            )
     report.ok = not report.errors
     return report
 
@@ -192,10 +206,12 @@ def _check_version(data: dict, report: Report, treat_as_version: str | None) -> 
                 "version",
                 f"{versions.unsupported_message(version)}; "
                 f"read as version {treat_as_version}, as chosen",
+                code=Code.VERSION_OVERRIDDEN,
             )
         )
         return
-    report.errors.append(Problem("version", versions.unsupported_message(version)))
+    code = Code.VERSION_MISSING if version is None else Code.VERSION_UNSUPPORTED
+    report.errors.append(Problem("version", versions.unsupported_message(version), code=code))
 
 
 def _validate(data: dict, report: Report, repeated: list[str], progress, cancel) -> dict[str, str]:
@@ -245,6 +261,7 @@ def _validate(data: dict, report: Report, repeated: list[str], progress, cancel)
                     name,
                     f"{duplicates} records repeat the {key_field} of "
                     "an earlier one; the last one wins",
+                    code=Code.DUPLICATE_KEY,
                 )
             )
     for (name, field, value), n in sorted(unknown.items()):
@@ -252,6 +269,7 @@ def _validate(data: dict, report: Report, repeated: list[str], progress, cancel)
             Problem(
                 f"{name}[*].{field}",
                 f"{n} records have {field} {value!r}, which agentmemory does not list; kept as is",
+                code=Code.UNKNOWN_VALUE,
             )
         )
     return invalid
@@ -301,6 +319,7 @@ def _warn_unimported_fields(data: dict, report: Report) -> None:
                     key,
                     f"top-level field holding {_kind(value)} is not a collection of "
                     "records; it is not imported",
+                    code=Code.DATA_DROPPED,
                 )
             )
 
@@ -322,6 +341,7 @@ def _drop_orphan_access_logs(data: dict, report: Report) -> None:
                 "accessLogs",
                 f"{len(logs) - len(kept)} access logs "
                 "belong to memories not in this file; left out",
+                code=Code.DANGLING_REFERENCE,
             )
         )
         data["accessLogs"] = kept

@@ -2,24 +2,75 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Code(str, Enum):
+    """What kind of problem a :class:`Problem` is: a stable machine code for the shells, which
+    decide by code, never by message text. The values never change once released."""
+
+    # -- the file itself --------------------------------------------------------------------
+    FILE_NOT_FOUND = "file-not-found"  # the path does not exist
+    NOT_A_FILE = "not-a-file"  # the path is a folder, not a file
+    FILE_UNREADABLE = "file-unreadable"  # the file cannot be opened or read (permissions, I/O)
+    EMPTY_FILE = "empty-file"  # the file (or archive member) is empty or only whitespace
+    SIZE_LIMIT = "size-limit"  # larger than the size limit in the settings (it can be raised)
+    COMPRESSION_BOMB = "compression-bomb"  # expands more than the fixed ratio allows (not settable)
+    DAMAGED_ARCHIVE = "damaged-archive"  # a gzip or zip container that cannot be decompressed
+    UNSAFE_ZIP_PATH = "unsafe-zip-path"  # a zip member with an absolute or escaping path
+    NOT_UTF8 = "not-utf8"  # text in another encoding (UTF-16) or invalid UTF-8
+    BINARY_FILE = "binary-file"  # binary data (NUL bytes), not JSON text
+    # -- JSON ---------------------------------------------------------------------------------
+    SYNTAX_ERROR = "syntax-error"  # malformed JSON (has line and column)
+    NAN_OR_INFINITY = "nan-or-infinity"  # NaN or Infinity, which JSON does not allow
+    TOO_DEEP = "too-deep"  # nesting deeper than the fixed depth limit
+    STRING_TOO_LONG = "string-too-long"  # one string longer than the fixed string limit
+    UNREADABLE_VALUE = "unreadable-value"  # a value Python cannot read (e.g. a huge integer)
+    TOO_COMPLEX = "too-complex"  # reading ran out of memory or recursion depth
+    # -- format -------------------------------------------------------------------------------
+    UNKNOWN_FORMAT = "unknown-format"  # no supported format matches the file
+    UNSUPPORTED_FORMAT = "unsupported-format"  # a recognised export that holds nothing to import
+    CONVERSION_FAILED = "conversion-failed"  # the format was recognised but converting it failed
+    WRONG_SHAPE = "wrong-shape"  # a collection or container is missing or of the wrong JSON type
+    # -- agentmemory versions -----------------------------------------------------------------
+    VERSION_MISSING = "version-missing"  # an agentmemory file (or page) without a version
+    VERSION_UNSUPPORTED = "version-unsupported"  # an agentmemory version the wizard does not know
+    VERSION_OVERRIDDEN = "version-overridden"  # read as another version, as the user chose
+    VERSION_MIXED = "version-mixed"  # pages of one file have different versions
+    # -- records ------------------------------------------------------------------------------
+    INVALID_RECORD = "invalid-record"  # one record failed validation ("only valid ones" drops it)
+    INVALID_RECORDS_SKIPPED = "invalid-records-skipped"  # invalid records left out, as asked
+    UNCONVERTIBLE_RECORD = "unconvertible-record"  # a source record the adapter could not convert
+    CAP_EXCEEDED = "cap-exceeded"  # more records than agentmemory's import caps allow
+    DUPLICATE_KEY = "duplicate-key"  # records repeat an id or key; only one of them is kept
+    UNKNOWN_VALUE = "unknown-value"  # a field value agentmemory does not list; kept as is
+    DELETED_LEFT_OUT = "deleted-left-out"  # records marked deleted in the source, not imported
+    DATA_DROPPED = "data-dropped"  # source data the wizard does not import (fields, embeddings)
+    DANGLING_REFERENCE = "dangling-reference"  # records refer to records not in the file
+    INCOMPLETE_EXPORT = "incomplete-export"  # one page of a listing, or fewer records than declared
+    CONVERSION_NOTE = "conversion-note"  # how the file was read (pages merged, unwrapped...)
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One error or warning, with where it is: a JSON path (``memories[3].id``), and for syntax
-    errors the line and column (1-based)."""
+    """One error or warning, with what kind it is (``code``) and where it is: a JSON path
+    (``memories[3].id``), and for syntax errors the line and column (1-based)."""
 
     path: str
     message: str
     line: int | None = None
     column: int | None = None
+    code: Code = field(kw_only=True)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        if self.line is None:
-            d.pop("line")
-            d.pop("column")
+        d: dict = {"code": str(self.code), "path": self.path, "message": self.message}
+        if self.line is not None:
+            d["line"] = self.line
+            d["column"] = self.column
         return d
 
     def where(self) -> str:
@@ -35,10 +86,16 @@ class InputRefused(Exception):
     """The input cannot be imported. ``problem`` says what and where; nothing was written."""
 
     def __init__(
-        self, message: str, path: str = "", line: int | None = None, column: int | None = None
+        self,
+        message: str,
+        path: str = "",
+        line: int | None = None,
+        column: int | None = None,
+        *,
+        code: Code,
     ) -> None:
         super().__init__(message)
-        self.problem = Problem(path=path, message=message, line=line, column=column)
+        self.problem = Problem(path=path, message=message, line=line, column=column, code=code)
 
 
 class Cancelled(Exception):

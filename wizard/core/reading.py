@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from wizard.core.formats import Payload
 from wizard.core.jsonstream import JsonStream
-from wizard.core.problems import InputRefused
+from wizard.core.problems import Code, InputRefused
 
 READ_BYTES = 1024 * 1024
 GIB = 1024**3
@@ -69,19 +69,22 @@ class _Counted:
         try:
             data = self.raw.read(n)
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-            raise InputRefused(f"{self.what} is damaged: {exc}") from None
+            code = Code.FILE_UNREADABLE if self.compressed is None else Code.DAMAGED_ARCHIVE
+            raise InputRefused(f"{self.what} is damaged: {exc}", code=code) from None
         self.total += len(data)
         if self.total > self.limits.max_bytes:
             raise InputRefused(
                 f"{self.what} expands beyond {_human(self.limits.max_bytes)}; the limit can be "
-                "raised in the settings"
+                "raised in the settings",
+                code=Code.SIZE_LIMIT,
             )
         if self.compressed is not None and self.total > self.grace:
             packed = max(self.compressed(), 1)
             if self.total > packed * self.limits.max_ratio:
                 raise InputRefused(
                     f"{self.what} expands more than {self.limits.max_ratio} times its compressed "
-                    "size (a compression bomb?)"
+                    "size (a compression bomb?)",
+                    code=Code.COMPRESSION_BOMB,
                 )
         return data
 
@@ -123,24 +126,32 @@ def _text_chunks(stream: _Counted, what: str, first: bytes = b"") -> Iterator[st
                 data = data[3:]
                 offset = 3
             elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                raise InputRefused(f"{what} is UTF-16 text; JSON files must be UTF-8")
+                raise InputRefused(
+                    f"{what} is UTF-16 text; JSON files must be UTF-8", code=Code.NOT_UTF8
+                )
             if b"\x00" in data[:8192]:
-                raise InputRefused(f"{what} is a binary file, not JSON text")
+                raise InputRefused(f"{what} is a binary file, not JSON text", code=Code.BINARY_FILE)
         try:
             text = decoder.decode(data)
         except UnicodeDecodeError as exc:
             raise InputRefused(
-                f"{what} is not valid UTF-8 (byte offset {offset + exc.start})"
+                f"{what} is not valid UTF-8 (byte offset {offset + exc.start})",
+                code=Code.NOT_UTF8,
             ) from None
         offset += len(data)
         if "\x00" in text:
-            raise InputRefused(f"{what} holds NUL characters: a binary file, not JSON text")
+            raise InputRefused(
+                f"{what} holds NUL characters: a binary file, not JSON text",
+                code=Code.BINARY_FILE,
+            )
         yield text
         data = stream.read(READ_BYTES)
     try:
         tail = decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise InputRefused(f"{what} is not valid UTF-8 (it ends inside a character)") from None
+        raise InputRefused(
+            f"{what} is not valid UTF-8 (it ends inside a character)", code=Code.NOT_UTF8
+        ) from None
     if tail:
         yield tail
 
@@ -155,7 +166,10 @@ def _parse(
     """Parse a stream as one JSON document or JSON Lines: (value, kind)."""
     first = stream.read(READ_BYTES)
     if not first.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise InputRefused(f"{what} is empty" if not first else f"{what} holds only whitespace")
+        raise InputRefused(
+            f"{what} is empty" if not first else f"{what} holds only whitespace",
+            code=Code.EMPTY_FILE,
+        )
     parser = JsonStream(
         _text_chunks(stream, what, first),
         max_depth=limits.max_depth,
@@ -182,7 +196,8 @@ def _unwrap(value: Any, limits: Limits) -> tuple[Any, bool]:
         p = exc.problem
         raise InputRefused(
             "the file is one JSON string whose content is not valid JSON: "
-            f"{p.message} (line {p.line}, column {p.column} inside the string)"
+            f"{p.message} (line {p.line}, column {p.column} inside the string)",
+            code=p.code,
         ) from None
     return (inner[0] if len(inner) == 1 else inner), True
 
@@ -200,23 +215,28 @@ def read_payload(
     try:
         size = p.stat().st_size
         if p.is_dir():
-            raise InputRefused(f"{name} is a folder, not a file")
+            raise InputRefused(f"{name} is a folder, not a file", code=Code.NOT_A_FILE)
         f = open(p, "rb")  # noqa: SIM115 - closed below
     except InputRefused:
         raise
     except FileNotFoundError:
-        raise InputRefused(f"{p} does not exist") from None
+        raise InputRefused(f"{p} does not exist", code=Code.FILE_NOT_FOUND) from None
     except PermissionError:
-        raise InputRefused(f"{p} cannot be read (permission denied)") from None
+        raise InputRefused(
+            f"{p} cannot be read (permission denied)", code=Code.FILE_UNREADABLE
+        ) from None
     except OSError as exc:
-        raise InputRefused(f"{p} cannot be read: {exc.strerror or exc}") from None
+        raise InputRefused(
+            f"{p} cannot be read: {exc.strerror or exc}", code=Code.FILE_UNREADABLE
+        ) from None
     with f:
         if size == 0:
-            raise InputRefused(f"{name} is empty")
+            raise InputRefused(f"{name} is empty", code=Code.EMPTY_FILE)
         if size > limits.max_bytes:
             raise InputRefused(
                 f"{name} is {_human(size)}; files up to {_human(limits.max_bytes)} are accepted "
-                "(the limit can be raised in the settings)"
+                "(the limit can be raised in the settings)",
+                code=Code.SIZE_LIMIT,
             )
         tick = (lambda: progress(f.tell(), size)) if progress else None
         magic = f.read(4)
@@ -262,7 +282,9 @@ def _read_zip(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn | None) 
     try:
         return _read_zip_members(f, name, limits, cancel)
     except _ZIP_ERRORS as exc:
-        raise InputRefused(f"{name} is a damaged zip archive: {exc}") from None
+        raise InputRefused(
+            f"{name} is a damaged zip archive: {exc}", code=Code.DAMAGED_ARCHIVE
+        ) from None
 
 
 def _read_zip_members(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn | None) -> Payload:
@@ -270,25 +292,33 @@ def _read_zip_members(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn 
         archive = zipfile.ZipFile(f)
         infos = archive.infolist()
     except _ZIP_ERRORS as exc:
-        raise InputRefused(f"{name} is not a readable zip archive: {exc}") from None
+        raise InputRefused(
+            f"{name} is not a readable zip archive: {exc}", code=Code.DAMAGED_ARCHIVE
+        ) from None
     by_base: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         member = info.filename
         norm = posixpath.normpath(member.replace("\\", "/"))
         if member.startswith(("/", "\\")) or norm.startswith("..") or ":" in member.split("/")[0]:
-            raise InputRefused(f"{name}: zip member {member!r} has an unsafe path", path=member)
+            raise InputRefused(
+                f"{name}: zip member {member!r} has an unsafe path",
+                path=member,
+                code=Code.UNSAFE_ZIP_PATH,
+            )
         if info.file_size > limits.max_bytes:
             raise InputRefused(
                 f"{name}: zip member {member!r} expands to "
                 f"{_human(info.file_size)}, over the {_human(limits.max_bytes)} "
                 "limit",
                 path=member,
+                code=Code.SIZE_LIMIT,  # the same user-adjustable limit as the file size
             )
         if info.file_size > max(info.compress_size, 1) * limits.max_ratio:
             raise InputRefused(
                 f"{name}: zip member {member!r} expands more than "
                 f"{limits.max_ratio} times its compressed size (a zip bomb?)",
                 path=member,
+                code=Code.COMPRESSION_BOMB,
             )
         by_base.setdefault(posixpath.basename(norm), info)
     main = by_base.get(ZIP_MAIN)
@@ -296,7 +326,8 @@ def _read_zip_members(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn 
         listed = ", ".join(i.filename for i in infos[:5]) or "nothing"
         raise InputRefused(
             f"{name} is a zip archive without {ZIP_MAIN} (an OpenMemory backup "
-            f"holds one); it contains {listed}"
+            f"holds one); it contains {listed}",
+            code=Code.UNKNOWN_FORMAT,
         )
     what = f"{name}: {main.filename}"
     with archive.open(main) as member:

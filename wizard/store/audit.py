@@ -21,11 +21,12 @@ from peewee import SqliteDatabase
 from wizard import __version__
 from wizard.core.canonical import now_iso
 from wizard.core.collections import MAIN
+from wizard.core.names import ErrorKind, Operation, Outcome
 from wizard.store.database import Store
+from wizard.store.entries import finish_entry, write_entry
 from wizard.store.migrations import SCHEMA_VERSION
 from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, AuditEntry, spec_for
 
-JSON_COLUMNS = ("counts", "caps", "options")
 CONFLICTS_NAMED = 10  # how many conflicting records a refusal message names
 
 
@@ -37,91 +38,22 @@ def current_user() -> str:
         return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
 
 
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def import_counts(inspection: Any, plans: dict[str, Any], stats: dict[str, int]) -> dict:
-    """What an import entry's ``counts`` holds."""
-    return {
-        "stats": dict(stats),
-        "collections": {n: p.to_dict() for n, p in plans.items()},
-        "source": dict(inspection.report.counts),
-    }
-
-
-def import_fields(
-    inspection: Any,
-    strategy: str,
-    outcome: str,
-    *,
-    error: str | None = None,
-    duration_ms: int | None = None,
-    counts: dict | None = None,
-) -> dict[str, Any]:
-    """The columns of an import entry for an Inspection (whatever its outcome)."""
-    report, src, opts = inspection.report, inspection.source, inspection.options
-    options = {
-        "skip_invalid": bool(getattr(opts, "skip_invalid", False)),
-        "skipped_invalid": list(report.skipped_invalid),
-        "treat_as_version": report.treated_as_version or getattr(opts, "treat_as_version", None),
-        "include_deleted": bool(getattr(opts, "include_deleted", False)),
-    }
+def entry_base(operation: Operation, outcome: Outcome) -> dict[str, Any]:
+    """The columns every entry has: when, what, who, with which app and schema."""
     return {
         "timestamp": now_iso(),
-        "operation": "import",
-        "strategy": strategy,
-        "outcome": outcome,
-        "format": report.format,
-        "source_version": report.source_version,
-        "source_path": src.path,
-        "source_name": src.name,
-        "source_size": src.size,
-        "source_sha256": src.sha256,
+        "operation": str(operation),
+        "outcome": str(outcome),
         "schema_version": SCHEMA_VERSION,
-        "counts": counts if counts is not None else {"source": dict(report.counts)},
-        "caps": [c.to_dict() for c in report.caps],
-        "error": error,
-        "duration_ms": duration_ms,
         "app_version": __version__,
         "user": current_user(),
-        "options": options,
     }
-
-
-def _encode(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: (_dumps(v) if k in JSON_COLUMNS else v) for k, v in fields.items()}
-
-
-def write_entry(database: SqliteDatabase, fields: dict[str, Any]) -> int:
-    """Insert an entry inside the caller's transaction; returns its id."""
-    return int(AuditEntry.insert(_encode(fields)).execute(database))
-
-
-def finish_entry(database: SqliteDatabase, audit_id: int, **fields: Any) -> None:
-    """Update an entry inside the caller's transaction."""
-    AuditEntry.update(_encode(fields)).where(AuditEntry.id == audit_id).execute(database)
 
 
 def record_entry(store: Store, fields: dict[str, Any]) -> int:
     """Write an entry in a transaction of its own; returns its id."""
     with store.errors(), store.database.atomic("IMMEDIATE"):
         return write_entry(store.database, fields)
-
-
-def record_interrupted(database: SqliteDatabase, attempt: dict[str, Any]) -> None:
-    """Write the entry of an import whose process died (its fields as it announced them), in
-    the caller's transaction; once: the same attempt is not recorded twice."""
-    columns = AuditEntry._meta.fields
-    fields = {k: v for k, v in attempt.items() if k in columns and k != "id"}
-    fields["outcome"] = "interrupted"
-    seen = AuditEntry.select().where(
-        (AuditEntry.outcome == "interrupted")
-        & (AuditEntry.timestamp == fields.get("timestamp"))
-        & (AuditEntry.source_sha256 == fields.get("source_sha256"))
-    )
-    if not seen.exists(database):
-        write_entry(database, fields)
 
 
 def _entry(row: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +82,7 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
         "counts": load("counts", {}),
         "caps": load("caps", []),
         "error": row["error"],
+        "error_code": row.get("error_code"),
         "duration_ms": row["duration_ms"],
         "app_version": row["app_version"],
         "user": row["user"],
@@ -191,6 +124,7 @@ class RevertPreview:
     conflicts: list[tuple[str, str]] = field(default_factory=list)
     restore: dict[str, int] = field(default_factory=dict)  # previous versions put back
     remove: dict[str, int] = field(default_factory=dict)  # records the import inserted
+    code: ErrorKind | None = None  # why it cannot: not-revertible or conflict
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -200,30 +134,7 @@ class RevertPreview:
             "conflicts": [{"collection": c, "key": k} for c, k in self.conflicts],
             "restore": dict(self.restore),
             "remove": dict(self.remove),
-        }
-
-
-@dataclass
-class RevertResult:
-    ok: bool
-    outcome: str  # succeeded | refused
-    target_id: int
-    audit_id: int | None  # the revert's own entry
-    restored: dict[str, int] = field(default_factory=dict)
-    removed: dict[str, int] = field(default_factory=dict)
-    conflicts: list[tuple[str, str]] = field(default_factory=list)
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "outcome": self.outcome,
-            "target_id": self.target_id,
-            "audit_id": self.audit_id,
-            "restored": dict(self.restored),
-            "removed": dict(self.removed),
-            "conflicts": [{"collection": c, "key": k} for c, k in self.conflicts],
-            "error": self.error,
+            "code": None if self.code is None else str(self.code),
         }
 
 
@@ -259,30 +170,31 @@ def _conflicts(db: SqliteDatabase, target: int) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def _refusal(target: int, reason: str) -> RevertPreview:
+    return RevertPreview(target, False, reason, code=ErrorKind.NOT_REVERTIBLE)
+
+
 def _preview(db: SqliteDatabase, target: int) -> RevertPreview:
     rows = list(AuditEntry.select().where(AuditEntry.id == target).dicts().execute(db))
     if not rows:
-        return RevertPreview(target, False, f"there is no audit entry #{target}")
+        return _refusal(target, f"there is no audit entry #{target}")
     row = rows[0]
-    if row["operation"] != "import":
-        return RevertPreview(
+    if row["operation"] != Operation.IMPORT:
+        return _refusal(
             target,
-            False,
             f"audit entry #{target} is a {row['operation']}, "
             "not an import; only imports can be reverted",
         )
-    if row["outcome"] != "succeeded":
-        return RevertPreview(
+    if row["outcome"] != Outcome.SUCCEEDED:
+        return _refusal(
             target,
-            False,
             f"import #{target} did not succeed (outcome: "
             f"{row['outcome']}); it changed nothing, so there is nothing to "
             "revert",
         )
     if row["reverted_by"] is not None:
-        return RevertPreview(
+        return _refusal(
             target,
-            False,
             f"import #{target} was already reverted (audit entry #{row['reverted_by']})",
         )
     conflicts = _conflicts(db, target)
@@ -297,6 +209,7 @@ def _preview(db: SqliteDatabase, target: int) -> RevertPreview:
             f"import #{target} cannot be reverted: a later import changed the same records "
             f"({named}); revert the later import first",
             conflicts,
+            code=ErrorKind.CONFLICT,
         )
     restore = dict(
         db.execute_sql(
@@ -340,56 +253,27 @@ def revert_preview(store: Store, audit_id: int) -> RevertPreview:
         return _preview(store.database, audit_id)
 
 
-def _revert_fields(
-    target: int, outcome: str, error: str | None, counts: dict | None, duration_ms: int
-) -> dict[str, Any]:
-    return {
-        "timestamp": now_iso(),
-        "operation": "revert",
-        "outcome": outcome,
-        "schema_version": SCHEMA_VERSION,
-        "counts": counts or {},
-        "caps": [],
-        "error": error,
-        "duration_ms": duration_ms,
-        "app_version": __version__,
-        "user": current_user(),
-        "target_id": target,
-        "options": {},
-    }
-
-
-def revert(store: Store, audit_id: int) -> RevertResult:
-    """Undo a successful import in one transaction; refused (and audited) when it cannot."""
+def revert_write(
+    store: Store, audit_id: int, fields: dict[str, Any]
+) -> tuple[RevertPreview, int | None]:
+    """Undo import ``audit_id`` in one transaction with its entry (``fields``), when it can be
+    undone; returns the preview it checked and the new entry's id (None: nothing written)."""
     t0 = time.monotonic()
     db = store.database
-    with store.errors():
-        with db.atomic("IMMEDIATE"):
-            preview = _preview(db, audit_id)
-            if preview.ok:
-                revert_id = write_entry(db, _revert_fields(audit_id, "succeeded", None, None, 0))
-                _undo(db, audit_id)
-                AuditEntry.update(reverted_by=revert_id).where(AuditEntry.id == audit_id).execute(
-                    db
-                )
-                counts = {"restored": preview.restore, "removed": preview.remove}
-                finish_entry(
-                    db, revert_id, counts=counts, duration_ms=int((time.monotonic() - t0) * 1000)
-                )
-                return RevertResult(
-                    True, "succeeded", audit_id, revert_id, preview.restore, preview.remove
-                )
-        fields = _revert_fields(
-            audit_id,
-            "refused",
-            preview.reason,
-            {"conflicts": [{"collection": c, "key": k} for c, k in preview.conflicts]},
-            int((time.monotonic() - t0) * 1000),
+    with store.errors(), db.atomic("IMMEDIATE"):
+        preview = _preview(db, audit_id)
+        if not preview.ok:
+            return preview, None
+        revert_id = write_entry(db, fields)
+        _undo(db, audit_id)
+        AuditEntry.update(reverted_by=revert_id).where(AuditEntry.id == audit_id).execute(db)
+        finish_entry(
+            db,
+            revert_id,
+            counts={"restored": preview.restore, "removed": preview.remove},
+            duration_ms=int((time.monotonic() - t0) * 1000),
         )
-        refusal_id = record_entry(store, fields)
-    return RevertResult(
-        False, "refused", audit_id, refusal_id, conflicts=preview.conflicts, error=preview.reason
-    )
+    return preview, revert_id
 
 
 def _undo(db: SqliteDatabase, target: int) -> None:

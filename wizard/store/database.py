@@ -30,7 +30,8 @@ from platformdirs import user_data_dir
 
 from wizard import APP_NAME
 from wizard.core.collections import MAIN, OTHER
-from wizard.store import migrations
+from wizard.core.names import ErrorKind
+from wizard.store import entries, migrations
 from wizard.store.models import OTHER_SPEC, SPECS, db
 
 DB_ENV = "AGENTMEMORY_WIZARD_DB"
@@ -42,15 +43,22 @@ LOCK_INFO_SUFFIX = ".lock-info"
 DAMAGED_SUFFIX = ".damaged-"
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal", LOCK_INFO_SUFFIX)  # files beside the store
 
-STORE_ERROR_KINDS = ("locked", "readonly", "full", "newer-schema", "corrupt", "io")
+STORE_ERROR_KINDS = (
+    ErrorKind.LOCKED,
+    ErrorKind.READONLY,
+    ErrorKind.FULL,
+    ErrorKind.NEWER_SCHEMA,
+    ErrorKind.CORRUPT,
+    ErrorKind.IO,
+)
 
 
 class StoreError(Exception):
     """A problem with the store file itself; ``kind`` is one of ``STORE_ERROR_KINDS``."""
 
-    def __init__(self, kind: str, message: str, path: Path | str | None = None) -> None:
+    def __init__(self, kind: ErrorKind | str, message: str, path: Path | str | None = None) -> None:
         super().__init__(message)
-        self.kind = kind
+        self.kind = ErrorKind(kind)
         self.message = message
         self.path = Path(path) if path is not None else None  # the store file concerned
 
@@ -88,36 +96,38 @@ def translate(exc: BaseException, path: Path | str) -> StoreError | None:
         return _translate_context(exc, path)
     if isinstance(exc, (sqlite3.Error, peewee.DatabaseError, peewee.InterfaceError)):
         if "locked" in text or "busy" in text:
-            return StoreError("locked", locked_message(path), path)
+            return StoreError(ErrorKind.LOCKED, locked_message(path), path)
         if "readonly" in text or "read-only" in text:
-            return StoreError("readonly", _readonly_message(path), path)
+            return StoreError(ErrorKind.READONLY, _readonly_message(path), path)
         if "unable to open" in text and _folder_not_writable(path):
-            return StoreError("readonly", _readonly_message(path), path)
+            return StoreError(ErrorKind.READONLY, _readonly_message(path), path)
         if "disk is full" in text or "database or disk is full" in text:
             return StoreError(
-                "full",
+                ErrorKind.FULL,
                 f"the disk holding the store {path} is full; nothing was written. Free some "
                 "space and try again",
                 path,
             )
         if "not a database" in text or "malformed" in text or "corrupt" in text:
             return StoreError(
-                "corrupt",
+                ErrorKind.CORRUPT,
                 f"the store {path} is damaged or not an agentmemory-wizard store; it was left "
                 "untouched",
                 path,
             )
         if "unable to open" in text or "disk i/o" in text:
-            return StoreError("io", f"the store {path} cannot be read or written: {exc}", path)
+            return StoreError(
+                ErrorKind.IO, f"the store {path} cannot be read or written: {exc}", path
+            )
         return None
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOSPC:
-            return StoreError("full", f"the disk holding the store {path} is full", path)
+            return StoreError(ErrorKind.FULL, f"the disk holding the store {path} is full", path)
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return StoreError(
-                "readonly", f"the store {path} cannot be written: {exc.strerror}", path
+                ErrorKind.READONLY, f"the store {path} cannot be written: {exc.strerror}", path
             )
-        return StoreError("io", f"the store {path} cannot be read or written: {exc}", path)
+        return StoreError(ErrorKind.IO, f"the store {path} cannot be read or written: {exc}", path)
     return None
 
 
@@ -257,8 +267,6 @@ def record_interrupted_attempt(store: Store) -> None:
     target = lock_info_path(store.path)
     if not target.exists():
         return
-    from wizard.store import audit  # audit builds on this module
-
     db = store.database
     try:
         db.execute_sql(f"PRAGMA busy_timeout = {CLAIM_BUSY_MS}")
@@ -272,7 +280,7 @@ def record_interrupted_attempt(store: Store) -> None:
                 or _pid_alive(int(info["pid"]))
             ):
                 return
-            audit.record_interrupted(db, attempt)
+            entries.record_interrupted(db, attempt)
         if target.read_text(encoding="utf-8") == text:
             target.unlink()
     except Exception:  # best effort: the announcement stays for the next opener
@@ -369,7 +377,7 @@ class Store:
         is refused at once (no audit entry is appended to a damaged file)."""
         if self.damaged is not None:
             raise StoreError(
-                "corrupt",
+                ErrorKind.CORRUPT,
                 f"the store {self.path} was found damaged; nothing more is written to it",
                 self.path,
             )
@@ -434,7 +442,7 @@ def _check_header(path: Path) -> None:
         head = f.read(len(SQLITE_HEADER))
     if head and head != SQLITE_HEADER:
         raise StoreError(
-            "corrupt",
+            ErrorKind.CORRUPT,
             f"{path} is not an agentmemory-wizard store (not an SQLite database); it was left "
             "untouched. Choose another file with --db",
             path,
@@ -464,7 +472,7 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
     with store_errors(path):
         if path.exists():
             if path.is_dir():
-                raise StoreError("io", f"the store {path} is a directory, not a file", path)
+                raise StoreError(ErrorKind.IO, f"the store {path} is a directory, not a file", path)
             _check_header(path)
         else:
             _create_owner_only(path)
@@ -474,14 +482,14 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
             version = migrations.current_version(database)
             if version is None:
                 raise StoreError(
-                    "corrupt",
+                    ErrorKind.CORRUPT,
                     f"{path} is an SQLite database but not an agentmemory-wizard store; it was "
                     "left untouched. Choose another file with --db",
                     path,
                 )
             if version > migrations.SCHEMA_VERSION:
                 raise StoreError(
-                    "newer-schema",
+                    ErrorKind.NEWER_SCHEMA,
                     f"the store {path} was written by a newer version of {APP_NAME} (schema "
                     f"{version}; this version reads schema {migrations.SCHEMA_VERSION} and "
                     "older). Update the app, or choose another store with --db",

@@ -1,12 +1,13 @@
-"""Importing canonical ExportData into the store: a dry-run plan and the one-transaction apply.
+"""Importing canonical ExportData into the store: a dry-run plan and the one-transaction write.
 
-Both run the same engine over the records, collection by collection, in chunks: ``plan`` only
-reads the (key, hash) pairs the store holds; ``apply`` writes with prepared ``executemany``
-statements generated from the models, keeps the previous version of every record it overwrites
-or deletes (for ``revert``), and commits everything together with its audit entry, or nothing.
+Both run the same engine over the records, collection by collection, in chunks: ``plan_steps``
+only reads the (key, hash) pairs the store holds; :class:`ImportWrite` writes with prepared
+``executemany`` statements generated from the models, keeps the previous version of every record
+it overwrites or deletes (for revert), and commits everything together with its audit entry, or
+nothing. Which entries are written, and what they say, is the run's policy (``wizard.runs``).
 
 Test hook: when the environment variable ``AGENTMEMORY_WIZARD_TEST_PAUSE_AFTER_CHUNK`` is set
-to a path prefix P, ``apply`` creates the file ``P.paused`` after writing its first chunk (inside
+to a path prefix P, an import creates the file ``P.paused`` after writing its first chunk (inside
 the open transaction) and then waits until ``P.resume`` exists, the cancel flag is set, or 60 s
 pass. Tests use it to interrupt a real import at a known point without sleeping.
 """
@@ -17,7 +18,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,13 @@ from wizard.core.collections import (
     record_key,
 )
 from wizard.core.inspection import Inspection
+from wizard.core.names import Phase, Strategy
 from wizard.core.problems import Cancelled
-from wizard.store import audit
-from wizard.store.database import Store, StoreError, translate
+from wizard.core.steps import drive
+from wizard.store.database import Store
+from wizard.store.entries import finish_entry, write_entry
 from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, TableSpec, spec_for
 
-STRATEGIES = ("merge", "replace", "skip")
 STAT_NAMES = ("sessions", "observations", "memories", "summaries", "skipped")
 # Records per chunk (one executemany, one progress report, one cancel check): whole runs are
 # added up to at least this many, so a chunk holds fewer than twice as many.
@@ -53,10 +55,9 @@ _SKIPPED = b""  # marks a key the skip strategy left alone (a real digest is nev
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a plan or an import is: ``phase`` is read, plan, delete, write, index (building
-    the indexes of a table written from empty), commit or done."""
+    """Where a plan or an import is (``collection`` None for the steps of the whole import)."""
 
-    phase: str
+    phase: Phase
     collection: str | None
     done: int
     total: int
@@ -93,7 +94,7 @@ def stats_of(collections: dict[str, CollectionPlan]) -> dict[str, int]:
 
 @dataclass
 class Plan:
-    strategy: str
+    strategy: Strategy
     collections: dict[str, CollectionPlan]
 
     @property
@@ -108,47 +109,9 @@ class Plan:
         }
 
 
-@dataclass
-class ImportResult:
-    """The outcome of ``apply`` (or of a dry run); ``to_dict()`` is the ``import --json`` object.
-
-    ``outcome``: succeeded, refused, failed, cancelled, or planned (dry run). ``error_kind``: a
-    StoreError kind, or refused, cancelled, internal.
-    """
-
-    ok: bool
-    outcome: str
-    strategy: str
-    format: str | None
-    dry_run: bool
-    stats: dict[str, int]
-    collections: dict[str, CollectionPlan]
-    audit_id: int | None
-    error: str | None = None
-    error_kind: str | None = None
-    duration_ms: int | None = None
-    exception: BaseException | None = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "strategy": self.strategy,
-            "format": self.format,
-            "dry_run": self.dry_run,
-            "stats": dict(self.stats),
-            "collections": {n: p.to_dict() for n, p in self.collections.items()},
-            "audit_id": self.audit_id,
-            "error": self.error,
-        }
-
-
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # For the rare record holding a lone surrogate ("\ud800"): escaped, it is valid UTF-8 text.
 _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
-INTERRUPTED = (
-    "the import did not finish: the program stopped before it could record the outcome; "
-    "its transaction was never committed, so nothing was written"
-)
 _UNHASHED = b"?"  # a dry run does not hash records it would simply insert
 
 
@@ -172,11 +135,6 @@ def content_hash(text: str, bucket: str | None = None) -> bytes:
     if bucket is not None:
         h.update(_bucket_salt(bucket))
     return h.digest()
-
-
-def _check_strategy(strategy: str) -> None:
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
 
 def _iter_pairs(data: dict, name: str) -> Iterator[tuple[str | None, Any]]:
@@ -219,7 +177,7 @@ class _Engine:
         self,
         store: Store,
         data: dict,
-        strategy: str,
+        strategy: Strategy,
         format_id: str | None,
         audit_id: int | None = None,
     ) -> None:
@@ -238,7 +196,7 @@ class _Engine:
     def run(self, cancel: CancelFn | None) -> Generator[Progress, None, dict[str, CollectionPlan]]:
         self.cancel = cancel
         db = self.store.database
-        if self.strategy == "replace":
+        if self.strategy.deletes_all:
             yield from self._delete_all()
         names = collection_names(self.data)
         memory_keys: set[str] | None = None
@@ -277,15 +235,15 @@ class _Engine:
             params = (self.audit_id,) if spec.generic else (self.audit_id, _name_of(spec))
             db.execute_sql(spec.log_all_sql, params)
             db.execute_sql(f'DELETE FROM "{spec.table}"')
-            yield Progress("delete", _name_of(spec), i, total)
+            yield Progress(Phase.DELETE, _name_of(spec), i, total)
             self._check_cancel()
 
     def _load_state(self, db, spec: TableSpec, name: str) -> dict[str, bytes]:
-        if self.strategy == "replace":
+        if self.strategy.deletes_all:
             return {}
         params = (name,) if spec.generic else ()
         # skip only asks whether a key is there; merge compares content hashes
-        sql = spec.keys_sql if self.strategy == "skip" else spec.state_sql
+        sql = spec.state_sql if self.strategy.overwrites else spec.keys_sql
         cur = db.execute_sql(sql, params)
         state: dict[str, bytes] = {}
         while rows := cur.fetchmany(10000):
@@ -297,13 +255,13 @@ class _Engine:
     ) -> Generator[Progress, None, None]:
         spec = spec_for(name)
         total = count_records(self.data, name)
-        yield Progress("read", name, 0, total)
+        yield Progress(Phase.READ_STORE, name, 0, total)
         existing = self._load_state(db, spec, name)
         self._check_cancel()
         chunks = self._classify(name, spec, existing, memory_keys)
         if not self.writing:
             for _logs, _rows, done in chunks:
-                yield Progress("plan", name, done, total)
+                yield Progress(Phase.PLAN, name, done, total)
                 self._check_cancel()
             return
         # Into an empty table, build the secondary indexes once at the end (a sort) instead of
@@ -317,10 +275,10 @@ class _Engine:
         # between the two cost as much as the overlap gained.)
         for logs, rows, done in chunks:
             self._flush(db, spec, logs, rows)
-            yield Progress("write", name, done, total)
+            yield Progress(Phase.WRITE, name, done, total)
             self._check_cancel()
         for i, (_index, sql) in enumerate(deferred):
-            yield Progress("index", name, i, len(deferred))
+            yield Progress(Phase.INDEX, name, i, len(deferred))
             db.execute_sql(sql)
 
     def _classify(
@@ -333,7 +291,7 @@ class _Engine:
         key_field = classifier.key_field
         # skip, when the store already has every record of a run (a repeated import): count
         # them, nothing more to look at
-        quick = self.strategy == "skip" and classifier.only_memories is None
+        quick = not self.strategy.overwrites and classifier.only_memories is None
         done = 0
         next_report = CHUNK_ROWS
         for bucket, group in _iter_groups(self.data, name):
@@ -376,7 +334,7 @@ class _Classifier:
         self.existing = existing
         self.only_memories = memory_keys if name == "accessLogs" else None
         self.fmt, self.writing, self.audit_id = engine.format_id, engine.writing, engine.audit_id
-        self.merge_like = engine.strategy != "skip"
+        self.merge_like = engine.strategy.overwrites
         self.key_field = collection(name).key
         self.build = spec.row_builder
         self.salted = name == "observations"  # an observation's hash includes its bucket
@@ -494,211 +452,70 @@ def _data_and_format(data: dict | Inspection, format_id: str | None) -> tuple[di
 def plan_steps(
     store: Store,
     data: dict | Inspection,
-    strategy: str,
+    strategy: Strategy,
     cancel: CancelFn | None = None,
     *,
     format_id: str | None = None,
 ) -> Generator[Progress, None, Plan]:
-    """Dry run: what ``apply`` would do, per collection, without writing. Raises Cancelled.
+    """Dry run: what an import would do, per collection, without writing. Raises Cancelled.
 
     ``data`` is the canonical dict or the Inspection; pass the Inspection (or ``format_id``) so
-    the origin stamped on records without one is accounted for, as ``apply`` does.
+    the origin stamped on records without one is accounted for, as the import does.
     """
-    _check_strategy(strategy)
+    strategy = Strategy(strategy)
     payload, fmt = _data_and_format(data, format_id)
     engine = _Engine(store, payload, strategy, fmt)
     with paused_gc(), store.errors(), store.database.atomic():
         plans = yield from engine.run(cancel)
-    yield Progress("done", None, 1, 1)
+    yield Progress(Phase.DONE, None, 1, 1)
     return Plan(strategy, plans)
 
 
 def plan(
-    store: Store, data: dict | Inspection, strategy: str, *, format_id: str | None = None
+    store: Store, data: dict | Inspection, strategy: Strategy, *, format_id: str | None = None
 ) -> Plan:
     """``plan_steps`` run to the end."""
-    gen = plan_steps(store, data, strategy, format_id=format_id)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return drive(plan_steps(store, data, strategy, format_id=format_id))
 
 
-def record_refusal(store: Store, inspection: Inspection, strategy: str) -> int:
-    """Audit a file that was refused before any write; returns the audit id."""
-    report = inspection.report
-    error = str(report.errors[0]) if report.errors else "the file was refused"
-    return audit.record_entry(
-        store,
-        audit.import_fields(inspection, strategy, "refused", error=error, duration_ms=0),
-    )
+class ImportWrite:
+    """One import's transaction: its audit entry, the records, the commit.
 
-
-def _ms(t0: float) -> int:
-    return int((time.monotonic() - t0) * 1000)
-
-
-def apply(
-    store: Store,
-    inspection: Inspection,
-    strategy: str = "merge",
-    cancel: CancelFn | None = None,
-) -> Generator[Progress, None, ImportResult]:
-    """Import an inspected file in one transaction, auditing every outcome.
-
-    Yields Progress between chunks (and checks ``cancel`` there). Returns the ImportResult:
-    succeeded (committed together with its audit entry), or refused / failed / cancelled (rolled
-    back; the entry written in its own transaction). A KeyboardInterrupt or the generator being
-    closed early rolls back, audits "cancelled" and propagates.
+    ``plans`` says how far it got (also after a failure); ``audit_id`` is the entry written
+    inside the transaction (gone again if it rolled back); ``committed`` turns true once the
+    commit has returned.
     """
-    _check_strategy(strategy)
-    t0 = time.monotonic()
-    fmt = inspection.format
-    empty = {c.name: CollectionPlan() for c in MAIN}
 
-    def result(outcome: str, **kw: Any) -> ImportResult:
-        cols = kw.pop("collections", empty)
-        return ImportResult(
-            ok=outcome == "succeeded",
-            outcome=outcome,
-            strategy=strategy,
-            format=fmt,
-            dry_run=False,
-            stats=stats_of(cols),
-            collections=cols,
-            duration_ms=_ms(t0),
-            **kw,
-        )
+    def __init__(self, store: Store, data: dict, strategy: Strategy, format_id: str | None):
+        self.store = store
+        self.data = data
+        self.strategy = Strategy(strategy)
+        self.format_id = format_id
+        self.plans: dict[str, CollectionPlan] = {c.name: CollectionPlan() for c in MAIN}
+        self.audit_id: int | None = None
+        self.committed = False
 
-    if not inspection.ok:
-        audit_id = record_refusal(store, inspection, strategy)
-        error = str(inspection.report.errors[0]) if inspection.report.errors else "refused"
-        return result("refused", audit_id=audit_id, error=error, error_kind="refused")
-
-    db = store.database
-    engine: _Engine | None = None
-    audit_id: int | None = None
-    plans: dict[str, CollectionPlan] | None = None
-    try:
-        # While the transaction is open, the lock-info file beside the store describes this
-        # attempt: if the process is killed, the next opening of the store audits it as
-        # "interrupted" (database.open_store).
-        attempt = audit.import_fields(inspection, strategy, "interrupted", error=INTERRUPTED)
+    def steps(
+        self,
+        entry: dict[str, Any],
+        attempt: dict[str, Any],
+        finish: Callable[[dict[str, CollectionPlan]], dict[str, Any]],
+        cancel: CancelFn | None = None,
+    ) -> Generator[Progress, None, dict[str, CollectionPlan]]:
+        """Write everything in one transaction with the audit entry ``entry``; ``finish(plans)``
+        gives the entry's final fields, written just before the commit. While the transaction
+        is open, the lock-info file beside the store carries ``attempt`` (the entry the next
+        opener records if this process dies). Raises Cancelled, StoreError, or whatever went
+        wrong; everything is rolled back then."""
+        store = self.store
+        db = store.database
         with paused_gc(), store.errors(), store.write_transaction(attempt):
-            audit_id = audit.write_entry(db, audit.import_fields(inspection, strategy, "succeeded"))
-            engine = _Engine(store, inspection.data or {}, strategy, fmt, audit_id)
+            self.audit_id = write_entry(db, entry)
+            engine = _Engine(store, self.data, self.strategy, self.format_id, self.audit_id)
+            self.plans = engine.plans
             plans = yield from engine.run(cancel)
-            yield Progress("commit", None, 0, 1)  # the commit is one long step
-            audit.finish_entry(
-                db,
-                audit_id,
-                counts=audit.import_counts(inspection, plans, stats_of(plans)),
-                duration_ms=_ms(t0),
-            )
-    except Cancelled:
-        outcome, error, kind, exc = (
-            "cancelled",
-            "cancelled by the user; nothing was written",
-            "cancelled",
-            None,
-        )
-    except StoreError as e:
-        outcome, error, kind, exc = "failed", e.message, e.kind, e
-    except (KeyboardInterrupt, GeneratorExit):
-        if audit_id is not None and _committed(store, audit_id):
-            # Interrupted as the commit returned: the import is complete, say so.
-            return result("succeeded", collections=plans or empty, audit_id=audit_id)
-        _audit_after_rollback(
-            store,
-            inspection,
-            strategy,
-            "cancelled",
-            "interrupted; nothing was written",
-            engine,
-            t0,
-        )
-        raise
-    except Exception as e:  # a bug or an unexpected error: rolled back, audited, reported
-        err = translate(e, store.path)
-        if err is not None:
-            outcome, error, kind, exc = "failed", err.message, err.kind, e
-        else:
-            outcome, error, kind, exc = "failed", f"{type(e).__name__}: {e}", "internal", e
-    else:
-        # Committed: from here on, closing the generator must not audit a rollback.
-        yield Progress("done", None, 1, 1)
-        return result("succeeded", collections=plans, audit_id=audit_id)
-    audit_id, error = _audit_after_rollback(store, inspection, strategy, outcome, error, engine, t0)
-    plans = engine.plans if engine is not None else empty
-    return result(
-        outcome, audit_id=audit_id, error=error, error_kind=kind, exception=exc, collections=plans
-    )
-
-
-def _committed(store: Store, audit_id: int) -> bool:
-    """Whether the import that wrote audit entry ``audit_id`` committed (called after its
-    transaction ended, one way or the other)."""
-    try:
-        return audit.get_entry(store, audit_id)["outcome"] == "succeeded"
-    except (KeyError, StoreError):
-        return False
-
-
-def _audit_after_rollback(
-    store: Store,
-    inspection: Inspection,
-    strategy: str,
-    outcome: str,
-    error: str,
-    engine: _Engine | None,
-    t0: float,
-) -> tuple[int | None, str]:
-    """Write the entry of a rolled-back import in its own transaction (if the store lets us)."""
-    counts = None
-    if engine is not None:
-        counts = audit.import_counts(inspection, engine.plans, stats_of(engine.plans))
-        counts["partial"] = True  # how far it got; none of it was kept
-    fields = audit.import_fields(
-        inspection, strategy, outcome, error=error, duration_ms=_ms(t0), counts=counts
-    )
-    try:
-        audit_id = audit.record_entry(store, fields)
-    except StoreError as e:
-        return None, f"{error} (the audit entry could not be written either: {e.message})"
-    return audit_id, error
-
-
-def dry_run(store: Store, inspection: Inspection, strategy: str = "merge") -> ImportResult:
-    """The ``import --dry-run`` result: the plan as an ImportResult (nothing written or audited)."""
-    t0 = time.monotonic()
-    if not inspection.ok:
-        error = str(inspection.report.errors[0]) if inspection.report.errors else "refused"
-        cols = {c.name: CollectionPlan() for c in MAIN}
-        return ImportResult(
-            False,
-            "refused",
-            strategy,
-            inspection.format,
-            True,
-            stats_of(cols),
-            cols,
-            None,
-            error,
-            "refused",
-            _ms(t0),
-        )
-    p = plan(store, inspection, strategy)
-    return ImportResult(
-        True,
-        "planned",
-        strategy,
-        inspection.format,
-        True,
-        p.stats,
-        p.collections,
-        None,
-        None,
-        None,
-        _ms(t0),
-    )
+            yield Progress(Phase.COMMIT, None, 0, 1)  # the commit is one long step
+            finish_entry(db, self.audit_id, **finish(plans))
+        self.committed = True
+        yield Progress(Phase.DONE, None, 1, 1)
+        return plans

@@ -17,7 +17,7 @@ from playhouse.migrate import SqliteMigrator, migrate
 
 from wizard import __version__
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Schema 1, as first released.
 _V1 = """
@@ -93,9 +93,16 @@ def _m0002_audit_options(database: SqliteDatabase) -> None:
     )
 
 
+def _m0003_audit_error_code(database: SqliteDatabase) -> None:
+    """Schema 3: the audit entry keeps a stable code for why a run did not succeed."""
+    migrator = SqliteMigrator(database)
+    migrate(migrator.add_column("audit_log", "error_code", TextField(null=True)))
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[SqliteDatabase], None]], ...] = (
     (1, _m0001_initial),
     (2, _m0002_audit_options),
+    (3, _m0003_audit_error_code),
 )
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 

@@ -146,13 +146,14 @@ class OtherRecordRow(RecordModel):
 
 
 class AuditEntry(BaseModel):
-    """One attempt: import (succeeded, refused, failed, cancelled) or revert."""
+    """One attempt at a run that was asked to write (``wizard.core.names.Operation``), with its
+    ``Outcome``."""
 
     id = AutoField()
     timestamp = TextField()
-    operation = TextField()  # import | revert
+    operation = TextField()  # an Operation
     strategy = TextField(null=True)
-    outcome = TextField()  # succeeded | refused | failed | cancelled
+    outcome = TextField()  # an Outcome
     format = TextField(null=True)
     source_version = TextField(null=True)
     source_path = TextField(null=True)
@@ -169,6 +170,7 @@ class AuditEntry(BaseModel):
     target_id = IntegerField(null=True)  # revert: the import it reverted
     reverted_by = IntegerField(null=True)  # import: the revert entry that undid it
     options = TextField(null=True)  # JSON; added by migration 2
+    error_code = TextField(null=True)  # ErrorKind or a problem Code; added by migration 3
 
     class Meta:
         table_name = "audit_log"

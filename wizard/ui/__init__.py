@@ -25,7 +25,7 @@ def open_wizard(
 
     wizard = MigrationWizard(db_path)
     if file:
-        wizard.set_file(os.fspath(file))
+        wizard.session.set_file(os.fspath(file))
     return wizard
 
 

@@ -18,7 +18,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QGuiApplication
 
+from wizard.core.names import Operation, Outcome
 from wizard.ui.formatting import fmt_duration, fmt_int
+from wizard.ui.labels import OUTCOME_MARKS
 from wizard.ui.plain_text import plain_tooltip
 from wizard.ui.results import written_totals
 from wizard.ui.status import status_color
@@ -38,8 +40,10 @@ HEADERS = {
     "counts": "Records",
     "duration": "Duration",
 }
-OUTCOMES = ("succeeded", "refused", "failed", "cancelled", "reverted")
-OUTCOME_MARKS = {"succeeded": "✓", "refused": "✗", "failed": "✗", "cancelled": "⊘"}
+# The outcome filter: every outcome the audit records (a dry run is never audited), and
+# "reverted" (imports undone, and the reverts that undid them).
+REVERTED = "reverted"
+OUTCOMES: tuple[str, ...] = (*(str(o) for o in Outcome if o != Outcome.PLANNED), REVERTED)
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -63,14 +67,14 @@ def file_name(entry: dict) -> str:
 def counts_text(entry: dict) -> str:
     """A short summary of an entry's counts."""
     counts = entry.get("counts") or {}
-    if entry.get("operation") == "revert":
+    if entry.get("operation") == Operation.REVERT:
         removed = sum(v for v in (counts.get("removed") or {}).values() if isinstance(v, int))
         restored = sum(v for v in (counts.get("restored") or {}).values() if isinstance(v, int))
-        if entry.get("outcome") != "succeeded":
+        if entry.get("outcome") != Outcome.SUCCEEDED:
             n = len(counts.get("conflicts") or [])
             return f"{fmt_int(n)} conflicts" if n else ""
         return f"{fmt_int(removed)} removed, {fmt_int(restored)} restored"
-    if counts.get("collections") and entry.get("outcome") == "succeeded":
+    if counts.get("collections") and entry.get("outcome") == Outcome.SUCCEEDED:
         t = written_totals(entry)
         parts = [f"{fmt_int(t['inserted'] + t['updated'])} written"]
         if t["unchanged"]:
@@ -87,7 +91,7 @@ def counts_text(entry: dict) -> str:
 
 def outcome_text(entry: dict) -> str:
     outcome = entry.get("outcome") or ""
-    mark = OUTCOME_MARKS.get(outcome, "")
+    mark = OUTCOME_MARKS.get(outcome, "")  # str enums: the plain value finds its member
     text = f"{mark} {outcome}".strip()
     if entry.get("reverted_by") is not None:
         text += f" (reverted by #{entry['reverted_by']})"
@@ -96,16 +100,16 @@ def outcome_text(entry: dict) -> str:
 
 def outcome_ok(entry: dict) -> bool | None:
     outcome = entry.get("outcome")
-    if outcome == "succeeded":
+    if outcome == Outcome.SUCCEEDED:
         return None if entry.get("reverted_by") is not None else True
-    if outcome == "cancelled":
+    if outcome in (Outcome.CANCELLED, Outcome.INTERRUPTED):
         return None
     return False
 
 
 def operation_text(entry: dict) -> str:
     op = entry.get("operation") or ""
-    if op == "revert" and entry.get("target_id") is not None:
+    if op == Operation.REVERT and entry.get("target_id") is not None:
         return f"revert of #{entry['target_id']}"
     return op
 
@@ -243,8 +247,8 @@ def _outcome_color(ok: bool | None) -> QColor:
 def _matches_outcome(entry: dict, outcome: str) -> bool:
     if not outcome:
         return True
-    if outcome == "reverted":
-        return entry.get("reverted_by") is not None or entry.get("operation") == "revert"
+    if outcome == REVERTED:
+        return entry.get("reverted_by") is not None or entry.get("operation") == Operation.REVERT
     return entry.get("outcome") == outcome
 
 

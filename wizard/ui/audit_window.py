@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFontDatabase, QKeySequence, QShortcut
@@ -28,6 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wizard.core.names import Operation, Outcome
+from wizard.runs import RevertResult
+from wizard.store.audit import RevertPreview
 from wizard.ui import backend
 from wizard.ui.ask import Ask
 from wizard.ui.audit_model import (
@@ -43,7 +45,7 @@ from wizard.ui.audit_model import (
 )
 from wizard.ui.error_dialog import show_store_error, show_unexpected_error
 from wizard.ui.formatting import fmt_duration, fmt_int, fmt_size
-from wizard.ui.labels import collection_label
+from wizard.ui.labels import OUTCOME_LABELS, collection_label
 from wizard.ui.plain_text import plain_message_box
 from wizard.ui.results import PLAN_COLUMNS
 from wizard.ui.settings import Settings
@@ -149,9 +151,9 @@ def describe_entry(entry: dict) -> str:
     return "\n".join(lines)
 
 
-def describe_preview(preview: Any) -> str:
-    removed = getattr(preview, "remove", {}) or {}
-    restored = getattr(preview, "restore", {}) or {}
+def describe_preview(preview: RevertPreview) -> str:
+    removed = preview.remove
+    restored = preview.restore
     parts = []
     if removed:
         n = sum(removed.values())
@@ -207,7 +209,7 @@ class AuditWindow(QMainWindow):
         self.outcome_filter.setAccessibleName("Filter by outcome")
         self.outcome_filter.addItem("All", "")
         for outcome in OUTCOMES:
-            self.outcome_filter.addItem(outcome.capitalize(), outcome)
+            self.outcome_filter.addItem(OUTCOME_LABELS.get(outcome, outcome.capitalize()), outcome)
         outcome_label.setBuddy(self.outcome_filter)
         format_label = QLabel("&Format:")
         self.format_filter = QComboBox()
@@ -439,8 +441,8 @@ class AuditWindow(QMainWindow):
         self.details.setPlainText(describe_entry(entry) if entry else "")
         revertable = bool(
             entry
-            and entry.get("operation") == "import"
-            and entry.get("outcome") == "succeeded"
+            and entry.get("operation") == Operation.IMPORT
+            and entry.get("outcome") == Outcome.SUCCEEDED
             and entry.get("reverted_by") is None
         )
         self.revert_button.setEnabled(revertable and self.busy_task is None)
@@ -513,18 +515,18 @@ class AuditWindow(QMainWindow):
         if task is None:
             self._show_entry(self.current_entry())
 
-    def _on_preview(self, entry: dict, preview: Any) -> None:
+    def _on_preview(self, entry: dict, preview: RevertPreview) -> None:
         self._set_busy(None)
         audit_id = int(entry["id"])
         name = (entry.get("source") or {}).get("name") or "the file"
-        if not getattr(preview, "ok", False):
+        if not preview.ok:
             self._update_status()
             box = plain_message_box(
                 self,
                 QMessageBox.Icon.Information,
                 "Cannot revert",
                 f"Import #{audit_id} ({name}) cannot be reverted.",
-                str(getattr(preview, "reason", "") or ""),
+                preview.reason or "",
                 object_name="cannotRevertBox",
             )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -545,10 +547,10 @@ class AuditWindow(QMainWindow):
         self._set_busy(task)
         task.start()
 
-    def _on_reverted(self, result: Any) -> None:
+    def _on_reverted(self, result: RevertResult) -> None:
         self._set_busy(None)
-        new_id = getattr(result, "audit_id", None)
-        if getattr(result, "ok", False):
+        new_id = result.audit_id
+        if result.ok:
             self._select_after_load = new_id
             self.status.setText(f"Import #{result.target_id} reverted (entry #{new_id}).")
         else:
@@ -556,7 +558,7 @@ class AuditWindow(QMainWindow):
                 self,
                 QMessageBox.Icon.Warning,
                 "Revert refused",
-                str(getattr(result, "error", "") or "The import could not be reverted."),
+                result.error or "The import could not be reverted.",
             )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()

@@ -1,40 +1,46 @@
-"""The one place where the GUI calls the core and the store (ARCHITECTURE.md's Core and Store
-APIs). Everything here runs on a worker thread (``ui/worker.py``), never on the GUI thread;
-each function is a job factory or a plain call made from inside a job.
+"""The GUI's one door to the runs and the store: typed jobs for ``ui/worker.py``.
+
+Everything a job does runs on a worker thread, never on the GUI thread. The GUI reaches the
+store only through this module and the store's public API (``wizard.store.database``,
+``wizard.store.audit`` for reading the history); what is audited or refused is decided by the
+runs (``wizard.runs``), never here.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-from wizard.core.inspection import Inspection, InspectOptions, inspect_file
-from wizard.ui.worker import TaskContext, cooperative, heavy, release_data
+from wizard import runs
+from wizard.core.inspection import Inspection, InspectOptions
+from wizard.core.names import ErrorKind, Strategy
+from wizard.runs import ImportResult, Plan, Progress, RevertResult
+from wizard.store import audit, database
+from wizard.store.audit import RevertPreview
+from wizard.store.database import Store, StoreError
+from wizard.ui.worker import Job, TaskContext, release_data
 
-DB_ENV = "AGENTMEMORY_WIZARD_DB"
 PROGRAM = "the wizard window"  # how another writer's "store is locked" message names us
+
+T = TypeVar("T")
 
 
 def resolve_db_path(explicit: str | os.PathLike | None = None) -> Path:
-    from wizard.store import database
-
+    """The store the GUI opens: ``--db``, the environment, or the user data directory."""
     return Path(database.resolve_db_path(explicit))
 
 
-def store_error_type() -> type[BaseException]:
-    from wizard.store.database import StoreError
-
-    return StoreError
-
-
 def is_store_error(exc: object) -> bool:
-    try:
-        return isinstance(exc, store_error_type())
-    except ImportError:
-        return False
+    return isinstance(exc, StoreError)
+
+
+def corrupt_store_error(message: str, db_path: Path) -> StoreError:
+    """The error a failed import reports when it found the store damaged (to offer moving it
+    aside)."""
+    return StoreError(ErrorKind.CORRUPT, message, db_path)
 
 
 class StoreHandle:
@@ -45,14 +51,12 @@ class StoreHandle:
 
     def __init__(self, db_path: str | os.PathLike) -> None:
         self.db_path = Path(db_path)
-        self._store: Any = None
+        self._store: Store | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> Any:
+    def get(self) -> Store:
         with self._lock:
             if self._store is None:
-                from wizard.store import database
-
                 self._store = database.open_store(self.db_path)
                 self._store.program = PROGRAM
             return self._store
@@ -79,11 +83,11 @@ class StoreHandle:
                 pass
 
 
-# -- jobs (each returns a callable for worker.Task) ------------------------------------------------
+# -- jobs ------------------------------------------------------------------------------------------
 # Each store job closes its thread's connection before it ends: the last close of a WAL database
 # checkpoints it, and that must happen inside the job (where SQLite runs without the interpreter
 # lock), not while the thread is being torn down.
-def _closing(store: StoreHandle, gen: Generator) -> Generator:
+def _closing(store: StoreHandle, gen: Generator[Progress, None, T]) -> Generator[Progress, None, T]:
     try:
         result = yield from gen
     finally:
@@ -91,94 +95,72 @@ def _closing(store: StoreHandle, gen: Generator) -> Generator:
     return result
 
 
-def inspect_job(path: str, options: InspectOptions):
-    @heavy
+def read_job(path: str, options: InspectOptions) -> Job:
+    """The read run (writes nothing); finishes with the Inspection."""
+
     def job(ctx: TaskContext) -> Inspection:
-        return inspect_file(path, options, progress=ctx.report, cancel=ctx.cancelled)
+        return runs.read(path, options, progress=ctx.report, cancel=ctx.cancelled)
 
-    return job
+    return Job(job, heavy=True)
 
 
-def plan_job(store: StoreHandle, inspection: Inspection, strategy: str):
-    @heavy
-    @cooperative
-    def job(ctx: TaskContext) -> Generator:
-        from wizard.store import importer
+def plan_job(store: StoreHandle, inspection: Inspection, strategy: Strategy) -> Job:
+    """The dry run; finishes with the Plan."""
 
-        gen = importer.plan_steps(store.get(), inspection, strategy, cancel=ctx.cancelled)
+    def job(ctx: TaskContext) -> Generator[Progress, None, Plan]:
+        gen = runs.plan_steps(store.get(), inspection, strategy, cancel=ctx.cancelled)
         return _closing(store, gen)
 
-    return job
+    return Job(job, heavy=True, cooperative=True)
 
 
-def import_job(store: StoreHandle, inspection: Inspection, strategy: str):
-    @heavy
-    @cooperative
-    def job(ctx: TaskContext) -> Generator:
-        from wizard.store import importer
+def import_job(store: StoreHandle, inspection: Inspection, strategy: Strategy) -> Job:
+    """The import run; finishes with the ImportResult (whatever its outcome)."""
 
-        gen = importer.apply(store.get(), inspection, strategy, cancel=ctx.cancelled)
+    def job(ctx: TaskContext) -> Generator[Progress, None, ImportResult]:
+        gen = runs.import_steps(store.get(), inspection, strategy, cancel=ctx.cancelled)
         # Once the result is out the export is not needed any more: free it here, in this thread
         # (and before the thread winds down), never on the GUI thread.
         ctx.defer(lambda: release_data(inspection))
         return _closing(store, gen)
 
-    return job
+    return Job(job, heavy=True, cooperative=True)
 
 
-def _store_call(store: StoreHandle, fn):
-    def job(ctx: TaskContext) -> Any:
+def _store_call(store: StoreHandle, fn: Callable[[Store], T]) -> Job:
+    def job(ctx: TaskContext) -> T:
         try:
             return fn(store.get())
         finally:
             store.close_thread_connection()
 
-    return job
+    return Job(job)
 
 
-def refusal_job(store: StoreHandle, inspection: Inspection, strategy: str):
-    from wizard.store import importer
-
-    return _store_call(store, lambda s: importer.record_refusal(s, inspection, strategy))
-
-
-def list_entries_job(store: StoreHandle, limit: int | None = None):
-    from wizard.store import audit
-
+def list_entries_job(store: StoreHandle, limit: int | None = None) -> Job:
+    """The audit history, newest first (a list of entry dicts)."""
     return _store_call(store, lambda s: audit.list_entries(s, limit=limit))
 
 
-def revert_preview_job(store: StoreHandle, audit_id: int):
-    from wizard.store import audit
+def revert_preview_job(store: StoreHandle, audit_id: int) -> Job:
+    """What reverting an import would do: a RevertPreview."""
 
-    return _store_call(store, lambda s: audit.revert_preview(s, audit_id))
+    def call(s: Store) -> RevertPreview:
+        return runs.preview(s, audit_id)
+
+    return _store_call(store, call)
 
 
-def revert_job(store: StoreHandle, audit_id: int):
-    from wizard.store import audit
+def revert_job(store: StoreHandle, audit_id: int) -> Job:
+    """The revert run: a RevertResult."""
 
-    return _store_call(store, lambda s: audit.revert(s, audit_id))
+    def call(s: Store) -> RevertResult:
+        return runs.revert(s, audit_id)
+
+    return _store_call(store, call)
 
 
 def move_store_aside(db_path: str | os.PathLike) -> Path:
     """Rename a damaged store to ``<name>.damaged-<timestamp>`` (nothing deleted or overwritten);
     the next use creates a new store. Returns the new name; raises StoreError."""
-    from wizard.store import database
-
     return database.move_aside(db_path)
-
-
-def as_dict(obj: Any) -> dict:
-    """A result object (ImportResult, Plan, RevertResult...) or dict as a plain dict."""
-    if obj is None:
-        return {}
-    if isinstance(obj, dict):
-        return obj
-    to_dict = getattr(obj, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    if hasattr(obj, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return asdict(obj)
-    return dict(vars(obj))

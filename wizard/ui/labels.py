@@ -1,13 +1,16 @@
-"""User-facing names: of collections, caps, formats, strategies and progress phases.
+"""User-facing names: of collections, caps, formats, outcomes, operations and progress phases.
 
-The ids come from the core and the store (``wizard.core.detection.BY_ID`` for formats and
-their labels, ``wizard.store.importer.STRATEGIES``); only how the UI names them lives here."""
+The ids come from the core (``wizard.core.detection.BY_ID`` for formats and their labels,
+``wizard.core.names`` for the closed sets; a strategy carries its own label and help text); only
+how the UI names them lives here. A test checks that every member of each set has a label.
+"""
 
 from __future__ import annotations
 
 from wizard.core.detection import BY_ID
+from wizard.core.names import Operation, Outcome, Phase, Strategy
+from wizard.runs import Progress
 from wizard.ui.formatting import fmt_int
-from wizard.ui.results import attr
 
 # -- collections and caps -------------------------------------------------------------------------
 COLLECTION_LABELS = {
@@ -70,46 +73,65 @@ def format_label(fmt: str | None, version: str | None = None) -> str:
     return text
 
 
-# -- strategies -----------------------------------------------------------------------------------
-STRATEGY_NAMES = {"merge": "Merge", "replace": "Replace", "skip": "Skip existing"}
-STRATEGY_TEXT = {
-    "merge": "Merge: add new records and overwrite existing ones that have the same id.",
-    "replace": "Replace: delete every record in the store (the audit history is kept), then "
-    "add the file's records.",
-    "skip": "Skip existing: add only records whose id is not in the store yet; change nothing "
-    "else.",
+# -- strategies, outcomes, operations --------------------------------------------------------------
+STRATEGY_OBJECT_NAMES = {
+    Strategy.MERGE: "strategyMerge",
+    Strategy.REPLACE: "strategyReplace",
+    Strategy.SKIP: "strategySkip",
+}
+OUTCOME_LABELS = {
+    Outcome.SUCCEEDED: "Succeeded",
+    Outcome.REFUSED: "Refused",
+    Outcome.FAILED: "Failed",
+    Outcome.CANCELLED: "Cancelled",
+    Outcome.INTERRUPTED: "Interrupted",
+    Outcome.PLANNED: "Planned (dry run)",
+}
+OUTCOME_MARKS = {
+    Outcome.SUCCEEDED: "✓",
+    Outcome.REFUSED: "✗",
+    Outcome.FAILED: "✗",
+    Outcome.CANCELLED: "⊘",
+    Outcome.INTERRUPTED: "⊘",
+    Outcome.PLANNED: "",
+}
+OPERATION_LABELS = {
+    Operation.IMPORT: "import",
+    Operation.REVERT: "revert",
+    Operation.DELIVER: "delivery",
+    Operation.PRUNE: "prune",
 }
 
 # -- progress phases ------------------------------------------------------------------------------
 PHASE_LABELS = {
-    "read": "Reading the store's",
-    "plan": "Comparing",
-    "write": "Writing",
-    "delete": "Deleting existing",
-    "done": "Finishing",
-    "reading": "Reading",
-    "validating": "Checking records",
-    "checking": "Checking records",
-    "converting": "Converting",
-    "planning": "Comparing with the store",
-    "deleting": "Deleting existing records",
-    "writing": "Writing",
-    "importing": "Writing",
-    "committing": "Committing",
+    Phase.READING: "Reading",
+    Phase.VALIDATING: "Checking records",
+    Phase.READ_STORE: "Reading the store's",
+    Phase.PLAN: "Comparing",
+    Phase.DELETE: "Deleting existing",
+    Phase.WRITE: "Writing",
+    Phase.INDEX: "Building the indexes of",
+    Phase.COMMIT: "Committing",
+    Phase.DONE: "Finishing",
 }
 
 
+def _phase_label(phase: object) -> str:
+    try:
+        return PHASE_LABELS[Phase(phase)]
+    except ValueError:
+        return str(phase).capitalize()
+
+
 def phase_text(item: object) -> tuple[str, int, int]:
-    """(label, done, total) of a progress item: a (phase, done, total) tuple from the core or a
-    store ``Progress(phase, collection, done, total)``."""
+    """(label, done, total) of a progress item: a (phase, done, total) tuple from the read run
+    or a ``runs.Progress``."""
+    if isinstance(item, Progress):
+        label = _phase_label(item.phase)
+        if item.collection:
+            label = f"{label} {collection_label(item.collection).lower()}"
+        return label, item.done, item.total
     if isinstance(item, tuple) and len(item) == 3:
         phase, done, total = item
-        return PHASE_LABELS.get(str(phase), str(phase).capitalize()), int(done), int(total)
-    phase = attr(item, "phase", "")
-    coll = attr(item, "collection", None)
-    done = int(attr(item, "done", 0) or 0)
-    total = int(attr(item, "total", 0) or 0)
-    label = PHASE_LABELS.get(str(phase), str(phase).capitalize())
-    if coll:
-        label = f"{label} {collection_label(str(coll)).lower()}"
-    return label, done, total
+        return _phase_label(phase), int(done), int(total)
+    return "Working", 0, 0

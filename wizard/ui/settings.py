@@ -7,7 +7,7 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from wizard.store.importer import STRATEGIES
+from wizard.core.names import Strategy
 
 ORGANIZATION = "agentmemory"
 APPLICATION = "agentmemory-wizard"
@@ -70,13 +70,15 @@ class Settings:
         self._s.remove("files/recent")
 
     # -- strategy --------------------------------------------------------------------------------
-    def last_strategy(self) -> str:
-        value = self._s.value("import/strategy", "merge")
-        return value if value in STRATEGIES else "merge"
+    def last_strategy(self) -> Strategy:
+        value = self._s.value("import/strategy", str(Strategy.MERGE))
+        try:
+            return Strategy(value)
+        except ValueError:
+            return Strategy.MERGE
 
-    def set_last_strategy(self, strategy: str) -> None:
-        if strategy in STRATEGIES:
-            self._s.setValue("import/strategy", strategy)
+    def set_last_strategy(self, strategy: Strategy) -> None:
+        self._s.setValue("import/strategy", str(Strategy(strategy)))
 
     # -- input size limit ------------------------------------------------------------------------
     def max_input_mb(self) -> int:

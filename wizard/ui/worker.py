@@ -2,15 +2,15 @@
 
 The GUI thread only starts a :class:`Task` and receives its signals; it never waits on it.
 
-A job is a callable taking a :class:`TaskContext`. It either returns a value, or returns a
-generator whose yielded items are progress reports and whose ``return`` value is the result
-(the shape of ``importer.plan_steps`` / ``importer.apply``). Between two items the worker checks
-the cancel flag; when it is set, :class:`wizard.core.problems.Cancelled` is thrown into the
-generator at its ``yield``. A *cooperative* job (one marked with ``cooperative = True``, whose
-generator polls ``ctx.cancelled`` itself, like ``importer.apply(cancel=...)``) is never
-interrupted from outside: it decides where stopping is safe (never after its commit). Jobs that
-take callbacks instead (``inspect_file(progress=, cancel=)``) use ``ctx.report`` and
-``ctx.cancelled`` directly.
+A :class:`Job` wraps a callable taking a :class:`TaskContext`. It either returns a value, or
+returns a step generator whose yielded items are progress reports and whose ``return`` value is
+the result (the shape of ``runs.plan_steps`` / ``runs.import_steps``). Between two items the
+worker checks the cancel flag; when it is set, :class:`wizard.core.problems.Cancelled` is thrown
+into the generator at its ``yield``. A *cooperative* job (whose generator polls ``ctx.cancelled``
+itself, like ``runs.import_steps(cancel=...)``) is never interrupted from outside: it decides
+where stopping is safe (never after its commit). Jobs that take callbacks instead
+(``runs.read(progress=, cancel=)``) use ``ctx.report`` and ``ctx.cancelled`` directly. A
+*heavy* job builds or walks a whole export: the cyclic GC stays paused while it runs.
 
 Every exception is caught in the worker and emitted: ``cancelled`` for ``Cancelled``,
 ``failed(exc)`` for anything else; a job that handles the cancellation itself and returns a
@@ -26,12 +26,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from wizard.core.allocation import paused_gc, release
 from wizard.core.problems import Cancelled
+from wizard.core.steps import drive
 
 PROGRESS_INTERVAL = 0.05  # seconds: at most 20 progress signals per second
 
@@ -78,6 +80,15 @@ class TaskContext:
             self._emit(item[0] if len(item) == 1 else item)
 
 
+@dataclass(frozen=True)
+class Job:
+    """What a Task runs: ``fn(ctx)``, and how (see the module doc)."""
+
+    fn: Callable[[TaskContext], Any]
+    heavy: bool = False
+    cooperative: bool = False
+
+
 class _Worker(QObject):
     """Lives in the task's thread; runs the job once and emits what happened."""
 
@@ -86,11 +97,11 @@ class _Worker(QObject):
     failed = Signal(object)
     cancelled = Signal()
 
-    def __init__(self, job: Callable[[TaskContext], Any], interval: float) -> None:
+    def __init__(self, job: Job, interval: float) -> None:
         super().__init__()
-        self._job = job
-        self._cooperative = bool(getattr(job, "cooperative", False))
-        self._heavy = bool(getattr(job, "heavy", False))
+        self._job: Callable[[TaskContext], Any] | None = job.fn
+        self._cooperative = job.cooperative
+        self._heavy = job.heavy
         self.ctx = TaskContext(self.progress.emit, interval)
 
     @Slot()
@@ -107,6 +118,7 @@ class _Worker(QObject):
 
     def _run_job(self) -> None:
         try:
+            assert self._job is not None, "a worker runs its job once"
             result = self._job(self.ctx)
             if isinstance(result, Generator):
                 result = self._drive(result)
@@ -131,18 +143,13 @@ class _Worker(QObject):
 
     def _drive(self, gen: Generator) -> Any:
         ctx = self.ctx
-        try:
-            item = next(gen)
-            while True:
-                ctx.report(item)
-                if ctx.cancelled() and not self._cooperative:
-                    item = gen.throw(Cancelled("cancelled by the user"))
-                else:
-                    item = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            gen.close()
+
+        def interrupt() -> BaseException | None:
+            if ctx.cancelled() and not self._cooperative:
+                return Cancelled("cancelled by the user")
+            return None
+
+        return drive(gen, ctx.report, interrupt)
 
 
 class Task(QObject):
@@ -161,7 +168,7 @@ class Task(QObject):
 
     def __init__(
         self,
-        job: Callable[[TaskContext], Any],
+        job: Job | Callable[[TaskContext], Any],
         name: str = "task",
         interval: float = PROGRESS_INTERVAL,
     ) -> None:
@@ -169,7 +176,7 @@ class Task(QObject):
         self.name = name
         self._thread: QThread | None = QThread()
         self._thread.setObjectName(f"wizard-{name}")
-        self._worker: _Worker | None = _Worker(job, interval)
+        self._worker: _Worker | None = _Worker(job if isinstance(job, Job) else Job(job), interval)
         self._worker.moveToThread(self._thread)
         self._ctx = self._worker.ctx
         self._started = False
@@ -234,20 +241,8 @@ class Task(QObject):
         self.stopped.emit()
 
 
-def heavy(job: Callable[[TaskContext], Any]) -> Callable[[TaskContext], Any]:
-    """Mark a job that builds or walks a whole export (see ``_heavy_begin``)."""
-    job.heavy = True
-    return job
-
-
-def cooperative(job: Callable[[TaskContext], Any]) -> Callable[[TaskContext], Any]:
-    """Mark a job whose generator checks ``ctx.cancelled`` itself (see the module doc)."""
-    job.cooperative = True
-    return job
-
-
 def start_task(
-    job: Callable[[TaskContext], Any],
+    job: Job | Callable[[TaskContext], Any],
     *,
     name: str = "task",
     progress: Callable | None = None,

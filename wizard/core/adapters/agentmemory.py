@@ -5,7 +5,7 @@ from __future__ import annotations
 from wizard.core import versions as versions_rules
 from wizard.core.collections import ALWAYS_PRESENT, empty_collection
 from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
-from wizard.core.problems import InputRefused, Problem
+from wizard.core.problems import Code, InputRefused, Problem
 
 COLLECTION_KEYS = ("sessions", "memories", "observations")
 
@@ -73,18 +73,23 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
                     raise InputRefused(
                         "observations must be an object of session id -> array",
                         path=f"line {line_no}: observations",
+                        code=Code.WRONG_SHAPE,
                     )
                 bucket_map = merged.setdefault("observations", {})
                 for sid, bucket in value.items():
                     if not isinstance(bucket, list):
                         raise InputRefused(
-                            "must be an array", path=f"line {line_no}: observations.{sid}"
+                            "must be an array",
+                            path=f"line {line_no}: observations.{sid}",
+                            code=Code.WRONG_SHAPE,
                         )
                     bucket_map.setdefault(sid, []).extend(bucket)
             elif isinstance(value, list):
                 target = merged.setdefault(key, [])
                 if not isinstance(target, list):
-                    raise InputRefused("must be an array", path=f"line {line_no}: {key}")
+                    raise InputRefused(
+                        "must be an array", path=f"line {line_no}: {key}", code=Code.WRONG_SHAPE
+                    )
                 target.extend(value)
             elif key not in merged:
                 merged[key] = value
@@ -100,7 +105,8 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
         for line_no, version in enumerate(versions[1:], start=2):
             if not versions_rules.is_supported(version):
                 message = f"page on line {line_no}: {versions_rules.unsupported_message(version)}"
-                errors.append(Problem("version", message))
+                code = Code.VERSION_MISSING if version is None else Code.VERSION_UNSUPPORTED
+                errors.append(Problem("version", message, code=code))
     distinct = {v for v in versions if v is not None}
     if len(distinct) > 1:
         warnings.append(
@@ -108,12 +114,13 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
                 "version",
                 f"pages have different versions: {', '.join(sorted(map(str, distinct)))}; "
                 "the first one is used",
+                code=Code.VERSION_MIXED,
             )
         )
     merged.pop("pagination", None)
     for name in ALWAYS_PRESENT:
         merged.setdefault(name, empty_collection(name))
-    warnings.append(Problem("", f"{len(pages)} pages merged in order"))
+    warnings.append(Problem("", f"{len(pages)} pages merged in order", code=Code.CONVERSION_NOTE))
     return Conversion(
         data=merged,
         source_version=_version_text(merged.get("version")),

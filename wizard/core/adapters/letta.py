@@ -38,7 +38,7 @@ from typing import Any
 
 from wizard.core import canonical
 from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
-from wizard.core.problems import Problem
+from wizard.core.problems import Code, Problem
 
 SYSTEM = "letta"
 AF = "letta-af"
@@ -140,7 +140,7 @@ def _empty_export(exported_at: str | None) -> dict:
 
 
 def _start_warnings(payload: Payload) -> list[Problem]:
-    return [Problem("", UNWRAPPED_WARNING)] if payload.unwrapped else []
+    return [Problem("", UNWRAPPED_WARNING, code=Code.CONVERSION_NOTE)] if payload.unwrapped else []
 
 
 def _text_of(content: Any) -> str:
@@ -267,14 +267,22 @@ def _agent_messages(agent: dict, path: str, errors: list[Problem]) -> list[tuple
     if messages is None:
         return []
     if not isinstance(messages, list):
-        errors.append(Problem(where, "messages must be an array; none imported"))
+        errors.append(
+            Problem(where, "messages must be an array; none imported", code=Code.WRONG_SHAPE)
+        )
         return []
     kept = []
     for j, message in enumerate(messages):
         if isinstance(message, dict):
             kept.append((j, message))
         else:
-            errors.append(Problem(f"{where}[{j}]", "message is not an object; skipped"))
+            errors.append(
+                Problem(
+                    f"{where}[{j}]",
+                    "message is not an object; skipped",
+                    code=Code.UNCONVERTIBLE_RECORD,
+                )
+            )
     return kept
 
 
@@ -371,7 +379,9 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
     for i, agent in enumerate(agents):
         path = f"agents[{i}]"
         if not isinstance(agent, dict):
-            errors.append(Problem(path, "agent is not an object; skipped"))
+            errors.append(
+                Problem(path, "agent is not an object; skipped", code=Code.UNCONVERTIBLE_RECORD)
+            )
             continue
         messages = _agent_messages(agent, path, errors)
         times = _message_times([m for _, m in messages])
@@ -426,14 +436,18 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
     for k, block in enumerate(blocks):
         path = f"blocks[{k}]"
         if not isinstance(block, dict):
-            errors.append(Problem(path, "block is not an object; skipped"))
+            errors.append(
+                Problem(path, "block is not an object; skipped", code=Code.UNCONVERTIBLE_RECORD)
+            )
             continue
         local_bid = _local_id(block.get("id"), f"block-{k}")
         users = block_users.get(local_bid, [])
         ns = users[0][1] if users else file_ns
         mid = f"letta-{ns}-{local_bid}"
         if mid in seen:
-            warnings.append(Problem(path, f"duplicate block id {local_bid!r}; skipped"))
+            warnings.append(
+                Problem(path, f"duplicate block id {local_bid!r}; skipped", code=Code.DUPLICATE_KEY)
+            )
             continue
         seen.add(mid)
         if not users:
@@ -445,11 +459,19 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
     missing = sorted(set(block_users) - known)
     if missing:
         warnings.append(
-            Problem("blocks", f"agents refer to blocks not in the file: {', '.join(missing)}")
+            Problem(
+                "blocks",
+                f"agents refer to blocks not in the file: {', '.join(missing)}",
+                code=Code.DANGLING_REFERENCE,
+            )
         )
     if unused:
         warnings.append(
-            Problem("blocks", f"{unused} block(s) used by no agent were imported without sessions")
+            Problem(
+                "blocks",
+                f"{unused} block(s) used by no agent were imported without sessions",
+                code=Code.CONVERSION_NOTE,
+            )
         )
     meta = value.get("metadata")
     revision = meta.get("revision_id") if isinstance(meta, dict) else None
@@ -498,11 +520,21 @@ def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
 
     core = value.get("core_memory")
     if core is not None and not isinstance(core, list):
-        errors.append(Problem("core_memory", "core_memory must be an array; none imported"))
+        errors.append(
+            Problem(
+                "core_memory", "core_memory must be an array; none imported", code=Code.WRONG_SHAPE
+            )
+        )
         core = []
     for k, block in enumerate(core or []):
         if not isinstance(block, dict):
-            errors.append(Problem(f"core_memory[{k}]", "block is not an object; skipped"))
+            errors.append(
+                Problem(
+                    f"core_memory[{k}]",
+                    "block is not an object; skipped",
+                    code=Code.UNCONVERTIBLE_RECORD,
+                )
+            )
             continue
         data["memories"].append(
             _block_memory(f"letta-{ns}-block-{k}", block, AF_LEGACY, [sid], file_time)
@@ -531,11 +563,17 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
     for i, item in enumerate(items):
         path = f"[{i}]"
         if not isinstance(item, dict):
-            errors.append(Problem(path, "passage is not an object; skipped"))
+            errors.append(
+                Problem(path, "passage is not an object; skipped", code=Code.UNCONVERTIBLE_RECORD)
+            )
             continue
         text = item.get("text")
         if not isinstance(text, str):
-            errors.append(Problem(f"{path}.text", "passage has no text; skipped"))
+            errors.append(
+                Problem(
+                    f"{path}.text", "passage has no text; skipped", code=Code.UNCONVERTIBLE_RECORD
+                )
+            )
             continue
         if item.get("is_deleted") is True and not options.include_deleted:
             deleted += 1
@@ -566,14 +604,28 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
 
     if deleted:
         warnings.append(
-            Problem("", f"{deleted} deleted passage(s) (is_deleted: true) were left out")
+            Problem(
+                "",
+                f"{deleted} deleted passage(s) (is_deleted: true) were left out",
+                code=Code.DELETED_LEFT_OUT,
+            )
         )
     if embedded:
         warnings.append(
-            Problem("", f"{embedded} passage(s) carried embedding vectors; they were not kept")
+            Problem(
+                "",
+                f"{embedded} passage(s) carried embedding vectors; they were not kept",
+                code=Code.DATA_DROPPED,
+            )
         )
     if duplicates:
-        warnings.append(Problem("", f"{duplicates} passage(s) repeated an earlier id; skipped"))
+        warnings.append(
+            Problem(
+                "",
+                f"{duplicates} passage(s) repeated an earlier id; skipped",
+                code=Code.DUPLICATE_KEY,
+            )
+        )
     times = sorted(t for m in memories if (t := _time(m.get("updatedAt"))))
     data = _empty_export(times[-1] if times else None)
     data["memories"] = memories

@@ -22,7 +22,7 @@ from wizard.core.formats import (
     Sniff,
     never_raises,
 )
-from wizard.core.problems import InputRefused, Problem
+from wizard.core.problems import Code, InputRefused, Problem
 
 SYSTEM = "mem0"
 SAMPLE = 20  # sniff looks at no more than this many items
@@ -209,13 +209,21 @@ def _memory(
 def _item_memory(item: Any, path: str, fmt: str) -> tuple[dict | None, Problem | None]:
     """Convert one get_all/search item, or say why it is unusable."""
     if not isinstance(item, dict):
-        return None, Problem(path, "not an object: a mem0 memory item is expected")
+        return None, Problem(
+            path, "not an object: a mem0 memory item is expected", code=Code.UNCONVERTIBLE_RECORD
+        )
     mid = _text_id(item.get("id"))
     if mid is None:
-        return None, Problem(f"{path}.id", "missing or empty memory id")
+        return None, Problem(
+            f"{path}.id", "missing or empty memory id", code=Code.UNCONVERTIBLE_RECORD
+        )
     text = item.get("memory")
     if not isinstance(text, str):
-        return None, Problem(f"{path}.memory", "memory text is missing or not a string")
+        return None, Problem(
+            f"{path}.memory",
+            "memory text is missing or not a string",
+            code=Code.UNCONVERTIBLE_RECORD,
+        )
     return _memory(mid, text, item, fmt, item), None
 
 
@@ -231,7 +239,13 @@ def _dedupe(memories: list[dict], warnings: list[Problem]) -> list[dict]:
             by_id[mem["id"]] = mem
     dropped = len(memories) - len(by_id)
     if dropped:
-        warnings.append(Problem("", f"{dropped} duplicate memory id(s): kept the latest version"))
+        warnings.append(
+            Problem(
+                "",
+                f"{dropped} duplicate memory id(s): kept the latest version",
+                code=Code.DUPLICATE_KEY,
+            )
+        )
     return list(by_id.values())
 
 
@@ -284,16 +298,34 @@ def _graph(
     for i, rel in enumerate(relations):
         where = f"{path}[{i}]"
         if not isinstance(rel, dict):
-            errors.append(Problem(where, "not an object: a graph relation is expected"))
+            errors.append(
+                Problem(
+                    where,
+                    "not an object: a graph relation is expected",
+                    code=Code.UNCONVERTIBLE_RECORD,
+                )
+            )
             continue
         src = rel.get("source")
         dst = _first(rel, "target", "destination")
         kind = _first(rel, "relationship", "relation")
         if not (isinstance(src, str) and src and isinstance(dst, str) and dst):
-            errors.append(Problem(where, "relation without a source or target entity name"))
+            errors.append(
+                Problem(
+                    where,
+                    "relation without a source or target entity name",
+                    code=Code.UNCONVERTIBLE_RECORD,
+                )
+            )
             continue
         if not isinstance(kind, str):
-            errors.append(Problem(f"{where}.relationship", "relation type missing or not text"))
+            errors.append(
+                Problem(
+                    f"{where}.relationship",
+                    "relation type missing or not text",
+                    code=Code.UNCONVERTIBLE_RECORD,
+                )
+            )
             continue
         for name, ntype in ((src, rel.get("source_type")), (dst, rel.get("target_type"))):
             if name not in nodes:
@@ -337,7 +369,9 @@ def _document(
     memories = _dedupe(memories, warnings)
     data = canonical.export_document(sessions=_sessions(memories, fmt), memories=memories)
     if relations is not None and not isinstance(relations, list):
-        warnings.append(Problem(relations_path, "relations are not a list: ignored"))
+        warnings.append(
+            Problem(relations_path, "relations are not a list: ignored", code=Code.WRONG_SHAPE)
+        )
     elif relations:
         # Relations carry no time (MEM0.md 1.4): date them with the newest memory, so that a
         # second conversion of the same file gives the same records.
@@ -487,7 +521,9 @@ def sniff_oss(payload: Payload) -> Sniff:
 def convert_oss(payload: Payload, options: ConvertOptions) -> Conversion:
     found = _oss_items(payload.value)
     if found is None:
-        raise InputRefused("not a mem0 get_all/search result: no results[] list")
+        raise InputRefused(
+            "not a mem0 get_all/search result: no results[] list", code=Code.WRONG_SHAPE
+        )
     items, where, relations, rel_path = found
     return _convert_items(items, where, OSS, relations=relations, relations_path=rel_path)
 
@@ -535,7 +571,7 @@ def _platform_parts(value: Any) -> tuple[list, str, Any]:
         return value["results"], "results", value.get("relations")
     if isinstance(value, list):
         return value, "", None
-    raise InputRefused("not a Mem0 Platform memory list: no results[] list")
+    raise InputRefused("not a Mem0 Platform memory list: no results[] list", code=Code.WRONG_SHAPE)
 
 
 def convert_platform(payload: Payload, options: ConvertOptions) -> Conversion:
@@ -556,6 +592,7 @@ def convert_platform(payload: Payload, options: ConvertOptions) -> Conversion:
                         f"this file is one page of a paginated Platform listing ({len(items)} of "
                         f"{total} memories); export the other pages to import everything"
                     ),
+                    code=Code.INCOMPLETE_EXPORT,
                 )
             )
     return _convert_items(items, where, PLATFORM, relations=relations, warnings=warnings)
@@ -583,7 +620,9 @@ def convert_migration(payload: Payload, options: ConvertOptions) -> Conversion:
     if isinstance(value, list):
         return _convert_items(value, "", MIGRATION)
     if not (isinstance(value, dict) and isinstance(value.get("records"), list)):
-        raise InputRefused("mem0 migration file without a records[] list", path="records")
+        raise InputRefused(
+            "mem0 migration file without a records[] list", path="records", code=Code.WRONG_SHAPE
+        )
     version = value.get("version")
     warnings: list[Problem] = []
     declared = value.get("record_count")
@@ -592,6 +631,7 @@ def convert_migration(payload: Payload, options: ConvertOptions) -> Conversion:
             Problem(
                 "record_count",
                 (f"the file says {declared} records but holds {len(value['records'])}"),
+                code=Code.INCOMPLETE_EXPORT,
             )
         )
     return _convert_items(
@@ -664,17 +704,27 @@ def _is_delete(row: dict) -> bool:
 def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
     rows = payload.value
     if not isinstance(rows, list):
-        raise InputRefused("mem0 history must be a list of rows")
+        raise InputRefused("mem0 history must be a list of rows", code=Code.WRONG_SHAPE)
     errors: list[Problem] = []
     warnings: list[Problem] = []
     by_memory: dict[str, list[tuple[int, dict]]] = {}
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
-            errors.append(Problem(f"[{i}]", "not an object: a history row is expected"))
+            errors.append(
+                Problem(
+                    f"[{i}]",
+                    "not an object: a history row is expected",
+                    code=Code.UNCONVERTIBLE_RECORD,
+                )
+            )
             continue
         mid = _text_id(row.get("memory_id"))
         if mid is None:
-            errors.append(Problem(f"[{i}].memory_id", "missing or empty memory id"))
+            errors.append(
+                Problem(
+                    f"[{i}].memory_id", "missing or empty memory id", code=Code.UNCONVERTIBLE_RECORD
+                )
+            )
             continue
         by_memory.setdefault(mid, []).append((i, row))
     memories = []
@@ -691,6 +741,7 @@ def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
                 Problem(
                     f"[{last_index}].new_memory",
                     (f"the latest event of memory {mid} has no new memory text"),
+                    code=Code.UNCONVERTIBLE_RECORD,
                 )
             )
             continue
@@ -711,6 +762,7 @@ def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
                     f"{deleted} memor{'y' if deleted == 1 else 'ies'} deleted in the history "
                     "(last event DELETE): not imported"
                 ),
+                code=Code.DELETED_LEFT_OUT,
             )
         )
     data = _document(memories, HISTORY, warnings, errors)
@@ -774,7 +826,7 @@ def sniff_structured(payload: Payload) -> Sniff:
 
 
 def convert_structured(payload: Payload, options: ConvertOptions) -> Conversion:
-    raise InputRefused(STRUCTURED_EXPLANATION)
+    raise InputRefused(STRUCTURED_EXPLANATION, code=Code.UNSUPPORTED_FORMAT)
 
 
 FORMATS: tuple[Format, ...] = (

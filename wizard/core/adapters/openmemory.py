@@ -22,7 +22,7 @@ from wizard.core.formats import (
     Sniff,
     never_raises,
 )
-from wizard.core.problems import InputRefused, Problem
+from wizard.core.problems import Code, InputRefused, Problem
 
 SYSTEM = "openmemory"
 FORMAT_ID = "openmemory"
@@ -164,15 +164,29 @@ class _Builder:
         text_key: str = "content",
     ) -> None:
         if not isinstance(row, dict):
-            self.errors.append(Problem(path, "not an object: an OpenMemory memory is expected"))
+            self.errors.append(
+                Problem(
+                    path,
+                    "not an object: an OpenMemory memory is expected",
+                    code=Code.UNCONVERTIBLE_RECORD,
+                )
+            )
             return
         mid = row.get("id")
         if not isinstance(mid, str) or not mid:
-            self.errors.append(Problem(f"{path}.id", "missing or empty memory id"))
+            self.errors.append(
+                Problem(f"{path}.id", "missing or empty memory id", code=Code.UNCONVERTIBLE_RECORD)
+            )
             return
         text = row.get(text_key)
         if not isinstance(text, str):
-            self.errors.append(Problem(f"{path}.{text_key}", "memory text missing or not text"))
+            self.errors.append(
+                Problem(
+                    f"{path}.{text_key}",
+                    "memory text missing or not text",
+                    code=Code.UNCONVERTIBLE_RECORD,
+                )
+            )
             return
         state = row.get("state")
         if state == "deleted" and not self.options.include_deleted:
@@ -235,10 +249,10 @@ class _Builder:
                 f"{self.deleted} {what} in state 'deleted' not imported "
                 "(ask to include deleted memories to import them)"
             )
-            self.warnings.append(Problem("", message))
+            self.warnings.append(Problem("", message, code=Code.DELETED_LEFT_OUT))
         if self.duplicates:
             message = f"{self.duplicates} duplicate memory id(s): kept the first"
-            self.warnings.append(Problem("", message))
+            self.warnings.append(Problem("", message, code=Code.DUPLICATE_KEY))
         data = canonical.export_document(sessions=self.sessions(user_row), memories=self.memories)
         return Conversion(
             data=data, source_version=source_version, errors=self.errors, warnings=self.warnings
@@ -316,7 +330,9 @@ def convert(payload: Payload, options: ConvertOptions) -> Conversion:
         return _convert_backup(payload, value, options)
     if isinstance(value, dict) and isinstance(value.get("items"), list):
         return _convert_records(value["items"], "items", options)
-    raise InputRefused("not an OpenMemory export: no memories[] list", path="memories")
+    raise InputRefused(
+        "not an OpenMemory export: no memories[] list", path="memories", code=Code.WRONG_SHAPE
+    )
 
 
 FORMATS: tuple[Format, ...] = (

@@ -4,7 +4,6 @@ as soon as the file has been read."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -25,10 +24,8 @@ from PySide6.QtWidgets import (
 from wizard.ui.drop_zone import DropZone
 from wizard.ui.labels import describe_counts, format_label, phase_text
 from wizard.ui.plain_text import plain_label, plain_tooltip
+from wizard.ui.session import MigrationSession
 from wizard.ui.status import clear_status, muted, set_status
-
-if TYPE_CHECKING:
-    from wizard.ui.wizard import MigrationWizard
 
 FILE_FILTER = (
     "Memory exports (*.json *.jsonl *.ndjson *.af *.gz *.zip);;"
@@ -38,10 +35,10 @@ FILE_FILTER = (
 
 
 class FilePage(QWizardPage):
-    def __init__(self, wizard: MigrationWizard) -> None:
+    def __init__(self, session: MigrationSession) -> None:
         super().__init__()
         self.setObjectName("filePage")
-        self.wiz = wizard
+        self.session = session
         self.setTitle("Choose a file")
         self.setSubTitle(
             "Drag a memory export from your file manager onto this window, or browse for it. "
@@ -51,7 +48,7 @@ class FilePage(QWizardPage):
         layout.setSpacing(10)
 
         self.drop_zone = DropZone()
-        self.drop_zone.filesDropped.connect(lambda files: self.wiz.load_file(files[0]))
+        self.drop_zone.filesDropped.connect(lambda files: self.session.load_file(files[0]))
         self.drop_zone.browseRequested.connect(self.browse)
         layout.addWidget(self.drop_zone, 3)
 
@@ -69,7 +66,7 @@ class FilePage(QWizardPage):
         self.settings_button = QPushButton("&Settings…")
         self.settings_button.setObjectName("settingsButton")
         self.settings_button.setToolTip("The largest input file the wizard reads")
-        self.settings_button.clicked.connect(self.wiz.open_settings)
+        self.settings_button.clicked.connect(self.session.request_settings)
         row.addWidget(file_label)
         row.addWidget(self.path_edit, 1)
         row.addWidget(self.settings_button)
@@ -115,10 +112,10 @@ class FilePage(QWizardPage):
         layout.addLayout(recent_head)
         layout.addWidget(self.recent, 2)
 
-        wizard.fileChanged.connect(self._on_file_changed)
-        wizard.inspectionStarted.connect(self._refresh_status)
-        wizard.inspectionProgress.connect(self._on_progress)
-        wizard.inspectionFinished.connect(self._refresh_status)
+        session.fileChanged.connect(self._on_file_changed)
+        session.inspectionStarted.connect(self._refresh_status)
+        session.inspectionProgress.connect(self._on_progress)
+        session.inspectionFinished.connect(self._refresh_status)
         self.setTabOrder(self.drop_zone, self.drop_zone.browse_button)
         self.setTabOrder(self.drop_zone.browse_button, self.path_edit)
         self.setTabOrder(self.path_edit, self.settings_button)
@@ -128,40 +125,44 @@ class FilePage(QWizardPage):
 
     # -- QWizardPage -----------------------------------------------------------------------------
     def initializePage(self) -> None:
-        self.path_edit.setText(self.wiz.path)
+        self.path_edit.setText(self.session.path)
         self._fill_recent()
         self._refresh_status()
 
     def isComplete(self) -> bool:
-        return bool(self.wiz.path) and os.path.isfile(self.wiz.path)
+        return bool(self.session.path) and os.path.isfile(self.session.path)
 
     # -- actions ---------------------------------------------------------------------------------
     def browse(self) -> None:
-        start = os.path.dirname(self.wiz.path) if self.wiz.path else self.wiz.settings.last_dir()
+        start = (
+            os.path.dirname(self.session.path)
+            if self.session.path
+            else self.session.settings.last_dir()
+        )
         path, _ = QFileDialog.getOpenFileName(
             self, "Choose a memory export", start or os.path.expanduser("~"), FILE_FILTER
         )
         if path:
-            self.wiz.load_file(path)
+            self.session.load_file(path)
 
     def _path_entered(self) -> None:
         text = self.path_edit.text().strip()
-        if text and os.path.abspath(os.path.expanduser(text)) != self.wiz.path:
-            self.wiz.set_file(text)
+        if text and os.path.abspath(os.path.expanduser(text)) != self.session.path:
+            self.session.set_file(text)
 
     def _recent_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         path = item.data(0, Qt.ItemDataRole.UserRole)
         if path:
-            self.wiz.load_file(path)
+            self.session.load_file(path)
 
     def _clear_recent(self) -> None:
-        self.wiz.settings.clear_recent_files()
+        self.session.settings.clear_recent_files()
         self._fill_recent()
 
     # -- view ------------------------------------------------------------------------------------
     def _fill_recent(self) -> None:
         self.recent.clear()
-        files = self.wiz.settings.recent_files()
+        files = self.session.settings.recent_files()
         for path in files:
             exists = os.path.isfile(path)
             name = os.path.basename(path) + ("" if exists else "  (missing)")
@@ -196,26 +197,26 @@ class FilePage(QWizardPage):
         self.progress.setFormat(f"{text} %p%")
 
     def _refresh_status(self) -> None:
-        wiz = self.wiz
+        session = self.session
         label: QLabel = self.status
-        self.progress.setVisible(wiz.is_inspecting())
-        if wiz.is_inspecting():
+        self.progress.setVisible(session.is_inspecting())
+        if session.is_inspecting():
             self.progress.setRange(0, 0)
             clear_status(label)
             muted(label)
-            label.setText(f"Reading {os.path.basename(wiz.path)}…")
+            label.setText(f"Reading {os.path.basename(session.path)}…")
             return
         clear_status(label)
-        if not wiz.path:
+        if not session.path:
             muted(label)
             label.setText("No file chosen yet.")
-        elif not os.path.isfile(wiz.path):
+        elif not os.path.isfile(session.path):
             set_status(label, False)
-            label.setText(f"There is no file at {wiz.path}.")
-        elif wiz.inspection is None:
+            label.setText(f"There is no file at {session.path}.")
+        elif session.inspection is None:
             label.setText("")
         else:
-            report = wiz.inspection.report
+            report = session.inspection.report
             if report.format:
                 text = f"Detected: {format_label(report.format, report.source_version)}"
                 counts = describe_counts(report.counts)
@@ -223,7 +224,7 @@ class FilePage(QWizardPage):
                     text += f" — {counts}"
             else:
                 text = "Format not recognised."
-            if wiz.inspection.ok:
+            if session.inspection.ok:
                 set_status(label, True)
                 text = "✓ " + text
             else:

@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFormLayout, QProgressBar, QVBoxLayout, QWizardPage
 
+from wizard.core.names import Outcome, Phase
+from wizard.runs import Progress
 from wizard.ui.formatting import fmt_duration, fmt_eta, fmt_int
-from wizard.ui.labels import STRATEGY_NAMES, collection_label
+from wizard.ui.labels import collection_label
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
-from wizard.ui.results import attr
+from wizard.ui.session import MigrationSession
 from wizard.ui.status import muted
 
 HEARTBEAT_MS = 250  # the page updates at least 4 times a second while importing
-
-if TYPE_CHECKING:
-    from wizard.ui.wizard import MigrationWizard
 
 
 class RateMeter:
@@ -60,10 +58,10 @@ class RateMeter:
 
 
 class ImportPage(QWizardPage):
-    def __init__(self, wizard: MigrationWizard) -> None:
+    def __init__(self, session: MigrationSession) -> None:
         super().__init__()
         self.setObjectName("importPage")
-        self.wiz = wizard
+        self.session = session
         self.setTitle("Importing")
         self.setSubTitle(
             "Everything is written in one transaction: if you cancel, or anything "
@@ -116,23 +114,23 @@ class ImportPage(QWizardPage):
         )
         layout.addWidget(self.hint)
         layout.addStretch(1)
-        wizard.importStarted.connect(self._on_started)
-        wizard.importProgress.connect(self._on_progress)
-        wizard.importFinished.connect(self._on_finished)
+        session.importStarted.connect(self._on_started)
+        session.importProgress.connect(self._on_progress)
+        session.importFinished.connect(self._on_finished)
 
     # -- QWizardPage -----------------------------------------------------------------------------
     def initializePage(self) -> None:
         self._done = False
         self.meter.reset()
         self.headline.setText("Importing…")
-        self.file_value.setText(os.path.basename(self.wiz.path))
-        self.file_value.setToolTip(plain_tooltip(self.wiz.path))
-        self.strategy_value.setText(STRATEGY_NAMES.get(self.wiz.strategy, self.wiz.strategy))
+        self.file_value.setText(os.path.basename(self.session.path))
+        self.file_value.setToolTip(plain_tooltip(self.session.path))
+        self.strategy_value.setText(self.session.strategy.label)
         self.current.setText("Starting…")
         self.rate.setText("")
         self.bar.setRange(0, 0)
         self.completeChanged.emit()
-        self.wiz.start_import()
+        self.session.start_import()
 
     def isComplete(self) -> bool:
         return self._done
@@ -152,35 +150,32 @@ class ImportPage(QWizardPage):
         self.heartbeat.start()
         self.meter.reset()
         self.done_per_collection = {}
-        insp = self.wiz.inspection
+        insp = self.session.inspection
         self.grand_total = sum(insp.report.counts.values()) if insp is not None else 0
 
-    def _on_progress(self, item: object) -> None:
-        if self.wiz.import_task is not None and self.wiz.import_task.is_cancel_requested():
+    def _on_progress(self, item: Progress) -> None:
+        if self.session.is_stopping():
             return
-        phase = attr(item, "phase", "")
-        coll = attr(item, "collection")
-        done = int(attr(item, "done", 0) or 0)
-        total = int(attr(item, "total", 0) or 0)
-        if phase == "delete":
+        phase, coll, done, total = item.phase, item.collection, item.done, item.total
+        if phase == Phase.DELETE:
             self.bar.setRange(0, max(total, 1))
             self.bar.setValue(done)
             self.current.setText("Deleting the existing records (Replace)…")
             return
-        if phase == "commit":
+        if phase == Phase.COMMIT:
             # One SQL step of seconds at the caps (SQLite copies the new pages into the file):
             # a busy bar says the work goes on, the heartbeat counts the time.
             self.bar.setRange(0, 0)
             self.current.setText("Committing: writing it all to disk…")
             self.rate.setText("")
             return
-        if phase == "done":
+        if phase == Phase.DONE:
             self.bar.setRange(0, 1000)
             self.bar.setValue(1000)
             self.current.setText("Committed.")
             self.rate.setText("")
             return
-        if phase == "index":
+        if phase == Phase.INDEX:
             label = collection_label(str(coll)).lower() if coll else "records"
             self.current.setText(f"Building the indexes of the {label}…")
             return
@@ -192,7 +187,7 @@ class ImportPage(QWizardPage):
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(1000 * overall / grand))
         label = collection_label(str(coll)).lower() if coll else "records"
-        verb = "Reading the stored" if phase == "read" else "Writing"
+        verb = "Reading the stored" if phase == Phase.READ_STORE else "Writing"
         self.current.setText(f"{verb} {label}: {fmt_int(done)} of {fmt_int(total)}")
         rate = self.meter.rate()
         if rate is not None and rate > 0:
@@ -207,7 +202,7 @@ class ImportPage(QWizardPage):
         self._done = True
         busy = self.bar.maximum() == 0  # it ended during the commit
         self.bar.setRange(0, 1000)
-        if self.wiz.import_outcome == "succeeded":
+        if self.session.import_outcome == Outcome.SUCCEEDED:
             self.bar.setValue(1000)
         elif busy:
             self.bar.setValue(0)  # the commit failed: nothing was written

@@ -4,26 +4,24 @@ the audit history or import another file."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWizardPage
 
+from wizard.core.names import Outcome
 from wizard.ui.formatting import fmt_duration
-from wizard.ui.labels import STRATEGY_NAMES, collection_label, format_label
+from wizard.ui.labels import collection_label, format_label
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
-from wizard.ui.results import PLAN_COLUMNS, attr, collection_rows
+from wizard.ui.results import PLAN_COLUMNS, collection_rows
+from wizard.ui.session import MigrationSession
 from wizard.ui.status import FAIL_MARK, PASS_MARK, muted, set_status
 from wizard.ui.tables import fit_table_height, make_table, plan_headers, table_item
 
-if TYPE_CHECKING:
-    from wizard.ui.wizard import MigrationWizard
-
 
 class ResultPage(QWizardPage):
-    def __init__(self, wizard: MigrationWizard) -> None:
+    def __init__(self, session: MigrationSession) -> None:
         super().__init__()
         self.setObjectName("resultPage")
-        self.wiz = wizard
+        self.session = session
         self.setTitle("Result")
         self.setFinalPage(True)
         layout = QVBoxLayout(self)
@@ -55,10 +53,10 @@ class ResultPage(QWizardPage):
         row = QHBoxLayout()
         self.audit_button = QPushButton("Open the &audit history")
         self.audit_button.setObjectName("openAuditButton")
-        self.audit_button.clicked.connect(self.wiz.open_audit_history)
+        self.audit_button.clicked.connect(self.session.request_audit_history)
         self.again_button = QPushButton("Import &another file")
         self.again_button.setObjectName("importAnotherButton")
-        self.again_button.clicked.connect(self.wiz.start_over)
+        self.again_button.clicked.connect(self.session.request_start_over)
         row.addWidget(self.audit_button)
         row.addWidget(self.again_button)
         row.addStretch(1)
@@ -72,29 +70,29 @@ class ResultPage(QWizardPage):
         layout.addWidget(self.hint)
 
     def initializePage(self) -> None:
-        wiz = self.wiz
-        result = wiz.result
-        outcome = wiz.import_outcome or "failed"
-        insp = wiz.inspection
-        self.file_value.setText(os.path.basename(wiz.path))
-        self.file_value.setToolTip(plain_tooltip(wiz.path))
-        fmt = attr(result, "format") or (insp.format if insp else None)
+        session = self.session
+        result = session.result
+        outcome = session.import_outcome or Outcome.FAILED
+        insp = session.inspection
+        self.file_value.setText(os.path.basename(session.path))
+        self.file_value.setToolTip(plain_tooltip(session.path))
+        fmt = (result.format if result else None) or (insp.format if insp else None)
         version = insp.report.source_version if insp else None
         self.format_value.setText(format_label(fmt, version))
-        self.strategy_value.setText(STRATEGY_NAMES.get(wiz.strategy, wiz.strategy))
-        audit_id = attr(result, "audit_id")
+        self.strategy_value.setText(session.strategy.label)
+        audit_id = result.audit_id if result else None
         self.audit_value.setText(f"#{audit_id}" if audit_id is not None else "not recorded")
-        rows = collection_rows(attr(result, "collections"))
-        if outcome == "succeeded":
+        rows = collection_rows(result.collections if result else {})
+        if outcome == Outcome.SUCCEEDED:
             self.setSubTitle("The store now holds the file's records.")
             self.headline.setText(f"{PASS_MARK} Import finished")
             set_status(self.headline, True)
-            ms = attr(result, "duration_ms")
+            ms = result.duration_ms if result else None
             self.explain.setText(
                 "Everything was written in one transaction"
                 + (f" in {fmt_duration(ms / 1000)}." if isinstance(ms, (int, float)) else ".")
             )
-        elif outcome == "cancelled":
+        elif outcome == Outcome.CANCELLED:
             self.setSubTitle("You stopped the import.")
             self.headline.setText(f"{FAIL_MARK} Import cancelled — the store is unchanged")
             set_status(self.headline, None)
@@ -107,15 +105,15 @@ class ResultPage(QWizardPage):
             self.setSubTitle("The import did not complete.")
             self.headline.setText(f"{FAIL_MARK} Import failed — the store is unchanged")
             set_status(self.headline, False)
-            error = attr(result, "error") or (
-                str(wiz.import_error) if wiz.import_error else "unknown error"
+            error = (result.error if result else None) or (
+                str(session.import_error) if session.import_error else "unknown error"
             )
             self.explain.setText(
                 f"The transaction was rolled back: nothing was written.\nError: {error}"
             )
             rows = []
         self._fill(rows)
-        self.hint.setVisible(outcome == "succeeded")
+        self.hint.setVisible(outcome == Outcome.SUCCEEDED)
         self.again_button.setFocus()
 
     def _fill(self, rows: list) -> None:

@@ -3,8 +3,6 @@ Replace asks for confirmation, saying how many existing records it deletes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtWidgets import (
     QButtonGroup,
     QProgressBar,
@@ -13,27 +11,22 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from wizard.store.importer import STRATEGIES
+from wizard.core.names import Strategy
 from wizard.ui.ask import Ask
 from wizard.ui.formatting import fmt_int
-from wizard.ui.labels import STRATEGY_NAMES, STRATEGY_TEXT, collection_label, phase_text
+from wizard.ui.labels import STRATEGY_OBJECT_NAMES, collection_label, phase_text
 from wizard.ui.plain_text import heading_label, plain_label
-from wizard.ui.results import PLAN_COLUMNS, attr, collection_rows, plan_totals
+from wizard.ui.results import PLAN_COLUMNS, collection_rows, plan_totals
+from wizard.ui.session import MigrationSession
 from wizard.ui.status import muted, set_status
 from wizard.ui.tables import fit_table_height, make_table, plan_headers, table_item
 
-if TYPE_CHECKING:
-    from wizard.ui.wizard import MigrationWizard
-
-OBJECT_NAMES = {"merge": "strategyMerge", "replace": "strategyReplace", "skip": "strategySkip"}
-RADIO_TEXT = {"merge": "&Merge", "replace": "&Replace", "skip": "&Skip existing"}
-
 
 class StrategyPage(QWizardPage):
-    def __init__(self, wizard: MigrationWizard) -> None:
+    def __init__(self, session: MigrationSession) -> None:
         super().__init__()
         self.setObjectName("strategyPage")
-        self.wiz = wizard
+        self.session = session
         self.setTitle("Strategy")
         self.setSubTitle(
             "How the file's records meet what is already in the store. The table "
@@ -44,12 +37,12 @@ class StrategyPage(QWizardPage):
         layout.setSpacing(6)
 
         self.group = QButtonGroup(self)
-        self.radios: dict[str, QRadioButton] = {}
-        for strategy in STRATEGIES:
-            radio = QRadioButton(RADIO_TEXT[strategy])
-            radio.setObjectName(OBJECT_NAMES[strategy])
-            radio.setAccessibleName(STRATEGY_NAMES[strategy])
-            text = STRATEGY_TEXT[strategy].split(": ", 1)[1]
+        self.radios: dict[Strategy, QRadioButton] = {}
+        for strategy in Strategy:
+            radio = QRadioButton(strategy.mnemonic)
+            radio.setObjectName(STRATEGY_OBJECT_NAMES[strategy])
+            radio.setAccessibleName(strategy.label)
+            text = strategy.help
             radio.setAccessibleDescription(text)
             radio.setToolTip(text)
             desc = muted(plain_label(text))
@@ -77,13 +70,13 @@ class StrategyPage(QWizardPage):
         layout.addWidget(self.plan_table)
         layout.addStretch(1)
 
-        wizard.planStarted.connect(self._on_plan_started)
-        wizard.planProgress.connect(self._on_plan_progress)
-        wizard.planFinished.connect(self._on_plan_finished)
+        session.planStarted.connect(self._on_plan_started)
+        session.planProgress.connect(self._on_plan_progress)
+        session.planFinished.connect(self._on_plan_finished)
 
     # -- QWizardPage -----------------------------------------------------------------------------
     def initializePage(self) -> None:
-        strategy = self.wiz.strategy if self.wiz.strategy in STRATEGIES else "merge"
+        strategy = self.session.strategy
         radio = self.radios[strategy]
         if radio.isChecked():
             self._strategy_chosen(strategy)
@@ -92,26 +85,23 @@ class StrategyPage(QWizardPage):
         radio.setFocus()
 
     def cleanupPage(self) -> None:
-        self.wiz._cancel_plan()
+        self.session.cancel_plan()
 
     def isComplete(self) -> bool:
         return (
-            self.wiz.strategy in self.wiz.plans
-            and not self.wiz.is_planning()
-            and self.wiz.inspection is not None
-            and self.wiz.inspection.ok
+            self.session.strategy in self.session.plans
+            and not self.session.is_planning()
+            and self.session.inspection is not None
+            and self.session.inspection.ok
         )
 
     def validatePage(self) -> bool:
-        if self.wiz.strategy != "replace":
+        if not self.session.strategy.deletes_all:
             return True
-        plan = self.wiz.plans.get("replace")
+        plan = self.session.plans.get(self.session.strategy)
         deleted = plan_totals(plan)["deleted"] if plan is not None else 0
-        rows = [
-            (name, c["deleted"])
-            for name, c in collection_rows(attr(plan, "collections"))
-            if c["deleted"]
-        ]
+        collections = plan.collections if plan is not None else {}
+        rows = [(name, c["deleted"]) for name, c in collection_rows(collections) if c["deleted"]]
         detail = "\n".join(f"  {collection_label(n)}: {fmt_int(d)}" for n, d in rows)
         text = (
             f"Replace deletes all {fmt_int(deleted)} existing record"
@@ -125,11 +115,11 @@ class StrategyPage(QWizardPage):
         return Ask.question(self, "Replace the store?", text, info, yes_text="&Replace")
 
     # -- view ------------------------------------------------------------------------------------
-    def _strategy_chosen(self, strategy: str) -> None:
-        self.wiz.set_strategy(strategy)
+    def _strategy_chosen(self, strategy: Strategy) -> None:
+        self.session.set_strategy(strategy)
         self._show_plan()
 
-    def _on_plan_started(self, strategy: str) -> None:
+    def _on_plan_started(self, strategy: Strategy) -> None:
         self._show_plan()
 
     def _on_plan_progress(self, item: object) -> None:
@@ -141,25 +131,23 @@ class StrategyPage(QWizardPage):
         else:
             self.plan_progress.setRange(0, 0)
 
-    def _on_plan_finished(self, strategy: str) -> None:
+    def _on_plan_finished(self, strategy: Strategy) -> None:
         self._show_plan()
 
     def _show_plan(self) -> None:
-        wiz = self.wiz
-        strategy = wiz.strategy
-        plan = wiz.plans.get(strategy)
-        self.plan_progress.setVisible(wiz.is_planning())
+        session = self.session
+        strategy = session.strategy
+        plan = session.plans.get(strategy)
+        self.plan_progress.setVisible(session.is_planning())
         table = self.plan_table
         if plan is None:
             table.setRowCount(0)
             fit_table_height(table)
-            if wiz.is_planning():
+            if session.is_planning():
                 self.plan_progress.setRange(0, 0)
                 self.plan_status.setPalette(self.palette())
-                self.plan_status.setText(
-                    f"Comparing the file with the store ({STRATEGY_NAMES[strategy]})…"
-                )
-            elif wiz.plan_error is not None:
+                self.plan_status.setText(f"Comparing the file with the store ({strategy.label})…")
+            elif session.plan_error is not None:
                 set_status(self.plan_status, False)
                 self.plan_status.setText(
                     "The dry run failed; see the message. Import is not "
@@ -169,7 +157,7 @@ class StrategyPage(QWizardPage):
                 self.plan_status.setText("")
             self.completeChanged.emit()
             return
-        rows = collection_rows(attr(plan, "collections"))
+        rows = collection_rows(plan.collections)
         table.setRowCount(len(rows) + 1)
         totals = plan_totals(plan)
         for r, (name, counts) in enumerate(rows):
@@ -192,7 +180,7 @@ class StrategyPage(QWizardPage):
         self.completeChanged.emit()
 
     @staticmethod
-    def _summary(strategy: str, t: dict[str, int]) -> str:
+    def _summary(strategy: Strategy, t: dict[str, int]) -> str:
         parts = [f"{fmt_int(t['inserted'])} new", f"{fmt_int(t['updated'])} overwritten"]
         if t["unchanged"]:
             parts.append(f"{fmt_int(t['unchanged'])} already identical")
@@ -200,4 +188,4 @@ class StrategyPage(QWizardPage):
             parts.append(f"{fmt_int(t['skipped'])} skipped")
         if t["deleted"]:
             parts.append(f"{fmt_int(t['deleted'])} existing records deleted first")
-        return f"{STRATEGY_NAMES[strategy]} would write: " + ", ".join(parts) + "."
+        return f"{strategy.label} would write: " + ", ".join(parts) + "."

@@ -5,8 +5,6 @@ can be imported. Offers 'treat it as version X' and 'import only the valid recor
 from __future__ import annotations
 
 import os
-import re
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
@@ -26,27 +24,26 @@ from PySide6.QtWidgets import (
 )
 
 from wizard.core import versions
-from wizard.core.inspection import InspectOptions
+from wizard.core.inspection import Inspection
+from wizard.core.problems import Code
 from wizard.core.report_text import report_lines
 from wizard.ui.formatting import fmt_int, fmt_size
 from wizard.ui.labels import cap_label, describe_counts, format_label, phase_text
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
+from wizard.ui.session import MigrationSession
 from wizard.ui.status import FAIL_MARK, PASS_MARK, muted, set_status, status_color
 from wizard.ui.tables import fit_table_height, make_table, table_item
 
-if TYPE_CHECKING:
-    from wizard.ui.wizard import MigrationWizard
-
 MAX_PROBLEM_ROWS = 500
-_RECORD_PATH = re.compile(r"\[\d+\]$")
+VERSION_CODES = (Code.VERSION_MISSING, Code.VERSION_UNSUPPORTED)
 AGENTMEMORY_FORMATS = ("agentmemory", "agentmemory-jsonl")
 
 
 class ValidationPage(QWizardPage):
-    def __init__(self, wizard: MigrationWizard) -> None:
+    def __init__(self, session: MigrationSession) -> None:
         super().__init__()
         self.setObjectName("validationPage")
-        self.wiz = wizard
+        self.session = session
         self.setTitle("Validation and caps")
         self.setSubTitle(
             "What the file holds, checked against agentmemory's limits. Nothing has been written."
@@ -162,51 +159,30 @@ class ValidationPage(QWizardPage):
         self.skip_invalid.toggled.connect(self._skip_invalid_toggled)
         problems_layout.addWidget(self.skip_invalid)
 
-        self.audit_note = muted(plain_label("", object_name="refusalAuditLabel"))
-        problems_layout.addWidget(self.audit_note)
         layout.addStretch(1)
 
-        wizard.inspectionStarted.connect(self._refresh)
-        wizard.inspectionProgress.connect(self._on_progress)
-        wizard.inspectionFinished.connect(self._refresh)
-        wizard.refusalRecorded.connect(lambda _id: self._refresh_audit_note())
+        session.inspectionStarted.connect(self._refresh)
+        session.inspectionProgress.connect(self._on_progress)
+        session.inspectionFinished.connect(self._refresh)
 
     # -- QWizardPage -----------------------------------------------------------------------------
     def initializePage(self) -> None:
         self._refresh()
 
     def isComplete(self) -> bool:
-        insp = self.wiz.inspection
-        return not self.wiz.is_inspecting() and insp is not None and insp.ok
+        insp = self.session.inspection
+        return not self.session.is_inspecting() and insp is not None and insp.ok
 
     # -- actions ---------------------------------------------------------------------------------
     def _treat_as_version(self) -> None:
-        version = self.version_combo.currentText()
-        opts = self.wiz.options
-        self.wiz.reinspect(
-            InspectOptions(
-                skip_invalid=opts.skip_invalid,
-                treat_as_version=version,
-                include_deleted=opts.include_deleted,
-                max_bytes=opts.max_bytes,
-            )
-        )
+        self.session.change_options(treat_as_version=self.version_combo.currentText())
 
     def _skip_invalid_toggled(self, checked: bool) -> None:
-        opts = self.wiz.options
-        if checked == opts.skip_invalid:
-            return
-        self.wiz.reinspect(
-            InspectOptions(
-                skip_invalid=checked,
-                treat_as_version=opts.treat_as_version,
-                include_deleted=opts.include_deleted,
-                max_bytes=opts.max_bytes,
-            )
-        )
+        if checked != self.session.options.skip_invalid:
+            self.session.change_options(skip_invalid=checked)
 
     def _copy_report(self) -> None:
-        insp = self.wiz.inspection
+        insp = self.session.inspection
         if insp is not None:
             QGuiApplication.clipboard().setText(
                 "\n".join(report_lines(insp.report, insp.source.name))
@@ -234,12 +210,12 @@ class ValidationPage(QWizardPage):
             w.setVisible(visible)
 
     def _refresh(self) -> None:
-        wiz = self.wiz
-        insp = wiz.inspection
-        inspecting = wiz.is_inspecting()
+        session = self.session
+        insp = session.inspection
+        inspecting = session.is_inspecting()
         self.busy.setVisible(inspecting)
-        self.file_value.setText(os.path.basename(wiz.path) if wiz.path else "")
-        self.file_value.setToolTip(plain_tooltip(wiz.path))
+        self.file_value.setText(os.path.basename(session.path) if session.path else "")
+        self.file_value.setToolTip(plain_tooltip(session.path))
         if inspecting:
             self.busy_label.setText("Reading the file…")
             self.busy_bar.setRange(0, 0)
@@ -249,12 +225,13 @@ class ValidationPage(QWizardPage):
                 label.setText("")
             self.version_box.setVisible(False)
             self.skip_invalid.setVisible(False)
-            self.audit_note.setText("")
             self._set_details_visible(False)
             self.completeChanged.emit()
             return
         if insp is None:
-            self.verdict.setText("The file could not be checked." if wiz.inspection_error else "")
+            self.verdict.setText(
+                "The file could not be checked." if session.inspection_error else ""
+            )
             set_status(self.verdict, False)
             self._set_details_visible(False)
             self.version_box.setVisible(False)
@@ -292,7 +269,6 @@ class ValidationPage(QWizardPage):
         self._fill_problems(report.errors, report.warnings)
         self._refresh_version_box(insp)
         self._refresh_skip_invalid(insp)
-        self._refresh_audit_note()
         self.completeChanged.emit()
 
     def _order_sections(self, problems_first: bool) -> None:
@@ -369,9 +345,9 @@ class ValidationPage(QWizardPage):
                     table.setRowHeight(r, table.rowHeight(r) + 6)
             fit_table_height(table, max_rows=8)
 
-    def _refresh_version_box(self, insp) -> None:
+    def _refresh_version_box(self, insp: Inspection) -> None:
         report = insp.report
-        version_error = any(p.path == "version" for p in report.errors)
+        version_error = any(p.code in VERSION_CODES for p in report.errors)
         show = report.format in AGENTMEMORY_FORMATS and (
             version_error or report.treated_as_version is not None
         )
@@ -395,9 +371,9 @@ class ValidationPage(QWizardPage):
                 "choice is recorded in the audit history."
             )
 
-    def _refresh_skip_invalid(self, insp) -> None:
+    def _refresh_skip_invalid(self, insp: Inspection) -> None:
         report = insp.report
-        invalid = sum(1 for p in report.errors if _RECORD_PATH.search(p.path or ""))
+        invalid = sum(1 for p in report.errors if p.code == Code.INVALID_RECORD)
         skipped = len(report.skipped_invalid)
         show = invalid > 0 or insp.options.skip_invalid
         self.skip_invalid.setVisible(show)
@@ -413,15 +389,3 @@ class ValidationPage(QWizardPage):
                 f"Import only the valid records (leave out the {fmt_int(invalid)} invalid "
                 f"record{'s' if invalid != 1 else ''})"
             )
-
-    def _refresh_audit_note(self) -> None:
-        insp = self.wiz.inspection
-        if insp is None or insp.ok:
-            self.audit_note.setText("")
-            return
-        audit_id = self.wiz.refusal_audit_id()
-        self.audit_note.setText(
-            f"This refusal is recorded in the audit history (entry #{audit_id})."
-            if audit_id is not None
-            else ""
-        )

@@ -1,5 +1,6 @@
-"""The store subcommands of the CLI: import, stats, audit, export, revert.
+"""The CLI's subcommands: validate, import, stats, audit, export, revert.
 
+Each drives a run (``wizard.runs``) or reads the store; none decides what is audited or refused.
 Human output by default, ``--json`` for machines (stdout only ever carries the result). A
 progress bar goes to stderr when it is a terminal. Ctrl-C during an import asks it to stop at
 the next chunk (rolled back and audited, exit 130); a second Ctrl-C interrupts at once (also
@@ -18,16 +19,23 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from wizard import APP_NAME
+from wizard import APP_NAME, runs
+from wizard.core.inspection import Inspection, InspectOptions
+from wizard.core.names import ErrorKind, Outcome, Strategy
+from wizard.core.problems import Cancelled, Code
+from wizard.core.report_text import report_lines
+from wizard.crashlog import log_crash, log_path
 from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
-from wizard.store.database import Store, StoreError, open_store, resolve_db_path
-
-STORE_ERROR_EXIT = EXIT_STORE
+from wizard.runs import ImportResult
+from wizard.store.audit import list_entries
+from wizard.store.database import Store, StoreError, move_aside_hint, open_store, resolve_db_path
+from wizard.store.exporter import export_store
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one store subcommand; returns the exit code."""
+    """Run one subcommand; returns the exit code."""
     handlers = {
+        "validate": cmd_validate,
         "import": cmd_import,
         "stats": cmd_stats,
         "audit": cmd_audit,
@@ -56,9 +64,7 @@ def _store_err(exc: StoreError) -> None:
     """A store problem in one line; for a damaged store, a second line saying how to start a
     new one without losing the old file."""
     _err(exc.message)
-    if exc.kind == "corrupt" and exc.path is not None and exc.path.is_file():
-        from wizard.store.database import move_aside_hint
-
+    if exc.kind == ErrorKind.CORRUPT and exc.path is not None and exc.path.is_file():
         _err(move_aside_hint(exc.path))
 
 
@@ -123,7 +129,35 @@ def _open(args: argparse.Namespace) -> Store:
     return store
 
 
-# ---------------------------------------------------------------- import
+# ---------------------------------------------------------------- validate, import
+
+
+def inspect_options(args: argparse.Namespace) -> InspectOptions:
+    """The read options of ``validate`` and ``import``."""
+    extra = {"max_bytes": args.max_size} if getattr(args, "max_size", None) else {}
+    return InspectOptions(
+        skip_invalid=args.skip_invalid,
+        treat_as_version=args.treat_as_version,
+        include_deleted=args.include_deleted,
+        **extra,
+    )
+
+
+def _needs_size_advice(problems: list) -> bool:
+    return any(p.code == Code.SIZE_LIMIT for p in problems)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Read and check a file; writes nothing, audits nothing."""
+    inspection = runs.read(args.file, inspect_options(args))
+    if args.json:
+        _print_json(inspection.report.to_dict())
+    else:
+        for line in report_lines(inspection.report, inspection.source.name):
+            print(line)
+        if _needs_size_advice(inspection.report.errors):
+            print("  (raise the size limit with --max-size, e.g. --max-size 4G)")
+    return EXIT_OK if inspection.ok else EXIT_REFUSED
 
 
 def _import_path(args: argparse.Namespace) -> str | None:
@@ -135,114 +169,107 @@ def _import_path(args: argparse.Namespace) -> str | None:
     return args.file
 
 
-def _empty_result(args: argparse.Namespace, fmt: str | None, error: str) -> dict:
-    """The ``import --json`` object of an import that wrote nothing."""
-    from wizard.core.collections import MAIN
-    from wizard.store.importer import STAT_NAMES, CollectionPlan
-
-    return {
-        "ok": False,
-        "strategy": args.strategy,
-        "format": fmt,
-        "dry_run": bool(args.dry_run),
-        "stats": dict.fromkeys(STAT_NAMES, 0),
-        "collections": {c.name: CollectionPlan().to_dict() for c in MAIN},
-        "audit_id": None,
-        "error": error,
-    }
+def _empty_result(
+    args: argparse.Namespace, fmt: str | None, error: str, code: ErrorKind | Code | None
+) -> dict:
+    """The ``import --json`` object of an import that wrote nothing and has no result."""
+    outcome = Outcome.CANCELLED if code == ErrorKind.CANCELLED else Outcome.FAILED
+    return runs.unfinished_result(
+        Strategy(args.strategy), fmt, outcome, error, code, dry_run=bool(args.dry_run)
+    ).to_dict()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from wizard.cli import inspect_options
-    from wizard.core.inspection import Inspection, inspect_file, source_info
-    from wizard.core.problems import Cancelled
-    from wizard.core.report import Report
-    from wizard.store import audit, importer
-
+    """Read a file, then run the import (or the dry run) on it."""
     path = _import_path(args)
     if not path:
         _err("import needs one file: `import FILE` or `import --payload @FILE`")
         return EXIT_USAGE
+    strategy = Strategy(args.strategy)
     try:
         store = _open(args)
     except StoreError as exc:
         if args.json:
-            _print_json(_empty_result(args, None, exc.message))
+            _print_json(_empty_result(args, None, exc.message, exc.kind))
         _store_err(exc)
         return EXIT_STORE
 
     bar = ProgressBar()
     flag = threading.Event()
     with store, _ctrl_c_cancels(flag):
-        # read, detect, convert, check
-        try:
-            inspection = inspect_file(
+        try:  # the read run: writes nothing, so a cancelled read leaves no trace
+            inspection = runs.read(
                 path,
                 inspect_options(args),
-                progress=lambda phase, done, total: bar.update(phase, done, total),
+                progress=lambda phase, done, total: bar.update(str(phase), done, total),
                 cancel=flag.is_set,
             )
         except (Cancelled, KeyboardInterrupt):
             bar.clear()
-            stub = Inspection(source_info(path), Report(ok=False), None, inspect_options(args))
-            fields = audit.import_fields(
-                stub, args.strategy, "cancelled", error="cancelled while reading the file"
-            )
-            audit_id = None
-            with contextlib.suppress(StoreError):
-                audit_id = audit.record_entry(store, fields)
             if args.json:
-                out = _empty_result(args, None, "cancelled by the user; nothing was written")
-                out["audit_id"] = audit_id
-                _print_json(out)
+                _print_json(
+                    _empty_result(
+                        args,
+                        None,
+                        "cancelled by the user; nothing was written",
+                        ErrorKind.CANCELLED,
+                    )
+                )
             _err("cancelled; nothing was written")
             return EXIT_CANCELLED
         bar.clear()
 
-        if not inspection.ok:
-            return _refused(args, store, inspection, importer)
-
         if args.dry_run:
-            result = importer.dry_run(store, inspection, args.strategy)
-            bar.clear()
-            _import_output(args, store, inspection, result)
-            return EXIT_OK
-
-        gen = importer.apply(store, inspection, args.strategy, cancel=flag.is_set)
-        result = None
-        try:
-            while True:
-                p = next(gen)
-                label = f"{p.phase} {p.collection}" if p.collection else p.phase
-                bar.update(label, p.done, p.total)
-        except StopIteration as stop:
-            result = stop.value
-        except KeyboardInterrupt:
-            gen.close()  # rolls back and audits "cancelled" if it was still running
+            result = runs.dry_run(store, inspection, strategy)
+        else:
+            result = _drive_import(store, inspection, strategy, bar, flag)
         bar.clear()
     if result is None:
         if args.json:
-            _print_json(_empty_result(args, inspection.format, "cancelled; nothing was written"))
+            _print_json(
+                _empty_result(
+                    args, inspection.format, "cancelled; nothing was written", ErrorKind.CANCELLED
+                )
+            )
         _err("cancelled; nothing was written")
         return EXIT_CANCELLED
+    if result.outcome == Outcome.REFUSED:
+        return _refused(args, inspection, result)
     _import_output(args, store, inspection, result)
-    if result.outcome == "succeeded":
+    if result.ok:
         return EXIT_OK
-    if result.outcome == "cancelled":
+    if result.outcome == Outcome.CANCELLED:
         return EXIT_CANCELLED
-    if result.error_kind == "internal" and result.exception is not None:
-        from wizard.crashlog import log_crash, log_path
-
+    if result.error_code == ErrorKind.INTERNAL and result.exception is not None:
         log_crash(result.exception)
         _err(f"details in {log_path()}")
-    if result.error_kind == "corrupt" and store.path.is_file():
-        from wizard.store.database import move_aside_hint
-
+    if result.error_code == ErrorKind.CORRUPT and store.path.is_file():
         _err(move_aside_hint(store.path))
     return EXIT_STORE
 
 
-def _refused(args: argparse.Namespace, store: Store, inspection: Any, importer: Any) -> int:
+def _drive_import(
+    store: Store,
+    inspection: Inspection,
+    strategy: Strategy,
+    bar: ProgressBar,
+    flag: threading.Event,
+) -> ImportResult | None:
+    """Run the import to its end; None when a second Ctrl-C interrupted it (rolled back and
+    audited by the run)."""
+    gen = runs.import_steps(store, inspection, strategy, cancel=flag.is_set)
+
+    def show(p: runs.Progress) -> None:
+        label = f"{p.phase} {p.collection}" if p.collection else str(p.phase)
+        bar.update(label, p.done, p.total)
+
+    try:
+        return runs.drive(gen, show)
+    except KeyboardInterrupt:
+        return None
+
+
+def _refused(args: argparse.Namespace, inspection: Any, result: ImportResult) -> int:
     errors = inspection.report.errors
     first = str(errors[0]) if errors else "the file cannot be imported"
     more = (
@@ -250,24 +277,20 @@ def _refused(args: argparse.Namespace, store: Store, inspection: Any, importer: 
         if len(errors) > 1
         else ""
     )
-    audit_id = None
-    if not args.dry_run:
-        try:
-            audit_id = importer.record_refusal(store, inspection, args.strategy)
-        except StoreError as exc:
-            _err(f"(the refusal could not be audited: {exc.message})")
     message = f"{inspection.source.name}: refused: {first}{more}"
-    if "limit can be raised" in first:
+    if _needs_size_advice(errors[:1]):
         message += "; raise it with --max-size (e.g. --max-size 4G)"
     if args.json:
-        out = _empty_result(args, inspection.format, message)
-        out["audit_id"] = audit_id
+        out = result.to_dict()
+        out["error"] = message
         _print_json(out)
     _err(message)
     return EXIT_REFUSED
 
 
-def _import_output(args: argparse.Namespace, store: Store, inspection: Any, result: Any) -> None:
+def _import_output(
+    args: argparse.Namespace, store: Store, inspection: Inspection, result: ImportResult
+) -> None:
     if args.json:
         _print_json(result.to_dict())
         if not result.ok:
@@ -286,7 +309,7 @@ def _import_output(args: argparse.Namespace, store: Store, inspection: Any, resu
     else:
         head = f"Import of {name} {result.outcome}: {result.error}"
     print(head)
-    if result.ok or result.outcome == "planned":
+    if result.ok:
         cols = ("inserted", "updated", "unchanged", "skipped", "deleted")
         width = max([len(n) for n in result.collections] + [10])
         print("  " + "collection".ljust(width) + "".join(c.rjust(11) for c in cols))
@@ -298,7 +321,7 @@ def _import_output(args: argparse.Namespace, store: Store, inspection: Any, resu
     if result.audit_id is not None:
         hint = f" (undo with: {APP_NAME} revert {result.audit_id})" if result.ok else ""
         print(f"Audit entry #{result.audit_id}{hint}")
-    if not result.ok and result.outcome != "planned":
+    if not result.ok:
         _err(result.error or result.outcome)
 
 
@@ -320,8 +343,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from wizard.store.audit import list_entries
-
     if args.limit is not None and args.limit < 0:
         _err("--limit must be 0 or more")
         return EXIT_USAGE
@@ -344,7 +365,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if src:
             parts.append(src)
         stats = (e["counts"] or {}).get("stats")
-        if stats and e["outcome"] == "succeeded":
+        if stats and e["outcome"] == Outcome.SUCCEEDED:
             parts.append(", ".join(f"{k} {v}" for k, v in stats.items()))
         if e["reverted_by"]:
             parts.append(f"(reverted by #{e['reverted_by']})")
@@ -358,8 +379,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from wizard.store.exporter import export_store
-
     with _open(args) as store:
         try:
             counts = export_store(store, args.out)
@@ -373,10 +392,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
-    from wizard.store.audit import revert
-
     with _open(args) as store:
-        result = revert(store, args.audit_id)
+        result = runs.revert(store, args.audit_id)
     if args.json:
         _print_json(result.to_dict())
     elif result.ok:

@@ -1,0 +1,134 @@
+"""The closed sets of names the wizard uses everywhere: strategies, outcomes, progress phases and
+audited operations.
+
+Each is a ``str`` enum, so a member is equal to its value, is stored and printed as its value
+(the audit log and ``--json`` output hold the plain strings), and is found again with
+``Strategy("merge")``. A strategy carries what it does (the flags the importer reads), its label
+and its help text: adding one is adding one member here (and its radio button's object name).
+User-facing labels of the other sets live with the shell that shows them (``wizard.ui.labels``);
+a test checks that every member has one.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Name(str, Enum):
+    """A closed-set name: equal to, printed as and serialized as its string value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class Strategy(Name):
+    """How an import meets the records already in the store (docs/FORMATS.md section 4)."""
+
+    overwrites: bool
+    deletes_all: bool
+    label: str
+    mnemonic: str
+    help: str
+
+    def __new__(
+        cls,
+        value: str,
+        overwrites: bool,
+        deletes_all: bool,
+        label: str,
+        mnemonic: str,
+        help_text: str,
+    ) -> Strategy:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.overwrites = overwrites
+        member.deletes_all = deletes_all
+        member.label = label
+        member.mnemonic = mnemonic
+        member.help = help_text
+        return member
+
+    MERGE = (
+        "merge",
+        True,
+        False,
+        "Merge",
+        "&Merge",
+        "Add new records and overwrite existing ones that have the same id.",
+    )
+    REPLACE = (
+        "replace",
+        True,
+        True,
+        "Replace",
+        "&Replace",
+        "Delete every record in the store (the audit history is kept), then add the file's "
+        "records.",
+    )
+    SKIP = (
+        "skip",
+        False,
+        False,
+        "Skip existing",
+        "&Skip existing",
+        "Add only records whose id is not in the store yet; change nothing else.",
+    )
+
+    @property
+    def description(self) -> str:
+        """'Merge: add new records and ...' (the label, then the help text)."""
+        return f"{self.label}: {self.help[0].lower()}{self.help[1:]}"
+
+
+class Outcome(Name):
+    """How a run ended, as the audit records it (``planned`` only for a dry run, never audited)."""
+
+    SUCCEEDED = "succeeded"
+    REFUSED = "refused"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the process died with its transaction open
+    PLANNED = "planned"
+
+
+class Operation(Name):
+    """What an audit entry records."""
+
+    IMPORT = "import"
+    REVERT = "revert"
+    DELIVER = "deliver"
+    PRUNE = "prune"
+
+
+class Phase(Name):
+    """Where a long step is, in its progress reports."""
+
+    READING = "reading"  # the input file is read and parsed
+    VALIDATING = "validating"  # its records are checked
+    READ_STORE = "read"  # the store's keys of one collection are loaded
+    PLAN = "plan"  # a dry run compares records with the store
+    DELETE = "delete"  # replace empties the store
+    WRITE = "write"  # records are written
+    INDEX = "index"  # the indexes of a table written from empty are built
+    COMMIT = "commit"  # the transaction is committed (one long step)
+    DONE = "done"
+
+
+class ErrorKind(Name):
+    """Why a run that was asked to write did not succeed (besides a refused file, whose
+    problem code says why)."""
+
+    LOCKED = "locked"
+    READONLY = "readonly"
+    FULL = "full"
+    NEWER_SCHEMA = "newer-schema"
+    CORRUPT = "corrupt"
+    IO = "io"
+    CANCELLED = "cancelled"
+    INTERNAL = "internal"
+    INTERRUPTED = "interrupted"  # the process died with the transaction open
+    CONFLICT = "conflict"  # a revert that a later import prevents
+    NOT_REVERTIBLE = "not-revertible"  # a revert of something that is not a live import

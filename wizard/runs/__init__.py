@@ -1,0 +1,36 @@
+"""Runs: the one place that defines what the wizard does when asked to read, import or revert.
+
+A run is a sequence of steps (generators yielding progress, returning a result), its refusal
+and audit policy (``wizard.runs.policy``) and its result. The CLI and the GUI only drive runs;
+neither decides what is audited or refused. Delivery and pruning will be runs here too.
+"""
+
+from wizard.core.steps import drive
+from wizard.runs.importing import (
+    ImportResult,
+    dry_run,
+    empty_collections,
+    import_steps,
+    read,
+    record_refusal,
+    unfinished_result,
+)
+from wizard.runs.reverting import RevertResult, preview, revert
+from wizard.store.importer import Plan, Progress, plan_steps
+
+__all__ = [
+    "ImportResult",
+    "Plan",
+    "Progress",
+    "RevertResult",
+    "drive",
+    "dry_run",
+    "empty_collections",
+    "import_steps",
+    "plan_steps",
+    "preview",
+    "read",
+    "record_refusal",
+    "revert",
+    "unfinished_result",
+]

@@ -1,0 +1,315 @@
+"""The read run and the import run: a file is read and checked (never writing), then imported
+with a strategy, or planned (a dry run, never writing).
+
+The import run is the one place that decides what an import attempt leaves in the audit
+(``wizard.runs.policy``): the CLI and the GUI both drive :func:`import_steps`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from wizard.core.collections import MAIN
+from wizard.core.inspection import Inspection, InspectOptions, inspect_file
+from wizard.core.names import ErrorKind, Outcome, Strategy
+from wizard.core.problems import Cancelled, Code
+from wizard.runs.policy import INTERRUPTED, import_counts, import_fields, refusal
+from wizard.store import audit
+from wizard.store.database import Store, StoreError, translate
+from wizard.store.importer import (
+    CollectionPlan,
+    ImportWrite,
+    Plan,
+    Progress,
+    plan,
+    plan_steps,
+    stats_of,
+)
+
+CancelFn = Callable[[], bool]
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class ImportResult:
+    """How an import run ended (or what a dry run would do); ``to_dict()`` is the
+    ``import --json`` object.
+
+    ``error_code``: for a refused file its first problem's code, otherwise an ``ErrorKind``.
+    ``exception`` is the unexpected error behind an ``internal`` failure (for the crash log).
+    """
+
+    ok: bool
+    outcome: Outcome
+    strategy: Strategy
+    format: str | None
+    dry_run: bool
+    stats: dict[str, int]
+    collections: dict[str, CollectionPlan]
+    audit_id: int | None
+    error: str | None = None
+    error_code: Code | ErrorKind | None = None
+    duration_ms: int | None = None
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "outcome": str(self.outcome),
+            "strategy": str(self.strategy),
+            "format": self.format,
+            "dry_run": self.dry_run,
+            "stats": dict(self.stats),
+            "collections": {n: p.to_dict() for n, p in self.collections.items()},
+            "audit_id": self.audit_id,
+            "error": self.error,
+            "error_code": None if self.error_code is None else str(self.error_code),
+        }
+
+
+def empty_collections() -> dict[str, CollectionPlan]:
+    """A count of nothing for every main collection."""
+    return {c.name: CollectionPlan() for c in MAIN}
+
+
+def unfinished_result(
+    strategy: Strategy,
+    format_id: str | None,
+    outcome: Outcome,
+    error: str,
+    error_code: Code | ErrorKind | None,
+    *,
+    dry_run: bool = False,
+) -> ImportResult:
+    """The result of an import that ended before it had one (the store could not be opened,
+    the read was cancelled): nothing written, nothing audited."""
+    cols = empty_collections()
+    return ImportResult(
+        False, outcome, strategy, format_id, dry_run, stats_of(cols), cols, None, error, error_code
+    )
+
+
+def read(
+    path: str | os.PathLike,
+    options: InspectOptions,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> Inspection:
+    """The read run: read, detect, convert and check a file. Never writes anything (a refusal
+    is audited only when an import is asked for). The reader reports through callbacks, not as
+    a generator: it sits under a streaming parser whose inner loop must stay cheap. Raises
+    Cancelled."""
+    return inspect_file(path, options, progress=progress, cancel=cancel)
+
+
+def _ms(t0: float) -> int:
+    return int((time.monotonic() - t0) * 1000)
+
+
+def _result(
+    inspection: Inspection,
+    strategy: Strategy,
+    outcome: Outcome,
+    t0: float,
+    collections: dict[str, CollectionPlan] | None = None,
+    *,
+    dry_run: bool = False,
+    **kw: Any,
+) -> ImportResult:
+    cols = collections if collections is not None else empty_collections()
+    return ImportResult(
+        ok=outcome in (Outcome.SUCCEEDED, Outcome.PLANNED),
+        outcome=outcome,
+        strategy=strategy,
+        format=inspection.format,
+        dry_run=dry_run,
+        stats=stats_of(cols),
+        collections=cols,
+        duration_ms=_ms(t0),
+        **kw,
+    )
+
+
+def record_refusal(store: Store, inspection: Inspection, strategy: Strategy) -> ImportResult:
+    """An import asked for a file that cannot be imported: audited as refused."""
+    t0 = time.monotonic()
+    error, code = refusal(inspection)
+    fields = import_fields(
+        inspection, strategy, Outcome.REFUSED, error=error, error_code=code, duration_ms=0
+    )
+    audit_id = audit.record_entry(store, fields)
+    return _result(
+        inspection, strategy, Outcome.REFUSED, t0, audit_id=audit_id, error=error, error_code=code
+    )
+
+
+def import_steps(
+    store: Store,
+    inspection: Inspection,
+    strategy: Strategy | str = Strategy.MERGE,
+    cancel: CancelFn | None = None,
+) -> Generator[Progress, None, ImportResult]:
+    """The import run: write an inspected file in one transaction, auditing every outcome.
+
+    Yields Progress between chunks (and checks ``cancel`` there). Returns the ImportResult:
+    succeeded (committed together with its audit entry), or refused / failed / cancelled (rolled
+    back; the entry written in its own transaction). A KeyboardInterrupt, or the generator being
+    closed early, rolls back, audits "cancelled" and propagates.
+    """
+    strategy = Strategy(strategy)
+    if not inspection.ok:
+        return record_refusal(store, inspection, strategy)
+    t0 = time.monotonic()
+    write = ImportWrite(store, inspection.data or {}, strategy, inspection.format)
+    attempt = import_fields(
+        inspection,
+        strategy,
+        Outcome.INTERRUPTED,
+        error=INTERRUPTED,
+        error_code=ErrorKind.INTERRUPTED,
+    )
+
+    def finish(plans: dict[str, CollectionPlan]) -> dict[str, Any]:
+        return {"counts": import_counts(inspection, plans), "duration_ms": _ms(t0)}
+
+    gen = write.steps(
+        import_fields(inspection, strategy, Outcome.SUCCEEDED), attempt, finish, cancel
+    )
+    try:
+        plans = yield from gen
+    except Cancelled:
+        outcome, error, code, exc = (
+            Outcome.CANCELLED,
+            "cancelled by the user; nothing was written",
+            ErrorKind.CANCELLED,
+            None,
+        )
+    except StoreError as e:
+        outcome, error, code, exc = Outcome.FAILED, e.message, e.kind, e
+    except (KeyboardInterrupt, GeneratorExit):
+        if write.committed or _committed(store, write.audit_id):
+            # Interrupted as the commit returned: the import is complete, say so.
+            return _result(
+                inspection, strategy, Outcome.SUCCEEDED, t0, write.plans, audit_id=write.audit_id
+            )
+        _audit_after_rollback(
+            store,
+            inspection,
+            strategy,
+            Outcome.CANCELLED,
+            "interrupted; nothing was written",
+            ErrorKind.CANCELLED,
+            write,
+            t0,
+        )
+        raise
+    except Exception as e:  # a bug or an unexpected error: rolled back, audited, reported
+        err = translate(e, store.path)
+        if err is not None:
+            outcome, error, code, exc = Outcome.FAILED, err.message, err.kind, e
+        else:
+            outcome, error, code, exc = (
+                Outcome.FAILED,
+                f"{type(e).__name__}: {e}",
+                ErrorKind.INTERNAL,
+                e,
+            )
+    else:
+        return _result(inspection, strategy, Outcome.SUCCEEDED, t0, plans, audit_id=write.audit_id)
+    audit_id, error = _audit_after_rollback(
+        store, inspection, strategy, outcome, error, code, write, t0
+    )
+    return _result(
+        inspection,
+        strategy,
+        outcome,
+        t0,
+        write.plans,
+        audit_id=audit_id,
+        error=error,
+        error_code=code,
+        exception=exc,
+    )
+
+
+def _committed(store: Store, audit_id: int | None) -> bool:
+    """Whether the import that wrote audit entry ``audit_id`` committed (called after its
+    transaction ended, one way or the other)."""
+    if audit_id is None:
+        return False
+    try:
+        return bool(audit.get_entry(store, audit_id)["outcome"] == Outcome.SUCCEEDED)
+    except (KeyError, StoreError):
+        return False
+
+
+def _audit_after_rollback(
+    store: Store,
+    inspection: Inspection,
+    strategy: Strategy,
+    outcome: Outcome,
+    error: str,
+    code: ErrorKind,
+    write: ImportWrite,
+    t0: float,
+) -> tuple[int | None, str]:
+    """Write the entry of a rolled-back import in its own transaction (if the store lets us)."""
+    counts = None
+    if write.audit_id is not None:  # it got as far as writing: how far (none of it was kept)
+        counts = import_counts(inspection, write.plans)
+        counts["partial"] = True
+    fields = import_fields(
+        inspection,
+        strategy,
+        outcome,
+        error=error,
+        error_code=code,
+        duration_ms=_ms(t0),
+        counts=counts,
+    )
+    try:
+        audit_id = audit.record_entry(store, fields)
+    except StoreError as e:
+        return None, f"{error} (the audit entry could not be written either: {e.message})"
+    return audit_id, error
+
+
+def dry_run(
+    store: Store, inspection: Inspection, strategy: Strategy | str = Strategy.MERGE
+) -> ImportResult:
+    """The ``import --dry-run`` result: the plan as an ImportResult (nothing written or
+    audited)."""
+    strategy = Strategy(strategy)
+    t0 = time.monotonic()
+    if not inspection.ok:
+        error, code = refusal(inspection)
+        return _result(
+            inspection,
+            strategy,
+            Outcome.REFUSED,
+            t0,
+            dry_run=True,
+            audit_id=None,
+            error=error,
+            error_code=code,
+        )
+    p = plan(store, inspection, strategy)
+    return _result(
+        inspection, strategy, Outcome.PLANNED, t0, p.collections, dry_run=True, audit_id=None
+    )
+
+
+__all__ = [
+    "ImportResult",
+    "Plan",
+    "Progress",
+    "dry_run",
+    "import_steps",
+    "plan_steps",
+    "read",
+    "record_refusal",
+]

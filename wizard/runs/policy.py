@@ -1,0 +1,101 @@
+"""The audit policy: which runs write an entry, and what the entry says.
+
+- Reading and validating never write anything (no entry for a refusal seen by ``validate`` or
+  on the validation page); a dry run writes nothing either.
+- Every run that was asked to write records one entry whatever its outcome: an import
+  (succeeded, refused, failed, cancelled; interrupted when the process died), a revert
+  (succeeded, refused), and later delivery and prune.
+- An entry that did not succeed carries a stable ``error_code``: the first problem's code for a
+  refused file, an ``ErrorKind`` otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wizard.core.inspection import Inspection
+from wizard.core.names import ErrorKind, Operation, Outcome, Strategy
+from wizard.core.problems import Code
+from wizard.store.audit import entry_base
+from wizard.store.importer import CollectionPlan, stats_of
+
+INTERRUPTED = (
+    "the import did not finish: the program stopped before it could record the outcome; "
+    "its transaction was never committed, so nothing was written"
+)
+
+
+def refusal(inspection: Inspection) -> tuple[str, Code | ErrorKind]:
+    """Why a file is refused: the first error as text, and its code."""
+    errors = inspection.report.errors
+    if not errors:
+        return "the file was refused", ErrorKind.INTERNAL
+    return str(errors[0]), errors[0].code
+
+
+def import_counts(inspection: Inspection, plans: dict[str, CollectionPlan]) -> dict[str, Any]:
+    """What an import entry's ``counts`` holds: agentmemory's stats, the per-collection split
+    and the file's own counts."""
+    return {
+        "stats": stats_of(plans),
+        "collections": {n: p.to_dict() for n, p in plans.items()},
+        "source": dict(inspection.report.counts),
+    }
+
+
+def import_fields(
+    inspection: Inspection,
+    strategy: Strategy,
+    outcome: Outcome,
+    *,
+    error: str | None = None,
+    error_code: Code | ErrorKind | None = None,
+    duration_ms: int | None = None,
+    counts: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of an import entry for an Inspection (whatever its outcome)."""
+    report, src, opts = inspection.report, inspection.source, inspection.options
+    options = {
+        "skip_invalid": bool(opts.skip_invalid),
+        "skipped_invalid": list(report.skipped_invalid),
+        "treat_as_version": report.treated_as_version or opts.treat_as_version,
+        "include_deleted": bool(opts.include_deleted),
+    }
+    return {
+        **entry_base(Operation.IMPORT, outcome),
+        "strategy": str(strategy),
+        "format": report.format,
+        "source_version": report.source_version,
+        "source_path": src.path,
+        "source_name": src.name,
+        "source_size": src.size,
+        "source_sha256": src.sha256,
+        "counts": counts if counts is not None else {"source": dict(report.counts)},
+        "caps": [c.to_dict() for c in report.caps],
+        "error": error,
+        "error_code": None if error_code is None else str(error_code),
+        "duration_ms": duration_ms,
+        "options": options,
+    }
+
+
+def revert_fields(
+    target: int,
+    outcome: Outcome,
+    *,
+    error: str | None = None,
+    error_code: ErrorKind | None = None,
+    counts: dict[str, Any] | None = None,
+    duration_ms: int = 0,
+) -> dict[str, Any]:
+    """The columns of a revert entry."""
+    return {
+        **entry_base(Operation.REVERT, outcome),
+        "counts": counts or {},
+        "caps": [],
+        "error": error,
+        "error_code": None if error_code is None else str(error_code),
+        "duration_ms": duration_ms,
+        "target_id": target,
+        "options": {},
+    }

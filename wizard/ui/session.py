@@ -1,0 +1,342 @@
+"""The state of one migration, which the wizard's pages observe and change.
+
+A :class:`MigrationSession` holds the chosen file and its read options, the inspection, the
+dry-run plans, the strategy and the import's result, and starts the background tasks (reading,
+planning, importing: ``ui/backend.py`` jobs on ``ui/worker.py`` threads). Pages read its fields
+and call its methods; they learn of changes from its signals. They never import the wizard, and
+the session knows no widget: what the window must show (an error box, the settings dialog, the
+audit history) it asks for with a signal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from wizard.core.inspection import Inspection, InspectOptions
+from wizard.core.names import ErrorKind, Outcome, Strategy
+from wizard.runs import ImportResult, Plan
+from wizard.ui import backend
+from wizard.ui.settings import Settings
+from wizard.ui.worker import Task, dispose_in_background, running_tasks
+
+
+class MigrationSession(QObject):
+    """One migration at a time, on the store at ``db_path``."""
+
+    fileChanged = Signal(str)
+    inspectionStarted = Signal()
+    inspectionProgress = Signal(object)  # (phase, done, total)
+    inspectionFinished = Signal()  # .inspection (or .inspection_error) is set
+    planStarted = Signal(object)  # Strategy
+    planProgress = Signal(object)  # runs.Progress
+    planFinished = Signal(object)  # Strategy; .plans[strategy] or .plan_error is set
+    importStarted = Signal()
+    importProgress = Signal(object)  # runs.Progress
+    importFinished = Signal()  # .result / .import_outcome / .import_error are set
+    importStopped = Signal()  # the import's thread has ended
+    storeMovedAside = Signal(str)  # where a damaged store was moved
+    # What the window is asked to show or do:
+    restartRequested = Signal()  # back to the first page (a new file while on another)
+    storeProblem = Signal(object)  # a StoreError
+    unexpectedError = Signal(object)  # any other exception
+    settingsRequested = Signal()
+    auditHistoryRequested = Signal()
+    startOverRequested = Signal()
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike,
+        settings: Settings,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self.settings = settings
+        self.store = backend.StoreHandle(self.db_path)
+        self.path = ""
+        self.options = self.default_options()
+        self.inspection: Inspection | None = None
+        self.inspection_error: BaseException | None = None
+        self.strategy: Strategy = settings.last_strategy()
+        self.plans: dict[Strategy, Plan] = {}
+        self.plan_error: BaseException | None = None
+        self.result: ImportResult | None = None
+        self.import_outcome: Outcome | None = None
+        self.import_error: BaseException | None = None
+        self.moved_aside: Path | None = None  # where the last damaged store went
+        self._inspect_task: Task | None = None
+        self._plan_task: Task | None = None
+        self._plan_strategy: Strategy | None = None
+        self._import_task: Task | None = None
+
+    # -- the file --------------------------------------------------------------------------------
+    def default_options(self) -> InspectOptions:
+        """Options for a new file: the defaults, with the size limit from the settings."""
+        return InspectOptions(max_bytes=self.settings.max_input_bytes())
+
+    def load_file(self, path: str) -> bool:
+        """Start over with ``path`` (a drop, the command line, the file manager, a recent file).
+
+        Refused (returns False) while an import is running."""
+        if not path or self.is_importing():
+            return False
+        self.restartRequested.emit()
+        self.set_file(path)
+        return True
+
+    def set_file(self, path: str, options: InspectOptions | None = None) -> None:
+        """Choose ``path`` (read at once when it is a file)."""
+        path = os.path.abspath(os.path.expanduser(path))
+        self.path = path
+        self.options = options or self.default_options()
+        if os.path.isfile(path):
+            self.settings.add_recent_file(path)
+            self.fileChanged.emit(path)
+            self.start_inspection()
+        else:
+            self.cancel_inspection()
+            self._reset_inspection()
+            self.fileChanged.emit(path)
+            self.inspectionFinished.emit()
+
+    def reinspect(self, options: InspectOptions) -> None:
+        """Check the same file again with other options (treat as version X, skip invalid)."""
+        self.options = options
+        self.start_inspection()
+
+    def change_options(self, **changes: object) -> None:
+        """Check the file again with some options changed (``skip_invalid=True``...)."""
+        self.reinspect(dataclasses.replace(self.options, **changes))  # type: ignore[arg-type]
+
+    def apply_size_limit(self, limit: int, reinspect: bool) -> None:
+        """A new size limit from the settings: the file is checked again when ``reinspect``
+        (it is still on the first pages), and the limit holds for the next file anyway."""
+        if limit == self.options.max_bytes:
+            return
+        options = dataclasses.replace(self.options, max_bytes=limit)
+        if reinspect and self.path and os.path.isfile(self.path) and not self.is_importing():
+            self.reinspect(options)
+        else:
+            self.options = options
+
+    def start_over(self) -> None:
+        """No file chosen, nothing read or imported ('Import another file')."""
+        if self.is_importing():
+            return
+        self.cancel_inspection()
+        self._reset_inspection()
+        self.path = ""
+        self.options = self.default_options()
+        self.result = None
+        self.import_outcome = None
+        self.import_error = None
+        self.fileChanged.emit("")
+
+    # -- the read run ----------------------------------------------------------------------------
+    def is_inspecting(self) -> bool:
+        return self._inspect_task is not None
+
+    def start_inspection(self) -> None:
+        self.cancel_inspection()
+        self._reset_inspection()
+        task = Task(backend.read_job(self.path, self.options), name="inspect")
+        task.progress.connect(self._on_inspect_progress)
+        task.finished.connect(self._on_inspected)
+        task.failed.connect(self._on_inspect_failed)
+        task.cancelled.connect(self._on_inspect_cancelled)
+        self._inspect_task = task
+        task.start()
+        self.inspectionStarted.emit()
+
+    def cancel_inspection(self) -> None:
+        if self._inspect_task is not None:
+            self._inspect_task.cancel()
+            self._inspect_task = None
+
+    def _reset_inspection(self) -> None:
+        old, self.inspection = self.inspection, None
+        self.inspection_error = None
+        self.cancel_plan()
+        self.plans = {}
+        self.plan_error = None
+        if old is not None and old.data is not None and not self._data_in_use():
+            data, old.data = old.data, None
+            dispose_in_background(data)
+
+    @staticmethod
+    def _data_in_use() -> bool:
+        """Is any task still using an inspection's data (even one already cancelled)?"""
+        return any(t.name in ("plan", "import") for t in running_tasks())
+
+    def _on_inspect_progress(self, item: object) -> None:
+        if self.sender() is self._inspect_task:
+            self.inspectionProgress.emit(item)
+
+    def _on_inspected(self, inspection: Inspection) -> None:
+        if self.sender() is not self._inspect_task:
+            return
+        self._inspect_task = None
+        self.inspection = inspection
+        self.inspectionFinished.emit()
+
+    def _on_inspect_failed(self, exc: BaseException) -> None:
+        if self.sender() is not self._inspect_task:
+            return
+        self._inspect_task = None
+        self.inspection_error = exc
+        self.unexpectedError.emit(exc)
+        self.inspectionFinished.emit()
+
+    def _on_inspect_cancelled(self) -> None:
+        if self.sender() is self._inspect_task:
+            self._inspect_task = None
+            self.inspectionFinished.emit()
+
+    # -- the dry run -----------------------------------------------------------------------------
+    def set_strategy(self, strategy: Strategy) -> None:
+        """Choose a strategy; its dry run starts unless it is known already."""
+        self.strategy = Strategy(strategy)
+        self.settings.set_last_strategy(self.strategy)
+        if self.strategy not in self.plans:
+            self.start_plan(self.strategy)
+
+    def is_planning(self) -> bool:
+        return self._plan_task is not None
+
+    def start_plan(self, strategy: Strategy) -> None:
+        self.cancel_plan()
+        self.plan_error = None
+        if self.inspection is None or self.inspection.data is None:
+            return
+        task = Task(backend.plan_job(self.store, self.inspection, strategy), name="plan")
+        task.progress.connect(self._on_plan_progress)
+        task.finished.connect(self._on_planned)
+        task.failed.connect(self._on_plan_failed)
+        self._plan_task = task
+        self._plan_strategy = strategy
+        task.start()
+        self.planStarted.emit(strategy)
+
+    def cancel_plan(self) -> None:
+        if self._plan_task is not None:
+            self._plan_task.cancel()
+            self._plan_task = None
+
+    def _on_plan_progress(self, item: object) -> None:
+        if self.sender() is self._plan_task:
+            self.planProgress.emit(item)
+
+    def _on_planned(self, plan: Plan) -> None:
+        if self.sender() is not self._plan_task or self._plan_strategy is None:
+            return
+        self._plan_task = None
+        self.plans[self._plan_strategy] = plan
+        self.planFinished.emit(self._plan_strategy)
+
+    def _on_plan_failed(self, exc: BaseException) -> None:
+        if self.sender() is not self._plan_task:
+            return
+        self._plan_task = None
+        self.plan_error = exc
+        self._report(exc)
+        self.planFinished.emit(self._plan_strategy)
+
+    # -- the import run --------------------------------------------------------------------------
+    def is_importing(self) -> bool:
+        return self._import_task is not None and self._import_task.is_running()
+
+    def is_stopping(self) -> bool:
+        """Has the running import been asked to stop?"""
+        task = self._import_task
+        return task is not None and task.is_cancel_requested()
+
+    def start_import(self) -> None:
+        if self.inspection is None or not self.inspection.ok or self.is_importing():
+            return
+        self.result = None
+        self.import_outcome = None
+        self.import_error = None
+        self.cancel_plan()
+        task = Task(backend.import_job(self.store, self.inspection, self.strategy), name="import")
+        task.progress.connect(self.importProgress)
+        task.finished.connect(self._on_imported)
+        task.failed.connect(self._on_import_failed)
+        task.cancelled.connect(self._on_import_cancelled)
+        task.stopped.connect(self._on_import_stopped)
+        self._import_task = task
+        task.start()
+        self.importStarted.emit()
+
+    def cancel_import(self) -> None:
+        if self._import_task is not None and self.is_importing():
+            self._import_task.cancel()
+
+    def _on_imported(self, result: ImportResult) -> None:
+        self.result = result
+        self.import_outcome = result.outcome
+        self._finish_import()
+        if result.error_code == ErrorKind.CORRUPT:  # offer to start a new store
+            self.storeProblem.emit(backend.corrupt_store_error(str(result.error), self.db_path))
+
+    def _on_import_failed(self, exc: BaseException) -> None:
+        self.import_error = exc
+        self.import_outcome = Outcome.FAILED
+        self._report(exc)
+        self._finish_import()
+
+    def _on_import_cancelled(self) -> None:
+        self.import_outcome = Outcome.CANCELLED
+        self._finish_import()
+
+    def _finish_import(self) -> None:
+        self.plans = {}  # the store changed: old dry runs are stale
+        self.importFinished.emit()
+
+    def _on_import_stopped(self) -> None:
+        self._import_task = None  # (its worker has freed the imported data: backend.import_job)
+        self.importStopped.emit()
+
+    # -- the store -------------------------------------------------------------------------------
+    def _report(self, exc: BaseException) -> None:
+        if backend.is_store_error(exc):
+            self.storeProblem.emit(exc)
+        else:
+            self.unexpectedError.emit(exc)
+
+    def move_store_aside(self) -> Path | None:
+        """Rename the damaged store (``…damaged-<timestamp>``, nothing deleted or overwritten)
+        and carry on with a new one, created on next use."""
+        if self.is_importing():
+            return None
+        self.cancel_plan()
+        old, self.store = self.store, backend.StoreHandle(self.db_path)
+        old.close()
+        try:
+            target = backend.move_store_aside(self.db_path)
+        except Exception as exc:
+            self._report(exc)
+            return None
+        self.moved_aside = target
+        self.plans = {}
+        self.storeMovedAside.emit(str(target))
+        return target
+
+    def close(self) -> None:
+        """The window closes: stop reading and planning (an import is never left behind: the
+        window waits for it to stop first)."""
+        self.cancel_inspection()
+        self.cancel_plan()
+
+    # -- requests for the window -----------------------------------------------------------------
+    def request_settings(self) -> None:
+        self.settingsRequested.emit()
+
+    def request_audit_history(self) -> None:
+        self.auditHistoryRequested.emit()
+
+    def request_start_over(self) -> None:
+        self.startOverRequested.emit()
