@@ -13,10 +13,10 @@ from PySide6.QtGui import QGuiApplication, QTextDocument
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from wizard import crashlog
+from wizard.core.names import Strategy
 from wizard.ui import error_dialog
 from wizard.ui.app import app_icon
 from wizard.ui.formatting import fmt_duration, fmt_eta, fmt_size
-from wizard.core.names import Strategy
 from wizard.ui.labels import format_label
 from wizard.ui.pages.import_page import RateMeter
 from wizard.ui.plain_text import INFORMATIVE_LABEL, plain_message_box, plain_tooltip

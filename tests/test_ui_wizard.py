@@ -79,7 +79,9 @@ def click(qtbot, button) -> None:
 
 
 def inspected(qtbot, w: MigrationWizard) -> None:
-    qtbot.waitUntil(lambda: w.session.inspection is not None and not w.session.is_inspecting(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: w.session.inspection is not None and not w.session.is_inspecting(), timeout=10_000
+    )
 
 
 def to_validation(qtbot, w: MigrationWizard, path: Path) -> None:
@@ -574,7 +576,9 @@ def test_settings_persist_strategy_recent_files_and_geometry(qtbot, db_path):
     w.show()
     to_strategy(qtbot, w, SMALL)
     w.strategy_page.radios["skip"].click()
-    qtbot.waitUntil(lambda: w.strategy_page.isComplete() and w.session.strategy == "skip", timeout=10_000)
+    qtbot.waitUntil(
+        lambda: w.strategy_page.isComplete() and w.session.strategy == "skip", timeout=10_000
+    )
     w.resize(1000, 720)
     w.reject()
     settings = Settings()
