@@ -5,6 +5,7 @@ This is the one place that says which field identifies a record of a collection.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -66,15 +67,25 @@ def collection(name: str) -> Collection:
     return BY_NAME.get(name) or Collection(name, "id")
 
 
+_ORDER: dict[str, int] = {c.name: i for i, c in enumerate(ALL)}
+
+
+def order_key(name: str) -> tuple[int, str]:
+    """The collection order used everywhere (import, export, counts, reports): the known
+    collections in import order, then unknown ones by name."""
+    return _ORDER.get(name, len(_ORDER)), name
+
+
+def in_order(names: Iterable[str]) -> list[str]:
+    """``names`` sorted by :func:`order_key`."""
+    return sorted(names, key=order_key)
+
+
 def collection_names(data: dict) -> list[str]:
-    """Collections present in a canonical ExportData dict, known ones in import order first."""
-    known = [c.name for c in ALL if c.name in data]
-    extra = sorted(
-        k
-        for k, v in data.items()
-        if k not in BY_NAME and k not in META_KEYS and isinstance(v, list)
+    """Collections present in a canonical ExportData dict, in collection order."""
+    return in_order(
+        k for k, v in data.items() if k in BY_NAME or (k not in META_KEYS and isinstance(v, list))
     )
-    return known + extra
 
 
 def iter_records(data: dict, name: str):

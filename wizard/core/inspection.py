@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wizard.core.allocation import paused_gc, release
+from wizard.core.names import Phase
 from wizard.core.problems import Cancelled
 from wizard.core.report import Report
 
@@ -111,7 +112,9 @@ def _inspect(
         payload = read_payload(
             path,
             Limits(max_bytes=options.max_bytes),
-            progress=(lambda done, total: progress("reading", done, total)) if progress else None,
+            progress=(lambda done, total: progress(Phase.READING, done, total))
+            if progress
+            else None,
             cancel=cancel,
         )
         fmt = detect(payload)

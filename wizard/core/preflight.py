@@ -21,6 +21,7 @@ from wizard.core.collections import (
     iter_records,
 )
 from wizard.core.formats import Conversion
+from wizard.core.names import Phase
 from wizard.core.problems import Cancelled, Code, Problem
 from wizard.core.report import Report
 from wizard.core.schema import validate_records
@@ -253,7 +254,7 @@ def _validate(data: dict, report: Report, repeated: list[str], progress, cancel)
                     unknown[(name, field, value)] += count
             done += len(chunk)
             if progress is not None:
-                progress("validating", done, total)
+                progress(Phase.VALIDATING, done, total)
         if duplicates:
             repeated.append(name)
             report.warnings.append(

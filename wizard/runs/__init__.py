@@ -9,7 +9,6 @@ from wizard.core.steps import drive
 from wizard.runs.importing import (
     ImportResult,
     dry_run,
-    empty_collections,
     import_steps,
     read,
     record_refusal,
@@ -25,7 +24,6 @@ __all__ = [
     "RevertResult",
     "drive",
     "dry_run",
-    "empty_collections",
     "import_steps",
     "plan_steps",
     "preview",

@@ -13,7 +13,6 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from wizard.core.collections import MAIN
 from wizard.core.inspection import Inspection, InspectOptions, inspect_file
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.core.problems import Cancelled, Code
@@ -25,6 +24,7 @@ from wizard.store.importer import (
     ImportWrite,
     Plan,
     Progress,
+    empty_plans,
     plan,
     plan_steps,
     stats_of,
@@ -71,11 +71,6 @@ class ImportResult:
         }
 
 
-def empty_collections() -> dict[str, CollectionPlan]:
-    """A count of nothing for every main collection."""
-    return {c.name: CollectionPlan() for c in MAIN}
-
-
 def unfinished_result(
     strategy: Strategy,
     format_id: str | None,
@@ -87,7 +82,7 @@ def unfinished_result(
 ) -> ImportResult:
     """The result of an import that ended before it had one (the store could not be opened,
     the read was cancelled): nothing written, nothing audited."""
-    cols = empty_collections()
+    cols = empty_plans()
     return ImportResult(
         False, outcome, strategy, format_id, dry_run, stats_of(cols), cols, None, error, error_code
     )
@@ -120,7 +115,7 @@ def _result(
     dry_run: bool = False,
     **kw: Any,
 ) -> ImportResult:
-    cols = collections if collections is not None else empty_collections()
+    cols = collections if collections is not None else empty_plans()
     return ImportResult(
         ok=outcome in (Outcome.SUCCEEDED, Outcome.PLANNED),
         outcome=outcome,

@@ -20,7 +20,7 @@ from peewee import SqliteDatabase
 
 from wizard import __version__
 from wizard.core.canonical import now_iso
-from wizard.core.collections import MAIN
+from wizard.core.collections import in_order
 from wizard.core.names import ErrorKind, Operation, Outcome
 from wizard.store.database import Store
 from wizard.store.entries import finish_entry, write_entry
@@ -234,15 +234,9 @@ def _preview(db: SqliteDatabase, target: int) -> RevertPreview:
         (target, target),
     ).fetchall():
         remove[name] = n
-    order = [c.name for c in MAIN]
 
     def ordered(d: dict[str, int]) -> dict[str, int]:
-        return dict(
-            sorted(
-                d.items(),
-                key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]),
-            )
-        )
+        return {name: d[name] for name in in_order(d)}
 
     return RevertPreview(target, True, None, [], ordered(restore), ordered(remove))
 

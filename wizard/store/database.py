@@ -29,7 +29,7 @@ from peewee import SqliteDatabase
 from platformdirs import user_data_dir
 
 from wizard import APP_NAME
-from wizard.core.collections import MAIN, OTHER
+from wizard.core.collections import MAIN, in_order
 from wizard.core.names import ErrorKind
 from wizard.store import entries, migrations
 from wizard.store.models import OTHER_SPEC, SPECS, db
@@ -419,10 +419,7 @@ class Store:
                 f'SELECT collection, count(*) FROM "{OTHER_SPEC.table}" GROUP BY collection'
             )
             others = dict(cur.fetchall())
-        for c in OTHER:
-            if c.name in others:
-                out[c.name] = int(others.pop(c.name))
-        for name in sorted(others):
+        for name in in_order(others):
             out[name] = int(others[name])
         return out
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from wizard.core.canonical import now_iso
-from wizard.core.collections import ALWAYS_PRESENT, MAIN, OTHER
+from wizard.core.collections import ALWAYS_PRESENT, MAIN, in_order
 from wizard.core.versions import NEWEST
 from wizard.store.database import Store
 from wizard.store.models import OTHER_SPEC, SPECS
@@ -87,8 +87,8 @@ def export_store(
                     f'SELECT collection, count(*) FROM "{OTHER_SPEC.table}" GROUP BY collection'
                 ).fetchall()
             )
-            names = [c.name for c in MAIN] + [c.name for c in OTHER if c.name in others]
-            names += sorted(n for n in others if n not in names)
+            main = [c.name for c in MAIN]
+            names = main + in_order(n for n in others if n not in main)
             for name in names:
                 if name == "observations":
                     out.write(',"observations":{')

@@ -27,10 +27,10 @@ from wizard.core.allocation import paused_gc
 from wizard.core.canonical import stamp_origin
 from wizard.core.collections import (
     MAIN,
-    OTHER,
     collection,
     collection_names,
     count_records,
+    order_key,
     record_key,
 )
 from wizard.core.inspection import Inspection
@@ -79,6 +79,11 @@ class CollectionPlan:
             "skipped": self.skipped,
             "deleted": self.deleted,
         }
+
+
+def empty_plans() -> dict[str, CollectionPlan]:
+    """A count of nothing for every main collection."""
+    return {c.name: CollectionPlan() for c in MAIN}
 
 
 def stats_of(collections: dict[str, CollectionPlan]) -> dict[str, int]:
@@ -187,7 +192,7 @@ class _Engine:
         self.format_id = format_id
         self.audit_id = audit_id  # None: dry run
         self.writing = audit_id is not None
-        self.plans: dict[str, CollectionPlan] = {c.name: CollectionPlan() for c in MAIN}
+        self.plans = empty_plans()
         self.pause = os.environ.get(PAUSE_ENV) if self.writing else None
 
     def _plan(self, name: str) -> CollectionPlan:
@@ -221,8 +226,7 @@ class _Engine:
         others = db.execute_sql(
             f'SELECT collection, count(*) FROM "{OTHER_SPEC.table}" GROUP BY collection'
         ).fetchall()
-        known = [c.name for c in OTHER]
-        others.sort(key=lambda r: (known.index(r[0]) if r[0] in known else len(known), r[0]))
+        others.sort(key=lambda r: order_key(r[0]))
         for name, n in others:
             counts.append((name, OTHER_SPEC, n))
         total = len(ALL_SPECS)
@@ -491,7 +495,7 @@ class ImportWrite:
         self.data = data
         self.strategy = Strategy(strategy)
         self.format_id = format_id
-        self.plans: dict[str, CollectionPlan] = {c.name: CollectionPlan() for c in MAIN}
+        self.plans = empty_plans()
         self.audit_id: int | None = None
         self.committed = False
 
