@@ -6,7 +6,7 @@ arguments open the wizard, subcommands are the CLI, `--version` and `--self-test
 
 import sys
 
-from wizard.cli import main
+from wizard.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""The command line: `agentmemory-wizard [FILE]` opens the wizard; subcommands are the CLI.
+"""The command line: the parser and the subcommands' dispatch (``wizard.main`` opens the wizard
+when there is no subcommand).
 
 Exit codes: 0 done, 1 input refused, 2 usage, 3 store problem or unexpected error,
 130 cancelled by Ctrl-C. No traceback ever reaches the user: unexpected errors print one line
@@ -116,15 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand (``wizard.main`` routes everything else to the window)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--self-test" in argv:
-        from wizard.selftest import run_self_test
-
-        return run_self_test()
-    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
-        from wizard.ui.app import run_gui  # Qt is imported only when the window opens
-
-        return run_gui(argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

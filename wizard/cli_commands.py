@@ -219,6 +219,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             return EXIT_CANCELLED
         bar.clear()
 
+        result: ImportResult | None
         if args.dry_run:
             result = runs.dry_run(store, inspection, strategy)
         else:

@@ -245,7 +245,7 @@ def _check_gui(db_path: Path, settings_dir: Path, export_path: Path) -> str:
         if running is None:
             from wizard.ui.app import WizardApplication
 
-            app = WizardApplication([sys.argv[0] if sys.argv else APP_NAME])
+            app: QApplication = WizardApplication([sys.argv[0] if sys.argv else APP_NAME])
         else:
             app = running
     if running is None and app.windowIcon().isNull():

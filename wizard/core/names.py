@@ -3,14 +3,16 @@ audited operations.
 
 Each is a ``str`` enum, so a member is equal to its value, is stored and printed as its value
 (the audit log and ``--json`` output hold the plain strings), and is found again with
-``Strategy("merge")``. A strategy carries what it does (the flags the importer reads), its label
-and its help text: adding one is adding one member here (and its radio button's object name).
+``Strategy("merge")``. A strategy's rule holds what it does (the flags the importer reads), its
+label and its help text: adding one is a member and a rule here (and its radio button's object
+name in ``wizard.ui.labels``).
 User-facing labels of the other sets live with the shell that shows them (``wizard.ui.labels``);
 a test checks that every member has one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -25,7 +27,49 @@ class Name(str, Enum):
 
 
 class Strategy(Name):
-    """How an import meets the records already in the store (docs/FORMATS.md section 4)."""
+    """How an import meets the records already in the store (docs/FORMATS.md section 4). What
+    each one does, its label and its help text are its :class:`StrategyRule`."""
+
+    MERGE = "merge"
+    REPLACE = "replace"
+    SKIP = "skip"
+
+    @property
+    def rule(self) -> StrategyRule:
+        return STRATEGY_RULES[self]
+
+    @property
+    def overwrites(self) -> bool:
+        """Whether a record whose key the store has is written over (else it is skipped)."""
+        return self.rule.overwrites
+
+    @property
+    def deletes_all(self) -> bool:
+        """Whether every record in the store is deleted first."""
+        return self.rule.deletes_all
+
+    @property
+    def label(self) -> str:
+        return self.rule.label
+
+    @property
+    def mnemonic(self) -> str:
+        """The label with its keyboard accelerator (``&``)."""
+        return self.rule.mnemonic
+
+    @property
+    def help(self) -> str:
+        return self.rule.help
+
+    @property
+    def description(self) -> str:
+        """'Merge: add new records and ...' (the label, then the help text)."""
+        return f"{self.label}: {self.help[0].lower()}{self.help[1:]}"
+
+
+@dataclass(frozen=True)
+class StrategyRule:
+    """One strategy: the flags the importer reads, and how people see it."""
 
     overwrites: bool
     deletes_all: bool
@@ -33,54 +77,31 @@ class Strategy(Name):
     mnemonic: str
     help: str
 
-    def __new__(
-        cls,
-        value: str,
-        overwrites: bool,
-        deletes_all: bool,
-        label: str,
-        mnemonic: str,
-        help_text: str,
-    ) -> Strategy:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.overwrites = overwrites
-        member.deletes_all = deletes_all
-        member.label = label
-        member.mnemonic = mnemonic
-        member.help = help_text
-        return member
 
-    MERGE = (
-        "merge",
-        True,
-        False,
-        "Merge",
-        "&Merge",
-        "Add new records and overwrite existing ones that have the same id.",
-    )
-    REPLACE = (
-        "replace",
-        True,
-        True,
-        "Replace",
-        "&Replace",
-        "Delete every record in the store (the audit history is kept), then add the file's "
-        "records.",
-    )
-    SKIP = (
-        "skip",
-        False,
-        False,
-        "Skip existing",
-        "&Skip existing",
-        "Add only records whose id is not in the store yet; change nothing else.",
-    )
-
-    @property
-    def description(self) -> str:
-        """'Merge: add new records and ...' (the label, then the help text)."""
-        return f"{self.label}: {self.help[0].lower()}{self.help[1:]}"
+STRATEGY_RULES: dict[Strategy, StrategyRule] = {
+    Strategy.MERGE: StrategyRule(
+        overwrites=True,
+        deletes_all=False,
+        label="Merge",
+        mnemonic="&Merge",
+        help="Add new records and overwrite existing ones that have the same id.",
+    ),
+    Strategy.REPLACE: StrategyRule(
+        overwrites=True,
+        deletes_all=True,
+        label="Replace",
+        mnemonic="&Replace",
+        help="Delete every record in the store (the audit history is kept), then add the "
+        "file's records.",
+    ),
+    Strategy.SKIP: StrategyRule(
+        overwrites=False,
+        deletes_all=False,
+        label="Skip existing",
+        mnemonic="&Skip existing",
+        help="Add only records whose id is not in the store yet; change nothing else.",
+    ),
+}
 
 
 class Outcome(Name):

@@ -15,9 +15,10 @@ from wizard.runs.importing import (
     unfinished_result,
 )
 from wizard.runs.reverting import RevertResult, preview, revert
-from wizard.store.importer import Plan, Progress, plan_steps
+from wizard.store.importer import CollectionPlan, Plan, Progress, plan_steps
 
 __all__ = [
+    "CollectionPlan",
     "ImportResult",
     "Plan",
     "Progress",

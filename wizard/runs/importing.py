@@ -89,7 +89,7 @@ def unfinished_result(
 
 
 def read(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     options: InspectOptions,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
@@ -171,6 +171,10 @@ def import_steps(
     def finish(plans: dict[str, CollectionPlan]) -> dict[str, Any]:
         return {"counts": import_counts(inspection, plans), "duration_ms": _ms(t0)}
 
+    outcome: Outcome
+    error: str
+    code: ErrorKind
+    exc: BaseException | None
     gen = write.steps(
         import_fields(inspection, strategy, Outcome.SUCCEEDED), attempt, finish, cancel
     )

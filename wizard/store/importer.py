@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
@@ -152,6 +152,7 @@ def _iter_pairs(data: dict, name: str) -> Iterator[tuple[str | None, Any]]:
 def _iter_groups(data: dict, name: str) -> Iterator[tuple[str | None, list]]:
     """The records of a collection in runs of at most CHUNK_ROWS: (bucket, records), bucket
     only for observations, whose runs never span two buckets."""
+    runs: Iterable[tuple[str | None, Any]]
     if name == "observations":
         value = data.get("observations")
         runs = value.items() if isinstance(value, dict) else ()

@@ -236,7 +236,9 @@ class TableSpec:
     def key_column(self) -> str:
         if self.generic:
             return "key"
-        return self.model._meta.primary_key.column_name
+        key = self.model._meta.primary_key
+        assert key, f"{self.table} has a primary key"
+        return str(key.column_name)
 
     @property
     def has_bucket(self) -> bool:

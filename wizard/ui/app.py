@@ -140,7 +140,7 @@ def run_gui(argv: Sequence[str]) -> int:
     app = QApplication.instance()
     if app is None:
         app = WizardApplication([sys.argv[0] if sys.argv else "agentmemory-wizard"])
-    else:
+    elif isinstance(app, QGuiApplication):
         configure_app(app)
     install_excepthook()
     app.aboutToQuit.connect(_shutdown)

@@ -91,7 +91,7 @@ def counts_text(entry: dict) -> str:
 
 def outcome_text(entry: dict) -> str:
     outcome = entry.get("outcome") or ""
-    mark = OUTCOME_MARKS.get(outcome, "")  # str enums: the plain value finds its member
+    mark = OUTCOME_MARKS[Outcome(outcome)] if outcome in set(Outcome) else ""
     text = f"{mark} {outcome}".strip()
     if entry.get("reverted_by") is not None:
         text += f" (reverted by #{entry['reverted_by']})"

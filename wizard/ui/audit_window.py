@@ -36,6 +36,7 @@ from wizard.ui.audit_model import (
     COLUMNS,
     ENTRY_ROLE,
     OUTCOMES,
+    REVERTED,
     AuditFilterProxy,
     AuditTableModel,
     entries_to_csv,
@@ -195,6 +196,7 @@ class AuditWindow(QMainWindow):
         self.store = backend.StoreHandle(self.db_path)
         self.load_task: Task | None = None
         self.busy_task: Task | None = None
+        self._export_task: Task | None = None
         self._select_after_load: int | None = None
         self.last_error: BaseException | None = None
 
@@ -209,7 +211,8 @@ class AuditWindow(QMainWindow):
         self.outcome_filter.setAccessibleName("Filter by outcome")
         self.outcome_filter.addItem("All", "")
         for outcome in OUTCOMES:
-            self.outcome_filter.addItem(OUTCOME_LABELS.get(outcome, outcome.capitalize()), outcome)
+            label = OUTCOME_LABELS[Outcome(outcome)] if outcome != REVERTED else "Reverted"
+            self.outcome_filter.addItem(label, outcome)
         outcome_label.setBuddy(self.outcome_filter)
         format_label = QLabel("&Format:")
         self.format_filter = QComboBox()
@@ -316,9 +319,12 @@ class AuditWindow(QMainWindow):
             )
         )
         self.search.textChanged.connect(lambda t: self._apply_filter(self.proxy.set_text, t))
-        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
-        QShortcut(QKeySequence.StandardKey.Refresh, self, activated=self.reload)
-        QShortcut(QKeySequence.StandardKey.Close, self, activated=self.close)
+        for key, slot in (
+            (QKeySequence.StandardKey.Find, self.search.setFocus),
+            (QKeySequence.StandardKey.Refresh, self.reload),
+            (QKeySequence.StandardKey.Close, self.close),
+        ):
+            QShortcut(QKeySequence(key), self).activated.connect(slot)
 
         self.resize(1100, 700)
         geometry = self.settings.geometry("audit")

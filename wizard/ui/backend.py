@@ -28,7 +28,7 @@ PROGRAM = "the wizard window"  # how another writer's "store is locked" message 
 T = TypeVar("T")
 
 
-def resolve_db_path(explicit: str | os.PathLike | None = None) -> Path:
+def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The store the GUI opens: ``--db``, the environment, or the user data directory."""
     return Path(database.resolve_db_path(explicit))
 
@@ -49,7 +49,7 @@ class StoreHandle:
     peewee keeps one connection per thread, so the one Store object serves every worker.
     """
 
-    def __init__(self, db_path: str | os.PathLike) -> None:
+    def __init__(self, db_path: str | os.PathLike[str]) -> None:
         self.db_path = Path(db_path)
         self._store: Store | None = None
         self._lock = threading.Lock()
@@ -160,7 +160,7 @@ def revert_job(store: StoreHandle, audit_id: int) -> Job:
     return _store_call(store, call)
 
 
-def move_store_aside(db_path: str | os.PathLike) -> Path:
+def move_store_aside(db_path: str | os.PathLike[str]) -> Path:
     """Rename a damaged store to ``<name>.damaged-<timestamp>`` (nothing deleted or overwritten);
     the next use creates a new store. Returns the new name; raises StoreError."""
-    return database.move_aside(db_path)
+    return database.move_aside(Path(db_path))

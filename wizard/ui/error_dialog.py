@@ -147,7 +147,7 @@ def show_store_error(
     parent: QWidget | None,
     err: BaseException,
     db_path: object = None,
-    move_aside: Callable[[], None] | None = None,
+    move_aside: Callable[[], object] | None = None,
 ) -> QMessageBox:
     """A clear message for a StoreError (locked, read-only, full, newer schema, corrupt, io).
 

@@ -7,8 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from wizard.core.collections import ALWAYS_PRESENT
-from wizard.runs import ImportResult, Plan
-from wizard.store.importer import CollectionPlan
+from wizard.runs import CollectionPlan, ImportResult, Plan
 
 # The per-collection count columns, in the store's order.
 PLAN_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(CollectionPlan))

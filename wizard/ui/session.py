@@ -49,7 +49,7 @@ class MigrationSession(QObject):
 
     def __init__(
         self,
-        db_path: str | os.PathLike,
+        db_path: str | os.PathLike[str],
         settings: Settings,
         parent: QObject | None = None,
     ) -> None:

@@ -84,7 +84,7 @@ class Settings:
     def max_input_mb(self) -> int:
         """The largest input file accepted (after decompression), in MB (MiB)."""
         try:
-            value = int(self._s.value("files/maxInputMB", DEFAULT_MAX_INPUT_MB))
+            value = int(str(self._s.value("files/maxInputMB", DEFAULT_MAX_INPUT_MB)))
         except (TypeError, ValueError):
             return DEFAULT_MAX_INPUT_MB
         low, high = MAX_INPUT_MB_RANGE

@@ -194,6 +194,7 @@ class Task(QObject):
     def start(self) -> Task:
         if self._started:
             raise RuntimeError("a task runs once")
+        assert self._thread is not None  # set until the thread has finished
         self._started = self._running = True
         _running.add(self)
         self._thread.start()

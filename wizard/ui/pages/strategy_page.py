@@ -51,7 +51,7 @@ class StrategyPage(QWizardPage):
             self.radios[strategy] = radio
             layout.addWidget(radio)
             layout.addWidget(desc)
-            radio.toggled.connect(lambda on, s=strategy: on and self._strategy_chosen(s))
+            radio.toggled.connect(lambda on, s=strategy: self._strategy_toggled(on, s))
 
         self.plan_heading = heading_label("Dry run")
         layout.addWidget(self.plan_heading)
@@ -115,6 +115,10 @@ class StrategyPage(QWizardPage):
         return Ask.question(self, "Replace the store?", text, info, yes_text="&Replace")
 
     # -- view ------------------------------------------------------------------------------------
+    def _strategy_toggled(self, on: bool, strategy: Strategy) -> None:
+        if on:
+            self._strategy_chosen(strategy)
+
     def _strategy_chosen(self, strategy: Strategy) -> None:
         self.session.set_strategy(strategy)
         self._show_plan()
