@@ -8,29 +8,23 @@ showing it. A QApplication must exist.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from wizard.ui.audit_window import AuditWindow
-    from wizard.ui.wizard import MigrationWizard
+from wizard.ui.audit_window import AuditWindow
+from wizard.ui.wizard import MigrationWizard
 
 __all__ = ["open_audit_history", "open_wizard"]
 
 
 def open_wizard(
-    db_path: str | os.PathLike, file: str | os.PathLike | None = None
+    db_path: str | os.PathLike[str], file: str | os.PathLike[str] | None = None
 ) -> MigrationWizard:
     """The wizard for the store at ``db_path``, with ``file`` preloaded (read in the background)."""
-    from wizard.ui.wizard import MigrationWizard
-
     wizard = MigrationWizard(db_path)
     if file:
         wizard.session.set_file(os.fspath(file))
     return wizard
 
 
-def open_audit_history(db_path: str | os.PathLike) -> AuditWindow:
+def open_audit_history(db_path: str | os.PathLike[str]) -> AuditWindow:
     """The audit history window for the store at ``db_path`` (entries load in the background)."""
-    from wizard.ui.audit_window import AuditWindow
-
     return AuditWindow(db_path)

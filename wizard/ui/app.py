@@ -13,7 +13,11 @@ from PySide6.QtGui import QFileOpenEvent, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from wizard import __version__
+from wizard.ui import backend
+from wizard.ui.error_dialog import install_excepthook
 from wizard.ui.settings import APPLICATION, ORGANIZATION
+from wizard.ui.wizard import MigrationWizard
+from wizard.ui.worker import cancel_all_and_wait
 
 DISPLAY_NAME = "AgentMemory Migration Wizard"
 DESKTOP_FILE_NAME = "agentmemory-wizard"
@@ -110,8 +114,6 @@ def configure_app(app: QGuiApplication) -> None:
 
 def _shutdown() -> None:
     """At exit: ask running work to stop and wait for it (no thread destroyed while running)."""
-    from wizard.ui.worker import cancel_all_and_wait
-
     cancel_all_and_wait(30_000)
 
 
@@ -133,9 +135,6 @@ def run_gui(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 3
-    from wizard.ui.error_dialog import install_excepthook
-    from wizard.ui.wizard import MigrationWizard
-
     files = [a for a in argv if a and not a.startswith("-")]
     app = QApplication.instance()
     if app is None:
@@ -144,8 +143,6 @@ def run_gui(argv: Sequence[str]) -> int:
         configure_app(app)
     install_excepthook()
     app.aboutToQuit.connect(_shutdown)
-
-    from wizard.ui import backend
 
     db_path = backend.resolve_db_path()
     wizard = MigrationWizard(db_path)

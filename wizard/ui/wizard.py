@@ -14,12 +14,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget, QWizard
 
+from wizard.ui.audit_window import AuditWindow
 from wizard.ui.drop_zone import accept_file_drag, local_files
 from wizard.ui.error_dialog import show_store_error, show_unexpected_error
 from wizard.ui.pages import FilePage, ImportPage, ResultPage, StrategyPage, ValidationPage
 from wizard.ui.plain_text import plain_message_box
 from wizard.ui.session import MigrationSession
 from wizard.ui.settings import Settings
+from wizard.ui.settings_dialog import SettingsDialog
 
 WINDOW_TITLE = "AgentMemory Migration Wizard"
 
@@ -117,8 +119,6 @@ class MigrationWizard(QWizard):
 
     # -- settings --------------------------------------------------------------------------------
     def open_settings(self) -> QDialog:
-        from wizard.ui.settings_dialog import SettingsDialog
-
         dialog = SettingsDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self._on_settings_changed)
@@ -150,8 +150,6 @@ class MigrationWizard(QWizard):
         self.restart()
 
     def open_audit_history(self) -> QWidget:
-        from wizard.ui.audit_window import AuditWindow
-
         window = AuditWindow(self.session.db_path, settings=self.settings)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.audit_windows.append(window)

@@ -1,7 +1,7 @@
 """mem0 sources: OSS ``get_all``/``search`` output, Platform pages, history rows, the
 OSS-to-Platform migration file, and the Platform's schema-shaped export (refused).
 
-Shapes: ``shared/spec/MEM0.md`` sections 1-6. Mapping: FORMATS.md section 6. Every memory keeps
+Shapes: ``docs/MEM0.md`` sections 1-6. Mapping: FORMATS.md section 6. Every memory keeps
 its mem0 id and its source item verbatim in ``source.raw``; each distinct run id becomes a
 session; graph relations become graph nodes (one per entity name) and edges.
 """
@@ -206,25 +206,23 @@ def _memory(
     return record  # the importer stamps its origin (canonical.stamp_origin)
 
 
-def _item_memory(item: Any, path: str, fmt: str) -> tuple[dict | None, Problem | None]:
-    """Convert one get_all/search item, or say why it is unusable."""
+def _item_memory(item: Any, path: str, fmt: str) -> dict | Problem:
+    """Convert one get_all/search item, or say why it is unusable (a Problem)."""
     if not isinstance(item, dict):
-        return None, Problem(
+        return Problem(
             path, "not an object: a mem0 memory item is expected", code=Code.UNCONVERTIBLE_RECORD
         )
     mid = _text_id(item.get("id"))
     if mid is None:
-        return None, Problem(
-            f"{path}.id", "missing or empty memory id", code=Code.UNCONVERTIBLE_RECORD
-        )
+        return Problem(f"{path}.id", "missing or empty memory id", code=Code.UNCONVERTIBLE_RECORD)
     text = item.get("memory")
     if not isinstance(text, str):
-        return None, Problem(
+        return Problem(
             f"{path}.memory",
             "memory text is missing or not a string",
             code=Code.UNCONVERTIBLE_RECORD,
         )
-    return _memory(mid, text, item, fmt, item), None
+    return _memory(mid, text, item, fmt, item)
 
 
 # --- building the canonical document ----------------------------------------------------------
@@ -397,11 +395,11 @@ def _convert_items(
     warnings = warnings if warnings is not None else []
     memories = []
     for i, item in enumerate(items):
-        mem, problem = _item_memory(item, f"{base}[{i}]", fmt)
-        if problem is not None:
-            errors.append(problem)
+        converted = _item_memory(item, f"{base}[{i}]", fmt)
+        if isinstance(converted, Problem):
+            errors.append(converted)
         else:
-            memories.append(mem)
+            memories.append(converted)
     data = _document(memories, fmt, warnings, errors, relations, relations_path)
     return Conversion(data=data, source_version=source_version, errors=errors, warnings=warnings)
 

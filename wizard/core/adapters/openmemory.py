@@ -1,7 +1,7 @@
 """OpenMemory: the backup zip (``memories.json`` + optional ``memories.jsonl.gz``), its
 ``memories.json`` alone, and a lone ``memories.jsonl.gz`` of logical records.
 
-Shapes: ``shared/spec/MEM0.md`` section 4. Each memory keeps its id and its source row verbatim
+Shapes: ``docs/MEM0.md`` section 4. Each memory keeps its id and its source row verbatim
 in ``source.raw``; the app that wrote it (the MCP client: claude, cursor...) becomes a session
 of the user's project ``openmemory:<user>``. Memories in state ``deleted`` are left out unless
 ``ConvertOptions.include_deleted``; paused and archived ones are imported with their state.
