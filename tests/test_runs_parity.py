@@ -92,9 +92,7 @@ def gui_import(qtbot, db: Path, file: Path, strategy: Strategy, monkeypatch) -> 
     wiz = gui_window(qtbot, db, file)
     gui_to_commit(qtbot, wiz, strategy, monkeypatch)
     with qtbot.waitSignal(wiz.session.importStopped, timeout=30_000):
-        qtbot.mouseClick(
-            wiz.button(QWizard.WizardButton.CommitButton), Qt.MouseButton.LeftButton
-        )
+        qtbot.mouseClick(wiz.button(QWizard.WizardButton.CommitButton), Qt.MouseButton.LeftButton)
     assert wiz.currentId() == PageId.RESULT
     assert wiz.session.import_outcome is not None
     return wiz.session.import_outcome

@@ -111,7 +111,7 @@ def _ctrl_c_cancels(flag: threading.Event) -> Iterator[None]:
         yield
         return
 
-    def handler(signum: int, frame: object) -> None:
+    def handler(_signum: int, _frame: object) -> None:
         if flag.is_set():
             raise KeyboardInterrupt
         flag.set()

@@ -25,7 +25,7 @@ from wizard.core.names import ErrorKind, Operation, Outcome
 from wizard.store.database import Store
 from wizard.store.entries import finish_entry, write_entry
 from wizard.store.migrations import SCHEMA_VERSION
-from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, AuditEntry, spec_for
+from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, AuditEntry, TableSpec, spec_for
 
 CONFLICTS_NAMED = 10  # how many conflicting records a refusal message names
 
@@ -281,22 +281,14 @@ def _undo(db: SqliteDatabase, target: int) -> None:
     )
     writer = db.cursor()
     batch: dict[str, list[tuple]] = {}
+    specs: dict[str, TableSpec] = {}
     while rows := cur.fetchmany(2000):
         for collection, key, rowid, data, digest, bucket, last_audit in rows:
             spec = spec_for(collection)
             record = json.loads(data) if spec.extract else {}
             row = spec.row(collection, key, record, bucket, digest, data, last_audit)
             batch.setdefault(spec.table, []).append((rowid, rowid, *row))
+            specs[spec.table] = spec
         for table, params in batch.items():
-            writer.executemany(_restore_sql(table), params)
+            writer.executemany(specs[table].restore_sql, params)
         batch.clear()
-
-
-def _restore_sql(table: str) -> str:
-    spec = next(s for s in ALL_SPECS if s.table == table)
-    cols = ", ".join(f'"{c}"' for c in spec.write_columns)
-    marks = ", ".join("?" for _ in spec.write_columns)
-    return (
-        f'INSERT INTO "{table}" (rowid, {cols}) VALUES ((SELECT CASE WHEN EXISTS (SELECT 1 FROM'
-        f' "{table}" WHERE rowid = ?) THEN NULL ELSE ? END), {marks})'
-    )

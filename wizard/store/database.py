@@ -43,18 +43,10 @@ LOCK_INFO_SUFFIX = ".lock-info"
 DAMAGED_SUFFIX = ".damaged-"
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal", LOCK_INFO_SUFFIX)  # files beside the store
 
-STORE_ERROR_KINDS = (
-    ErrorKind.LOCKED,
-    ErrorKind.READONLY,
-    ErrorKind.FULL,
-    ErrorKind.NEWER_SCHEMA,
-    ErrorKind.CORRUPT,
-    ErrorKind.IO,
-)
-
 
 class StoreError(Exception):
-    """A problem with the store file itself; ``kind`` is one of ``STORE_ERROR_KINDS``."""
+    """A problem with the store file itself; ``kind`` is an ErrorKind: locked, readonly, full,
+    newer-schema, corrupt or io."""
 
     def __init__(self, kind: ErrorKind | str, message: str, path: Path | str | None = None) -> None:
         super().__init__(message)

@@ -120,16 +120,6 @@ _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 _UNHASHED = b"?"  # a dry run does not hash records it would simply insert
 
 
-def serialize(record: dict) -> str:
-    """The JSON text a record is stored as (and hashed from)."""
-    text = _ENCODER.encode(record)
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # a lone surrogate: store it escaped
-        return _ASCII_ENCODER.encode(record)
-    return text
-
-
 def _bucket_salt(bucket: str | None) -> bytes:
     return b"\x00" + (bucket or "").encode("utf-8")
 

@@ -281,10 +281,15 @@ class TableSpec:
 
     @cached_property
     def restore_sql(self) -> str:
-        """Insert with an explicit rowid (NULL lets SQLite choose)."""
-        cols = ", ".join(_q(c) for c in ("rowid", *self.write_columns))
-        marks = ", ".join("?" for _ in range(len(self.write_columns) + 1))
-        return f"INSERT INTO {_q(self.table)} ({cols}) VALUES ({marks})"
+        """Put a previous version back at its old rowid when that is free (else SQLite chooses
+        one, so export order is kept where it can be); parameters: (rowid, rowid, *row)."""
+        table = _q(self.table)
+        cols = ", ".join(_q(c) for c in self.write_columns)
+        marks = ", ".join("?" for _ in self.write_columns)
+        return (
+            f"INSERT INTO {table} (rowid, {cols}) VALUES ((SELECT CASE WHEN EXISTS (SELECT 1 FROM"
+            f" {table} WHERE rowid = ?) THEN NULL ELSE ? END), {marks})"
+        )
 
     @cached_property
     def where_key(self) -> str:

@@ -20,7 +20,7 @@ from PySide6.QtGui import QColor, QGuiApplication
 
 from wizard.core.names import Operation, Outcome
 from wizard.ui.formatting import fmt_duration, fmt_int
-from wizard.ui.labels import OUTCOME_MARKS
+from wizard.ui.labels import OPERATION_LABELS, OUTCOME_MARKS
 from wizard.ui.plain_text import plain_tooltip
 from wizard.ui.results import written_totals
 from wizard.ui.status import status_color
@@ -109,9 +109,10 @@ def outcome_ok(entry: dict) -> bool | None:
 
 def operation_text(entry: dict) -> str:
     op = entry.get("operation") or ""
+    label = OPERATION_LABELS[Operation(op)] if op in set(Operation) else op
     if op == Operation.REVERT and entry.get("target_id") is not None:
-        return f"revert of #{entry['target_id']}"
-    return op
+        return f"{label} of #{entry['target_id']}"
+    return label
 
 
 def duration_seconds(entry: dict) -> float | None:
@@ -307,7 +308,7 @@ class AuditFilterProxy(QSortFilterProxyModel):
         self._text = text.strip().lower()
         self._end()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+    def filterAcceptsRow(self, source_row: int, _source_parent: Index) -> bool:
         model = self.sourceModel()
         if not isinstance(model, AuditTableModel):
             return True

@@ -196,9 +196,7 @@ class AuditWindow(QMainWindow):
         self.store = backend.StoreHandle(self.db_path)
         self.load_task: Task | None = None
         self.busy_task: Task | None = None
-        self._export_task: Task | None = None
         self._select_after_load: int | None = None
-        self.last_error: BaseException | None = None
 
         central = QWidget()
         self.setCentralWidget(central)
@@ -366,7 +364,6 @@ class AuditWindow(QMainWindow):
 
     def _on_load_failed(self, exc: BaseException) -> None:
         self.load_task = None
-        self.last_error = exc
         self.status.setText("The history could not be loaded.")
         self._show_error(exc)
         self.entriesLoaded.emit()
@@ -479,16 +476,13 @@ class AuditWindow(QMainWindow):
         task.finished.connect(self._on_exported)
         task.failed.connect(self._on_export_failed)
         self._export_count = len(entries)
-        self._export_task = task
         task.start()
 
     def _on_exported(self, path: str) -> None:
-        self._export_task = None
         self.status.setText(f"Exported {fmt_int(self._export_count)} entries to {path}")
         self.exportFinished.emit(path)
 
     def _on_export_failed(self, exc: BaseException) -> None:
-        self._export_task = None
         if isinstance(exc, OSError):
             box = plain_message_box(
                 self,
@@ -573,7 +567,6 @@ class AuditWindow(QMainWindow):
 
     def _on_busy_failed(self, exc: BaseException) -> None:
         self._set_busy(None)
-        self.last_error = exc
         self._update_status()
         self._show_error(exc)
         self.revertFinished.emit(exc)

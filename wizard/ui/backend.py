@@ -61,10 +61,6 @@ class StoreHandle:
                 self._store.program = PROGRAM
             return self._store
 
-    @property
-    def is_open(self) -> bool:
-        return self._store is not None
-
     def close_thread_connection(self) -> None:
         """Close the calling thread's connection (peewee reconnects on next use)."""
         store = self._store

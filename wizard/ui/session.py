@@ -67,7 +67,6 @@ class MigrationSession(QObject):
         self.result: ImportResult | None = None
         self.import_outcome: Outcome | None = None
         self.import_error: BaseException | None = None
-        self.moved_aside: Path | None = None  # where the last damaged store went
         self._inspect_task: Task | None = None
         self._plan_task: Task | None = None
         self._plan_strategy: Strategy | None = None
@@ -320,7 +319,6 @@ class MigrationSession(QObject):
         except Exception as exc:
             self._report(exc)
             return None
-        self.moved_aside = target
         self.plans = {}
         self.storeMovedAside.emit(str(target))
         return target
