@@ -184,7 +184,7 @@ def observation_record(
 ORIGIN_TIME_FIELD = {"observations": "timestamp", "memories": "createdAt"}
 
 
-def stamp_origin(collection: str, record: dict, format_id: str) -> dict:
+def stamp_origin(collection: str, record: dict, format_id: str | None) -> dict:
     """Give an imported record without an origin ``{channel: "import", detail, capturedAt}``.
 
     Returns the record itself when nothing is to be added, else a shallow copy.

@@ -31,7 +31,6 @@ LIMITS: tuple[tuple[str, int, str], ...] = (
     ("observations", 500_000, "Too many total observations (max 500000)"),
     ("accessLogs", 50_000, "Too many access logs (max 50000)"),
 )
-LIMIT_BY_NAME = {name: limit for name, limit, _ in LIMITS}
 
 
 def check_caps(data: dict) -> list[Cap]:

@@ -5,8 +5,9 @@ This is the one place that says which field identifies a record of a collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def collection_names(data: dict) -> list[str]:
     )
 
 
-def iter_records(data: dict, name: str):
+def iter_records(data: dict, name: str) -> Iterator[Any]:
     """Yield the records of one collection; observations are flattened from their buckets."""
     value = data.get(name)
     if name == "observations":

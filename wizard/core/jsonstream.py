@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from wizard.core.problems import Cancelled, Code, InputRefused
 
 CHUNK_CHARS = 4 * 1024 * 1024  # text read per refill
 _WS = re.compile(r"[ \t\n\r]*")
+# _WS matches the empty string, so its match() never returns None (a pos past the end is
+# clamped to it): typed as such once here, at no cost per call.
+_ws_match = cast("Callable[[str, int], re.Match[str]]", _WS.match)
 # Strings as an "unrolled loop": runs of plain characters are one repeat, so a 64 MB string
 # costs no backtracking state per character (the naive (?:[^"\\]|\\.)* peaked near 2 GB).
 _STR = r'"[^"\\]*(?:\\.[^"\\]*)*"'
@@ -75,8 +78,8 @@ class JsonStream:
         self._on_progress = on_progress
         self._cancel = cancel
         self._elements = 0
-        self._key_sets: dict[tuple, tuple] = {}
-        self._last_keys: tuple = ()
+        self._key_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._last_keys: tuple[str, ...] = ()
         self._small_size = SMALL_FIRST  # first try for the next small array
         self._small_misses = 0  # big arrays in a row
         self._small_pause = 0  # arrays left to the careful path before trying again
@@ -118,7 +121,7 @@ class JsonStream:
 
     def _skip_ws(self) -> None:
         while True:
-            self.pos = _WS.match(self.buf, self.pos).end()
+            self.pos = _ws_match(self.buf, self.pos).end()
             if self.pos < len(self.buf) or not self._fill(1):
                 return
 
@@ -132,9 +135,6 @@ class JsonStream:
         self.pos += 1
 
     # -- values -------------------------------------------------------------------------------
-    def at_end(self) -> bool:
-        return self._peek() == ""
-
     def values(self) -> Iterator[tuple[Any, int]]:
         """Yield each top-level value with the 1-based line it starts on."""
         end_line = 0
@@ -285,7 +285,8 @@ class JsonStream:
                 if not _cut_off(exc, text) or (text is buf and self._eof):
                     return None  # really broken: the careful path says where
                 if size >= cap:  # a big array: stream it
-                    return self._small_missed()
+                    self._small_missed()
+                    return None
                 size = min(2 * size, cap)
             except (ValueError, RecursionError):  # NaN, a giant number...: the careful path
                 return None
@@ -295,7 +296,8 @@ class JsonStream:
         brackets = text.count("[", start, end) + text.count("{", start, end)
         containers = sum(1 for v in value if v.__class__ is dict or v.__class__ is list)
         if brackets - containers > room and _levels(text[start:end], room + 1) > room + 1:
-            return self._small_missed()  # too deep (or deep enough to check one by one)
+            self._small_missed()  # too deep (or deep enough to check one by one)
+            return None
         self.pos = pos + end - start if text is not buf else end
         self._small_size = max(SMALL_FIRST, 2 * (end - start))
         self._small_misses = 0
@@ -372,7 +374,8 @@ class JsonStream:
         if type(value) is not dict:
             return value
         keys = tuple(value)
-        shared = self._last_keys  # most records have the keys of the one before
+        # most records have the keys of the one before
+        shared: tuple[str, ...] | None = self._last_keys
         if keys != shared:
             shared = self._key_sets.get(keys)
             if shared is None:

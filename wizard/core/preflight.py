@@ -8,7 +8,8 @@ thread never holds the GIL for long and cancel is honoured); caps last, all of t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from wizard.core import versions
 from wizard.core.adapters.agentmemory import AGENTMEMORY_FORMATS
@@ -118,7 +119,7 @@ def shape_errors(data: dict) -> list[Problem]:
     return errors
 
 
-def _chunks(data: dict, name: str):
+def _chunks(data: dict, name: str) -> Iterator[tuple[str | None, int, list[Any]]]:
     """(bucket, start index, records) chunks of one collection, in order."""
     if name == "observations":
         for sid, bucket in data["observations"].items():
@@ -215,7 +216,13 @@ def _check_version(data: dict, report: Report, treat_as_version: str | None) -> 
     report.errors.append(Problem("version", versions.unsupported_message(version), code=code))
 
 
-def _validate(data: dict, report: Report, repeated: list[str], progress, cancel) -> dict[str, str]:
+def _validate(
+    data: dict,
+    report: Report,
+    repeated: list[str],
+    progress: Callable[[str, int, int], None] | None,
+    cancel: Callable[[], bool] | None,
+) -> dict[str, str]:
     """Validate every record; returns {path: message} of the invalid ones (first problem each),
     and appends to ``repeated`` the collections where a key comes more than once."""
     names = collection_names(data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import io
 import os
 import posixpath
 import zipfile
@@ -18,7 +19,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from wizard.core.formats import Payload
 from wizard.core.jsonstream import JsonStream
@@ -52,11 +53,17 @@ def _human(n: int) -> str:
     return f"{n} bytes"
 
 
+class _ByteSource(Protocol):
+    """What :class:`_Counted` reads: an open file, a GzipFile, a zip member or a _Hashing."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+
 class _Counted:
     """Counts the bytes of a binary stream and stops at the limit."""
 
     def __init__(
-        self, raw: IO[bytes], limits: Limits, compressed: Callable[[], int] | None, what: str
+        self, raw: _ByteSource, limits: Limits, compressed: Callable[[], int] | None, what: str
     ) -> None:
         self.raw = raw
         self.limits = limits
@@ -105,6 +112,11 @@ class _Hashing:
 
     def tell(self) -> int:
         return self.raw.tell()
+
+    def seek(self, _offset: int, _whence: int = 0, /) -> int:
+        """Not seekable: the hash covers the bytes in the order read. (GzipFile, which reads
+        through this object, only seeks to rewind, and nothing here rewinds it.)"""
+        raise io.UnsupportedOperation("seek")
 
     def digest_of_all(self) -> str:
         """The file's SHA-256 (reads what the parser left, e.g. trailing whitespace)."""
@@ -330,15 +342,15 @@ def _read_zip_members(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn 
             code=Code.UNKNOWN_FORMAT,
         )
     what = f"{name}: {main.filename}"
-    with archive.open(main) as member:
-        stream = _Counted(member, limits, lambda: main.compress_size, what)
+    with archive.open(main) as main_file:
+        stream = _Counted(main_file, limits, lambda: main.compress_size, what)
         value, kind = _parse(stream, what, limits, None, cancel)
     members: dict[str, Any] = {}
     extra = by_base.get(ZIP_EXTRA)
     if extra is not None:
         what_extra = f"{name}: {extra.filename}"
-        with archive.open(extra) as member:
-            gz = gzip.GzipFile(fileobj=member, mode="rb")
+        with archive.open(extra) as extra_file:
+            gz = gzip.GzipFile(fileobj=extra_file, mode="rb")
             stream = _Counted(gz, limits, lambda: extra.compress_size, what_extra)
             lines, extra_kind = _parse(stream, what_extra, limits, None, cancel)
         members[ZIP_EXTRA] = lines if extra_kind == "jsonl" else [lines]

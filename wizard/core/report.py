@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from wizard.core.caps import Cap
 from wizard.core.problems import Problem
@@ -22,8 +23,8 @@ class Report:
     # Set when the user explicitly chose to read an agentmemory file as another version.
     treated_as_version: str | None = None
 
-    def to_dict(self) -> dict:
-        d = {
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
             "ok": self.ok,
             "format": self.format,
             "source_version": self.source_version,

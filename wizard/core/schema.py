@@ -14,6 +14,7 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 from typing_extensions import NotRequired, Required, TypedDict
 
 Number = int | float
@@ -184,8 +185,12 @@ def record_model(collection: str) -> type[Record]:
     return RECORD_MODELS.get(collection, IdRecord)
 
 
-_ADAPTERS: dict[type[Record], TypeAdapter] = {}
+_ADAPTERS: dict[type[Record], TypeAdapter[list[Any]]] = {}
 _CHECKED: dict[type[Record], Any] = {}
+# TypedDict called with a name and fields computed at run time. mypy only understands its
+# functional form with a literal name (a type it can see statically), so the call goes through
+# this untyped name: the classes it makes are Any to the type checker (see _CHECKED).
+_runtime_typed_dict: Any = TypedDict
 
 
 def _checked(model: type[Record]) -> Any:
@@ -199,8 +204,8 @@ def _checked(model: type[Record]) -> Any:
             name: (Required if info.is_required() else NotRequired)[_checked_type(info.annotation)]
             for name, info in model.model_fields.items()
         }
-        checked = TypedDict(f"{model.__name__}Fields", fields)  # type: ignore[operator]
-        checked.__pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[attr-defined]
+        checked = _runtime_typed_dict(f"{model.__name__}Fields", fields)
+        checked.__pydantic_config__ = ConfigDict(extra="ignore")
         _CHECKED[model] = checked
     return checked
 
@@ -234,10 +239,13 @@ def _checked_type(annotation: Any) -> Any:
     return origin[checked]
 
 
-def _list_adapter(model: type[Record]) -> TypeAdapter:
+def _list_adapter(model: type[Record]) -> TypeAdapter[list[Any]]:
     adapter = _ADAPTERS.get(model)
     if adapter is None:
-        adapter = _ADAPTERS[model] = TypeAdapter(list[_checked(model)])  # type: ignore[misc]
+        # list[<the model's TypedDict>], spelled out: that TypedDict exists only at run time
+        # (see _checked), so to mypy this is a value, not a type form TypeAdapter accepts.
+        rows: Any = types.GenericAlias(list, (_checked(model),))
+        adapter = _ADAPTERS[model] = TypeAdapter(rows)
     return adapter
 
 
@@ -259,7 +267,7 @@ def validate_records(collection: str, records: list) -> list[tuple[int, str, str
     return []
 
 
-def _message(err: dict) -> str:
+def _message(err: ErrorDetails) -> str:
     kind = err.get("type", "")
     if kind == "missing":
         return "required field is missing"

@@ -29,6 +29,8 @@ def drive(
             exc = interrupt() if interrupt is not None else None
             item = gen.throw(exc) if exc is not None else next(gen)
     except StopIteration as stop:
-        return stop.value
+        # StopIteration.value is typed Any; a Generator[..., Result] returns a Result.
+        result: Result = stop.value
+        return result
     finally:
         gen.close()

@@ -167,7 +167,9 @@ def _tool_facts(tool_calls: Any) -> list[str]:
     for call in tool_calls:
         if not isinstance(call, dict):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else call
+        function = call.get("function")
+        if not isinstance(function, dict):
+            function = call
         name = function.get("name") or "tool"
         args = function.get("arguments")
         if args is None:
@@ -191,7 +193,9 @@ def _first_words(text: str, limit: int = TITLE_WORDS) -> str:
 def _observation(
     oid: str, session_id: str, message: dict, fmt: str, fallback_time: str | None
 ) -> dict:
-    role = message.get("role") if isinstance(message.get("role"), str) else "message"
+    role = message.get("role")
+    if not isinstance(role, str):
+        role = "message"
     text = _text_of(message.get("content"))
     facts = _tool_facts(message.get("tool_calls"))
     narrative = text or "\n".join(facts)
@@ -365,8 +369,12 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
     warnings = _start_warnings(payload)
     file_time = _time(value.get("created_at"))
     data = _empty_export(file_time)
-    agents = value.get("agents") if isinstance(value.get("agents"), list) else []
-    blocks = value.get("blocks") if isinstance(value.get("blocks"), list) else []
+    agents = value.get("agents")
+    if not isinstance(agents, list):
+        agents = []
+    blocks = value.get("blocks")
+    if not isinstance(blocks, list):
+        blocks = []
 
     # File context kept with every session: top-level keys that are neither agents, blocks nor
     # records matched to an agent (tools/groups/sources referenced by no agent stay here).

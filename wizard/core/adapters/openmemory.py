@@ -28,7 +28,6 @@ SYSTEM = "openmemory"
 FORMAT_ID = "openmemory"
 SAMPLE = 20  # sniff looks at no more than this many items
 JSONL_MEMBER = "memories.jsonl.gz"
-STATES = frozenset({"active", "paused", "archived", "deleted"})
 
 
 # --- sniff ------------------------------------------------------------------------------------
