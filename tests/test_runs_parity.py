@@ -25,6 +25,7 @@ from wizard.store.audit import list_entries
 from wizard.store.database import open_store
 from wizard.ui import open_wizard
 from wizard.ui.ask import Ask
+from wizard.ui.audit_window import describe_entry
 from wizard.ui.labels import STRATEGY_OBJECT_NAMES
 from wizard.ui.wizard import MigrationWizard, PageId
 
@@ -138,6 +139,9 @@ def test_a_failed_import_is_audited_alike(qtbot, stores, monkeypatch):
     assert len(cli) == 1 and cli == gui
     assert cli[0]["outcome"] == Outcome.FAILED and cli[0]["error_code"] == ErrorKind.INTERNAL
     assert cli[0]["counts"]["partial"] is True
+    with open_store(db_gui) as store:
+        newest = list_entries(store, limit=1)[0]
+    assert "Error (internal):\n  RuntimeError: boom" in describe_entry(newest)  # the window says
 
 
 def test_a_cancelled_import_is_audited_alike(qtbot, stores, tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ error_dialog.open_error_dialogs  # the tests find the crash dialogs the app has 
 Store.schema_version  # the store's schema, read by the tests of migrations
 
 # peewee columns that no query names (the migrations create them; rows carry them)
-from wizard.store import models  # noqa: E402
+from wizard.store import models
 
 models.ALL_MODELS  # every table, for the test that a migrated schema equals a new one
 models.SchemaVersion.app_version

@@ -97,7 +97,8 @@ def describe_entry(entry: dict) -> str:
         lines.append("Choices:         " + "; ".join(chosen))
     if entry.get("error"):
         lines.append("")
-        lines.append("Error:")
+        code = entry.get("error_code")
+        lines.append(f"Error ({code}):" if code else "Error:")
         lines.append(f"  {entry['error']}")
     counts = entry.get("counts") or {}
     cols = counts.get("collections") or {}
