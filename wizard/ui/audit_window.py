@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from wizard.core.names import Operation, Outcome
 from wizard.runs import RevertResult
 from wizard.store.audit import RevertPreview
+from wizard.store.database import StoreError
 from wizard.ui import backend
 from wizard.ui.ask import Ask
 from wizard.ui.audit_model import (
@@ -370,7 +371,7 @@ class AuditWindow(QMainWindow):
         self.entriesLoaded.emit()
 
     def _show_error(self, exc: BaseException) -> None:
-        if backend.is_store_error(exc):
+        if isinstance(exc, StoreError):
             show_store_error(self, exc, self.db_path)
         else:
             show_unexpected_error(exc, self)

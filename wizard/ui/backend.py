@@ -33,10 +33,6 @@ def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(database.resolve_db_path(explicit))
 
 
-def is_store_error(exc: object) -> bool:
-    return isinstance(exc, StoreError)
-
-
 def corrupt_store_error(message: str, db_path: Path) -> StoreError:
     """The error a failed import reports when it found the store damaged (to offer moving it
     aside)."""

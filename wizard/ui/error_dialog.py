@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wizard.core.names import ErrorKind
 from wizard.crashlog import log_crash, log_path
+from wizard.store.database import StoreError
 from wizard.ui.plain_text import plain_label, plain_message_box, set_plain_informative
 
 
@@ -118,26 +120,24 @@ def install_excepthook() -> None:
     sys.excepthook = excepthook
 
 
-STORE_ERROR_TEXT = {
-    "locked": "The store is in use by another program (it is locked). Close the other program "
-    "(or the other copy of this wizard) and try again.",
-    "readonly": "The store cannot be written: the file or its folder is read-only. Check its "
-    "permissions, or choose another location with AGENTMEMORY_WIZARD_DB.",
-    "full": "The disk holding the store is full. Free some space and try again. Nothing was "
-    "written.",
-    "newer-schema": "The store was written by a newer version of the wizard. Update the wizard "
-    "to use it; this version will not change it.",
-    "corrupt": "The store file is damaged (it is not a database this wizard can read). Move it "
-    "away to start a new store, or restore a backup.",
-    "io": "The store could not be read or written (an input/output error).",
+STORE_ERROR_TEXT: dict[ErrorKind, str] = {
+    ErrorKind.LOCKED: "The store is in use by another program (it is locked). Close the other "
+    "program (or the other copy of this wizard) and try again.",
+    ErrorKind.READONLY: "The store cannot be written: the file or its folder is read-only. "
+    "Check its permissions, or choose another location with AGENTMEMORY_WIZARD_DB.",
+    ErrorKind.FULL: "The disk holding the store is full. Free some space and try again. "
+    "Nothing was written.",
+    ErrorKind.NEWER_SCHEMA: "The store was written by a newer version of the wizard. Update "
+    "the wizard to use it; this version will not change it.",
+    ErrorKind.CORRUPT: "The store file is damaged (it is not a database this wizard can read). "
+    "Move it away to start a new store, or restore a backup.",
+    ErrorKind.IO: "The store could not be read or written (an input/output error).",
 }
 
 
-def store_error_text(err: BaseException) -> str:
-    kind = getattr(err, "kind", "")
-    message = getattr(err, "message", None) or str(err)
-    text = STORE_ERROR_TEXT.get(kind, "The store could not be opened or written.")
-    return f"{text}\n\nDetails: {message}"
+def store_error_text(err: StoreError) -> str:
+    text = STORE_ERROR_TEXT.get(err.kind, "The store could not be opened or written.")
+    return f"{text}\n\nDetails: {err.message or err}"
 
 
 MOVE_ASIDE_TEXT = "&Move it aside and start a new store"
@@ -145,7 +145,7 @@ MOVE_ASIDE_TEXT = "&Move it aside and start a new store"
 
 def show_store_error(
     parent: QWidget | None,
-    err: BaseException,
+    err: StoreError,
     db_path: object = None,
     move_aside: Callable[[], object] | None = None,
 ) -> QMessageBox:
@@ -163,7 +163,7 @@ def show_store_error(
     info = store_error_text(err)
     if db_path:
         info += f"\n\nStore: {db_path}"
-    if getattr(err, "kind", "") == "corrupt" and move_aside is not None:
+    if err.kind == ErrorKind.CORRUPT and move_aside is not None:
         info += (
             "\n\nMoving it aside renames the file (to …damaged-<date>, in the same folder) and "
             "starts a new, empty store. Nothing is deleted."

@@ -19,9 +19,10 @@ from PySide6.QtCore import QObject, Signal
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.runs import ImportResult, Plan
+from wizard.store.database import StoreError
 from wizard.ui import backend
 from wizard.ui.settings import Settings
-from wizard.ui.worker import Task, dispose_in_background, running_tasks
+from wizard.ui.worker import Task, dispose_in_background, running_tasks, start_task
 
 
 class MigrationSession(QObject):
@@ -142,13 +143,14 @@ class MigrationSession(QObject):
     def start_inspection(self) -> None:
         self.cancel_inspection()
         self._reset_inspection()
-        task = Task(backend.read_job(self.path, self.options), name="inspect")
-        task.progress.connect(self._on_inspect_progress)
-        task.finished.connect(self._on_inspected)
-        task.failed.connect(self._on_inspect_failed)
-        task.cancelled.connect(self._on_inspect_cancelled)
-        self._inspect_task = task
-        task.start()
+        self._inspect_task = start_task(
+            backend.read_job(self.path, self.options),
+            name="inspect",
+            progress=self._on_inspect_progress,
+            finished=self._on_inspected,
+            failed=self._on_inspect_failed,
+            cancelled=self._on_inspect_cancelled,
+        )
         self.inspectionStarted.emit()
 
     def cancel_inspection(self) -> None:
@@ -211,13 +213,14 @@ class MigrationSession(QObject):
         self.plan_error = None
         if self.inspection is None or self.inspection.data is None:
             return
-        task = Task(backend.plan_job(self.store, self.inspection, strategy), name="plan")
-        task.progress.connect(self._on_plan_progress)
-        task.finished.connect(self._on_planned)
-        task.failed.connect(self._on_plan_failed)
-        self._plan_task = task
         self._plan_strategy = strategy
-        task.start()
+        self._plan_task = start_task(
+            backend.plan_job(self.store, self.inspection, strategy),
+            name="plan",
+            progress=self._on_plan_progress,
+            finished=self._on_planned,
+            failed=self._on_plan_failed,
+        )
         self.planStarted.emit(strategy)
 
     def cancel_plan(self) -> None:
@@ -260,14 +263,15 @@ class MigrationSession(QObject):
         self.import_outcome = None
         self.import_error = None
         self.cancel_plan()
-        task = Task(backend.import_job(self.store, self.inspection, self.strategy), name="import")
-        task.progress.connect(self.importProgress)
-        task.finished.connect(self._on_imported)
-        task.failed.connect(self._on_import_failed)
-        task.cancelled.connect(self._on_import_cancelled)
-        task.stopped.connect(self._on_import_stopped)
-        self._import_task = task
-        task.start()
+        self._import_task = start_task(
+            backend.import_job(self.store, self.inspection, self.strategy),
+            name="import",
+            progress=self.importProgress.emit,
+            finished=self._on_imported,
+            failed=self._on_import_failed,
+            cancelled=self._on_import_cancelled,
+            stopped=self._on_import_stopped,
+        )
         self.importStarted.emit()
 
     def cancel_import(self) -> None:
@@ -301,7 +305,7 @@ class MigrationSession(QObject):
 
     # -- the store -------------------------------------------------------------------------------
     def _report(self, exc: BaseException) -> None:
-        if backend.is_store_error(exc):
+        if isinstance(exc, StoreError):
             self.storeProblem.emit(exc)
         else:
             self.unexpectedError.emit(exc)

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget, QWizard
 
+from wizard.store.database import StoreError
 from wizard.ui.audit_window import AuditWindow
 from wizard.ui.drop_zone import accept_file_drag, local_files
 from wizard.ui.error_dialog import show_store_error, show_unexpected_error
@@ -97,7 +98,7 @@ class MigrationWizard(QWizard):
             self.restart()
 
     # -- the store -------------------------------------------------------------------------------
-    def show_store_problem(self, exc: BaseException) -> QMessageBox:
+    def show_store_problem(self, exc: StoreError) -> QMessageBox:
         """The store error box; a damaged store gets the offer to move it aside."""
         return show_store_error(
             self, exc, self.session.db_path, move_aside=self.session.move_store_aside
