@@ -30,7 +30,8 @@ EXPECTED = [
     # 19 items, all with distinct ids; run ids run-1 and run-2
     ("mem0-real-oss-2.2.1-getall-alice.json", {"mem0-oss"}, 19, 2, 0, 0, 0),
     # 54 items; run ids run-1, run-2, run-3 (run-2 and run-3 shared by two users each)
-    ("mem0-real-oss-2.2.1-getall-all-users.json", {"mem0-oss"}, 54, 3, 0, 0, 0),
+    # 3 run ids, used by 5 (user, run) pairs: a session is one run of one owner
+    ("mem0-real-oss-2.2.1-getall-all-users.json", {"mem0-oss"}, 54, 5, 0, 0, 0),
     # bare list of 12 items; run ids run-2 and run-3
     ("mem0-real-oss-2.2.1-getall-bob-list.json", {"mem0-oss"}, 12, 2, 0, 0, 0),
     # 7 items, one run id; 4 relations over 5 entity names (priya + 4 targets)
@@ -130,10 +131,10 @@ def test_timestamps_normalised_to_utc():
     mem = {m["id"]: m for m in conv.data["memories"]}
     # created_at "2025-06-02T09:14:03.512604-07:00", updated_at null
     first = mem["bdd640fb-0667-4ad1-9c80-317fa3b1799d"]
-    assert first["createdAt"] == "2025-06-02T16:14:03.512Z"
-    assert first["updatedAt"] == "2025-06-02T16:14:03.512Z"
+    assert first["createdAt"] == "2025-06-02T16:14:03.512604Z"
+    assert first["updatedAt"] == "2025-06-02T16:14:03.512604Z"
     # updated_at "2025-06-09T18:02:44.090731-07:00" crosses midnight in UTC
-    assert mem["bd9c66b3-ad3c-4d6d-9a3d-1fa7bc8960a9"]["updatedAt"] == "2025-06-10T01:02:44.090Z"
+    assert mem["bd9c66b3-ad3c-4d6d-9a3d-1fa7bc8960a9"]["updatedAt"] == "2025-06-10T01:02:44.090731Z"
 
 
 def test_procedural_memory_is_workflow_and_title_is_first_line():
@@ -147,18 +148,22 @@ def test_procedural_memory_is_workflow_and_title_is_first_line():
 
 def test_runs_become_sessions_with_project_and_time_span():
     _, conv = convert("mem0-real-oss-2.2.1-getall-alice.json")
-    sessions = {s["id"]: s for s in conv.data["sessions"]}
+    sessions = {s["source"]["raw"]["run_id"]: s for s in conv.data["sessions"]}
     assert set(sessions) == {"run-1", "run-2"}
-    assert sessions["run-1"]["project"] == "mem0:coder"
-    assert sessions["run-2"]["project"] == "mem0:support"
-    for sid, session in sessions.items():
+    # the owner is the user (alice), also when the memory has an agent
+    assert {s["project"] for s in sessions.values()} == {"mem0:user:alice"}
+    assert sessions["run-1"]["agentId"] == "coder" and sessions["run-2"]["agentId"] == "support"
+    for session in sessions.values():
+        sid = session["id"]
+        assert sid.startswith("mem0-run-")
         mems = [m for m in conv.data["memories"] if m["sessionIds"] == [sid]]
         assert len(mems) == 2
         assert session["startedAt"] == min(m["createdAt"] for m in mems)
         assert session["endedAt"] == max(m["updatedAt"] for m in mems)
     no_run = [m for m in conv.data["memories"] if not m["sessionIds"]]
     assert len(no_run) == 15
-    assert {m["project"] for m in no_run} == {"mem0:alice", "mem0:coder", "mem0:support"}
+    assert {m["project"] for m in no_run} == {"mem0:user:alice"}
+    assert {m.get("agentId") for m in no_run} == {None, "coder", "support"}
 
 
 def test_platform_categories_session_id_and_expiry():
@@ -166,9 +171,10 @@ def test_platform_categories_session_id_and_expiry():
     mem = {m["id"]: m for m in conv.data["memories"]}
     trip = mem["b02b61c4-a3d7-4628-ace6-6fa2fd5166e6"]
     assert trip["concepts"] == ["travel"]
-    assert trip["sessionIds"] == ["session-2026-06-11"]
+    [session] = [s for s in conv.data["sessions"] if s["id"] == trip["sessionIds"][0]]
+    assert session["source"]["raw"]["run_id"] == "session-2026-06-11"
     assert trip["agentId"] == "travel-assistant"
-    assert trip["createdAt"] == "2026-06-11T14:45:10.003Z"
+    assert trip["createdAt"] == "2026-06-11T14:45:10.003377Z"
     assert mem["5304317f-af42-412f-b838-b3268e944239"]["forgetAfter"] == "2027-07-02T00:00:00.000Z"
     assert "143" in conv.warnings[0].message
 
@@ -237,15 +243,15 @@ def test_history_python_update_wins():
     _, conv = convert("mem0-synth-oss-history.json")
     (mem,) = conv.data["memories"]
     assert mem["content"] == "Is allergic to peanuts"
-    assert mem["createdAt"] == "2025-06-02T16:14:03.513Z"
-    assert mem["updatedAt"] == "2025-06-10T01:02:44.090Z"
+    assert mem["createdAt"] == "2025-06-02T16:14:03.513402Z"
+    assert mem["updatedAt"] == "2025-06-10T01:02:44.090731Z"
 
 
 def test_platform_history_none_strings_and_user():
     _, conv = convert("mem0-docs-platform-history.json")
     (mem,) = conv.data["memories"]
     assert mem["content"] == "Turned vegetarian."
-    assert mem["project"] == "mem0:alex"
+    assert mem["project"] == "mem0:user:alex"
     assert mem["source"]["raw"][0]["input"][1]["content"] == "I turned vegetarian now."
 
 
@@ -373,8 +379,9 @@ def test_typescript_camel_case_items():
     (mem,) = conv.data["memories"]
     assert mem["createdAt"] == "2025-02-27T16:33:20.557Z"
     assert mem["updatedAt"] == "2025-02-28T16:33:20.557Z"
-    assert mem["sessionIds"] == ["r9"]
-    assert conv.data["sessions"][0]["project"] == "mem0:ann"
+    [session] = conv.data["sessions"]
+    assert mem["sessionIds"] == [session["id"]] and session["source"]["raw"]["run_id"] == "r9"
+    assert conv.data["sessions"][0]["project"] == "mem0:user:ann"
 
 
 def test_none_string_timestamps_are_absent():

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from wizard.core.adapters import mem0, openmemory
 from wizard.core.collections import iter_records
 from wizard.core.formats import ConvertOptions, Payload
+from wizard.core.problems import Code
 from wizard.core.schema import validate_records
 
 MEM0 = Path(__file__).parent / "fixtures" / "mem0"
@@ -54,55 +55,71 @@ def matching(payload: Payload) -> list[str]:
     return [f.id for f in ALL_OURS if f.sniff(payload).score == 1.0]
 
 
-def run(payload: Payload, include_deleted: bool = False):
-    return FORMAT.convert(payload, ConvertOptions(include_deleted=include_deleted))
+def run(payload: Payload, include_deleted: bool = False, include_inactive: bool = False):
+    options = ConvertOptions(include_deleted=include_deleted, include_inactive=include_inactive)
+    return FORMAT.convert(payload, options)
 
 
-# file loader, memories in the file, imported by default, imported with include_deleted,
-# sessions (apps with imported memories), deleted warning
+# file loader, memories in the file, imported by default (active only), with the inactive
+# (paused, archived), with everything; sessions (apps with active memories); left-out codes
 # openmemory-real-export.zip: 12 memories, states 10 active / 1 paused / 1 archived, 3 apps.
 # mem0-synth-openmemory-*: 5 memories: 2 active, 1 archived, 1 paused, 1 deleted; 2 apps.
+INACTIVE, DELETED = Code.INACTIVE_LEFT_OUT, Code.DELETED_LEFT_OUT
 CASES = [
-    ("real zip", lambda: load_zip(REAL_ZIP), 12, 12, 12, 3),
-    ("real jsonl", lambda: load_lines(REAL_ZIP), 12, 12, 12, 3),
-    ("synth zip", lambda: load_zip(SYNTH_ZIP), 5, 4, 5, 2),
-    ("synth json", lambda: load_json(SYNTH_JSON), 5, 4, 5, 2),
-    ("synth jsonl", lambda: load_lines(SYNTH_ZIP), 5, 4, 5, 2),
+    ("real zip", lambda: load_zip(REAL_ZIP), 12, 10, 12, 12, 3, [INACTIVE]),
+    ("real jsonl", lambda: load_lines(REAL_ZIP), 12, 10, 12, 12, 3, [INACTIVE]),
+    ("synth zip", lambda: load_zip(SYNTH_ZIP), 5, 2, 4, 5, 2, [INACTIVE, DELETED]),
+    ("synth json", lambda: load_json(SYNTH_JSON), 5, 2, 4, 5, 2, [INACTIVE, DELETED]),
+    ("synth jsonl", lambda: load_lines(SYNTH_ZIP), 5, 2, 4, 5, 2, [INACTIVE, DELETED]),
 ]
 IDS = [c[0] for c in CASES]
 
 
 @pytest.mark.parametrize(
-    ("label", "loader", "total", "imported", "with_deleted", "sessions"), CASES, ids=IDS
+    ("label", "loader", "total", "active", "inactive", "everything", "sessions", "codes"),
+    CASES,
+    ids=IDS,
 )
-def test_detected_and_converted(label, loader, total, imported, with_deleted, sessions):
+def test_detected_and_converted(
+    label, loader, total, active, inactive, everything, sessions, codes
+):
     payload = loader()
     assert matching(payload) == ["openmemory"]
     conv = run(payload)
     assert conv.errors == []
-    assert len(conv.data["memories"]) == imported
+    assert len(conv.data["memories"]) == active
     assert len(conv.data["sessions"]) == sessions
     assert conv.data["observations"] == {} and conv.data["summaries"] == []
-    deleted = total - imported
-    if deleted:
-        assert [w.message for w in conv.warnings] == [
-            f"{deleted} memory in state 'deleted' not imported "
-            "(ask to include deleted memories to import them)"
-        ]
-    else:
-        assert conv.warnings == []
-    assert len(run(payload, include_deleted=True).data["memories"]) == with_deleted
+    assert [w.code for w in conv.warnings if w.code in (INACTIVE, DELETED)] == codes
+    assert len(run(payload, include_inactive=True).data["memories"]) == inactive
+    both = run(payload, include_deleted=True, include_inactive=True).data["memories"]
+    assert len(both) == everything == total
+    # nothing comes back to life: only active memories are the latest version
+    assert all(m["isLatest"] is (m["state"] == "active") for m in both)
+
+
+def test_left_out_memories_are_named_and_counted():
+    conv = run(load_json(SYNTH_JSON))
+    [inactive] = [w for w in conv.warnings if w.code == Code.INACTIVE_LEFT_OUT]
+    assert inactive.message.startswith("2 memories not active (")
+    assert "1 archived" in inactive.message and "1 paused" in inactive.message
+    assert "a9488d99-0bbb-4599-91ce-5dd2b45ed1f0" in inactive.message  # named by id
+    [deleted] = [w for w in conv.warnings if w.code == Code.DELETED_LEFT_OUT]
+    assert deleted.message.startswith("1 memory not active (1 deleted) left out: '")
+    left = {x.category: x for x in conv.left_behind}
+    assert left["openmemory.inactive-left-out"].count == 2
+    assert left["openmemory.deleted-left-out"].count == 1
 
 
 def test_real_export_states_apps_and_categories():
-    conv = run(load_zip(REAL_ZIP))
+    conv = run(load_zip(REAL_ZIP), include_inactive=True)
     mems = conv.data["memories"]
     assert Counter(m["state"] for m in mems) == {"active": 10, "paused": 1, "archived": 1}
     assert conv.source_version == "1"
     assert {m["project"] for m in mems} == {"openmemory:default_user"}
     by_id = {m["id"]: m for m in mems}
     paused = by_id["cb3de294-3b33-4e76-bc66-9b2e1da8a940"]
-    assert paused["state"] == "paused"
+    assert paused["state"] == "paused" and paused["isLatest"] is False
     assert paused["agentId"] == "claude"
     assert paused["concepts"] == ["preferences", "work"]
     assert paused["sessionIds"] == ["openmemory:default_user:claude"]
@@ -121,7 +138,9 @@ def test_real_export_states_apps_and_categories():
     claude = sessions["openmemory:default_user:claude"]
     assert claude["project"] == "openmemory:default_user"
     assert claude["source"]["raw"]["name"] == "claude"
-    assert claude["source"]["related"]["user"]["name"] == "Dana"
+    # the user row (name, e-mail) is kept once: in the first session's source copy only
+    with_user = [s for s in sessions.values() if "user" in s["source"].get("related", {})]
+    assert [s["source"]["related"]["user"]["name"] for s in with_user] == ["Dana"]
     claude_mems = [m for m in mems if m["agentId"] == "claude"]
     assert claude["startedAt"] == min(m["createdAt"] for m in claude_mems)
     assert claude["endedAt"] == max(m["updatedAt"] for m in claude_mems)
@@ -136,7 +155,7 @@ def test_zip_and_json_alone_give_the_same_records():
 
 def test_raw_rows_kept_verbatim_and_ids_kept():
     value, _ = zip_parts(REAL_ZIP)
-    conv = run(load_zip(REAL_ZIP))
+    conv = run(load_zip(REAL_ZIP), include_inactive=True)
     by_id = {m["id"]: m for m in conv.data["memories"]}
     assert set(by_id) == {row["id"] for row in value["memories"]}
     for row in value["memories"]:
@@ -147,17 +166,20 @@ def test_raw_rows_kept_verbatim_and_ids_kept():
         assert mem["source"]["format"] == "openmemory"
 
 
-def test_deleted_included_on_request_keeps_state():
-    conv = run(load_zip(SYNTH_ZIP), include_deleted=True)
+def test_deleted_included_on_request_keeps_state_and_is_never_live():
+    conv = run(load_zip(SYNTH_ZIP), include_deleted=True, include_inactive=True)
     by_id = {m["id"]: m for m in conv.data["memories"]}
     gone = by_id["7412b293-4729-4739-a14f-f3d719db3ad0"]
-    assert gone["state"] == "deleted"
+    assert gone["state"] == "deleted" and gone["isLatest"] is False
     assert gone["source"]["raw"]["deleted_at"] == "2025-09-20T14:02:09.331870+00:00"
     assert conv.warnings == []
+    only_deleted = run(load_zip(SYNTH_ZIP), include_deleted=True)  # the two options are apart
+    states = {m["state"] for m in only_deleted.data["memories"]}
+    assert states == {"active", "deleted"}
 
 
 def test_synth_categories_resolved_from_ids():
-    conv = run(load_json(SYNTH_JSON))
+    conv = run(load_json(SYNTH_JSON), include_inactive=True)
     by_id = {m["id"]: m for m in conv.data["memories"]}
     assert by_id["ec1b8ca1-f91e-4d4c-9ff4-9b7889463e85"]["concepts"] == ["preferences", "work"]
     assert by_id["a9488d99-0bbb-4599-91ce-5dd2b45ed1f0"]["concepts"] == ["travel"]
@@ -177,8 +199,8 @@ def test_categories_from_memory_categories_or_jsonl_when_ids_missing():
 
 @pytest.mark.parametrize("loader", [c[1] for c in CASES], ids=IDS)
 def test_records_validate_and_ids_stable(loader):
-    first = run(loader(), include_deleted=True).data
-    second = run(loader(), include_deleted=True).data
+    first = run(loader(), include_deleted=True, include_inactive=True).data
+    second = run(loader(), include_deleted=True, include_inactive=True).data
     for collection in ("sessions", "memories"):
         records = list(iter_records(first, collection))
         assert validate_records(collection, records) == []
@@ -191,7 +213,7 @@ def test_timestamps_normalised():
     conv = run(load_json(SYNTH_JSON))
     by_id = {m["id"]: m for m in conv.data["memories"]}
     mem = by_id["e2acf72f-9e57-4f7a-a0ee-89aed453dd32"]  # "2025-09-01T16:20:12.880214+00:00"
-    assert mem["createdAt"] == "2025-09-01T16:20:12.880Z"
+    assert mem["createdAt"] == "2025-09-01T16:20:12.880214Z"
 
 
 def test_unusable_rows_reported_with_paths():
@@ -200,7 +222,7 @@ def test_unusable_rows_reported_with_paths():
     del payload.value["memories"][2]["id"]
     payload.value["memories"].append("junk")
     assert matching(payload) == ["openmemory"]
-    conv = run(payload)
+    conv = run(payload, include_inactive=True)
     assert [e.path for e in conv.errors] == ["memories[1].content", "memories[2].id", "memories[5]"]
     assert len(conv.data["memories"]) == 2  # 5 - 1 deleted - 2 unusable
 
@@ -312,7 +334,7 @@ def test_end_to_end_reader_and_detection(name):
     detection = pytest.importorskip("wizard.core.detection")
     payload = reading.read_payload(MEM0 / name)
     assert detection.detect(payload).id == "openmemory"
-    expected = 12 if name == REAL_ZIP else 4
+    expected = 10 if name == REAL_ZIP else 2  # the active ones
     assert len(run(payload).data["memories"]) == expected
     assert len([f for f in detection.FORMATS if f.sniff(payload).score >= 1.0]) == 1
 
@@ -324,7 +346,7 @@ def test_lone_jsonl_gz_through_the_reader(tmp_path):
         (tmp_path / JSONL).write_bytes(zf.read(JSONL))
     payload = reading.read_payload(tmp_path / JSONL)
     assert detection.detect(payload).id == "openmemory"
-    assert len(run(payload).data["memories"]) == 12
+    assert len(run(payload, include_inactive=True).data["memories"]) == 12
 
 
 _scalar = st.none() | st.booleans() | st.integers() | st.text(max_size=5)

@@ -17,7 +17,16 @@ REFUSED = FIXTURES / "mem0/mem0-synth-platform-structured-export.json"
 def test_validate_json_report(capsys):
     assert main(["validate", str(SAMPLE), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"ok", "format", "source_version", "counts", "caps", "errors", "warnings"}
+    assert set(report) == {
+        "ok",
+        "format",
+        "source_version",
+        "counts",
+        "caps",
+        "errors",
+        "warnings",
+        "left_behind",
+    }
     assert report["ok"] is True and report["format"] == "agentmemory"
     assert report["source_version"] == "0.9.5"
     assert report["counts"]["observations"] == 500

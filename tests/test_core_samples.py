@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wizard.core.inspection import inspect_file
+from wizard.core.inspection import InspectOptions, inspect_file
 from wizard.core.schema import ExportData
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -68,7 +68,7 @@ EXPECTED = {
     "mem0/mem0-real-oss-2.2.1-getall-alice.json": ({"mem0-oss"}, {"memories": 19, "sessions": 2}),
     "mem0/mem0-real-oss-2.2.1-getall-all-users.json": (
         {"mem0-oss"},
-        {"memories": 54, "sessions": 3},
+        {"memories": 54, "sessions": 5},  # 3 run ids shared by 5 (user, run) pairs
     ),
     "mem0/mem0-real-oss-2.2.1-getall-bob-list.json": ({"mem0-oss"}, {"memories": 12}),
     "mem0/mem0-synth-oss-getall-v1_1-relations.json": ({"mem0-oss"}, {"memories": 7}),
@@ -84,9 +84,10 @@ EXPECTED = {
     "mem0/mem0-docs-platform-v2-getall-list.json": ({"mem0-platform", "mem0-oss"}, {"memories": 1}),
     "mem0/mem0-cognee-fixture-export.json": ({"mem0-platform", "mem0-oss"}, {"memories": 4}),
     "mem0/mem0-synth-oss-qdrant-export.json": ({"mem0-migration"}, {"memories": 4}),
-    "mem0/openmemory-real-export.zip": ({"openmemory"}, {"memories": 12}),
-    "mem0/mem0-synth-openmemory-export.zip": ({"openmemory"}, {"memories": 4}),
-    "mem0/mem0-synth-openmemory-memories.json": ({"openmemory"}, {"memories": 4}),
+    # only the active memories by default (paused, archived and deleted are left out, named)
+    "mem0/openmemory-real-export.zip": ({"openmemory"}, {"memories": 10}),
+    "mem0/mem0-synth-openmemory-export.zip": ({"openmemory"}, {"memories": 2}),
+    "mem0/mem0-synth-openmemory-memories.json": ({"openmemory"}, {"memories": 2}),
 }
 CHECKED_COLLECTIONS = (
     "sessions",
@@ -128,10 +129,14 @@ def test_structured_export_refused_with_explanation():
 
 
 def test_openmemory_real_export_states():
-    data = inspect_file(FIXTURES / "mem0/openmemory-real-export.zip").data
+    path = FIXTURES / "mem0/openmemory-real-export.zip"
+    data = inspect_file(path).data
+    assert {m["source"]["raw"]["state"] for m in data["memories"]} == {"active"}
+    data = inspect_file(path, InspectOptions(include_inactive=True)).data
     states = sorted(m["source"]["raw"]["state"] for m in data["memories"])
     assert states.count("active") == 10 and states.count("paused") == 1
     assert states.count("archived") == 1
+    assert [m["isLatest"] for m in data["memories"]].count(False) == 2
 
 
 def test_letta_ids_are_namespaced_and_stable():
@@ -153,7 +158,7 @@ def test_mem0_pacific_time_becomes_utc(tmp_path):
         '"user_id": "alice"}]}'
     )
     memory = inspect_file(path).data["memories"][0]
-    assert memory["createdAt"] == "2025-08-27T13:59:46.727Z"
+    assert memory["createdAt"] == "2025-08-27T13:59:46.727515Z"
     assert memory["content"] == "Likes tea" and memory["title"] == "Likes tea"
 
 

@@ -17,7 +17,8 @@ _ABSENT = (None, "", "None", "null")
 
 
 def utc_iso(value: Any) -> str | None:
-    """An ISO-8601 UTC timestamp (``2025-08-27T13:59:46.727Z``) or None.
+    """An ISO-8601 UTC timestamp (``2025-08-27T13:59:46.727Z``, or with microseconds when the
+    source has them: ``…46.727473Z``) or None.
 
     Accepts ISO strings with an offset, ``Z`` or none (read as UTC), epoch seconds or
     milliseconds, and treats None, "" and "None" as absent. Unparseable text is returned as is.
@@ -46,7 +47,10 @@ def utc_iso(value: Any) -> str | None:
 
 
 def _fmt(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    """Milliseconds, or microseconds when the time has them (the source's precision is kept)."""
+    micro = dt.microsecond
+    fraction = f"{micro // 1000:03d}" if micro % 1000 == 0 else f"{micro:06d}"
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
 
 
 def now_iso() -> str:

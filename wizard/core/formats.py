@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wizard.core.losses import LeftBehind
 from wizard.core.problems import Problem
 
 
@@ -38,6 +39,7 @@ class Payload:
 @dataclass
 class ConvertOptions:
     include_deleted: bool = False  # OpenMemory state "deleted", Letta passages is_deleted
+    include_inactive: bool = False  # OpenMemory states "archived" and "paused"
     treat_as_version: str | None = None  # agentmemory file with missing/unknown version
 
 
@@ -47,14 +49,17 @@ class Conversion:
 
     ``errors`` are records of the source that could not be converted (with their JSON path in the
     source file); ``warnings`` are things the user should know (dropped embeddings, deleted
-    memories left out, relations without ids...). ``source_version`` is the source's own version
-    when it has one (agentmemory's ``version``, Letta's ``version``...).
+    memories left out, relations without ids...). ``left_behind`` counts, per category, what the
+    file holds that no agentmemory field receives (``wizard.core.losses``). ``source_version``
+    is the source's own version when it has one (agentmemory's ``version``, Letta's
+    ``version``...).
     """
 
     data: dict
     source_version: str | None = None
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    left_behind: list[LeftBehind] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wizard.core.allocation import paused_gc, release
+from wizard.core.formats import Conversion
+from wizard.core.losses import Kept, LeftBehind
 from wizard.core.names import Phase
-from wizard.core.problems import Cancelled
+from wizard.core.problems import Cancelled, Code, Problem
+from wizard.core.redact import REDACTED, redact
 from wizard.core.report import Report
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB after decompression (FORMATS.md section 7)
@@ -23,7 +26,8 @@ CancelFn = Callable[[], bool]
 class InspectOptions:
     skip_invalid: bool = False
     treat_as_version: str | None = None
-    include_deleted: bool = False
+    include_deleted: bool = False  # memories the source marks deleted (never live)
+    include_inactive: bool = False  # OpenMemory's archived and paused memories (never live)
     max_bytes: int = DEFAULT_MAX_BYTES
 
 
@@ -98,9 +102,10 @@ def _inspect(
     cancel: CancelFn | None,
 ) -> Inspection:
     from wizard.core import preflight
+    from wizard.core.adapters.agentmemory import AGENTMEMORY_FORMATS
     from wizard.core.detection import detect
     from wizard.core.formats import ConvertOptions
-    from wizard.core.problems import Code, InputRefused, Problem
+    from wizard.core.problems import InputRefused
     from wizard.core.reading import Limits, read_payload
 
     report = Report(ok=False)
@@ -122,9 +127,13 @@ def _inspect(
         conversion = fmt.convert(
             payload,
             ConvertOptions(
-                include_deleted=options.include_deleted, treat_as_version=options.treat_as_version
+                include_deleted=options.include_deleted,
+                include_inactive=options.include_inactive,
+                treat_as_version=options.treat_as_version,
             ),
         )
+        if fmt.id not in AGENTMEMORY_FORMATS:
+            _redact_secrets(conversion)
     except Cancelled:
         raise
     except InputRefused as exc:
@@ -161,3 +170,36 @@ def _inspect(
         release(conversion.data)
         return Inspection(source, report, None, options)
     return Inspection(source, report, conversion.data, options)
+
+
+NAMED_SECRETS = 10  # how many secret names the warning lists
+
+
+def _redact_secrets(conversion: Conversion) -> None:
+    """Replace every secret value of a converted source by "[redacted]" (wizard.core.redact),
+    and say so, naming the keys (never the values)."""
+    conversion.data, found = redact(conversion.data)
+    if not found:
+        return
+    names = sorted(set(found.names))
+    listed = ", ".join(names[:NAMED_SECRETS]) + (
+        f" and {len(names) - NAMED_SECRETS} more" if len(names) > NAMED_SECRETS else ""
+    )
+    n = len(found.paths)
+    conversion.warnings.append(
+        Problem(
+            found.paths[0],
+            f"{n} secret value{'s' if n != 1 else ''} replaced by {REDACTED} ({listed}): "
+            "they are never stored, exported or shown",
+            code=Code.SECRET_REDACTED,
+        )
+    )
+    conversion.left_behind.append(
+        LeftBehind(
+            "secrets",
+            "secret values (credentials, tokens, environment values)",
+            Kept.REDACTED,
+            n,
+            f"keys: {listed}",
+        )
+    )

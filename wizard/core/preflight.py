@@ -148,6 +148,7 @@ def check(
         report.source_version = conversion.source_version
         report.errors.extend(conversion.errors)
         report.warnings.extend(conversion.warnings)
+        report.left_behind.extend(conversion.left_behind)
     shape = shape_errors(data)
     if shape:
         report.errors[:0] = shape

@@ -48,6 +48,9 @@ class Code(str, Enum):
     DELETED_LEFT_OUT = "deleted-left-out"  # records marked deleted in the source, not imported
     DATA_DROPPED = "data-dropped"  # source data the wizard does not import (fields, embeddings)
     DANGLING_REFERENCE = "dangling-reference"  # records refer to records not in the file
+    INACTIVE_LEFT_OUT = "inactive-left-out"  # paused or archived memories, not imported
+    ACCESS_RULES = "access-rules"  # source access rules agentmemory does not enforce
+    SECRET_REDACTED = "secret-redacted"  # credential values replaced by [redacted]
     INCOMPLETE_EXPORT = "incomplete-export"  # one page of a listing, or fewer records than declared
     CONVERSION_NOTE = "conversion-note"  # how the file was read (pages merged, unwrapped...)
 

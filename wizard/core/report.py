@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wizard.core.caps import Cap
+from wizard.core.losses import LeftBehind
 from wizard.core.problems import Problem
 
 
@@ -22,6 +23,8 @@ class Report:
     skipped_invalid: list[str] = field(default_factory=list)
     # Set when the user explicitly chose to read an agentmemory file as another version.
     treated_as_version: str | None = None
+    # What the file holds that will not be imported, or only verbatim (wizard.core.losses).
+    left_behind: list[LeftBehind] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -32,6 +35,7 @@ class Report:
             "caps": [c.to_dict() for c in self.caps],
             "errors": [p.to_dict() for p in self.errors],
             "warnings": [p.to_dict() for p in self.warnings],
+            "left_behind": [x.to_dict() for x in self.left_behind],
         }
         if self.skipped_invalid:
             d["skipped_invalid"] = list(self.skipped_invalid)

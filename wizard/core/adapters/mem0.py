@@ -1,9 +1,16 @@
 """mem0 sources: OSS ``get_all``/``search`` output, Platform pages, history rows, the
 OSS-to-Platform migration file, and the Platform's schema-shaped export (refused).
 
-Shapes: ``docs/MEM0.md`` sections 1-6. Mapping: FORMATS.md section 6. Every memory keeps
-its mem0 id and its source item verbatim in ``source.raw``; each distinct run id becomes a
-session; graph relations become graph nodes (one per entity name) and edges.
+Shapes: ``docs/MEM0.md`` sections 1-6. Mapping: FORMATS.md section 6 and docs/MAPPING.md.
+
+Identity. A memory keeps its mem0 id (a UUID, unique in a mem0 install), so the same memory is
+the same record from any export. Its owner is its user when it has one, else its agent, else its
+run: ``project`` names the owner (``mem0:user:alice``, ``mem0:agent:support``,
+``mem0:run:run-7``, or ``mem0``) and ``agentId`` carries the agent whenever there is one. A
+session is one run of one owner: ``mem0-run-<stable id of (owner, run id)>``, so two users' runs
+called "run-2" are two sessions. Graph entities and relations are scoped the same way (by the
+file's owner when it has exactly one, else by the set of owners). The source item is kept
+verbatim in ``source.raw``; what only that copy holds is counted in ``left_behind``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from wizard.core.formats import (
     Sniff,
     never_raises,
 )
+from wizard.core.losses import Kept, Losses
 from wizard.core.problems import Code, InputRefused, Problem
 
 SYSTEM = "mem0"
@@ -164,9 +172,71 @@ def _scope(item: dict) -> tuple[str | None, str | None, str | None]:
     )
 
 
-def _project(user: str | None, agent: str | None) -> str:
-    who = agent or user
-    return f"mem0:{who}" if who else "mem0"
+def _owner(user: str | None, agent: str | None, run: str | None) -> tuple[str, str] | None:
+    """Who a memory belongs to: (kind, id) for its user, else its agent, else its run."""
+    for kind, who in (("user", user), ("agent", agent), ("run", run)):
+        if who:
+            return kind, who
+    return None
+
+
+def _project(owner: tuple[str, str] | None) -> str:
+    """``mem0:user:alice``, ``mem0:agent:support``, ``mem0:run:r1``, or ``mem0``."""
+    return f"{SYSTEM}:{owner[0]}:{owner[1]}" if owner else SYSTEM
+
+
+def _session_id(owner: tuple[str, str] | None, run: str) -> str:
+    """One session per owner and run."""
+    kind, who = owner if owner else ("", "")
+    return f"mem0-run-{canonical.stable_id('mem0-run', kind, who, run)}"
+
+
+# Item fields that reach an agentmemory field (the rest stay only in the verbatim copy).
+MAPPED_KEYS = frozenset(
+    {
+        "id",
+        "memory",
+        "created_at",
+        "createdAt",
+        "updated_at",
+        "updatedAt",
+        "user_id",
+        "userId",
+        "agent_id",
+        "agentId",
+        "run_id",
+        "runId",
+        "session_id",
+        "sessionId",
+        "categories",
+        "expiration_date",
+        "expirationDate",
+    }
+)
+# How the verbatim-only fields are named in the left-behind list.
+FIELD_WORDS = {
+    "metadata": "custom metadata",
+    "hash": "content hash",
+    "role": "who said it: user or assistant",
+    "actor_id": "actor id (who said it)",
+    "score": "search score",
+}
+
+
+def _count_verbatim(item: dict, losses: Losses) -> None:
+    """Count the fields of an item that only its verbatim copy keeps."""
+    for key, value in item.items():
+        if key in MAPPED_KEYS or value in (None, "", [], {}):
+            continue
+        if key == "metadata" and isinstance(value, dict) and not set(value) - {"memory_type"}:
+            continue  # memory_type is mapped to the memory's type
+        losses.add(
+            f"mem0.{key}",
+            f"memory field '{key}' ({FIELD_WORDS[key]})"
+            if key in FIELD_WORDS
+            else f"memory field '{key}'",
+            Kept.VERBATIM_ONLY,
+        )
 
 
 def _categories(item: dict) -> list[str]:
@@ -185,6 +255,7 @@ def _memory(
 ) -> dict:
     """A canonical Memory from a mem0 item (times may be given when rebuilt from history)."""
     user, agent, run = _scope(item)
+    owner = _owner(user, agent, run)
     if created is None:
         created = _first(item, "created_at", "createdAt")
     if updated is None:
@@ -197,10 +268,10 @@ def _memory(
         updated_at=canonical.utc_iso(updated),
         mem_type=_mem_type(item),
         concepts=_categories(item),
-        session_ids=[run] if run else [],
+        session_ids=[_session_id(owner, run)] if run else [],
         source=canonical.source_block(SYSTEM, fmt, raw),
         agentId=agent,
-        project=_project(user, agent),
+        project=_project(owner),
         forgetAfter=expires,
     )
     return record  # the importer stamps its origin (canonical.stamp_origin)
@@ -247,8 +318,21 @@ def _dedupe(memories: list[dict], warnings: list[Problem]) -> list[dict]:
     return list(by_id.values())
 
 
+def _run_of(mem: dict) -> dict:
+    """What a memory's session is built from: its run id and owner, from its source item."""
+    raw = mem["source"]["raw"]
+    item = raw[-1] if isinstance(raw, list) and raw else raw
+    user, agent, run = _scope(item) if isinstance(item, dict) else (None, None, None)
+    out = {"run_id": run}
+    if user:
+        out["user_id"] = user
+    elif agent:
+        out["agent_id"] = agent
+    return out
+
+
 def _sessions(memories: list[dict], fmt: str) -> list[dict]:
-    """One session per distinct run id, spanning its memories' times."""
+    """One session per owner and run, spanning its memories' times."""
     runs: dict[str, list[dict]] = {}
     for mem in memories:
         for sid in mem["sessionIds"]:
@@ -256,7 +340,7 @@ def _sessions(memories: list[dict], fmt: str) -> list[dict]:
     sessions = []
     for sid, mems in runs.items():
         agent = next((m["agentId"] for m in mems if m.get("agentId")), None)
-        project = f"mem0:{agent}" if agent else mems[0].get("project") or "mem0"
+        project = mems[0].get("project") or SYSTEM
         starts = [m["createdAt"] for m in mems if m["createdAt"]]
         ends = [m["updatedAt"] or m["createdAt"] for m in mems if m["updatedAt"] or m["createdAt"]]
         sessions.append(
@@ -266,7 +350,7 @@ def _sessions(memories: list[dict], fmt: str) -> list[dict]:
                 started_at=min(starts) if starts else None,
                 ended_at=max(ends) if ends else None,
                 agentId=agent,
-                source=canonical.source_block(SYSTEM, fmt, {"run_id": sid}),
+                source=canonical.source_block(SYSTEM, fmt, _run_of(mems[0])),
             )
         )
     return sessions
@@ -281,14 +365,15 @@ def _node_type(kind: Any) -> str:
     return "concept"
 
 
-def _node_id(name: str) -> str:
-    return f"mem0-entity-{canonical.stable_id('mem0-entity', name)}"
+def _node_id(scope: str, name: str) -> str:
+    return f"mem0-entity-{canonical.stable_id('mem0-entity', scope, name)}"
 
 
 def _graph(
-    relations: Any, path: str, fmt: str, when: str, errors: list[Problem]
+    relations: Any, path: str, fmt: str, when: str, errors: list[Problem], scope: str
 ) -> tuple[list[dict], list[dict]]:
-    """Graph nodes (one per entity name) and edges (one per distinct triple) from relations."""
+    """Graph nodes (one per entity name) and edges (one per distinct triple) from relations,
+    their ids scoped to ``scope`` (the owners of the file's memories)."""
     nodes: dict[str, dict] = {}
     edges: dict[str, dict] = {}
     if not isinstance(relations, list):
@@ -331,7 +416,7 @@ def _graph(
                 props = {"mem0Type": ntype} if typed else {}
                 raw = {"name": name, "type": ntype} if typed else {"name": name}
                 nodes[name] = {
-                    "id": _node_id(name),
+                    "id": _node_id(scope, name),
                     "type": _node_type(ntype),
                     "name": name,
                     "properties": props,
@@ -339,14 +424,14 @@ def _graph(
                     "createdAt": when,
                     "source": canonical.source_block(SYSTEM, fmt, raw),
                 }
-        eid = f"mem0-rel-{canonical.stable_id('mem0-relation', src, kind, dst)}"
+        eid = f"mem0-rel-{canonical.stable_id('mem0-relation', scope, src, kind, dst)}"
         edges.setdefault(
             eid,
             {
                 "id": eid,
                 "type": kind,
-                "sourceNodeId": _node_id(src),
-                "targetNodeId": _node_id(dst),
+                "sourceNodeId": _node_id(scope, src),
+                "targetNodeId": _node_id(scope, dst),
                 "weight": 1.0,
                 "sourceObservationIds": [],
                 "createdAt": when,
@@ -374,7 +459,8 @@ def _document(
         # Relations carry no time (MEM0.md 1.4): date them with the newest memory, so that a
         # second conversion of the same file gives the same records.
         when = max((m["updatedAt"] for m in memories), default="") or ""
-        nodes, edges = _graph(relations, relations_path, fmt, when, errors)
+        scope = "\x1e".join(sorted({m.get("project") or SYSTEM for m in memories}))
+        nodes, edges = _graph(relations, relations_path, fmt, when, errors, scope)
         if nodes:
             data["graphNodes"] = nodes
             data["graphEdges"] = edges
@@ -393,6 +479,7 @@ def _convert_items(
 ) -> Conversion:
     errors: list[Problem] = []
     warnings = warnings if warnings is not None else []
+    losses = Losses()
     memories = []
     for i, item in enumerate(items):
         converted = _item_memory(item, f"{base}[{i}]", fmt)
@@ -400,8 +487,15 @@ def _convert_items(
             errors.append(converted)
         else:
             memories.append(converted)
+            _count_verbatim(item, losses)
     data = _document(memories, fmt, warnings, errors, relations, relations_path)
-    return Conversion(data=data, source_version=source_version, errors=errors, warnings=warnings)
+    return Conversion(
+        data=data,
+        source_version=source_version,
+        errors=errors,
+        warnings=warnings,
+        left_behind=losses.items(),
+    )
 
 
 # --- sniff helpers ----------------------------------------------------------------------------
@@ -727,6 +821,7 @@ def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
         by_memory.setdefault(mid, []).append((i, row))
     memories = []
     deleted = 0
+    losses = Losses()
     for mid, indexed in by_memory.items():
         events = sorted(indexed, key=_row_order)
         last_index, last = events[-1]
@@ -752,6 +847,13 @@ def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
                 mid, text, scope, HISTORY, raw, created=created, updated=_row_time(last) or created
             )
         )
+        losses.add(
+            "mem0.history",
+            "earlier versions of a memory (the history's update trail)",
+            Kept.VERBATIM_ONLY,
+            len(events) - 1,
+            "the memory holds its latest text; every event stays in its verbatim copy",
+        )
     if deleted:
         warnings.append(
             Problem(
@@ -763,8 +865,15 @@ def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
                 code=Code.DELETED_LEFT_OUT,
             )
         )
+    if deleted:
+        losses.add(
+            "mem0.deleted",
+            "memories deleted in mem0 (last event DELETE)",
+            Kept.NOT_IMPORTED,
+            deleted,
+        )
     data = _document(memories, HISTORY, warnings, errors)
-    return Conversion(data=data, errors=errors, warnings=warnings)
+    return Conversion(data=data, errors=errors, warnings=warnings, left_behind=losses.items())
 
 
 # --- Platform structured export (refused) -----------------------------------------------------

@@ -1,10 +1,16 @@
 """OpenMemory: the backup zip (``memories.json`` + optional ``memories.jsonl.gz``), its
 ``memories.json`` alone, and a lone ``memories.jsonl.gz`` of logical records.
 
-Shapes: ``docs/MEM0.md`` section 4. Each memory keeps its id and its source row verbatim
-in ``source.raw``; the app that wrote it (the MCP client: claude, cursor...) becomes a session
-of the user's project ``openmemory:<user>``. Memories in state ``deleted`` are left out unless
-``ConvertOptions.include_deleted``; paused and archived ones are imported with their state.
+Shapes: ``docs/MEM0.md`` section 4; mapping: docs/MAPPING.md. Each memory keeps its id and
+its source row verbatim in ``source.raw``; the app that wrote it (the MCP client: claude,
+cursor...) becomes a session of the user's project ``openmemory:<user>``.
+
+Only active memories are live. Paused and archived ones are left out unless
+``ConvertOptions.include_inactive``, deleted ones unless ``include_deleted``; either way they are
+counted and named in a warning, and when included they keep their ``state`` and are marked not
+latest (``isLatest: false``), so nothing comes back to life. Access rules (an app denied a
+memory) stay in the memory's source copy and are reported: agentmemory does not enforce them.
+Each source object is kept once: the backup's user row in the first session's source copy only.
 """
 
 from __future__ import annotations
@@ -22,12 +28,21 @@ from wizard.core.formats import (
     Sniff,
     never_raises,
 )
+from wizard.core.losses import Kept, Losses
 from wizard.core.problems import Code, InputRefused, Problem
 
 SYSTEM = "openmemory"
 FORMAT_ID = "openmemory"
 SAMPLE = 20  # sniff looks at no more than this many items
 JSONL_MEMBER = "memories.jsonl.gz"
+ACTIVE = "active"
+INACTIVE = ("paused", "archived")
+DELETED = "deleted"
+NAMED = 5  # how many left-out memories a warning names
+# Row fields that reach an agentmemory field (the rest stay only in the verbatim copy).
+MAPPED = frozenset(
+    {"id", "content", "text", "created_at", "updated_at", "state", "app_id", "app", "app_name"}
+)
 
 
 # --- sniff ------------------------------------------------------------------------------------
@@ -128,6 +143,11 @@ def _jsonl_lines(payload: Payload) -> dict[str, dict]:
     return {}
 
 
+def _described(mid: str, text: str) -> str:
+    """How a warning names a memory: its first words and its id."""
+    return f"'{canonical.title_from_text(text, 40)}' ({mid})"
+
+
 def _unique(names: list[Any]) -> list[str]:
     seen: list[str] = []
     for n in names:
@@ -148,8 +168,9 @@ class _Builder:
         self.apps: dict[str, dict] = {}  # app name -> raw app row (or {"name": ...})
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
-        self.deleted = 0
+        self.left_out: dict[str, list[str]] = {}  # state -> first lines of the memories
         self.duplicates = 0
+        self.losses = Losses()
 
     def add(
         self,
@@ -188,8 +209,14 @@ class _Builder:
             )
             return
         state = row.get("state")
-        if state == "deleted" and not self.options.include_deleted:
-            self.deleted += 1
+        live = state in (None, ACTIVE)
+        included = (
+            live
+            or (state == DELETED and self.options.include_deleted)
+            or (state != DELETED and self.options.include_inactive)
+        )
+        if not included:
+            self.left_out.setdefault(str(state), []).append(_described(mid, text))
             return
         if mid in self.seen:
             self.duplicates += 1
@@ -215,7 +242,22 @@ class _Builder:
             project=self.project,
             state=state if isinstance(state, str) else None,
         )
+        if not live:
+            record["isLatest"] = False  # kept for the record, never live
+        self._count(row, related)
         self.memories.append(record)  # the importer stamps its origin
+
+    def _count(self, row: dict, related: dict | None) -> None:
+        for key, value in row.items():
+            if key in MAPPED or value in (None, "", [], {}) or key in ("category_ids", "user_id"):
+                continue
+            self.losses.add(f"openmemory.{key}", f"memory field '{key}'", Kept.VERBATIM_ONLY)
+        for key, what in (
+            ("status_history", "state changes (status history)"),
+            ("access_controls", "access rules (an app allowed or denied a memory)"),
+        ):
+            if related and related.get(key):
+                self.losses.add(f"openmemory.{key}", what, Kept.VERBATIM_ONLY, len(related[key]))
 
     def sessions(self, user_row: Any) -> list[dict]:
         """One session per app that wrote an imported memory, spanning their times."""
@@ -226,7 +268,7 @@ class _Builder:
             starts = [m["createdAt"] for m in mems if m["createdAt"]]
             ends = [m["updatedAt"] for m in mems if m["updatedAt"]]
             source = canonical.source_block(SYSTEM, FORMAT_ID, app_row)
-            if isinstance(user_row, dict):
+            if isinstance(user_row, dict) and not out:  # the user row once, in the first session
                 source["related"] = {"user": user_row}
             out.append(
                 canonical.session_record(
@@ -242,20 +284,50 @@ class _Builder:
         return out
 
     def conversion(self, user_row: Any = None, source_version: str | None = None) -> Conversion:
-        if self.deleted:
-            what = "memory" if self.deleted == 1 else "memories"
-            message = (
-                f"{self.deleted} {what} in state 'deleted' not imported "
-                "(ask to include deleted memories to import them)"
-            )
-            self.warnings.append(Problem("", message, code=Code.DELETED_LEFT_OUT))
+        self._report_left_out()
         if self.duplicates:
             message = f"{self.duplicates} duplicate memory id(s): kept the first"
             self.warnings.append(Problem("", message, code=Code.DUPLICATE_KEY))
-        data = canonical.export_document(sessions=self.sessions(user_row), memories=self.memories)
+        sessions = self.sessions(user_row)
+        if isinstance(user_row, dict) and not sessions and self.memories:
+            self.memories[0]["source"].setdefault("related", {})["user"] = user_row
+        data = canonical.export_document(sessions=sessions, memories=self.memories)
         return Conversion(
-            data=data, source_version=source_version, errors=self.errors, warnings=self.warnings
+            data=data,
+            source_version=source_version,
+            errors=self.errors,
+            warnings=self.warnings,
+            left_behind=self.losses.items(),
         )
+
+    def _report_left_out(self) -> None:
+        """Name the memories left out for their state (the shells offer to include them)."""
+        for states, code in (
+            (INACTIVE, Code.INACTIVE_LEFT_OUT),
+            ((DELETED,), Code.DELETED_LEFT_OUT),
+        ):
+            groups = {s: self.left_out[s] for s in states if s in self.left_out}
+            for state in set(self.left_out) - {*INACTIVE, DELETED}:
+                if code is Code.INACTIVE_LEFT_OUT:  # an unknown state: not active either
+                    groups[state] = self.left_out[state]
+            n = sum(len(v) for v in groups.values())
+            if not n:
+                continue
+            counts = ", ".join(f"{len(v)} {s}" for s, v in groups.items())
+            names = [name for v in groups.values() for name in v]
+            listed = "; ".join(names[:NAMED]) + (f"; and {n - NAMED} more" if n > NAMED else "")
+            noun = "memory" if n == 1 else "memories"
+            self.warnings.append(
+                Problem(
+                    "memories", f"{n} {noun} not active ({counts}) left out: {listed}", code=code
+                )
+            )
+            self.losses.add(
+                f"openmemory.{code}",
+                f"memories not active ({counts})",
+                Kept.NOT_IMPORTED,
+                n,
+            )
 
 
 # --- convert ----------------------------------------------------------------------------------
@@ -301,6 +373,26 @@ def _convert_backup(payload: Payload, value: dict, options: ConvertOptions) -> C
             app_row=app_row,
             related=related or None,
         )
+    rules = [r for rows in controls.values() for r in rows if isinstance(r, dict)]
+    if rules:
+        denied = sum(1 for r in rules if r.get("effect") == "deny")
+        n = len(rules)
+        builder.warnings.append(
+            Problem(
+                "access_controls",
+                f"{n} access rule{'s' if n != 1 else ''} ({denied} denying an app a memory) "
+                "will not be enforced: agentmemory has no access rules, so every agent can read "
+                "these memories; the rules stay in each memory's source copy",
+                code=Code.ACCESS_RULES,
+            )
+        )
+    described = sum(1 for c in _by_id(value.get("categories")).values() if c.get("description"))
+    builder.losses.add(
+        "openmemory.category_descriptions",
+        "category descriptions (the names become concepts)",
+        Kept.NOT_IMPORTED,
+        described,
+    )
     meta = value.get("export_meta")
     version = meta.get("version") if isinstance(meta, dict) else None
     return builder.conversion(user_row, None if version is None else str(version))
