@@ -64,9 +64,7 @@ def is_credential_key(key: str) -> bool:
     words = key_words(key)
     if _WORDS.intersection(words):
         return True
-    return any(
-        words[i : i + len(c)] == list(c) for c in _COMPOUNDS for i in range(len(words) - 1)
-    )
+    return any(words[i : i + len(c)] == list(c) for c in _COMPOUNDS for i in range(len(words) - 1))
 
 
 @dataclass

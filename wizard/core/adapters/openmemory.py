@@ -261,7 +261,7 @@ class _Builder:
 
     def sessions(self, user_row: Any) -> list[dict]:
         """One session per app that wrote an imported memory, spanning their times."""
-        out = []
+        out: list[dict] = []
         for app, app_row in self.apps.items():
             sid = _session_id(self.user, app)
             mems = [m for m in self.memories if sid in m["sessionIds"]]
