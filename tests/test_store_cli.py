@@ -34,6 +34,8 @@ IMPORT_KEYS = {
     "audit_id",
     "error",
     "error_code",
+    "warnings",
+    "left_behind",
 }
 STAT_KEYS = {"sessions", "observations", "memories", "summaries", "skipped"}
 

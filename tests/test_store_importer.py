@@ -56,7 +56,8 @@ CASES = {
             "memories": _c(ins=1, upd=1),
             "graphNodes": _c(),
         },
-        "stats": {"sessions": 2, "observations": 1, "memories": 2, "summaries": 0, "skipped": 0},
+        # agentmemory's stats count every record merge writes, the identical ones too
+        "stats": {"sessions": 3, "observations": 2, "memories": 2, "summaries": 0, "skipped": 0},
         "sessions": {"a": "p", "b": "p", "c": "changed", "d": "p"},
         "memories": {"m1": "c", "m2": "changed", "m3": "c"},
         "observations": ["o1", "o2", "o3"],
@@ -158,14 +159,17 @@ def test_reimport_is_unchanged(store):
     _, first = _apply(store, load_small())
     _, again = _apply(store, load_small())
     assert first.stats["observations"] == 500
+    # agentmemory's own import would report writing them all again (its stats' meaning); the
+    # exact split says nothing changed
     assert again.stats == {
-        "sessions": 0,
-        "observations": 0,
-        "memories": 0,
-        "summaries": 0,
+        "sessions": 10,
+        "observations": 500,
+        "memories": 50,
+        "summaries": 10,
         "skipped": 0,
     }
     assert again.collections["observations"].unchanged == 500
+    assert sum(p.inserted + p.updated for p in again.collections.values()) == 0
 
 
 def test_plan_steps_yields_progress_and_accepts_a_dict(store):

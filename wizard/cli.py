@@ -35,7 +35,14 @@ def _add_inspect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--include-deleted",
         action="store_true",
-        help="also import memories the source marks deleted (OpenMemory, Letta)",
+        help="also import memories the source marks deleted (OpenMemory, Letta); they are kept "
+        "with their state and never marked latest",
+    )
+    p.add_argument(
+        "--include-inactive",
+        action="store_true",
+        help="also import OpenMemory's paused and archived memories; they are kept with their "
+        "state and never marked latest",
     )
     p.add_argument(
         "--max-size",

@@ -23,7 +23,8 @@ from wizard import APP_NAME, runs
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.core.problems import Cancelled, Code
-from wizard.core.report_text import report_lines
+from wizard.core.report import Report
+from wizard.core.report_text import left_behind_lines, report_lines
 from wizard.crashlog import log_crash, log_path
 from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
 from wizard.runs import ImportResult
@@ -139,12 +140,38 @@ def inspect_options(args: argparse.Namespace) -> InspectOptions:
         skip_invalid=args.skip_invalid,
         treat_as_version=args.treat_as_version,
         include_deleted=args.include_deleted,
+        include_inactive=args.include_inactive,
         **extra,
     )
 
 
+MAX_WARNINGS = 10  # warnings repeated after an import (validate lists them all)
+
+# What the command line offers for a problem, by its code (the message says what and where).
+ADVICE = {
+    Code.SIZE_LIMIT: "raise the size limit with --max-size, e.g. --max-size 4G",
+    Code.INACTIVE_LEFT_OUT: "include them with --include-inactive; they keep their state and are "
+    "never marked latest",
+    Code.DELETED_LEFT_OUT: "include them with --include-deleted; they keep their state and are "
+    "never marked latest",
+    Code.INVALID_RECORD: "import only the valid records with --skip-invalid",
+    Code.VERSION_MISSING: "read it as a version you know with --treat-as-version X",
+    Code.VERSION_UNSUPPORTED: "read it as a version you know with --treat-as-version X",
+}
+
+
 def _needs_size_advice(problems: list) -> bool:
     return any(p.code == Code.SIZE_LIMIT for p in problems)
+
+
+def advice_lines(report: Report) -> list[str]:
+    """The options that answer the report's problems, once each."""
+    seen: list[str] = []
+    for problem in [*report.errors, *report.warnings]:
+        text = ADVICE.get(problem.code)
+        if text is not None and text not in seen:
+            seen.append(text)
+    return [f"  ({text})" for text in seen]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -155,8 +182,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         for line in report_lines(inspection.report, inspection.source.name):
             print(line)
-        if _needs_size_advice(inspection.report.errors):
-            print("  (raise the size limit with --max-size, e.g. --max-size 4G)")
+        for line in advice_lines(inspection.report):
+            print(line)
     return EXIT_OK if inspection.ok else EXIT_REFUSED
 
 
@@ -289,6 +316,17 @@ def _refused(args: argparse.Namespace, inspection: Any, result: ImportResult) ->
     return EXIT_REFUSED
 
 
+def _warning_lines(report: Report) -> list[str]:
+    """The file's warnings and what it leaves behind, repeated after an import."""
+    lines = [f"Warning: {p}" for p in report.warnings[:MAX_WARNINGS]]
+    if len(report.warnings) > MAX_WARNINGS:
+        lines.append(f"... and {len(report.warnings) - MAX_WARNINGS} more warnings (`validate`)")
+    if report.left_behind:
+        lines.append("Left behind:")
+        lines.extend(line[2:] for line in left_behind_lines(report)[1:])
+    return lines
+
+
 def _import_output(
     args: argparse.Namespace, store: Store, inspection: Inspection, result: ImportResult
 ) -> None:
@@ -318,7 +356,9 @@ def _import_output(
             d = p.to_dict()
             print("  " + n.ljust(width) + "".join(str(d[c]).rjust(11) for c in cols))
         stats = ", ".join(f"{k} {v}" for k, v in result.stats.items())
-        print(f"Stats: {stats}")
+        print(f"Stats (as agentmemory counts them: every record written): {stats}")
+        for line in _warning_lines(inspection.report):
+            print(line)
     if result.audit_id is not None:
         hint = f" (undo with: {APP_NAME} revert {result.audit_id})" if result.ok else ""
         print(f"Audit entry #{result.audit_id}{hint}")

@@ -34,6 +34,7 @@ class Payload:
     members: dict[str, Any] = field(default_factory=dict)
     unwrapped: bool = False
     sha256: str | None = None  # of the file as read, when it was read from start to end
+    warnings: list[Problem] = field(default_factory=list)  # what reading noticed (repeated keys)
 
 
 @dataclass

@@ -132,6 +132,7 @@ def _inspect(
                 treat_as_version=options.treat_as_version,
             ),
         )
+        conversion.warnings[:0] = payload.warnings
         if fmt.id not in AGENTMEMORY_FORMATS:
             _redact_secrets(conversion)
     except Cancelled:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
-from wizard.core.problems import Cancelled, Code, InputRefused
+from wizard.core.problems import Cancelled, Code, InputRefused, Problem
 
 CHUNK_CHARS = 4 * 1024 * 1024  # text read per refill
 _WS = re.compile(r"[ \t\n\r]*")
@@ -52,7 +52,7 @@ def _reject_constant(name: str) -> Any:
     raise _NotJson(name)
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+MAX_DUPLICATE_WARNINGS = 20  # objects with a repeated key named one by one (then counted)
 
 
 class JsonStream:
@@ -83,6 +83,13 @@ class JsonStream:
         self._small_size = SMALL_FIRST  # first try for the next small array
         self._small_misses = 0  # big arrays in a row
         self._small_pause = 0  # arrays left to the careful path before trying again
+        # Objects that repeat a key keep the last value (as json.loads does); each is reported.
+        self.warnings: list[Problem] = []
+        self._repeated: list[str] = []  # keys repeated in the values just decoded
+        self._repeats = 0
+        self._decoder = json.JSONDecoder(
+            parse_constant=_reject_constant, object_pairs_hook=self._pairs
+        )
 
     # -- buffer -------------------------------------------------------------------------------
     def _fill(self, need: int = 1) -> bool:
@@ -133,6 +140,55 @@ class JsonStream:
         if self._peek() != char:
             raise self.refuse(f"malformed JSON: {message}", path=path, code=Code.SYNTAX_ERROR)
         self.pos += 1
+
+    # -- repeated keys ------------------------------------------------------------------------
+    def _pairs(self, pairs: list[tuple[str, Any]]) -> dict:
+        """An object from its pairs (the C decoder calls this), noting a repeated key."""
+        value = dict(pairs)
+        if len(value) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    self._repeated.append(key)
+                seen.add(key)
+        return value
+
+    def _note_repeated(self, keys: list[str], path: str, pos: int) -> None:
+        """Warn of objects with a repeated key inside the value at ``path`` (starting at
+        ``pos``): only the last value of each such key is kept."""
+        self._repeats += 1
+        if self._repeats <= MAX_DUPLICATE_WARNINGS:
+            line, col = self.location(pos)
+            names = ", ".join(f"'{k}'" for k in dict.fromkeys(keys))
+            self.warnings.append(
+                Problem(
+                    path,
+                    f"a key appears twice in one object ({names}): only its last value is "
+                    "read, the earlier one is dropped",
+                    line=line,
+                    column=col,
+                    code=Code.DUPLICATE_JSON_KEY,
+                )
+            )
+
+    def _check_repeated(self, path: str, pos: int) -> None:
+        if self._repeated:
+            keys, self._repeated = self._repeated, []
+            self._note_repeated(keys, path, pos)
+
+    def finish_warnings(self) -> list[Problem]:
+        """The warnings of the whole text, with a count of repeated keys not named one by one."""
+        extra = self._repeats - MAX_DUPLICATE_WARNINGS
+        if extra > 0:
+            self.warnings.append(
+                Problem(
+                    "",
+                    f"and {extra} more objects with a repeated key (only the last value read)",
+                    code=Code.DUPLICATE_JSON_KEY,
+                )
+            )
+            self._repeats = MAX_DUPLICATE_WARNINGS
+        return self.warnings
 
     # -- values -------------------------------------------------------------------------------
     def values(self) -> Iterator[tuple[Any, int]]:
@@ -190,8 +246,11 @@ class JsonStream:
                     path=path,
                     code=Code.SYNTAX_ERROR,
                 )
+            key_pos = self.pos
             key = self._decode(depth + 1, path)
             self._expect(":", "expecting ':' after a property name", path)
+            if key in result:
+                self._note_repeated([key], path or "(top level)", key_pos)
             result[key] = self._value(depth + 1, _join(path, key), "object")
             char = self._peek()
             if char == ",":
@@ -224,9 +283,10 @@ class JsonStream:
             value = _MISSING
             if pos < len(buf) and buf[pos] == "{" and (len(buf) - pos > _LOOKAHEAD or self._eof):
                 try:
-                    value, end = _DECODER.raw_decode(buf, pos)
+                    value, end = self._decoder.raw_decode(buf, pos)
                 except (ValueError, RecursionError):
                     value = _MISSING
+                    self._repeated.clear()
                 else:
                     if (
                         end - pos > self.max_string
@@ -234,8 +294,10 @@ class JsonStream:
                         or (buf.count("[", pos, end) + buf.count("{", pos, end) > depth_budget)
                     ):
                         value = _MISSING
+                        self._repeated.clear()  # the careful path reads it again
                     else:
                         self.pos = end
+                        self._check_repeated(f"{path}[{len(result)}]", pos)
                         value = self._share_keys(value)
             if value is _MISSING:
                 value = self._value(child, f"{path}[{len(result)}]", "array")
@@ -279,9 +341,10 @@ class JsonStream:
             buf, pos = self.buf, self.pos
             text, start = (buf[pos : pos + size], 0) if len(buf) - pos > size else (buf, pos)
             try:
-                value, end = _DECODER.raw_decode(text, start)
+                value, end = self._decoder.raw_decode(text, start)
                 break
             except json.JSONDecodeError as exc:
+                self._repeated.clear()
                 if not _cut_off(exc, text) or (text is buf and self._eof):
                     return None  # really broken: the careful path says where
                 if size >= cap:  # a big array: stream it
@@ -289,7 +352,11 @@ class JsonStream:
                     return None
                 size = min(2 * size, cap)
             except (ValueError, RecursionError):  # NaN, a giant number...: the careful path
+                self._repeated.clear()
                 return None
+        if self._repeated:  # a repeated key: the element-by-element path says which element
+            self._repeated.clear()
+            return None
         # Too deep? Each element's own levels can be no more than the array's brackets less
         # one per other element (cheap to count); only when that bound fails, measure exactly.
         room = self.max_depth - depth - 1
@@ -329,8 +396,9 @@ class JsonStream:
         self._fill(_LOOKAHEAD)
         start = self.pos
         while True:
+            self._repeated.clear()
             try:
-                value, end = _DECODER.raw_decode(self.buf, start)
+                value, end = self._decoder.raw_decode(self.buf, start)
             except _NotJson as exc:
                 raise self._constant_error(start, str(exc), path) from None
             except RecursionError:
@@ -352,6 +420,7 @@ class JsonStream:
                 continue
             break
         self.pos = end
+        self._check_repeated(path, start)
         size = end - start
         # Only a value with more brackets than levels left can be too deep: count first (fast).
         if size > 64 and isinstance(value, (dict, list)):

@@ -44,6 +44,7 @@ class Code(str, Enum):
     UNCONVERTIBLE_RECORD = "unconvertible-record"  # a source record the adapter could not convert
     CAP_EXCEEDED = "cap-exceeded"  # more records than agentmemory's import caps allow
     DUPLICATE_KEY = "duplicate-key"  # records repeat an id or key; only one of them is kept
+    DUPLICATE_JSON_KEY = "duplicate-json-key"  # an object names a key twice; the last is read
     UNKNOWN_VALUE = "unknown-value"  # a field value agentmemory does not list; kept as is
     DELETED_LEFT_OUT = "deleted-left-out"  # records marked deleted in the source, not imported
     DATA_DROPPED = "data-dropped"  # source data the wizard does not import (fields, embeddings)

@@ -23,7 +23,7 @@ from typing import IO, Any, Protocol
 
 from wizard.core.formats import Payload
 from wizard.core.jsonstream import JsonStream
-from wizard.core.problems import Code, InputRefused
+from wizard.core.problems import Code, InputRefused, Problem
 
 READ_BYTES = 1024 * 1024
 GIB = 1024**3
@@ -174,8 +174,10 @@ def _parse(
     limits: Limits,
     progress: Callable[[], None] | None,
     cancel: CancelFn | None,
+    warnings: list[Problem],
 ) -> tuple[Any, str]:
-    """Parse a stream as one JSON document or JSON Lines: (value, kind)."""
+    """Parse a stream as one JSON document or JSON Lines: (value, kind). What the parser
+    noticed (objects repeating a key) is added to ``warnings``."""
     first = stream.read(READ_BYTES)
     if not first.strip(b" \t\r\n\xef\xbb\xbf"):
         raise InputRefused(
@@ -192,6 +194,7 @@ def _parse(
     values = []
     for value, _line in parser.values():
         values.append(value)
+    warnings.extend(parser.finish_warnings())
     if len(values) == 1:
         return values[0], "json"
     return values, "jsonl"
@@ -259,9 +262,13 @@ def read_payload(
         if magic[:2] == b"\x1f\x8b":
             payload = _read_gzip(hashing, name, limits, tick, cancel)
         else:
-            value, kind = _parse(_Counted(hashing, limits, None, name), name, limits, tick, cancel)
+            warnings: list[Problem] = []
+            stream = _Counted(hashing, limits, None, name)
+            value, kind = _parse(stream, name, limits, tick, cancel, warnings)
             value, unwrapped = _unwrap(value, limits)
-            payload = Payload(value=value, name=name, kind=kind, unwrapped=unwrapped)
+            payload = Payload(
+                value=value, name=name, kind=kind, unwrapped=unwrapped, warnings=warnings
+            )
         payload.sha256 = hashing.digest_of_all()
     return payload
 
@@ -276,9 +283,17 @@ def _read_gzip(
     gz = gzip.GzipFile(fileobj=f, mode="rb")
     stream = _Counted(gz, limits, f.tell, f"{name} (gzip)")
     stream.grace = limits.gzip_ratio_grace
-    value, kind = _parse(stream, f"{name} (gzip)", limits, tick, cancel)
+    warnings: list[Problem] = []
+    value, kind = _parse(stream, f"{name} (gzip)", limits, tick, cancel, warnings)
     value, unwrapped = _unwrap(value, limits)
-    return Payload(value=value, name=name, kind=kind, container="gzip", unwrapped=unwrapped)
+    return Payload(
+        value=value,
+        name=name,
+        kind=kind,
+        container="gzip",
+        unwrapped=unwrapped,
+        warnings=warnings,
+    )
 
 
 # OpenMemory's backup: memories.json (required) and memories.jsonl.gz (optional), found by
@@ -342,9 +357,10 @@ def _read_zip_members(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn 
             code=Code.UNKNOWN_FORMAT,
         )
     what = f"{name}: {main.filename}"
+    warnings: list[Problem] = []
     with archive.open(main) as main_file:
         stream = _Counted(main_file, limits, lambda: main.compress_size, what)
-        value, kind = _parse(stream, what, limits, None, cancel)
+        value, kind = _parse(stream, what, limits, None, cancel, warnings)
     members: dict[str, Any] = {}
     extra = by_base.get(ZIP_EXTRA)
     if extra is not None:
@@ -352,10 +368,16 @@ def _read_zip_members(f: IO[bytes], name: str, limits: Limits, cancel: CancelFn 
         with archive.open(extra) as extra_file:
             gz = gzip.GzipFile(fileobj=extra_file, mode="rb")
             stream = _Counted(gz, limits, lambda: extra.compress_size, what_extra)
-            lines, extra_kind = _parse(stream, what_extra, limits, None, cancel)
+            lines, extra_kind = _parse(stream, what_extra, limits, None, cancel, warnings)
         members[ZIP_EXTRA] = lines if extra_kind == "jsonl" else [lines]
     return Payload(
-        value=value, name=name, kind=kind, container="zip", member=main.filename, members=members
+        value=value,
+        name=name,
+        kind=kind,
+        container="zip",
+        member=main.filename,
+        members=members,
+        warnings=warnings,
     )
 
 

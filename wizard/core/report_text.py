@@ -37,4 +37,14 @@ def report_lines(report: Report, name: str) -> list[str]:
                 lines.append(f"    ... and {len(problems) - MAX_LISTED} more (use --json)")
     if report.skipped_invalid:
         lines.append(f"  left out as invalid: {len(report.skipped_invalid)} records")
+    lines.extend(left_behind_lines(report))
+    return lines
+
+
+def left_behind_lines(report: Report) -> list[str]:
+    """What the file holds that will not be imported, or only verbatim (with counts)."""
+    if not report.left_behind:
+        return []
+    lines = [f"  left behind ({len(report.left_behind)}):"]
+    lines.extend(f"    {item}" for item in report.left_behind)
     return lines

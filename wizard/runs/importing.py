@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wizard.core.inspection import Inspection, InspectOptions, inspect_file
+from wizard.core.losses import LeftBehind
 from wizard.core.names import ErrorKind, Outcome, Strategy
-from wizard.core.problems import Cancelled, Code
+from wizard.core.problems import Cancelled, Code, Problem
 from wizard.runs.policy import INTERRUPTED, import_counts, import_fields, refusal
 from wizard.store import audit
 from wizard.store.database import Store, StoreError, translate
@@ -55,6 +56,9 @@ class ImportResult:
     error_code: Code | ErrorKind | None = None
     duration_ms: int | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    # what validation said of the file: its warnings, and what it leaves behind
+    warnings: list[Problem] = field(default_factory=list)
+    left_behind: list[LeftBehind] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,8 @@ class ImportResult:
             "audit_id": self.audit_id,
             "error": self.error,
             "error_code": None if self.error_code is None else str(self.error_code),
+            "warnings": [p.to_dict() for p in self.warnings],
+            "left_behind": [x.to_dict() for x in self.left_behind],
         }
 
 
@@ -125,6 +131,8 @@ def _result(
         stats=stats_of(cols),
         collections=cols,
         duration_ms=_ms(t0),
+        warnings=list(inspection.report.warnings),
+        left_behind=list(inspection.report.left_behind),
         **kw,
     )
 

@@ -60,6 +60,7 @@ def import_fields(
         "skipped_invalid": list(report.skipped_invalid),
         "treat_as_version": report.treated_as_version or opts.treat_as_version,
         "include_deleted": bool(opts.include_deleted),
+        "include_inactive": bool(opts.include_inactive),
     }
     return {
         **entry_base(Operation.IMPORT, outcome),

@@ -87,12 +87,15 @@ def empty_plans() -> dict[str, CollectionPlan]:
 
 
 def stats_of(collections: dict[str, CollectionPlan]) -> dict[str, int]:
-    """agentmemory's result stats: records written per main collection, and all skipped."""
+    """agentmemory's result stats, as its own ``mem::import`` counts them for the same file and
+    store: every record written per main collection (an identical one that merge or replace
+    writes again counts too), and all skipped. The exact inserted / updated / unchanged split is
+    in the per-collection plans."""
     stats = dict.fromkeys(STAT_NAMES, 0)
     for c in MAIN:
         if c.stat and c.name in collections:
             p = collections[c.name]
-            stats[c.stat] = p.inserted + p.updated
+            stats[c.stat] = p.inserted + p.updated + p.unchanged
     stats["skipped"] = sum(p.skipped for p in collections.values())
     return stats
 

@@ -94,6 +94,8 @@ def describe_entry(entry: dict) -> str:
         chosen.append(f"imported only the valid records ({fmt_int(n)} left out)")
     if options.get("include_deleted"):
         chosen.append("included deleted memories")
+    if options.get("include_inactive"):
+        chosen.append("included paused and archived memories")
     if chosen:
         lines.append("Choices:         " + "; ".join(chosen))
     if entry.get("error"):

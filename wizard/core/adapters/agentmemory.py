@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from wizard.core import versions as versions_rules
 from wizard.core.collections import ALWAYS_PRESENT, empty_collection
 from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
@@ -48,7 +50,60 @@ def sniff_jsonl(payload: Payload) -> Sniff:
 
 def convert_json(payload: Payload, options: ConvertOptions) -> Conversion:
     data = payload.value
-    return Conversion(data=data, source_version=_version_text(data.get("version")))
+    warnings = pagination_warnings([(None, data.get("pagination"))])
+    return Conversion(
+        data=data, source_version=_version_text(data.get("version")), warnings=warnings
+    )
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def pagination_warnings(pages: list[tuple[int | None, object]]) -> list[Problem]:
+    """Pages missing from a paginated export, from each page's ``pagination``
+    (``offset``, ``limit``, ``total``, ``hasMore``): a gap between two pages' offsets, a first
+    page that does not start at 0, a last page that says more follow, a total not reached.
+    ``pages`` holds (line number or None for a single document, its pagination)."""
+    known = [
+        (line, p, _count(p.get("offset")), _count(p.get("limit")))
+        for line, p in pages
+        if isinstance(p, dict)
+    ]
+    if not known:
+        return []
+
+    def where(line: int | None) -> str:
+        return f"the page on line {line}" if line is not None else "this file"
+
+    found = []
+    first_line, _first, offset, _limit = known[0]
+    if offset:
+        found.append(
+            f"{where(first_line)} starts at record {offset}: records 0 to {offset - 1} "
+            "are not in the file"
+        )
+    for (line_a, _a, off_a, lim_a), (line_b, _b, off_b, _lim) in pairwise(known):
+        if off_a is None or lim_a is None or off_b is None:
+            continue
+        expected = off_a + lim_a
+        if off_b > expected:
+            found.append(
+                f"records {expected} to {off_b - 1} are missing between {where(line_a)} and "
+                f"{where(line_b)} (a page was left out)"
+            )
+        elif off_b < expected:
+            found.append(f"{where(line_b)} repeats records from offset {off_b}")
+    last_line, last, off_z, lim_z = known[-1]
+    total = _count(last.get("total"))
+    if last.get("hasMore") is True:
+        found.append(f"{where(last_line)} says more pages follow (hasMore), but it is the last")
+    elif total is not None and off_z is not None and lim_z is not None and off_z + lim_z < total:
+        found.append(f"the export holds {total} records but its last page ends at {off_z + lim_z}")
+    return [
+        Problem("pagination", f"the export is incomplete: {text}", code=Code.INCOMPLETE_EXPORT)
+        for text in found
+    ]
 
 
 def _version_text(version: object) -> str | None:
@@ -61,8 +116,10 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
     merged: dict = {}
     warnings: list[Problem] = []
     versions = []
+    paginations: list[tuple[int | None, object]] = []
     for line_no, page in enumerate(pages, start=1):
         versions.append(page.get("version"))
+        paginations.append((line_no, page.get("pagination")))
         for key, value in page.items():
             if key in ("version", "exportedAt"):
                 merged.setdefault(key, value)
@@ -118,6 +175,7 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
             )
         )
     merged.pop("pagination", None)
+    warnings.extend(pagination_warnings(paginations))
     for name in ALWAYS_PRESENT:
         merged.setdefault(name, empty_collection(name))
     warnings.append(Problem("", f"{len(pages)} pages merged in order", code=Code.CONVERSION_NOTE))

@@ -8,8 +8,13 @@ Formats (FORMATS.md section 6, LETTA.md):
 - ``letta-passages``: a bare list of archival passages (``{id: "passage-...", text, ...}``).
 
 Mapping: agent -> Session, message -> ``conversation`` observation, core memory block -> Memory,
-passage -> Memory of type ``fact``. What the canonical fields do not hold is kept in the record's
-``source`` object.
+the agent's system prompt -> Memory of type ``workflow``, the text of a file attached to an
+agent -> Memories of type ``fact`` (one per part of about 4,000 characters, cut at paragraph
+boundaries), passage -> Memory of type ``fact``. What the canonical fields do not hold is kept
+in the record's ``source`` object and counted in the conversion's ``left_behind`` (tools, tool
+rules, model settings, skills, MCP servers, groups...). Secrets stay under their own keys
+(``secrets``, ``tool_exec_environment_variables``, an MCP server's ``token``...) so that the
+central redaction (``wizard.core.redact``) replaces their values.
 
 Ids. Letta's ids in an agent file are local to the file (``agent-0``, ``block-0``,
 ``message-0``), so they are never imported as is. Each agent gets a namespace
@@ -17,6 +22,7 @@ Ids. Letta's ids in an agent file are local to the file (``agent-0``, ``block-0`
 message time (UTC), else the file's ``created_at``, else a digest of its system prompt. Then:
 
 - session: ``letta-<ns>-<agent id>`` (legacy files have no agent id: ``letta-<ns>-agent-0``);
+  this is also the agent's ``agentId``;
 - message: ``letta-<ns>-<message id>`` (legacy, or a message without id: ``letta-<ns>-msg-<i>``
   where ``i`` is the message's index in the agent's ``messages``);
 - block: ``letta-<ns>-<block id>`` with the namespace of the **first agent (file order) that
@@ -24,20 +30,36 @@ message time (UTC), else the file's ``created_at``, else a digest of its system 
   keeps its block ids when other agents are added to a later export. A block no agent uses gets
   the file namespace ``stable_id("letta-file", *sorted(agent namespaces))`` (or, in a file
   without agents, of its ``created_at`` and block labels). Legacy blocks: ``letta-<ns>-block-<i>``.
+- system prompt: ``<session id>-system-prompt``;
+- document part: ``letta-<ns>-<file id>-part-<i>`` (``i`` from 1), ``ns`` chosen as for blocks;
 - passages carry real unique ids (``passage-<uuid>``): kept as they are.
 
 The same file always gives the same ids; two files that both hold ``agent-0`` give different ids
 unless they hold the same agent (same name and same first message time).
+
+Scope (``project``, ``agentId``, ``sessionIds``). An agent's session, its messages, its system
+prompt, and every block or document only that agent uses get ``project = "letta:<agent name>"``
+(an unnamed agent: ``letta:<session id>``) and ``agentId = <session id>``. A block or document
+several agents use is one Memory without ``agentId``, listing each agent's session in
+``sessionIds``, with ``project = "letta:group:<group name>"`` when one group holds all those
+agents (a group's name: its ``name``, else its agents' names joined by ``+``), else
+``letta:file:<file namespace>``; one no agent uses gets ``letta:file:<file namespace>`` alone.
+A passage belongs to its agent when known (its ``agent_id``, or the one agent the other
+passages of its archive name): ``project = "letta:agent:<agent id>"``, ``agentId =
+"letta-<agent id>"`` (a file-local ``agent-<n>`` is namespaced by the file's passage ids);
+else to its archive (``letta:archive:<archive id>``); else to the file (``letta:passages``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from wizard.core import canonical
 from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
+from wizard.core.losses import Kept, LeftBehind, Losses
 from wizard.core.problems import Code, Problem
 
 SYSTEM = "letta"
@@ -50,11 +72,83 @@ TITLE_WORDS = 60  # characters of text after the role in an observation title
 IMPORTANCE = {"system": 2, "tool": 3}  # other roles: DEFAULT_IMPORTANCE
 DEFAULT_IMPORTANCE = 5
 SYSTEM_PROMPT_CONCEPT = "system-prompt"
+DOCUMENT_CONCEPT = "document"
+PART_CHARS = 4000  # a document is cut into parts of about this many characters
+# Where a document part may end, best first: after a blank line, a line, a sentence, a word.
+PART_BREAKS = ("\n\n", "\n", ". ", " ")
 # Block labels whose words say the block is about the user: such blocks become preferences.
 USER_WORDS = frozenset({"human", "user", "users", "preference", "preferences"})
 LEGACY_KEYS = ("core_memory", "messages", "llm_config")
 # Top-level keys of a current agent file that are matched to agents by id.
 RELATED_KEYS = ("tools", "groups", "sources")
+# Top-level keys of a current agent file the adapter reads or reports by name.
+FILE_KEYS = frozenset(
+    {"agents", "blocks", "groups", "files", "sources", "tools", "mcp_servers", "skills"}
+    | {"metadata", "created_at"}
+)
+FILE_PASSAGES_PROJECT = "letta:passages"
+_LOCAL_AGENT_ID = re.compile(r"agent-\d+")
+
+# Agent fields that reach a canonical field (or are counted under their own category below).
+AGENT_MAPPED = frozenset(
+    {"id", "name", "messages", "block_ids", "tool_ids", "group_ids", "source_ids", "folder_ids"}
+    | {"model", "tags", "system"}
+    # the first schema's agent is the whole file
+    | {"core_memory", "created_at", "updated_at", "version"}
+)
+MODEL_SETTINGS = (
+    "llm_config",
+    "embedding_config",
+    "model_settings",
+    "compaction_settings",
+    "embedding",
+    "context_window_limit",
+    "embedding_chunk_size",
+    "max_tokens",
+    "max_reasoning_tokens",
+    "enable_reasoner",
+    "reasoning",
+    "parallel_tool_calls",
+    "response_format",
+)
+ENVIRONMENT_KEYS = ("secrets", "tool_exec_environment_variables")
+# (agent-level "tools": tool names in the current schema, tool definitions in the first one)
+AGENT_COUNTED = frozenset(
+    {*MODEL_SETTINGS, *ENVIRONMENT_KEYS, "tool_rules", "memory_blocks", "tools"}
+)
+BLOCK_MAPPED = frozenset({"id", "label", "value", "created_at", "updated_at"})
+MESSAGE_MAPPED = frozenset(
+    {"id", "type", "role", "content", "tool_calls", "created_at", "agent_id", "tool_returns"}
+)
+PASSAGE_MAPPED = frozenset(
+    {"id", "text", "created_at", "updated_at", "tags", "agent_id", "archive_id", "is_deleted"}
+    | {"embedding"}
+)
+NAMED_FIELDS = 8  # how many field names a left-behind detail lists
+# The order of the left-behind list: what people look for first (other categories follow).
+CATEGORY_ORDER = (
+    "letta.tools",
+    "letta.tool-rules",
+    "letta.skills",
+    "letta.mcp-servers",
+    "letta.model-settings",
+    "letta.tool-environment",
+    "letta.groups",
+    "letta.sources",
+    "letta.files",
+    "letta.agent-settings",
+    "letta.inline-blocks",
+    "letta.block-settings",
+    "letta.duplicate-blocks",
+    "letta.message-parts",
+    "letta.tool-returns",
+    "letta.message-fields",
+    "letta.file-fields",
+    "letta.deleted-passages",
+    "letta.duplicate-passages",
+    "letta.embeddings",
+    "letta.passage-fields",
+)
 
 UNWRAPPED_WARNING = "the file was JSON-encoded twice; unwrapped one level"
 
@@ -127,6 +221,34 @@ def sniff_passages(payload: Payload) -> Sniff:
 # --- shared helpers -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Agent:
+    """One agent of the file as the records made from it name it."""
+
+    local: str  # its file-local id ("agent-0")
+    sid: str  # its session id, which is also its agentId
+    ns: str  # the namespace of its records' ids
+    label: str  # its name, else its session id
+    group_ids: tuple[str, ...] = ()
+
+    @property
+    def project(self) -> str:
+        return f"letta:{self.label}"
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Who a memory belongs to: its project, its agent (one agent only), its sessions."""
+
+    project: str
+    agent_id: str | None
+    session_ids: tuple[str, ...]
+
+
+def _agent_scope(agent: _Agent) -> _Scope:
+    return _Scope(agent.project, agent.sid, (agent.sid,))
+
+
 def _time(value: Any) -> str | None:
     """A UTC ISO timestamp, or None when the value is absent or not a time."""
     out = canonical.utc_iso(value)
@@ -141,6 +263,17 @@ def _empty_export(exported_at: str | None) -> dict:
 
 def _start_warnings(payload: Payload) -> list[Problem]:
     return [Problem("", UNWRAPPED_WARNING, code=Code.CONVERSION_NOTE)] if payload.unwrapped else []
+
+
+def _has_value(value: Any) -> bool:
+    """Whether a field says something (None, False, "" and empty containers do not)."""
+    return value not in (None, False, "", [], {})
+
+
+def _names(keys: set[str]) -> str:
+    listed = sorted(keys)
+    more = len(listed) - NAMED_FIELDS
+    return ", ".join(listed[:NAMED_FIELDS]) + (f" and {more} more" if more > 0 else "")
 
 
 def _text_of(content: Any) -> str:
@@ -191,7 +324,7 @@ def _first_words(text: str, limit: int = TITLE_WORDS) -> str:
 
 
 def _observation(
-    oid: str, session_id: str, message: dict, fmt: str, fallback_time: str | None
+    oid: str, agent: _Agent, message: dict, fmt: str, fallback_time: str | None
 ) -> dict:
     role = message.get("role")
     if not isinstance(role, str):
@@ -203,13 +336,14 @@ def _observation(
     is_system = role == "system"
     return canonical.observation_record(
         oid,
-        session_id,
+        agent.sid,
         timestamp=_time(message.get("created_at")) or fallback_time,
         title=f"{role}: {words}" if words else role,
         narrative=narrative,
         facts=facts,
         concepts=[SYSTEM_PROMPT_CONCEPT] if is_system else [],
         importance=IMPORTANCE.get(role, DEFAULT_IMPORTANCE),
+        agentId=agent.sid,
         source=canonical.source_block(SYSTEM, fmt, message),
     )
 
@@ -223,6 +357,10 @@ def _namespace(name: Any, anchor: str | None, system_prompt: Any) -> str:
     if not anchor:
         anchor = "system:" + canonical.stable_id(system_prompt if system_prompt else "")
     return canonical.stable_id(SYSTEM, name if name is not None else "", anchor)
+
+
+def _label(name: Any, sid: str) -> str:
+    return name if isinstance(name, str) and name.strip() else sid
 
 
 def _model(agent: dict) -> str | None:
@@ -245,7 +383,7 @@ def _block_type(label: Any) -> str:
 
 
 def _block_memory(
-    mid: str, block: dict, fmt: str, session_ids: list[str], fallback_time: str | None
+    mid: str, block: dict, fmt: str, scope: _Scope, fallback_time: str | None
 ) -> dict:
     label = block.get("label")
     label = label if isinstance(label, str) and label else "block"
@@ -258,9 +396,69 @@ def _block_memory(
         mem_type=_block_type(label),
         title=label,
         concepts=[label],
-        session_ids=session_ids,
+        session_ids=list(scope.session_ids),
+        project=scope.project,
+        agentId=scope.agent_id,
         source=canonical.source_block(SYSTEM, fmt, block),
     )
+
+
+def _system_prompt_memory(
+    agent: _Agent, record: dict, fmt: str, created: str | None, updated: str | None = None
+) -> dict | None:
+    """The agent's system prompt as a searchable memory, or None when it has none."""
+    system = record.get("system")
+    if not isinstance(system, str) or not system.strip():
+        return None
+    raw = {k: record[k] for k in ("id", "name", "system") if k in record}
+    return canonical.memory_record(
+        f"{agent.sid}-system-prompt",
+        system,
+        created_at=created,
+        updated_at=updated,
+        mem_type="workflow",
+        title=f"System prompt of {agent.label}",
+        concepts=[SYSTEM_PROMPT_CONCEPT],
+        session_ids=[agent.sid],
+        project=agent.project,
+        agentId=agent.sid,
+        source=canonical.source_block(SYSTEM, fmt, raw),
+    )
+
+
+def split_text(text: str, limit: int = PART_CHARS) -> list[tuple[int, int]]:
+    """Where to cut a long text into parts of about ``limit`` characters: ``(start, end)``
+    offsets that cover the text exactly, in order.
+
+    A part ends after the last blank line in its second half, else after a line end, a
+    sentence or a word there; a text without any of these is cut at ``limit``.
+    """
+    bounds = []
+    start = 0
+    while len(text) - start > limit:
+        cut = _cut(text, start + limit // 2, start + limit)
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, len(text)))
+    return bounds
+
+
+def _cut(text: str, low: int, high: int) -> int:
+    """Where a part that must end between ``low`` and ``high`` ends (see ``split_text``)."""
+    at = text.rfind(PART_BREAKS[0], low, high)
+    while at >= 0:
+        # A heading belongs to the paragraph after it: cut before a heading that would end
+        # the part.
+        before = text.rfind(PART_BREAKS[0], low, at)
+        last = text[before + len(PART_BREAKS[0]) : at].strip() if before >= 0 else ""
+        if not (last.startswith("#") and "\n" not in last):
+            return at + len(PART_BREAKS[0])
+        at = before
+    for sep in PART_BREAKS[1:]:
+        at = text.rfind(sep, low, high)
+        if at >= 0:
+            return at + len(sep)
+    return high
 
 
 def _agent_messages(agent: dict, path: str, errors: list[Problem]) -> list[tuple[int, dict]]:
@@ -296,6 +494,164 @@ def _add_session(data: dict, session: dict, observations: list[dict]) -> None:
         data["observations"][session["id"]] = observations
 
 
+# --- what is left behind ----------------------------------------------------------------------
+
+
+class _Tally(Losses):
+    """Losses that also gather, per category, the names of the fields it counted (shown as
+    the category's detail)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._fields: dict[str, set[str]] = {}
+
+    def fields(
+        self,
+        category: str,
+        what: str,
+        keys: set[str],
+        count: int = 1,
+        kept: Kept = Kept.VERBATIM_ONLY,
+    ) -> None:
+        """Count ``count`` more of a category made of the fields ``keys`` (none: nothing)."""
+        if keys:
+            self.add(category, what, kept, count)
+            self._fields.setdefault(category, set()).update(keys)
+
+    def items(self) -> list[LeftBehind]:
+        rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+        out = sorted(super().items(), key=lambda e: rank.get(e.category, len(rank)))
+        for entry in out:
+            keys = self._fields.get(entry.category)
+            if keys:
+                entry.detail = f"fields: {_names(keys)}"
+        return out
+
+
+def _count_agent(agent: dict, losses: _Tally) -> None:
+    """Count what of one agent (a legacy file: the whole file) no canonical field receives."""
+    if any(_has_value(agent.get(k)) for k in MODEL_SETTINGS):
+        losses.add(
+            "letta.model-settings",
+            "agents' model settings (llm_config, embedding_config, model_settings...)",
+            Kept.VERBATIM_ONLY,
+            detail="only the model's name reaches the session (sessions.model)",
+        )
+    rules = agent.get("tool_rules")
+    if isinstance(rules, list):
+        losses.add("letta.tool-rules", "tool rules", Kept.VERBATIM_ONLY, len(rules))
+    names: set[str] = set()
+    for key in ENVIRONMENT_KEYS:
+        names |= _environment_names(agent.get(key))
+    losses.add(
+        "letta.tool-environment",
+        "tool environment variables and agent secrets",
+        Kept.VERBATIM_ONLY,
+        len(names),
+        "their names are kept; any value they hold is replaced by [redacted]",
+    )
+    inline = agent.get("memory_blocks")
+    if isinstance(inline, list):
+        losses.add(
+            "letta.inline-blocks",
+            "memory blocks written inline in an agent (memory_blocks)",
+            Kept.VERBATIM_ONLY,
+            len(inline),
+        )
+    other = {
+        k
+        for k, v in agent.items()
+        if k not in AGENT_MAPPED and k not in AGENT_COUNTED and _has_value(v)
+    }
+    losses.fields(
+        "letta.agent-settings", "other agent settings (fields with a value)", other, len(other)
+    )
+
+
+def _environment_names(value: Any) -> set[str]:
+    """The variable names of a ``secrets`` / ``tool_exec_environment_variables`` value: an
+    object of names (current schema) or a list of ``{key, value}`` (first schema)."""
+    if isinstance(value, dict):
+        return {str(k) for k in value}
+    if isinstance(value, list):
+        return {
+            str(e.get("key"))
+            for e in value
+            if isinstance(e, dict) and isinstance(e.get("key"), (str, int))
+        }
+    return set()
+
+
+def _count_block(block: dict, losses: _Tally) -> None:
+    losses.fields(
+        "letta.block-settings",
+        "core memory blocks with settings (limit, description, read-only...)",
+        {k for k, v in block.items() if k not in BLOCK_MAPPED and _has_value(v)},
+    )
+
+
+def _count_message(message: dict, losses: _Tally) -> None:
+    returns = message.get("tool_returns")
+    if isinstance(returns, list):
+        losses.add(
+            "letta.tool-returns",
+            "tool results attached to messages (status, stdout, stderr)",
+            Kept.VERBATIM_ONLY,
+            len(returns),
+            "the tool message's text is the observation's narrative",
+        )
+    content = message.get("content")
+    if isinstance(content, list):
+        other = [
+            p for p in content if not (isinstance(p, dict) and p.get("type", "text") == "text")
+        ]
+        losses.add(
+            "letta.message-parts",
+            "message parts other than text (reasoning, images...)",
+            Kept.VERBATIM_ONLY,
+            len(other),
+        )
+    losses.fields(
+        "letta.message-fields",
+        "messages with other details (model, tool call id, approvals...)",
+        {k for k, v in message.items() if k not in MESSAGE_MAPPED and _has_value(v)},
+    )
+
+
+def _count_file(value: dict, documented: int, losses: _Tally, kept: Kept) -> None:
+    """Count the file-wide parts of a current agent file (``kept``: VERBATIM_ONLY when they
+    travel with the sessions, NOT_IMPORTED in a file without agents)."""
+
+    def listed(key: str) -> list:
+        items = value.get(key)
+        return items if isinstance(items, list) else []
+
+    losses.add("letta.tools", "tools (definitions and source code)", kept, len(listed("tools")))
+    losses.add("letta.skills", "skills (instructions and scripts)", kept, len(listed("skills")))
+    losses.add("letta.mcp-servers", "MCP servers", kept, len(listed("mcp_servers")))
+    losses.add(
+        "letta.groups",
+        "multi-agent groups (manager type and settings)",
+        kept,
+        len(listed("groups")),
+        "blocks their agents share are scoped to the group (project letta:group:...)",
+    )
+    losses.add(
+        "letta.sources",
+        "data sources and folders (name, description, instructions, embedding settings)",
+        kept,
+        len(listed("sources")),
+    )
+    losses.add(
+        "letta.files", "attached files without text", kept, len(listed("files")) - documented
+    )
+    other = {k for k, v in value.items() if k not in FILE_KEYS and _has_value(v)}
+    meta = value.get("metadata")
+    if isinstance(meta, dict):
+        other |= {f"metadata.{k}" for k, v in meta.items() if k != "revision_id" and _has_value(v)}
+    losses.fields("letta.file-fields", "other fields of the file", other, len(other), kept)
+
+
 # --- letta-af (current schema) --------------------------------------------------------------
 
 
@@ -317,21 +673,20 @@ def _related(agent: dict, value: dict) -> tuple[dict, set[tuple[str, str]]]:
             if not isinstance(item, dict):
                 continue
             iid = _local_id(item.get("id"), "")
-            member = (
-                key == "groups"
-                and aid
-                and (
-                    aid in _ids(item.get("agent_ids"))
-                    or (
-                        isinstance(item.get("manager_config"), dict)
-                        and item["manager_config"].get("manager_agent_id") == aid
-                    )
-                )
-            )
+            member = key == "groups" and aid and aid in _group_members(item)
             if (iid and iid in wanted[key]) or member:
                 related.setdefault(key, []).append(item)
                 used.add((key, iid))
     return related, used
+
+
+def _group_members(group: dict) -> set[str]:
+    """The local ids of the agents a group names: its ``agent_ids`` and its manager."""
+    members = set(_ids(group.get("agent_ids")))
+    manager = group.get("manager_config")
+    if isinstance(manager, dict):
+        members |= set(_ids([manager.get("manager_agent_id")]))
+    return members
 
 
 def _ids(value: Any) -> list[str]:
@@ -363,10 +718,108 @@ def _unreferenced(value: dict, used: set[tuple[str, str]]) -> dict:
     return out
 
 
+class _Owners:
+    """Decides the scope of a block or document from the agents that use it."""
+
+    def __init__(self, value: dict, agents: list[_Agent], file_ns: str) -> None:
+        self.file_project = f"letta:file:{file_ns}"
+        self.groups: list[tuple[str, set[str]]] = []  # (name, session ids), file order
+        groups = value.get("groups")
+        for group in groups if isinstance(groups, list) else []:
+            if not isinstance(group, dict):
+                continue
+            gid = _local_id(group.get("id"), "")
+            named = _group_members(group)
+            members = [a for a in agents if a.local in named or (gid and gid in a.group_ids)]
+            if not members:
+                continue
+            name = group.get("name")
+            if not (isinstance(name, str) and name.strip()):
+                name = "+".join(a.label for a in members)
+            self.groups.append((name, {a.sid for a in members}))
+
+    def scope(self, users: list[_Agent]) -> _Scope:
+        if len(users) == 1:
+            return _agent_scope(users[0])
+        sids = tuple(a.sid for a in users)
+        if not users:
+            return _Scope(self.file_project, None, ())
+        for name, members in self.groups:
+            if set(sids) <= members:
+                return _Scope(f"letta:group:{name}", None, sids)
+        return _Scope(self.file_project, None, sids)
+
+
+def _users(agents: list[_Agent], wanted: dict[str, list[str]], key: str) -> list[_Agent]:
+    """The agents (file order, each once) whose list ``wanted[agent sid]`` holds ``key``."""
+    return [a for a in agents if key in wanted.get(a.sid, ())]
+
+
+def _file_users(agents: list[_Agent], raw_agents: dict[str, dict], file: dict) -> list[_Agent]:
+    """The agents a file is attached to: by ``files_agents`` or through its source (folder)."""
+    fid = _local_id(file.get("id"), "")
+    source = _local_id(file.get("source_id"), "")
+    users = []
+    for agent in agents:
+        raw = raw_agents[agent.sid]
+        links = raw.get("files_agents")
+        by_link = bool(fid) and any(
+            isinstance(link, dict) and _local_id(link.get("file_id"), "") == fid
+            for link in (links if isinstance(links, list) else [])
+        )
+        folders = _ids(raw.get("source_ids")) + _ids(raw.get("folder_ids"))
+        if by_link or (source and source in folders):
+            users.append(agent)
+    return users
+
+
+def _document_memories(
+    file: dict, fid: str, ns: str, scope: _Scope, fallback_time: str | None
+) -> list[dict]:
+    """A file's text as memories of about PART_CHARS characters each, linked to each other."""
+    text = file["content"]
+    bounds = [(s, e) for s, e in split_text(text) if text[s:e].strip()]
+    name = next(
+        (
+            file[k]
+            for k in ("original_file_name", "file_name")
+            if isinstance(file.get(k), str) and file[k].strip()
+        ),
+        fid,
+    )
+    ids = [f"letta-{ns}-{fid}-part-{i}" for i in range(1, len(bounds) + 1)]
+    raw = {k: v for k, v in file.items() if k != "content"}
+    created = _time(file.get("file_creation_date")) or _time(file.get("created_at"))
+    updated = _time(file.get("file_last_modified_date")) or _time(file.get("updated_at"))
+    memories = []
+    for i, (start, end) in enumerate(bounds):
+        n = len(bounds)
+        source = canonical.source_block(SYSTEM, AF, raw)
+        source["part"] = {"index": i + 1, "of": n, "start": start, "end": end}
+        memories.append(
+            canonical.memory_record(
+                ids[i],
+                text[start:end],
+                created_at=created or fallback_time,
+                updated_at=updated,
+                mem_type="fact",
+                title=f"{name} (part {i + 1} of {n})" if n > 1 else name,
+                concepts=[DOCUMENT_CONCEPT],
+                session_ids=list(scope.session_ids),
+                relatedIds=[other for other in ids if other != ids[i]] or None,
+                project=scope.project,
+                agentId=scope.agent_id,
+                source=source,
+            )
+        )
+    return memories
+
+
 def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
     value = payload.value if isinstance(payload.value, dict) else {}
     errors: list[Problem] = []
     warnings = _start_warnings(payload)
+    losses = _Tally()
     file_time = _time(value.get("created_at"))
     data = _empty_export(file_time)
     agents = value.get("agents")
@@ -375,14 +828,16 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
     blocks = value.get("blocks")
     if not isinstance(blocks, list):
         blocks = []
+    files = value.get("files")
+    if not isinstance(files, list):
+        files = []
 
-    # File context kept with every session: top-level keys that are neither agents, blocks nor
-    # records matched to an agent (tools/groups/sources referenced by no agent stay here).
-    file_context = {k: v for k, v in value.items() if k not in ("agents", "blocks", *RELATED_KEYS)}
     used: set[tuple[str, str]] = set()
     sources: list[dict] = []  # session sources waiting for the file context
-    block_users: dict[str, list[tuple[str, str]]] = {}  # block id -> [(session id, agent ns)]
-    namespaces: list[str] = []
+    block_ids: dict[str, list[str]] = {}  # session id -> the agent's block ids
+    known: list[_Agent] = []
+    raw_agents: dict[str, dict] = {}
+    prompts: list[dict] = []
 
     for i, agent in enumerate(agents):
         path = f"agents[{i}]"
@@ -394,14 +849,19 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
         messages = _agent_messages(agent, path, errors)
         times = _message_times([m for _, m in messages])
         ns = _namespace(agent.get("name"), times[0] if times else file_time, agent.get("system"))
-        namespaces.append(ns)
         local = _local_id(agent.get("id"), f"agent-{i}")
         sid = f"letta-{ns}-{local}"
+        me = _Agent(
+            local, sid, ns, _label(agent.get("name"), sid), tuple(_ids(agent.get("group_ids")))
+        )
+        known.append(me)
+        raw_agents[sid] = agent
         started = times[0] if times else file_time
         observations = []
         for j, message in messages:
             oid = f"letta-{ns}-{_local_id(message.get('id'), f'msg-{j}')}"
-            observations.append(_observation(oid, sid, message, AF, started))
+            observations.append(_observation(oid, me, message, AF, started))
+            _count_message(message, losses)
         related, agent_used = _related(agent, value)
         used |= agent_used
         source = canonical.source_block(
@@ -411,34 +871,34 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
             source["related"] = related
         session = canonical.session_record(
             sid,
-            f"letta:{agent.get('name') or local}",
+            me.project,
             started_at=started,
             ended_at=times[-1] if times else None,
             observation_count=len(observations),
             model=_model(agent),
             tags=_tags(agent.get("tags")),
+            agentId=sid,
         )
         session["source"] = source
         sources.append(source)
         _add_session(data, session, observations)
-        for bid in _ids(agent.get("block_ids")):
-            block_users.setdefault(bid, []).append((sid, ns))
-
-    unreferenced = _unreferenced(value, used)
-    context = {**file_context, **({"unreferenced": unreferenced} if unreferenced else {})}
-    if context:
-        for source in sources:
-            source["file"] = context
+        block_ids[sid] = list(dict.fromkeys(_ids(agent.get("block_ids"))))
+        prompt = _system_prompt_memory(me, agent, AF, started)
+        if prompt is not None:
+            prompts.append(prompt)
+        _count_agent(agent, losses)
 
     file_ns = (
-        canonical.stable_id(f"{SYSTEM}-file", *sorted(namespaces))
-        if namespaces
+        canonical.stable_id(f"{SYSTEM}-file", *sorted(a.ns for a in known))
+        if known
         else canonical.stable_id(
             f"{SYSTEM}-file",
             value.get("created_at"),
             *sorted(str(b.get("label")) for b in blocks if isinstance(b, dict)),
         )
     )
+    owners = _Owners(value, known, file_ns)
+
     seen: set[str] = set()
     unused = 0
     for k, block in enumerate(blocks):
@@ -449,22 +909,66 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
             )
             continue
         local_bid = _local_id(block.get("id"), f"block-{k}")
-        users = block_users.get(local_bid, [])
-        ns = users[0][1] if users else file_ns
+        users = _users(known, block_ids, local_bid)
+        ns = users[0].ns if users else file_ns
         mid = f"letta-{ns}-{local_bid}"
         if mid in seen:
             warnings.append(
                 Problem(path, f"duplicate block id {local_bid!r}; skipped", code=Code.DUPLICATE_KEY)
             )
+            losses.add(
+                "letta.duplicate-blocks",
+                "blocks repeating an earlier block's id",
+                Kept.NOT_IMPORTED,
+            )
             continue
         seen.add(mid)
         if not users:
             unused += 1
-        session_ids = list(dict.fromkeys(sid for sid, _ in users))
-        data["memories"].append(_block_memory(mid, block, AF, session_ids, file_time))
+        data["memories"].append(_block_memory(mid, block, AF, owners.scope(users), file_time))
+        _count_block(block, losses)
+    data["memories"].extend(prompts)
 
-    known = {_local_id(b.get("id"), "") for b in blocks if isinstance(b, dict)}
-    missing = sorted(set(block_users) - known)
+    # Attached files with text become document memories; the others stay in the file context.
+    kept_files: list = []
+    documented = 0
+    for file in files:
+        content = file.get("content") if isinstance(file, dict) else None
+        if not isinstance(file, dict) or not isinstance(content, str) or not content.strip():
+            kept_files.append(file)
+            continue
+        fid = _local_id(file.get("id"), f"file-{canonical.stable_id(content)}")
+        users = _file_users(known, raw_agents, file)
+        ns = users[0].ns if users else file_ns
+        parts = _document_memories(file, fid, ns, owners.scope(users), file_time)
+        if parts[0]["id"] in seen:
+            warnings.append(
+                Problem("files", f"duplicate file id {fid!r}; skipped", code=Code.DUPLICATE_KEY)
+            )
+            kept_files.append(file)
+            continue
+        seen.add(parts[0]["id"])
+        documented += 1
+        data["memories"].extend(parts)
+
+    # File context kept with every session: top-level keys that are neither agents, blocks,
+    # documents nor records matched to an agent (tools/groups/sources referenced by no agent
+    # stay here, under "unreferenced").
+    file_context = {
+        k: (kept_files if k == "files" else v)
+        for k, v in value.items()
+        if k not in ("agents", "blocks", *RELATED_KEYS)
+    }
+    unreferenced = _unreferenced(value, used)
+    context = {**file_context, **({"unreferenced": unreferenced} if unreferenced else {})}
+    if context:
+        for source in sources:
+            source["file"] = context
+    _count_file(value, documented, losses, Kept.VERBATIM_ONLY if sources else Kept.NOT_IMPORTED)
+
+    wanted = {bid for ids in block_ids.values() for bid in ids}
+    present = {_local_id(b.get("id"), "") for b in blocks if isinstance(b, dict)}
+    missing = sorted(wanted - present)
     if missing:
         warnings.append(
             Problem(
@@ -488,6 +992,7 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
         source_version=revision if isinstance(revision, str) and revision else None,
         errors=errors,
         warnings=warnings,
+        left_behind=losses.items(),
     )
 
 
@@ -498,6 +1003,7 @@ def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
     value = payload.value if isinstance(payload.value, dict) else {}
     errors: list[Problem] = []
     warnings = _start_warnings(payload)
+    losses = _Tally()
     file_time = _time(value.get("created_at"))
     data = _empty_export(_time(value.get("updated_at")) or file_time)
 
@@ -506,18 +1012,20 @@ def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
     started = times[0] if times else file_time
     ns = _namespace(value.get("name"), started, value.get("system"))
     sid = f"letta-{ns}-agent-0"
-    observations = [
-        _observation(f"letta-{ns}-msg-{j}", sid, message, AF_LEGACY, started)
-        for j, message in messages
-    ]
+    agent = _Agent("agent-0", sid, ns, _label(value.get("name"), sid))
+    observations = []
+    for j, message in messages:
+        observations.append(_observation(f"letta-{ns}-msg-{j}", agent, message, AF_LEGACY, started))
+        _count_message(message, losses)
     session = canonical.session_record(
         sid,
-        f"letta:{value.get('name') or 'agent'}",
+        agent.project,
         started_at=started,
         ended_at=times[-1] if times else None,
         observation_count=len(observations),
         model=_model(value),
         tags=_tags(value.get("tags")),
+        agentId=sid,
     )
     session["source"] = canonical.source_block(
         SYSTEM,
@@ -545,7 +1053,20 @@ def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
             )
             continue
         data["memories"].append(
-            _block_memory(f"letta-{ns}-block-{k}", block, AF_LEGACY, [sid], file_time)
+            _block_memory(f"letta-{ns}-block-{k}", block, AF_LEGACY, _agent_scope(agent), file_time)
+        )
+        _count_block(block, losses)
+    prompt = _system_prompt_memory(
+        agent, value, AF_LEGACY, file_time or started, _time(value.get("updated_at"))
+    )
+    if prompt is not None:
+        data["memories"].append(prompt)
+
+    _count_agent(value, losses)
+    tools = value.get("tools")
+    if isinstance(tools, list):
+        losses.add(
+            "letta.tools", "tools (definitions and source code)", Kept.VERBATIM_ONLY, len(tools)
         )
 
     version = value.get("version")
@@ -554,16 +1075,56 @@ def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
         source_version=version if isinstance(version, str) and version else None,
         errors=errors,
         warnings=warnings,
+        left_behind=losses.items(),
     )
 
 
 # --- letta-passages -------------------------------------------------------------------------
 
 
+class _PassageOwners:
+    """Decides the scope of a passage: its agent, else its archive, else the file."""
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+        archives: dict[str, set[str]] = {}
+        for item in items:
+            if isinstance(item, dict):
+                archive, agent = _text_id(item.get("archive_id")), _text_id(item.get("agent_id"))
+                if archive and agent:
+                    archives.setdefault(archive, set()).add(agent)
+        # An archive whose passages all name the same agent belongs to that agent.
+        self.archive_agent = {a: next(iter(s)) for a, s in archives.items() if len(s) == 1}
+        self._ns: str | None = None
+
+    def scope(self, item: dict) -> _Scope:
+        archive = _text_id(item.get("archive_id"))
+        agent = _text_id(item.get("agent_id")) or (archive and self.archive_agent.get(archive))
+        if agent:
+            return _Scope(f"letta:agent:{agent}", self._agent_id(agent), ())
+        if archive:
+            return _Scope(f"letta:archive:{archive}", None, ())
+        return _Scope(FILE_PASSAGES_PROJECT, None, ())
+
+    def _agent_id(self, agent: str) -> str:
+        if not _LOCAL_AGENT_ID.fullmatch(agent):
+            return f"{SYSTEM}-{agent}"  # a server's agent id is unique on its own
+        if self._ns is None:  # a file-local id: namespaced by the file's passages
+            ids = (i.get("id") for i in self.items if isinstance(i, dict))
+            self._ns = canonical.stable_id(f"{SYSTEM}-passages", *sorted(map(str, ids)))
+        return f"{SYSTEM}-{self._ns}-{agent}"
+
+
+def _text_id(value: Any) -> str:
+    return value if isinstance(value, str) and value.strip() else ""
+
+
 def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
     items = payload.value if isinstance(payload.value, list) else []
     errors: list[Problem] = []
     warnings = _start_warnings(payload)
+    losses = _Tally()
+    owners = _PassageOwners(items)
     memories: list[dict] = []
     seen: set[str] = set()
     deleted = embedded = duplicates = 0
@@ -595,7 +1156,13 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
         seen.add(pid)
         if item.get("embedding") not in (None, []):
             embedded += 1
+        losses.fields(
+            "letta.passage-fields",
+            "passages with other details (metadata, file, source, organization...)",
+            {k for k, v in item.items() if k not in PASSAGE_MAPPED and _has_value(v)},
+        )
         raw = {k: v for k, v in item.items() if k != "embedding"}
+        scope = owners.scope(item)
         created = _time(item.get("created_at"))
         memories.append(
             canonical.memory_record(
@@ -606,6 +1173,8 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
                 mem_type="fact",
                 title=canonical.title_from_text(text),
                 concepts=_tags(item.get("tags")) or [],
+                project=scope.project,
+                agentId=scope.agent_id,
                 source=canonical.source_block(SYSTEM, PASSAGES, raw),
             )
         )
@@ -618,6 +1187,13 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
                 code=Code.DELETED_LEFT_OUT,
             )
         )
+        losses.add(
+            "letta.deleted-passages",
+            "deleted passages (is_deleted: true)",
+            Kept.NOT_IMPORTED,
+            deleted,
+            "included when asked (--include-deleted)",
+        )
     if embedded:
         warnings.append(
             Problem(
@@ -625,6 +1201,13 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
                 f"{embedded} passage(s) carried embedding vectors; they were not kept",
                 code=Code.DATA_DROPPED,
             )
+        )
+        losses.add(
+            "letta.embeddings",
+            "passages' embedding vectors",
+            Kept.NOT_IMPORTED,
+            embedded,
+            "agentmemory computes its own",
         )
     if duplicates:
         warnings.append(
@@ -634,10 +1217,18 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
                 code=Code.DUPLICATE_KEY,
             )
         )
+        losses.add(
+            "letta.duplicate-passages",
+            "passages repeating an earlier passage's id",
+            Kept.NOT_IMPORTED,
+            duplicates,
+        )
     times = sorted(t for m in memories if (t := _time(m.get("updatedAt"))))
     data = _empty_export(times[-1] if times else None)
     data["memories"] = memories
-    return Conversion(data, source_version=None, errors=errors, warnings=warnings)
+    return Conversion(
+        data, source_version=None, errors=errors, warnings=warnings, left_behind=losses.items()
+    )
 
 
 FORMATS: tuple[Format, ...] = (
