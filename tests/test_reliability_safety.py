@@ -134,7 +134,7 @@ def test_logs_carry_no_memory_contents(
 ):
     from pydantic import BaseModel
 
-    from wizard.core import reading
+    from wizard.core import inspection, reading
     from wizard.store import importer
 
     db = tmp_path / "store.sqlite"
@@ -154,9 +154,9 @@ def test_logs_carry_no_memory_contents(
         content = payload.value["memories"][0]["content"]
         raise ValueError(f"invalid literal for int() with base 10: {content!r}")
 
-    monkeypatch.setattr(reading, "read_payload", buggy_reader)
+    monkeypatch.setattr(inspection, "read_payload", buggy_reader)
     assert main(["import", str(secret_export), "--db", str(db)]) == 1
-    monkeypatch.setattr(reading, "read_payload", original)
+    monkeypatch.setattr(inspection, "read_payload", original)
     # a bug while writing: the import fails, the CLI logs the traceback
     flush = importer._Engine._flush
 
@@ -252,12 +252,13 @@ def test_wizard_setting_raises_the_size_limit_for_the_next_inspection(qtbot, db_
     )
     assert not wiz.session.inspection.ok
     message = wiz.session.inspection.report.errors[0].message
-    assert "files up to 1.0 MB are accepted" in message and "settings" in message
+    assert "files up to 1.0 MB are accepted" in message
+    wiz.next()  # the validation page says what to do, by the problem's code, with a button
+    page = wiz.validation_page
+    assert page.advice.isVisibleTo(page) and "setting" in page.advice.text()
 
     with qtbot.waitSignal(wiz.settingsOpened) as opened:
-        qtbot.mouseClick(
-            wiz.file_page.findChild(object, "settingsButton"), Qt.MouseButton.LeftButton
-        )
+        qtbot.mouseClick(page.findChild(object, "sizeSettingsButton"), Qt.MouseButton.LeftButton)
     dialog = opened.args[0]
     spin = dialog.findChild(object, "maxInputSpin")
     assert spin.value() == 1

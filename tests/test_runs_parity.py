@@ -9,21 +9,22 @@ validating write nothing, every import asked for leaves exactly one entry.
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWizard
-from store_helpers import REFUSED, SMALL, copy_of, start_paused_import
+from PySide6.QtWidgets import QMessageBox, QWizard
+from store_helpers import REFUSED, SMALL, SMALL_030, copy_of, start_paused_import
 
 from wizard.cli import main
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.store import importer
 from wizard.store.audit import list_entries
 from wizard.store.database import open_store
-from wizard.ui import open_wizard
+from wizard.ui import open_audit_history, open_wizard
 from wizard.ui.ask import Ask
 from wizard.ui.audit_window import describe_entry
 from wizard.ui.labels import STRATEGY_OBJECT_NAMES
@@ -189,4 +190,44 @@ def test_reading_and_validating_write_nothing_in_either_shell(qtbot, stores, cap
     assert entry["source"]["name"] == REFUSED.name
     assert main(["import", str(REFUSED), "--db", str(db_cli), "--dry-run"]) == 1
     assert len(added_entries(db_cli, before)) == 1  # a dry run writes nothing
+    capsys.readouterr()
+
+
+def gui_revert(qtbot, db: Path, audit_id: int, monkeypatch) -> None:
+    """Revert from the audit history window: select the import, Revert, confirm."""
+    monkeypatch.setattr(Ask, "question", staticmethod(lambda *a, **k: True))
+    monkeypatch.setattr(QMessageBox, "open", lambda self: None)  # the "cannot revert" box
+    window = open_audit_history(db)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.is_loading(), timeout=10_000)
+    assert window.select_entry(audit_id)
+    with qtbot.waitSignal(window.revertFinished, timeout=20_000):
+        window.revert_selected()
+
+
+@pytest.mark.parametrize("conflict", [False, True], ids=["succeeded", "refused"])
+def test_a_revert_is_audited_alike(qtbot, stores, tmp_path, monkeypatch, capsys, conflict):
+    """Revert the template's import #1: it succeeds, or (a later import changed its records)
+    it is refused; the command line and the audit window record the same entry."""
+    db_cli, db_gui = stores
+    if conflict:  # the same later import, changing a record of #1, in both stores
+        data = json.loads(SMALL_030.read_text(encoding="utf-8"))
+        data["memories"][0]["content"] = "changed later"
+        later = tmp_path / "later.json"
+        later.write_text(json.dumps(data), encoding="utf-8")
+        for db in stores:
+            assert main(["import", str(later), "--db", str(db)]) == 0
+    cli, gui = both(
+        db_cli,
+        db_gui,
+        lambda: main(["revert", "1", "--db", str(db_cli)]),
+        lambda: gui_revert(qtbot, db_gui, 1, monkeypatch),
+    )
+    assert len(cli) == 1 and cli == gui
+    assert cli[0]["operation"] == "revert"
+    if conflict:
+        assert cli[0]["outcome"] == Outcome.REFUSED and cli[0]["error_code"] == "conflict"
+    else:
+        assert cli[0]["outcome"] == Outcome.SUCCEEDED and cli[0]["error_code"] is None
     capsys.readouterr()

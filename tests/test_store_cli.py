@@ -238,3 +238,45 @@ def test_ctrl_c_mid_import_rolls_back_audits_and_exits_130(tmp_path, filled, cap
     capsys.readouterr()
     assert main(["audit", "--limit", "1", "--json"]) == 0
     assert _json(capsys)[0]["outcome"] == "cancelled"
+
+
+def test_ctrl_c_after_the_commit_reports_the_committed_import(db, capsys, monkeypatch):
+    """Ctrl-C while the terminal shows the last progress (the commit has returned): the import
+    is complete and reported as such, exit 0, never "nothing was written"."""
+    from wizard import cli_commands
+
+    update = cli_commands.ProgressBar.update
+
+    def interrupted(self, label, done, total, force=False):
+        if label == "done":
+            raise KeyboardInterrupt
+        return update(self, label, done, total, force)
+
+    monkeypatch.setattr(cli_commands.ProgressBar, "update", interrupted)
+    assert main(["import", str(SMALL), "--json"]) == 0
+    out = _json(capsys)
+    assert out["ok"] is True and out["outcome"] == "succeeded"
+    with database.open_store(db) as store:
+        assert store.counts()["observations"] == 500
+        assert [e["outcome"] for e in audit.list_entries(store)] == ["succeeded"]
+
+
+def test_a_refusal_the_locked_store_cannot_audit_is_still_a_refusal(db, capsys, monkeypatch):
+    """The file is refused (exit 1, the reason, the --json object) even when the store is locked
+    so that the refusal itself cannot be written to the audit; the CLI says that too."""
+    assert main(["stats"]) == 0  # creates the store
+    capsys.readouterr()
+    monkeypatch.setenv("AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS", "50")
+    holder = sqlite3.connect(db)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert main(["import", str(REFUSED), "--json"]) == 1
+    finally:
+        holder.rollback()
+        holder.close()
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["outcome"] == "refused" and out["audit_id"] is None
+    assert out["error_code"] == "unsupported-format"
+    assert "the refusal could not be audited" in captured.err
+    assert "refused:" in captured.err

@@ -61,10 +61,24 @@ def _err(message: str) -> None:
     print(f"{APP_NAME}: {message}", file=sys.stderr)
 
 
+# What the command line offers for a store problem, by its kind.
+STORE_ADVICE = {
+    ErrorKind.READONLY: "Choose a writable file with --db, or fix the permissions",
+    ErrorKind.CORRUPT: "Choose another file with --db",
+    ErrorKind.NEWER_SCHEMA: "Update the app, or choose another store with --db",
+}
+
+
+def _advised(message: str, kind: object) -> str:
+    """A store problem's message with what the command line offers for its kind."""
+    advice = STORE_ADVICE.get(kind) if isinstance(kind, ErrorKind) else None
+    return f"{message}. {advice}" if advice else message
+
+
 def _store_err(exc: StoreError) -> None:
-    """A store problem in one line; for a damaged store, a second line saying how to start a
-    new one without losing the old file."""
-    _err(exc.message)
+    """A store problem in one line (with what to do about it); for a damaged store, a second
+    line saying how to start a new one without losing the old file."""
+    _err(_advised(exc.message, exc.kind))
     if exc.kind == ErrorKind.CORRUPT and exc.path is not None and exc.path.is_file():
         _err(move_aside_hint(exc.path))
 
@@ -308,6 +322,8 @@ def _refused(args: argparse.Namespace, inspection: Any, result: ImportResult) ->
     message = f"{inspection.source.name}: refused: {first}{more}"
     if _needs_size_advice(errors[:1]):
         message += "; raise it with --max-size (e.g. --max-size 4G)"
+    if result.audit_error is not None and not args.dry_run:
+        _err(f"(the refusal could not be audited: {result.audit_error})")
     if args.json:
         out = result.to_dict()
         out["error"] = message
@@ -333,7 +349,7 @@ def _import_output(
     if args.json:
         _print_json(result.to_dict())
         if not result.ok:
-            _err(result.error or result.outcome)
+            _err(_advised(result.error or str(result.outcome), result.error_code))
         return
     name = inspection.source.name
     version = inspection.report.source_version
@@ -363,7 +379,7 @@ def _import_output(
         hint = f" (undo with: {APP_NAME} revert {result.audit_id})" if result.ok else ""
         print(f"Audit entry #{result.audit_id}{hint}")
     if not result.ok:
-        _err(result.error or result.outcome)
+        _err(_advised(result.error or str(result.outcome), result.error_code))
 
 
 # ---------------------------------------------------------------- stats, audit

@@ -10,6 +10,10 @@ work: Qt's settings path stays pointed at the removed folder afterwards.
 It is the smoke test of the PyInstaller bundle (`packaging/build.sh`), run headless as
 ``QT_QPA_PLATFORM=offscreen agentmemory-wizard --self-test``. The platform is not forced here:
 with a display it uses the real one, which is what a user checking an install wants.
+
+What it checks, it imports inside the step that checks it (the store, the runs, Qt, the
+windows): a broken install then fails that step with a one-line reason instead of a traceback
+at import time, and Qt is not loaded before the display check (Qt aborts without one).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -321,6 +326,4 @@ def run_self_test() -> int:
 
 
 def _remove_tree(folder: Path) -> None:
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)  # a file still open on Windows is left behind

@@ -12,6 +12,9 @@ import hashlib
 from datetime import datetime, timezone
 from typing import Any
 
+from wizard.core.collections import ALWAYS_PRESENT, empty_collection
+from wizard.core.versions import NEWEST
+
 TITLE_LIMIT = 80
 _ABSENT = (None, "", "None", "null")
 
@@ -61,9 +64,6 @@ def now_iso() -> str:
 def export_document(*, exported_at: str | None = None, **collections: Any) -> dict:
     """A canonical ExportData for converted records: the newest agentmemory version, and the
     four collections agentmemory always writes present even when empty."""
-    from wizard.core.collections import ALWAYS_PRESENT, empty_collection
-    from wizard.core.versions import NEWEST
-
     document: dict = {"version": NEWEST, "exportedAt": exported_at or now_iso()}
     document.update((name, empty_collection(name)) for name in ALWAYS_PRESENT)
     document.update(collections)

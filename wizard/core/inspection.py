@@ -8,13 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wizard.core import preflight
+from wizard.core.adapters.agentmemory import AGENTMEMORY_FORMATS
 from wizard.core.allocation import paused_gc, release
-from wizard.core.formats import Conversion
+from wizard.core.detection import detect
+from wizard.core.formats import Conversion, ConvertOptions
 from wizard.core.losses import Kept, LeftBehind
 from wizard.core.names import Phase
-from wizard.core.problems import Cancelled, Code, Problem
+from wizard.core.problems import Cancelled, Code, InputRefused, Problem
+from wizard.core.reading import Limits, read_payload
 from wizard.core.redact import REDACTED, redact
 from wizard.core.report import Report
+from wizard.crashlog import log_crash
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB after decompression (FORMATS.md section 7)
 
@@ -101,13 +106,6 @@ def _inspect(
     progress: ProgressFn | None,
     cancel: CancelFn | None,
 ) -> Inspection:
-    from wizard.core import preflight
-    from wizard.core.adapters.agentmemory import AGENTMEMORY_FORMATS
-    from wizard.core.detection import detect
-    from wizard.core.formats import ConvertOptions
-    from wizard.core.problems import InputRefused
-    from wizard.core.reading import Limits, read_payload
-
     report = Report(ok=False)
 
     def refused(problem: Problem) -> Inspection:
@@ -147,8 +145,6 @@ def _inspect(
         )
         return refused(problem)
     except Exception as exc:  # an adapter bug must not take the app down: refuse, log it
-        from wizard.crashlog import log_crash
-
         log_crash(exc)
         problem = Problem(
             "",

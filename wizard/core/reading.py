@@ -81,8 +81,8 @@ class _Counted:
         self.total += len(data)
         if self.total > self.limits.max_bytes:
             raise InputRefused(
-                f"{self.what} expands beyond {_human(self.limits.max_bytes)}; the limit can be "
-                "raised in the settings",
+                f"{self.what} expands beyond {_human(self.limits.max_bytes)}, the largest input "
+                "accepted",
                 code=Code.SIZE_LIMIT,
             )
         if self.compressed is not None and self.total > self.grace:
@@ -249,8 +249,7 @@ def read_payload(
             raise InputRefused(f"{name} is empty", code=Code.EMPTY_FILE)
         if size > limits.max_bytes:
             raise InputRefused(
-                f"{name} is {_human(size)}; files up to {_human(limits.max_bytes)} are accepted "
-                "(the limit can be raised in the settings)",
+                f"{name} is {_human(size)}; files up to {_human(limits.max_bytes)} are accepted",
                 code=Code.SIZE_LIMIT,
             )
         tick = (lambda: progress(f.tell(), size)) if progress else None

@@ -18,14 +18,20 @@ def drive(
     """Run ``gen`` to its end and return its value.
 
     ``on_item(item)`` sees every yielded item; after each one, ``interrupt()`` may return an
-    exception, which is thrown into the generator at its ``yield`` (so it can roll back). The
-    generator is closed whatever happens.
+    exception, which is thrown into the generator at its ``yield`` (so it can roll back). An
+    exception raised by ``on_item`` (Ctrl-C while the caller shows progress) is thrown into the
+    generator too: it decides (roll back and re-raise, or return the result of work already
+    committed). The generator is closed whatever happens.
     """
     try:
         item = next(gen)
         while True:
             if on_item is not None:
-                on_item(item)
+                try:
+                    on_item(item)
+                except BaseException as raised:
+                    item = gen.throw(raised)
+                    continue
             exc = interrupt() if interrupt is not None else None
             item = gen.throw(exc) if exc is not None else next(gen)
     except StopIteration as stop:

@@ -14,7 +14,7 @@ from wizard.runs.importing import (
     record_refusal,
     unfinished_result,
 )
-from wizard.runs.reverting import RevertResult, preview, revert
+from wizard.runs.reverting import RevertPreview, RevertResult, preview, revert
 from wizard.store.importer import CollectionPlan, Plan, Progress, plan_steps
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "ImportResult",
     "Plan",
     "Progress",
+    "RevertPreview",
     "RevertResult",
     "drive",
     "dry_run",

@@ -56,6 +56,7 @@ class ImportResult:
     error_code: Code | ErrorKind | None = None
     duration_ms: int | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    audit_error: str | None = None  # why the attempt's entry could not be written
     # what validation said of the file: its warnings, and what it leaves behind
     warnings: list[Problem] = field(default_factory=list)
     left_behind: list[LeftBehind] = field(default_factory=list)
@@ -138,15 +139,28 @@ def _result(
 
 
 def record_refusal(store: Store, inspection: Inspection, strategy: Strategy) -> ImportResult:
-    """An import asked for a file that cannot be imported: audited as refused."""
+    """An import asked for a file that cannot be imported: audited as refused (when the store
+    lets us write; else the refusal says so)."""
     t0 = time.monotonic()
     error, code = refusal(inspection)
     fields = import_fields(
         inspection, strategy, Outcome.REFUSED, error=error, error_code=code, duration_ms=0
     )
-    audit_id = audit.record_entry(store, fields)
+    audit_id: int | None = None
+    audit_error: str | None = None
+    try:
+        audit_id = audit.record_entry(store, fields)
+    except StoreError as e:
+        audit_error = e.message
     return _result(
-        inspection, strategy, Outcome.REFUSED, t0, audit_id=audit_id, error=error, error_code=code
+        inspection,
+        strategy,
+        Outcome.REFUSED,
+        t0,
+        audit_id=audit_id,
+        error=error,
+        error_code=code,
+        audit_error=audit_error,
     )
 
 

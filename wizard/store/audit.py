@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,13 +22,11 @@ from peewee import SqliteDatabase
 from wizard import __version__
 from wizard.core.canonical import now_iso
 from wizard.core.collections import in_order
-from wizard.core.names import ErrorKind, Operation, Outcome
+from wizard.core.names import Operation, Outcome
 from wizard.store.database import Store
 from wizard.store.entries import finish_entry, write_entry
 from wizard.store.migrations import SCHEMA_VERSION
 from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, AuditEntry, TableSpec, spec_for
-
-CONFLICTS_NAMED = 10  # how many conflicting records a refusal message names
 
 
 def current_user() -> str:
@@ -115,27 +114,18 @@ def get_entry(store: Store, audit_id: int) -> dict:
 
 
 @dataclass
-class RevertPreview:
-    """What reverting import ``target_id`` would do, or why it cannot."""
+class RevertFacts:
+    """What the store knows of an import that someone wants to revert: its entry (None when
+    there is none), the records a later, not reverted import changed since (``conflicts``), and
+    what undoing it would do: previous versions put back (``restore``) and records it inserted
+    that would go (``remove``), per collection. Whether it may be reverted is the revert run's
+    decision (``wizard.runs.reverting``)."""
 
     target_id: int
-    ok: bool
-    reason: str | None = None
+    entry: dict[str, Any] | None
     conflicts: list[tuple[str, str]] = field(default_factory=list)
-    restore: dict[str, int] = field(default_factory=dict)  # previous versions put back
-    remove: dict[str, int] = field(default_factory=dict)  # records the import inserted
-    code: ErrorKind | None = None  # why it cannot: not-revertible or conflict
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target_id": self.target_id,
-            "ok": self.ok,
-            "reason": self.reason,
-            "conflicts": [{"collection": c, "key": k} for c, k in self.conflicts],
-            "restore": dict(self.restore),
-            "remove": dict(self.remove),
-            "code": None if self.code is None else str(self.code),
-        }
+    restore: dict[str, int] = field(default_factory=dict)
+    remove: dict[str, int] = field(default_factory=dict)
 
 
 def _conflicts(db: SqliteDatabase, target: int) -> list[tuple[str, str]]:
@@ -144,9 +134,9 @@ def _conflicts(db: SqliteDatabase, target: int) -> list[tuple[str, str]]:
     # a later import overwrote or deleted a record this import had written
     cur = db.execute_sql(
         "SELECT c.collection, c.key FROM audit_changes c JOIN audit_log a ON a.id = c.audit_id"
-        " WHERE c.prev_last_audit = ? AND c.audit_id > ? AND a.operation = 'import'"
-        " AND a.outcome = 'succeeded' AND a.reverted_by IS NULL",
-        (target, target),
+        " WHERE c.prev_last_audit = ? AND c.audit_id > ? AND a.operation = ?"
+        " AND a.outcome = ? AND a.reverted_by IS NULL",
+        (target, target, str(Operation.IMPORT), str(Outcome.SUCCEEDED)),
     )
     found.update(cur.fetchall())
     # a record this import overwrote or deleted was written again later
@@ -170,47 +160,11 @@ def _conflicts(db: SqliteDatabase, target: int) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def _refusal(target: int, reason: str) -> RevertPreview:
-    return RevertPreview(target, False, reason, code=ErrorKind.NOT_REVERTIBLE)
-
-
-def _preview(db: SqliteDatabase, target: int) -> RevertPreview:
+def _facts(db: SqliteDatabase, target: int) -> RevertFacts:
     rows = list(AuditEntry.select().where(AuditEntry.id == target).dicts().execute(db))
     if not rows:
-        return _refusal(target, f"there is no audit entry #{target}")
-    row = rows[0]
-    if row["operation"] != Operation.IMPORT:
-        return _refusal(
-            target,
-            f"audit entry #{target} is a {row['operation']}, "
-            "not an import; only imports can be reverted",
-        )
-    if row["outcome"] != Outcome.SUCCEEDED:
-        return _refusal(
-            target,
-            f"import #{target} did not succeed (outcome: "
-            f"{row['outcome']}); it changed nothing, so there is nothing to "
-            "revert",
-        )
-    if row["reverted_by"] is not None:
-        return _refusal(
-            target,
-            f"import #{target} was already reverted (audit entry #{row['reverted_by']})",
-        )
-    conflicts = _conflicts(db, target)
-    if conflicts:
-        named = ", ".join(f"{c} {k}" for c, k in conflicts[:CONFLICTS_NAMED])
-        more = len(conflicts) - CONFLICTS_NAMED
-        if more > 0:
-            named += f" and {more} more"
-        return RevertPreview(
-            target,
-            False,
-            f"import #{target} cannot be reverted: a later import changed the same records "
-            f"({named}); revert the later import first",
-            conflicts,
-            code=ErrorKind.CONFLICT,
-        )
+        return RevertFacts(target, None)
+    facts = RevertFacts(target, _entry(rows[0]), _conflicts(db, target))
     restore = dict(
         db.execute_sql(
             "SELECT collection, count(*) FROM audit_changes WHERE audit_id = ? GROUP BY collection",
@@ -234,40 +188,42 @@ def _preview(db: SqliteDatabase, target: int) -> RevertPreview:
         (target, target),
     ).fetchall():
         remove[name] = n
-
-    def ordered(d: dict[str, int]) -> dict[str, int]:
-        return {name: d[name] for name in in_order(d)}
-
-    return RevertPreview(target, True, None, [], ordered(restore), ordered(remove))
+    facts.restore = {name: restore[name] for name in in_order(restore)}
+    facts.remove = {name: remove[name] for name in in_order(remove)}
+    return facts
 
 
-def revert_preview(store: Store, audit_id: int) -> RevertPreview:
-    """What ``revert`` would do (nothing is written)."""
+def revert_facts(store: Store, audit_id: int) -> RevertFacts:
+    """What the store knows of reverting ``audit_id`` (nothing is written)."""
     with store.errors(), store.database.atomic():
-        return _preview(store.database, audit_id)
+        return _facts(store.database, audit_id)
 
 
 def revert_write(
-    store: Store, audit_id: int, fields: dict[str, Any]
-) -> tuple[RevertPreview, int | None]:
-    """Undo import ``audit_id`` in one transaction with its entry (``fields``), when it can be
-    undone; returns the preview it checked and the new entry's id (None: nothing written)."""
+    store: Store,
+    audit_id: int,
+    fields: dict[str, Any],
+    allowed: Callable[[RevertFacts], bool],
+) -> tuple[RevertFacts, int | None]:
+    """Undo import ``audit_id`` in one transaction with its entry (``fields``), if ``allowed``
+    says so of the facts read under the same write lock; returns those facts and the new
+    entry's id (None: nothing written)."""
     t0 = time.monotonic()
     db = store.database
     with store.errors(), db.atomic("IMMEDIATE"):
-        preview = _preview(db, audit_id)
-        if not preview.ok:
-            return preview, None
+        facts = _facts(db, audit_id)
+        if not allowed(facts):
+            return facts, None
         revert_id = write_entry(db, fields)
         _undo(db, audit_id)
         AuditEntry.update(reverted_by=revert_id).where(AuditEntry.id == audit_id).execute(db)
         finish_entry(
             db,
             revert_id,
-            counts={"restored": preview.restore, "removed": preview.remove},
+            counts={"restored": facts.restore, "removed": facts.remove},
             duration_ms=int((time.monotonic() - t0) * 1000),
         )
-    return preview, revert_id
+    return facts, revert_id
 
 
 def _undo(db: SqliteDatabase, target: int) -> None:

@@ -17,6 +17,7 @@ import contextlib
 import errno
 import json
 import os
+import shlex
 import socket
 import sqlite3
 import time
@@ -146,10 +147,7 @@ def _folder_not_writable(path: Path | str) -> bool:
 
 def _readonly_message(path: Path | str) -> str:
     what = "its folder is" if _folder_not_writable(path) else "the file is"
-    return (
-        f"the store {path} is read-only ({what} not writable); nothing was written. Choose a "
-        "writable file with --db, or fix the permissions"
-    )
+    return f"the store {path} is read-only ({what} not writable); nothing was written"
 
 
 # ---------------------------------------------------------------- who holds the write lock
@@ -310,8 +308,6 @@ def move_aside(path: Path | str) -> Path:
 
 def move_aside_hint(path: Path | str) -> str:
     """The shell command that moves a damaged store aside (the CLI's suggestion)."""
-    import shlex
-
     path = Path(path)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = f"{path}{DAMAGED_SUFFIX}{stamp}"
@@ -377,7 +373,7 @@ class Store:
             with store_errors(self.path, os_errors):
                 yield
         except StoreError as exc:
-            if exc.kind == "corrupt":
+            if exc.kind == ErrorKind.CORRUPT:
                 self.damaged = exc.message
             raise
 
@@ -433,7 +429,7 @@ def _check_header(path: Path) -> None:
         raise StoreError(
             ErrorKind.CORRUPT,
             f"{path} is not an agentmemory-wizard store (not an SQLite database); it was left "
-            "untouched. Choose another file with --db",
+            "untouched",
             path,
         )
 
@@ -473,7 +469,7 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
                 raise StoreError(
                     ErrorKind.CORRUPT,
                     f"{path} is an SQLite database but not an agentmemory-wizard store; it was "
-                    "left untouched. Choose another file with --db",
+                    "left untouched",
                     path,
                 )
             if version > migrations.SCHEMA_VERSION:
@@ -481,7 +477,7 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
                     ErrorKind.NEWER_SCHEMA,
                     f"the store {path} was written by a newer version of {APP_NAME} (schema "
                     f"{version}; this version reads schema {migrations.SCHEMA_VERSION} and "
-                    "older). Update the app, or choose another store with --db",
+                    "older)",
                     path,
                 )
             backup = None

@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from wizard.core.names import Operation, Outcome
-from wizard.runs import RevertResult
-from wizard.store.audit import RevertPreview
+from wizard.runs import RevertPreview, RevertResult
 from wizard.store.database import StoreError
 from wizard.ui import backend
 from wizard.ui.ask import Ask
@@ -524,18 +523,13 @@ class AuditWindow(QMainWindow):
         audit_id = int(entry["id"])
         name = (entry.get("source") or {}).get("name") or "the file"
         if not preview.ok:
-            self._update_status()
-            box = plain_message_box(
-                self,
-                QMessageBox.Icon.Information,
-                "Cannot revert",
-                f"Import #{audit_id} ({name}) cannot be reverted.",
-                preview.reason or "",
-                object_name="cannotRevertBox",
-            )
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.open()
-            self.revertFinished.emit(preview)
+            # Asked for and refused: the revert run records the refusal (as the CLI's does),
+            # then the window says why.
+            task = Task(backend.revert_job(self.store, audit_id), name="revert")
+            task.finished.connect(lambda result, e=entry: self._on_revert_refused(e, result))
+            task.failed.connect(self._on_busy_failed)
+            self._set_busy(task)
+            task.start()
             return
         text = f"Revert import #{audit_id} of {name} ({local_time(entry.get('timestamp'))})?"
         if not Ask.question(
@@ -550,6 +544,26 @@ class AuditWindow(QMainWindow):
         task.failed.connect(self._on_busy_failed)
         self._set_busy(task)
         task.start()
+
+    def _on_revert_refused(self, entry: dict, result: RevertResult) -> None:
+        self._set_busy(None)
+        if result.ok:  # (the store changed in between: it could be reverted after all)
+            self._on_reverted(result)
+            return
+        audit_id = int(entry["id"])
+        name = (entry.get("source") or {}).get("name") or "the file"
+        box = plain_message_box(
+            self,
+            QMessageBox.Icon.Information,
+            "Cannot revert",
+            f"Import #{audit_id} ({name}) cannot be reverted.",
+            result.error or "",
+            object_name="cannotRevertBox",
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.reload()
+        self.revertFinished.emit(result)
 
     def _on_reverted(self, result: RevertResult) -> None:
         self._set_busy(None)

@@ -17,9 +17,8 @@ from typing import TypeVar
 from wizard import runs
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Strategy
-from wizard.runs import ImportResult, Plan, Progress, RevertResult
+from wizard.runs import ImportResult, Plan, Progress, RevertPreview, RevertResult
 from wizard.store import audit, database
-from wizard.store.audit import RevertPreview
 from wizard.store.database import Store, StoreError
 from wizard.ui.worker import Job, TaskContext, release_data
 

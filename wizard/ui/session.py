@@ -108,9 +108,29 @@ class MigrationSession(QObject):
         self.options = options
         self.start_inspection()
 
-    def change_options(self, **changes: object) -> None:
-        """Check the file again with some options changed (``skip_invalid=True``...)."""
-        self.reinspect(dataclasses.replace(self.options, **changes))  # type: ignore[arg-type]
+    def change_options(
+        self,
+        *,
+        skip_invalid: bool | None = None,
+        treat_as_version: str | None = None,
+        include_deleted: bool | None = None,
+        include_inactive: bool | None = None,
+    ) -> None:
+        """Check the file again with the options given changed (the others kept)."""
+        options = self.options
+        self.reinspect(
+            dataclasses.replace(
+                options,
+                skip_invalid=options.skip_invalid if skip_invalid is None else skip_invalid,
+                treat_as_version=treat_as_version or options.treat_as_version,
+                include_deleted=(
+                    options.include_deleted if include_deleted is None else include_deleted
+                ),
+                include_inactive=(
+                    options.include_inactive if include_inactive is None else include_inactive
+                ),
+            )
+        )
 
     def apply_size_limit(self, limit: int, reinspect: bool) -> None:
         """A new size limit from the settings: the file is checked again when ``reinspect``

@@ -32,6 +32,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from wizard.core.allocation import paused_gc, release
+from wizard.core.inspection import Inspection
+from wizard.core.names import Name
 from wizard.core.problems import Cancelled
 from wizard.core.steps import drive
 
@@ -78,6 +80,14 @@ class TaskContext:
         if force or now - self._last >= self._interval:
             self._last = now
             self._emit(item[0] if len(item) == 1 else item)
+
+
+class TaskEnd(Name):
+    """How a task's job ended, as its signals said."""
+
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -181,7 +191,7 @@ class Task(QObject):
         self._ctx = self._worker.ctx
         self._started = False
         self._running = False
-        self.outcome: str | None = None  # "finished", "failed", "cancelled" once known
+        self.outcome: TaskEnd | None = None  # once known
         w = self._worker
         w.progress.connect(self.progress)
         w.finished.connect(self._on_finished)
@@ -219,15 +229,15 @@ class Task(QObject):
     # -- worker signals (GUI thread) -------------------------------------------------------------
     def _on_finished(self, result: object) -> None:
         if self.outcome is None:
-            self.outcome = "finished"
+            self.outcome = TaskEnd.FINISHED
         self.finished.emit(result)
 
     def _on_failed(self, exc: object) -> None:
-        self.outcome = "failed"
+        self.outcome = TaskEnd.FAILED
         self.failed.emit(exc)
 
     def _on_cancelled(self) -> None:
-        self.outcome = "cancelled"
+        self.outcome = TaskEnd.CANCELLED
         self.cancelled.emit()
 
     def _on_thread_finished(self) -> None:
@@ -286,35 +296,23 @@ def cancel_all_and_wait(msecs: int = 30_000) -> bool:
     return ok
 
 
-def dispose_in_background(*objects: object) -> None:
+def dispose_in_background(data: dict) -> None:
     """Drop big data (a canonical export) piece by piece on a worker thread.
 
     Freeing hundreds of thousands of records in one ``del`` holds the interpreter for a long
     moment; doing it in a loop on a worker lets the GUI thread run in between.
     """
-    box = [o for o in objects if o is not None]
-    if not box:
-        return
+    box = [data]
 
     def job(ctx: TaskContext) -> None:
-        while box:
-            _release_object(box.pop())
+        release(box.pop())
 
     start_task(job, name="dispose")
 
 
-def release_data(holder: Any) -> None:
-    """Take ``holder.data`` (an Inspection's export) away from it and free it piece by piece, in
-    the calling (worker) thread."""
-    data = getattr(holder, "data", None)
-    if data is None:
-        return
-    holder.data = None
-    release(data)
-
-
-def _release_object(obj: object) -> None:
-    """Free an export, or an object holding one in ``.data`` (an Inspection), in steps."""
-    data = getattr(obj, "data", None) if not isinstance(obj, (dict, list)) else obj
-    if isinstance(data, (dict, list)):
+def release_data(inspection: Inspection) -> None:
+    """Take an Inspection's export away from it and free it piece by piece, in the calling
+    (worker) thread."""
+    data, inspection.data = inspection.data, None
+    if data is not None:
         release(data)

@@ -153,6 +153,17 @@ class ValidationPage(QWizardPage):
         self.no_problems = muted(plain_label("No errors or warnings."))
         problems_layout.addWidget(self.no_problems)
 
+        # What the wizard offers for a problem, by its code (the message says what and where).
+        advice_row = QHBoxLayout()
+        self.advice = plain_label("", object_name="adviceLabel")
+        self.settings_button = QPushButton("&Settings…")
+        self.settings_button.setObjectName("sizeSettingsButton")
+        self.settings_button.setToolTip("The largest input file the wizard reads")
+        self.settings_button.clicked.connect(self.session.request_settings)
+        advice_row.addWidget(self.advice, 1)
+        advice_row.addWidget(self.settings_button)
+        problems_layout.addLayout(advice_row)
+
         self.skip_invalid = QCheckBox()
         self.skip_invalid.setObjectName("skipInvalidCheck")
         self.skip_invalid.setAccessibleName("Import only the valid records")
@@ -225,6 +236,8 @@ class ValidationPage(QWizardPage):
                 label.setText("")
             self.version_box.setVisible(False)
             self.skip_invalid.setVisible(False)
+            self.advice.setVisible(False)
+            self.settings_button.setVisible(False)
             self._set_details_visible(False)
             self.completeChanged.emit()
             return
@@ -236,6 +249,8 @@ class ValidationPage(QWizardPage):
             self._set_details_visible(False)
             self.version_box.setVisible(False)
             self.skip_invalid.setVisible(False)
+            self.advice.setVisible(False)
+            self.settings_button.setVisible(False)
             self.completeChanged.emit()
             return
         report = insp.report
@@ -269,6 +284,7 @@ class ValidationPage(QWizardPage):
         self._fill_problems(report.errors, report.warnings)
         self._refresh_version_box(insp)
         self._refresh_skip_invalid(insp)
+        self._refresh_advice(insp)
         self.completeChanged.emit()
 
     def _order_sections(self, problems_first: bool) -> None:
@@ -389,3 +405,14 @@ class ValidationPage(QWizardPage):
                 f"Import only the valid records (leave out the {fmt_int(invalid)} invalid "
                 f"record{'s' if invalid != 1 else ''})"
             )
+
+    def _refresh_advice(self, insp: Inspection) -> None:
+        too_big = any(p.code == Code.SIZE_LIMIT for p in insp.report.errors)
+        self.advice.setVisible(too_big)
+        self.settings_button.setVisible(too_big)
+        self.advice.setText(
+            "The largest file the wizard reads is a setting: raise it, and the file is checked "
+            "again."
+            if too_big
+            else ""
+        )
