@@ -41,27 +41,27 @@ EXPECTED = {
         },
     ),
     # Letta: agents -> sessions, blocks -> memories, messages -> observations
-    "letta/loop.af": ({"letta-af"}, {"sessions": 1, "memories": 9, "observations": 3}),
-    "letta/evie.af": ({"letta-af"}, {"sessions": 2, "memories": 13, "observations": 3}),
+    "letta/loop.af": ({"letta-af"}, {"sessions": 1, "memories": 10, "observations": 3}),
+    "letta/evie.af": ({"letta-af"}, {"sessions": 2, "memories": 15, "observations": 3}),
     "letta/memgpt_agent_with_convo.af": (
         {"letta-af"},
-        {"sessions": 1, "memories": 2, "observations": 1},
+        {"sessions": 1, "memories": 3, "observations": 1},
     ),
     "letta/customer_service.double-encoded.af": (
         {"letta-af"},
-        {"sessions": 1, "memories": 2, "observations": 1},
+        {"sessions": 1, "memories": 3, "observations": 1},
     ),
     "letta/legacy-memgpt_agent_with_convo.af": (
         {"letta-af-legacy"},
-        {"sessions": 1, "memories": 2, "observations": 91},
+        {"sessions": 1, "memories": 3, "observations": 91},
     ),
     "letta/legacy-customer_service.af": (
         {"letta-af-legacy"},
-        {"sessions": 1, "memories": 2, "observations": 4},
+        {"sessions": 1, "memories": 3, "observations": 4},
     ),
     "letta/legacy-deep_research_agent.af": (
         {"letta-af-legacy"},
-        {"sessions": 1, "memories": 3, "observations": 4},
+        {"sessions": 1, "memories": 4, "observations": 4},
     ),
     "letta/letta-synth-archival-passages.json": ({"letta-passages"}, {"memories": 7}),
     # mem0

@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="detect, convert and check a file; write nothing")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--preview",
+        metavar="N",
+        type=int,
+        default=0,
+        help="also show N converted records beside their source records (a memory, a session "
+        "and an observation first)",
+    )
     _add_inspect_options(p)
 
     p = sub.add_parser("import", help="import a file into the store")

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from wizard import APP_NAME, runs
+from wizard.core import preview
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.core.problems import Cancelled, Code
@@ -190,15 +191,38 @@ def advice_lines(report: Report) -> list[str]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Read and check a file; writes nothing, audits nothing."""
+    if args.preview < 0:
+        _err("--preview must be 0 or more")
+        return EXIT_USAGE
     inspection = runs.read(args.file, inspect_options(args))
+    data = inspection.data
+    shown = preview.samples(data, args.preview, inspection.format) if data else []
     if args.json:
-        _print_json(inspection.report.to_dict())
+        out = inspection.report.to_dict()
+        if args.preview:
+            out["preview"] = [item.to_dict() for item in shown]
+        _print_json(out)
     else:
         for line in report_lines(inspection.report, inspection.source.name):
             print(line)
         for line in advice_lines(inspection.report):
             print(line)
+        for line in _preview_lines(shown):
+            print(line)
     return EXIT_OK if inspection.ok else EXIT_REFUSED
+
+
+def _preview_lines(items: list[preview.PreviewItem]) -> list[str]:
+    """Each previewed record as agentmemory will hold it, then the source record."""
+    if not items:
+        return []
+    lines = [f"  preview ({len(items)} record{'s' if len(items) != 1 else ''}):"]
+    for item in items:
+        lines.append(f"    {item.label}")
+        for title, value in (("agentmemory record", item.converted), ("source", item.source)):
+            lines.append(f"      {title}:")
+            lines.extend("        " + line for line in preview.as_text(value).splitlines())
+    return lines
 
 
 def _import_path(args: argparse.Namespace) -> str | None:

@@ -445,14 +445,15 @@ def split_text(text: str, limit: int = PART_CHARS) -> list[tuple[int, int]]:
 
 def _cut(text: str, low: int, high: int) -> int:
     """Where a part that must end between ``low`` and ``high`` ends (see ``split_text``)."""
-    at = text.rfind(PART_BREAKS[0], low, high)
+    blank = PART_BREAKS[0]
+    at = text.rfind(blank, low, high)
     while at >= 0:
         # A heading belongs to the paragraph after it: cut before a heading that would end
-        # the part.
-        before = text.rfind(PART_BREAKS[0], low, at)
-        last = text[before + len(PART_BREAKS[0]) : at].strip() if before >= 0 else ""
-        if not (last.startswith("#") and "\n" not in last):
-            return at + len(PART_BREAKS[0])
+        # the part, when the part stays long enough.
+        before = text.rfind(blank, 0, at)
+        last = text[before + len(blank) if before >= 0 else 0 : at].strip()
+        if not (last.startswith("#") and "\n" not in last) or before + len(blank) < low:
+            return at + len(blank)
         at = before
     for sep in PART_BREAKS[1:]:
         at = text.rfind(sep, low, high)
@@ -618,7 +619,7 @@ def _count_message(message: dict, losses: _Tally) -> None:
     )
 
 
-def _count_file(value: dict, documented: int, losses: _Tally, kept: Kept) -> None:
+def _count_file(value: dict, undocumented: int, losses: _Tally, kept: Kept) -> None:
     """Count the file-wide parts of a current agent file (``kept``: VERBATIM_ONLY when they
     travel with the sessions, NOT_IMPORTED in a file without agents)."""
 
@@ -643,7 +644,10 @@ def _count_file(value: dict, documented: int, losses: _Tally, kept: Kept) -> Non
         len(listed("sources")),
     )
     losses.add(
-        "letta.files", "attached files without text", kept, len(listed("files")) - documented
+        "letta.files",
+        "attached files not made into memories (no text, or a repeated id)",
+        kept,
+        undocumented,
     )
     other = {k for k, v in value.items() if k not in FILE_KEYS and _has_value(v)}
     meta = value.get("metadata")
@@ -739,11 +743,11 @@ class _Owners:
             self.groups.append((name, {a.sid for a in members}))
 
     def scope(self, users: list[_Agent]) -> _Scope:
+        if not users:
+            return _Scope(self.file_project, None, ())
         if len(users) == 1:
             return _agent_scope(users[0])
         sids = tuple(a.sid for a in users)
-        if not users:
-            return _Scope(self.file_project, None, ())
         for name, members in self.groups:
             if set(sids) <= members:
                 return _Scope(f"letta:group:{name}", None, sids)
@@ -931,7 +935,6 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
 
     # Attached files with text become document memories; the others stay in the file context.
     kept_files: list = []
-    documented = 0
     for file in files:
         content = file.get("content") if isinstance(file, dict) else None
         if not isinstance(file, dict) or not isinstance(content, str) or not content.strip():
@@ -948,14 +951,13 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
             kept_files.append(file)
             continue
         seen.add(parts[0]["id"])
-        documented += 1
         data["memories"].extend(parts)
 
     # File context kept with every session: top-level keys that are neither agents, blocks,
     # documents nor records matched to an agent (tools/groups/sources referenced by no agent
     # stay here, under "unreferenced").
     file_context = {
-        k: (kept_files if k == "files" else v)
+        k: (kept_files if v is files else v)
         for k, v in value.items()
         if k not in ("agents", "blocks", *RELATED_KEYS)
     }
@@ -964,7 +966,9 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
     if context:
         for source in sources:
             source["file"] = context
-    _count_file(value, documented, losses, Kept.VERBATIM_ONLY if sources else Kept.NOT_IMPORTED)
+    _count_file(
+        value, len(kept_files), losses, Kept.VERBATIM_ONLY if sources else Kept.NOT_IMPORTED
+    )
 
     wanted = {bid for ids in block_ids.values() for bid in ids}
     present = {_local_id(b.get("id"), "") for b in blocks if isinstance(b, dict)}
@@ -1178,6 +1182,8 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
                 source=canonical.source_block(SYSTEM, PASSAGES, raw),
             )
         )
+        if item.get("is_deleted") is True:  # included on request: kept, never live
+            memories[-1]["isLatest"] = False
 
     if deleted:
         warnings.append(

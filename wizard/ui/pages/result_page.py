@@ -8,13 +8,16 @@ import os
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWizardPage
 
 from wizard.core.names import Outcome
-from wizard.ui.formatting import fmt_duration
+from wizard.ui.formatting import fmt_duration, fmt_int
 from wizard.ui.labels import collection_label, format_label
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
+from wizard.ui.report_views import fill_left_behind, left_behind_table
 from wizard.ui.results import PLAN_COLUMNS, collection_rows
 from wizard.ui.session import MigrationSession
 from wizard.ui.status import FAIL_MARK, PASS_MARK, muted, set_status
 from wizard.ui.tables import fit_table_height, make_table, plan_headers, table_item
+
+MAX_WARNINGS = 5  # warnings repeated on the result page
 
 
 class ResultPage(QWizardPage):
@@ -49,6 +52,17 @@ class ResultPage(QWizardPage):
             "Records written per collection",
         )
         layout.addWidget(self.table)
+        self.stats = muted(plain_label("", object_name="resultStats", selectable=True))
+        layout.addWidget(self.stats)
+        # what validation said of the file, repeated: its warnings and what it left behind
+        self.warnings_heading = heading_label("Warnings")
+        layout.addWidget(self.warnings_heading)
+        self.warnings = plain_label("", object_name="resultWarnings", selectable=True)
+        layout.addWidget(self.warnings)
+        self.left_heading = heading_label("Left behind")
+        layout.addWidget(self.left_heading)
+        self.left_table = left_behind_table("resultLeftBehind")
+        layout.addWidget(self.left_table)
         layout.addStretch(1)
         row = QHBoxLayout()
         self.audit_button = QPushButton("Open the &audit history")
@@ -83,8 +97,13 @@ class ResultPage(QWizardPage):
         audit_id = result.audit_id if result else None
         self.audit_value.setText(f"#{audit_id}" if audit_id is not None else "not recorded")
         rows = collection_rows(result.collections if result else {})
+        left = result.left_behind if result else []
         if outcome == Outcome.SUCCEEDED:
-            self.setSubTitle("The store now holds the file's records.")
+            self.setSubTitle(
+                "The store now holds the file's records, except what is listed as left behind."
+                if left
+                else "The store now holds the file's records."
+            )
             self.headline.setText(f"{PASS_MARK} Import finished")
             set_status(self.headline, True)
             ms = result.duration_ms if result else None
@@ -113,7 +132,24 @@ class ResultPage(QWizardPage):
             )
             rows = []
         self._fill(rows)
-        self.hint.setVisible(outcome == Outcome.SUCCEEDED)
+        succeeded = outcome == Outcome.SUCCEEDED
+        self.stats.setVisible(succeeded and result is not None)
+        if succeeded and result is not None:
+            counted = " · ".join(f"{fmt_int(n)} {name}" for name, n in result.stats.items())
+            self.stats.setText(
+                f"agentmemory's own count of this import (every record written, identical ones "
+                f"included): {counted}"
+            )
+        warnings = result.warnings if result else []
+        self.warnings_heading.setVisible(bool(warnings))
+        self.warnings.setVisible(bool(warnings))
+        shown = [f"• {p}" for p in warnings[:MAX_WARNINGS]]
+        if len(warnings) > MAX_WARNINGS:
+            shown.append(f"… and {len(warnings) - MAX_WARNINGS} more (the validation page)")
+        self.warnings.setText("\n".join(shown))
+        self.left_heading.setVisible(bool(left))
+        fill_left_behind(self.left_table, left, max_rows=6)
+        self.hint.setVisible(succeeded)
         self.again_button.setFocus()
 
     def _fill(self, rows: list) -> None:

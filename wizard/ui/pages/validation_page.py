@@ -25,17 +25,20 @@ from PySide6.QtWidgets import (
 
 from wizard.core import versions
 from wizard.core.inspection import Inspection
+from wizard.core.preview import samples
 from wizard.core.problems import Code
 from wizard.core.report_text import report_lines
 from wizard.ui.formatting import fmt_int, fmt_size
 from wizard.ui.labels import cap_label, describe_counts, format_label, phase_text
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
+from wizard.ui.report_views import PreviewPane, fill_left_behind, left_behind_table
 from wizard.ui.session import MigrationSession
 from wizard.ui.status import FAIL_MARK, PASS_MARK, muted, set_status, status_color
 from wizard.ui.tables import fit_table_height, make_table, table_item
 
 MAX_PROBLEM_ROWS = 500
 VERSION_CODES = (Code.VERSION_MISSING, Code.VERSION_UNSUPPORTED)
+PREVIEW_RECORDS = 6  # records the preview offers (a memory, a session, an observation first)
 AGENTMEMORY_FORMATS = ("agentmemory", "agentmemory-jsonl")
 
 
@@ -169,8 +172,58 @@ class ValidationPage(QWizardPage):
         self.skip_invalid.setAccessibleName("Import only the valid records")
         self.skip_invalid.toggled.connect(self._skip_invalid_toggled)
         problems_layout.addWidget(self.skip_invalid)
+        # memories the source does not hold as active: left out unless asked for (never live)
+        self.include_inactive = QCheckBox(
+            "Include paused and archived memories (kept with their state, never as the latest)"
+        )
+        self.include_inactive.setObjectName("includeInactiveCheck")
+        self.include_inactive.toggled.connect(lambda on: self._option_toggled(include_inactive=on))
+        problems_layout.addWidget(self.include_inactive)
+        self.include_deleted = QCheckBox(
+            "Include deleted memories (kept with their state, never as the latest)"
+        )
+        self.include_deleted.setObjectName("includeDeletedCheck")
+        self.include_deleted.toggled.connect(lambda on: self._option_toggled(include_deleted=on))
+        problems_layout.addWidget(self.include_deleted)
+
+        # what the file holds that will not be imported, or only verbatim
+        self.left_behind_section = QWidget()
+        left_layout = QVBoxLayout(self.left_behind_section)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(heading_label("Left behind"))
+        left_layout.addWidget(
+            muted(
+                plain_label(
+                    "What the file holds that agentmemory has no place for. Nothing else is "
+                    "lost: each record keeps its source record verbatim, except secrets."
+                )
+            )
+        )
+        self.left_behind_table = left_behind_table()
+        left_layout.addWidget(self.left_behind_table)
+        layout.addWidget(self.left_behind_section)
+
+        # what records become: a few converted records beside their source records
+        self.preview_section = QWidget()
+        preview_layout = QVBoxLayout(self.preview_section)
+        preview_layout.setContentsMargins(0, 0, 0, 0)
+        preview_layout.addWidget(heading_label("Preview"))
+        self.preview = PreviewPane()
+        preview_layout.addWidget(self.preview)
+        layout.addWidget(self.preview_section)
 
         layout.addStretch(1)
+        # shown only for a checked file, and only when they apply
+        self._optional = (
+            self.version_box,
+            self.skip_invalid,
+            self.include_inactive,
+            self.include_deleted,
+            self.advice,
+            self.settings_button,
+            self.left_behind_section,
+            self.preview_section,
+        )
 
         session.inspectionStarted.connect(self._refresh)
         session.inspectionProgress.connect(self._on_progress)
@@ -187,6 +240,17 @@ class ValidationPage(QWizardPage):
     # -- actions ---------------------------------------------------------------------------------
     def _treat_as_version(self) -> None:
         self.session.change_options(treat_as_version=self.version_combo.currentText())
+
+    def _option_toggled(
+        self, *, include_inactive: bool | None = None, include_deleted: bool | None = None
+    ) -> None:
+        options = self.session.options
+        if (include_inactive is not None and include_inactive != options.include_inactive) or (
+            include_deleted is not None and include_deleted != options.include_deleted
+        ):
+            self.session.change_options(
+                include_inactive=include_inactive, include_deleted=include_deleted
+            )
 
     def _skip_invalid_toggled(self, checked: bool) -> None:
         if checked != self.session.options.skip_invalid:
@@ -234,10 +298,7 @@ class ValidationPage(QWizardPage):
             self.verdict.setPalette(self.palette())
             for label in (self.format_value, self.version_value, self.records_value):
                 label.setText("")
-            self.version_box.setVisible(False)
-            self.skip_invalid.setVisible(False)
-            self.advice.setVisible(False)
-            self.settings_button.setVisible(False)
+            self._hide_optional()
             self._set_details_visible(False)
             self.completeChanged.emit()
             return
@@ -247,10 +308,7 @@ class ValidationPage(QWizardPage):
             )
             set_status(self.verdict, False)
             self._set_details_visible(False)
-            self.version_box.setVisible(False)
-            self.skip_invalid.setVisible(False)
-            self.advice.setVisible(False)
-            self.settings_button.setVisible(False)
+            self._hide_optional()
             self.completeChanged.emit()
             return
         report = insp.report
@@ -284,8 +342,18 @@ class ValidationPage(QWizardPage):
         self._fill_problems(report.errors, report.warnings)
         self._refresh_version_box(insp)
         self._refresh_skip_invalid(insp)
+        self._refresh_include(insp)
         self._refresh_advice(insp)
+        fill_left_behind(self.left_behind_table, report.left_behind)
+        self.left_behind_section.setVisible(bool(report.left_behind))
+        shown = samples(insp.data, PREVIEW_RECORDS, insp.format) if insp.data else []
+        self.preview.show_items(shown)
+        self.preview_section.setVisible(bool(shown))
         self.completeChanged.emit()
+
+    def _hide_optional(self) -> None:
+        for widget in self._optional:
+            widget.setVisible(False)
 
     def _order_sections(self, problems_first: bool) -> None:
         """A refused file shows why first (then the way out, then its caps); an importable
@@ -294,7 +362,7 @@ class ValidationPage(QWizardPage):
             (self.problems_section, self.version_box, self.caps_section)
             if problems_first
             else (self.version_box, self.caps_section, self.problems_section)
-        )
+        ) + (self.left_behind_section, self.preview_section)
         layout = self.body_layout
         for w in order:
             layout.removeWidget(w)
@@ -416,3 +484,17 @@ class ValidationPage(QWizardPage):
             if too_big
             else ""
         )
+
+    def _refresh_include(self, insp: Inspection) -> None:
+        """The options that bring back what the source does not hold as active: offered when
+        the file has such memories (a warning says so) or when the option is on."""
+        codes = {p.code for p in insp.report.warnings}
+        options = insp.options
+        for box, code, on in (
+            (self.include_inactive, Code.INACTIVE_LEFT_OUT, options.include_inactive),
+            (self.include_deleted, Code.DELETED_LEFT_OUT, options.include_deleted),
+        ):
+            box.setVisible(on or code in codes)
+            box.blockSignals(True)
+            box.setChecked(on)
+            box.blockSignals(False)
