@@ -36,6 +36,7 @@ IMPORT_KEYS = {
     "error_code",
     "warnings",
     "left_behind",
+    "earlier_imports",
 }
 STAT_KEYS = {"sessions", "observations", "memories", "summaries", "skipped"}
 

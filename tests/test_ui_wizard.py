@@ -634,3 +634,28 @@ def test_a_store_that_cannot_be_opened_shows_a_message(qtbot, tmp_path, monkeypa
     assert not w.button(COMMIT).isEnabled()
     assert bad.read_text() == "this is not a database"
     assert os.path.exists(bad)
+
+
+def test_validation_shows_what_is_left_behind_a_preview_and_the_include_options(qtbot, wiz):
+    zip_path = SMALL.parents[1] / "mem0" / "openmemory-real-export.zip"
+    to_validation(qtbot, wiz, zip_path)
+    page = wiz.validation_page
+    table = page.left_behind_table
+    assert page.left_behind_section.isVisibleTo(page) and table.rowCount() >= 4
+    whats = [table.item(r, 0).text() for r in range(table.rowCount())]
+    assert "memories not active (1 paused, 1 archived)" in whats
+    # a preview: the source record beside the agentmemory record, as plain text
+    assert page.preview.combo.count() >= 2
+    assert '"content"' in page.preview.source.toPlainText()
+    assert '"project": "openmemory:default_user"' in page.preview.converted.toPlainText()
+    assert '"origin"' in page.preview.converted.toPlainText()  # as the import stores it
+    # the inactive memories come only when asked for, and never as the latest version
+    box = page.include_inactive
+    assert box.isVisibleTo(page) and not box.isChecked()
+    assert not page.include_deleted.isVisibleTo(page)  # this file has no deleted memory
+    with qtbot.waitSignal(wiz.session.inspectionFinished, timeout=10_000):
+        box.click()
+    data = wiz.session.inspection.data
+    assert wiz.session.options.include_inactive and len(data["memories"]) == 12
+    assert sorted(m["isLatest"] for m in data["memories"]) == [False] * 2 + [True] * 10
+    assert page.include_inactive.isChecked()

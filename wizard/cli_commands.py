@@ -301,6 +301,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     if result.outcome == Outcome.REFUSED:
         return _refused(args, inspection, result)
+    if result.earlier_imports:
+        _err(_earlier_note(result.earlier_imports))
     _import_output(args, store, inspection, result)
     if result.ok:
         return EXIT_OK
@@ -333,6 +335,18 @@ def _drive_import(
         return runs.drive(gen, show)
     except KeyboardInterrupt:
         return None
+
+
+def _earlier_note(audit_ids: list[int]) -> str:
+    """Imports of the same file made with other ids by an earlier version (README: Upgrading)."""
+    listed = ", ".join(f"#{n}" for n in audit_ids)
+    first = audit_ids[0]
+    return (
+        f"note: this file was imported before by an earlier version of the wizard (import "
+        f"{listed}), whose records have other ids; importing it again leaves those records in "
+        f"place. To replace them, revert that import first ({APP_NAME} revert {first}), then "
+        "import the file again (README: Upgrading)"
+    )
 
 
 def _refused(args: argparse.Namespace, inspection: Any, result: ImportResult) -> int:

@@ -29,10 +29,12 @@ os.environ["AGENTMEMORY_WIZARD_LOG_DIR"] = str(WORK / "logs")
 PAUSE = str(WORK / "pause")
 
 from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
-from PySide6.QtWidgets import QWidget  # noqa: E402
+from PySide6.QtWidgets import QScrollArea, QWidget  # noqa: E402
 
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(WORK / "settings"))
 
+from wizard.core.names import Phase  # noqa: E402
+from wizard.runs import Progress  # noqa: E402
 from wizard.ui.app import WizardApplication  # noqa: E402
 from wizard.ui.ask import Ask  # noqa: E402
 from wizard.ui.wizard import MigrationWizard, PageId  # noqa: E402
@@ -95,6 +97,7 @@ def main() -> None:
     old = copy_fixture("agentmemory/agentmemory-0.3.0-small.json")
     letta = copy_fixture("letta/loop.af")
     refused = copy_fixture("mem0/mem0-synth-platform-structured-export.json")
+    openmemory = copy_fixture("mem0/openmemory-real-export.zip")
     unknown = with_version("0.9.99", "agentmemory-from-a-newer-version.json")
     long_html = copy_fixture(
         "mem0/mem0-real-oss-2.2.1-getall-alice.json",
@@ -127,9 +130,7 @@ def main() -> None:
     page = w.import_page
     page.meter.add(0, 580, time.monotonic() - 2)
     page.meter.add(10, 580, time.monotonic())
-    page._on_progress(
-        type("P", (), {"phase": "write", "collection": "observations", "done": 240, "total": 500})()
-    )
+    page._on_progress(Progress(Phase.WRITE, "observations", 240, 500))
     page.rate.setText("3,840 records per second · about 1 s left")
     shot(w, "06-import")
     Path(PAUSE + ".resume").write_text("")
@@ -149,6 +150,23 @@ def main() -> None:
     shot(w, "05b-strategy-replace")
     w.strategy_page.radios["merge"].setChecked(True)
     spin(lambda: w.strategy_page.isComplete())
+
+    # a converted source: what stays behind, and a preview of what records become
+    w.start_over()
+    w.resize(900, 1000)
+    w.load_file(openmemory)
+    spin(lambda: w.session.inspection is not None)
+    w.next()
+    spin(lambda: w.validation_page.isComplete())
+    body = w.validation_page.findChild(QScrollArea)
+    body.verticalScrollBar().setValue(body.verticalScrollBar().maximum())
+    shot(w, "03b-validation-left-behind")
+    w.next()
+    spin(lambda: w.strategy_page.isComplete())
+    w.next()
+    spin(lambda: w.currentId() == PageId.RESULT)
+    shot(w, "07b-result-left-behind")
+    w.resize(900, 680)
 
     w.start_over()
     w.load_file(refused)

@@ -9,13 +9,15 @@ from wizard.core.steps import drive
 from wizard.runs.importing import (
     ImportResult,
     dry_run,
+    earlier_imports,
     import_steps,
+    plan_steps,
     read,
     record_refusal,
     unfinished_result,
 )
 from wizard.runs.reverting import RevertPreview, RevertResult, preview, revert
-from wizard.store.importer import CollectionPlan, Plan, Progress, plan_steps
+from wizard.store.importer import CollectionPlan, Plan, Progress
 
 __all__ = [
     "CollectionPlan",
@@ -26,6 +28,7 @@ __all__ = [
     "RevertResult",
     "drive",
     "dry_run",
+    "earlier_imports",
     "import_steps",
     "plan_steps",
     "preview",

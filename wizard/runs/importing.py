@@ -17,8 +17,9 @@ from wizard.core.inspection import Inspection, InspectOptions, inspect_file
 from wizard.core.losses import LeftBehind
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.core.problems import Cancelled, Code, Problem
+from wizard.core.steps import drive
 from wizard.runs.policy import INTERRUPTED, import_counts, import_fields, refusal
-from wizard.store import audit
+from wizard.store import audit, importer
 from wizard.store.database import Store, StoreError, translate
 from wizard.store.importer import (
     CollectionPlan,
@@ -26,8 +27,6 @@ from wizard.store.importer import (
     Plan,
     Progress,
     empty_plans,
-    plan,
-    plan_steps,
     stats_of,
 )
 
@@ -57,6 +56,7 @@ class ImportResult:
     duration_ms: int | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     audit_error: str | None = None  # why the attempt's entry could not be written
+    earlier_imports: list[int] = field(default_factory=list)  # see earlier_imports()
     # what validation said of the file: its warnings, and what it leaves behind
     warnings: list[Problem] = field(default_factory=list)
     left_behind: list[LeftBehind] = field(default_factory=list)
@@ -75,6 +75,7 @@ class ImportResult:
             "error_code": None if self.error_code is None else str(self.error_code),
             "warnings": [p.to_dict() for p in self.warnings],
             "left_behind": [x.to_dict() for x in self.left_behind],
+            "earlier_imports": list(self.earlier_imports),
         }
 
 
@@ -106,6 +107,37 @@ def read(
     a generator: it sits under a streaming parser whose inner loop must stay cheap. Raises
     Cancelled."""
     return inspect_file(path, options, progress=progress, cancel=cancel)
+
+
+# Stores of schema 2 and older were written before records got their owner-scoped ids
+# (docs/MAPPING.md): their imports of a file hold other ids than importing it again gives.
+SCOPED_IDS_SCHEMA = 3
+
+
+def earlier_imports(store: Store, inspection: Inspection) -> list[int]:
+    """Imports of this same file, still in effect, that an earlier version of the wizard made
+    with other ids (sessions per bare run id, unscoped Letta blocks, OpenMemory's inactive
+    memories as live ones). Importing the file again does not replace those records: revert
+    these imports first (README, "Upgrading")."""
+    try:
+        entries = audit.imports_of(store, inspection.source.sha256)
+    except StoreError:  # advice only: a history that cannot be read does not stop the run
+        return []
+    return [e["id"] for e in entries if (e["schema_version"] or 0) < SCOPED_IDS_SCHEMA]
+
+
+def plan_steps(
+    store: Store,
+    inspection: Inspection,
+    strategy: Strategy | str,
+    cancel: CancelFn | None = None,
+) -> Generator[Progress, None, Plan]:
+    """The dry run (writes nothing): what importing would do, and the earlier imports of the
+    same file that hold other ids."""
+    strategy = Strategy(strategy)
+    plan = yield from importer.plan_steps(store, inspection, strategy, cancel)
+    plan.earlier_imports = earlier_imports(store, inspection)
+    return plan
 
 
 def _ms(t0: float) -> int:
@@ -181,6 +213,7 @@ def import_steps(
     if not inspection.ok:
         return record_refusal(store, inspection, strategy)
     t0 = time.monotonic()
+    earlier = earlier_imports(store, inspection)
     write = ImportWrite(store, inspection.data or {}, strategy, inspection.format)
     attempt = import_fields(
         inspection,
@@ -240,7 +273,15 @@ def import_steps(
                 e,
             )
     else:
-        return _result(inspection, strategy, Outcome.SUCCEEDED, t0, plans, audit_id=write.audit_id)
+        return _result(
+            inspection,
+            strategy,
+            Outcome.SUCCEEDED,
+            t0,
+            plans,
+            audit_id=write.audit_id,
+            earlier_imports=earlier,
+        )
     audit_id, error = _audit_after_rollback(
         store, inspection, strategy, outcome, error, code, write, t0
     )
@@ -318,9 +359,16 @@ def dry_run(
             error=error,
             error_code=code,
         )
-    p = plan(store, inspection, strategy)
+    p = drive(plan_steps(store, inspection, strategy))
     return _result(
-        inspection, strategy, Outcome.PLANNED, t0, p.collections, dry_run=True, audit_id=None
+        inspection,
+        strategy,
+        Outcome.PLANNED,
+        t0,
+        p.collections,
+        dry_run=True,
+        audit_id=None,
+        earlier_imports=p.earlier_imports,
     )
 
 

@@ -92,6 +92,22 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def imports_of(store: Store, sha256: str) -> list[dict]:
+    """The successful, not reverted imports of the file with this SHA-256, oldest first."""
+    query = (
+        AuditEntry.select()
+        .where(
+            (AuditEntry.source_sha256 == sha256)
+            & (AuditEntry.operation == str(Operation.IMPORT))
+            & (AuditEntry.outcome == str(Outcome.SUCCEEDED))
+            & AuditEntry.reverted_by.is_null()
+        )
+        .order_by(AuditEntry.id)
+    )
+    with store.errors():
+        return [_entry(r) for r in query.dicts().execute(store.database)]
+
+
 def list_entries(store: Store, limit: int | None = None, before: int | None = None) -> list[dict]:
     """Entries newest first (``before``: only ids below it, for paging)."""
     query = AuditEntry.select().order_by(AuditEntry.id.desc())

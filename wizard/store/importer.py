@@ -18,7 +18,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,8 @@ def stats_of(collections: dict[str, CollectionPlan]) -> dict[str, int]:
 class Plan:
     strategy: Strategy
     collections: dict[str, CollectionPlan]
+    # imports of the same file made with other ids (see wizard.runs.importing.earlier_imports)
+    earlier_imports: list[int] = field(default_factory=list)
 
     @property
     def stats(self) -> dict[str, int]:

@@ -62,6 +62,9 @@ class StrategyPage(QWizardPage):
         self.plan_progress.setAccessibleName("Dry run progress")
         self.plan_progress.setVisible(False)
         layout.addWidget(self.plan_progress)
+        self.earlier_note = plain_label("", object_name="earlierImportsNote", selectable=True)
+        self.earlier_note.setVisible(False)
+        layout.addWidget(self.earlier_note)
         self.plan_table = make_table(
             plan_headers(PLAN_COLUMNS),
             "planTable",
@@ -161,6 +164,17 @@ class StrategyPage(QWizardPage):
                 self.plan_status.setText("")
             self.completeChanged.emit()
             return
+        earlier = plan.earlier_imports
+        self.earlier_note.setVisible(bool(earlier))
+        if earlier:
+            listed = ", ".join(f"#{n}" for n in earlier)
+            self.earlier_note.setText(
+                f"This file was imported before by an earlier version of the wizard (import "
+                f"{listed} in the audit history), whose records have other ids: importing it "
+                "again leaves those records in place. To replace them, revert that import "
+                "first (Audit history → Revert), then import the file again."
+            )
+            set_status(self.earlier_note, None)
         rows = collection_rows(plan.collections)
         table.setRowCount(len(rows) + 1)
         totals = plan_totals(plan)
