@@ -17,8 +17,9 @@ from wizard import APP_NAME, __version__, cli_commands
 from wizard.core.names import Strategy
 from wizard.crashlog import log_crash, log_path
 from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_STORE, EXIT_USAGE
+from wizard.remote.client import DEFAULT_URL
 
-COMMANDS = ("validate", "import", "stats", "audit", "export", "revert")
+COMMANDS = ("validate", "import", "stats", "audit", "export", "revert", "deliver")
 
 
 def _add_inspect_options(p: argparse.ArgumentParser) -> None:
@@ -123,6 +124,53 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write the whole store as agentmemory ExportData")
     p.add_argument("--db", metavar="PATH")
     p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument(
+        "--split",
+        metavar="SIZE",
+        type=parse_size,
+        help="write numbered files instead (FILE.001.json...), each a whole request body for "
+        "agentmemory's import ({exportData, strategy}) under SIZE, e.g. 15MiB",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=[str(s) for s in Strategy],
+        default=str(Strategy.MERGE),
+        help="the strategy written into split files (replace: the first file empties the "
+        "server, the others merge)",
+    )
+    p.add_argument("--with-source", action="store_true", help="keep the verbatim source copies")
+
+    p = sub.add_parser("deliver", help="send the store into a running agentmemory")
+    p.add_argument(
+        "--to", metavar="URL", default=DEFAULT_URL, help=f"the server (default {DEFAULT_URL})"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=[str(s) for s in Strategy],
+        default=str(Strategy.MERGE),
+        help="how the records meet the server's (replace empties the server first, once)",
+    )
+    p.add_argument(
+        "--audit-id",
+        metavar="N",
+        type=int,
+        help="send only the records whose current version import N wrote (merge or skip)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="reach the server and plan; send nothing")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--db", metavar="PATH")
+    p.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="read the secret from FILE (default: AGENTMEMORY_SECRET, ~/.agentmemory/.env, "
+        "~/.agentmemory/secret)",
+    )
+    p.add_argument("--with-source", action="store_true", help="send the verbatim source copies too")
+    p.add_argument(
+        "--allow-remote-http",
+        action="store_true",
+        help="send the secret over plain http to another machine (it travels unencrypted)",
+    )
 
     p = sub.add_parser("revert", help="undo a successful import")
     p.add_argument("audit_id", type=int)

@@ -17,18 +17,30 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from wizard import APP_NAME, runs
 from wizard.core import preview
+from wizard.core.chunking import FRAME_BYTES
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.core.problems import Cancelled, Code
 from wizard.core.report import Report
 from wizard.core.report_text import left_behind_lines, report_lines
 from wizard.crashlog import log_crash, log_path
-from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
-from wizard.runs import ImportResult
+from wizard.exit_codes import (
+    EXIT_CANCELLED,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_STORE,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+)
+from wizard.remote.client import BadURL, Client
+from wizard.remote.secret import find_secret
+from wizard.runs import ImportResult, delivering
 from wizard.store.audit import list_entries
 from wizard.store.database import Store, StoreError, move_aside_hint, open_store, resolve_db_path
 from wizard.store.exporter import export_store
@@ -43,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         "audit": cmd_audit,
         "export": cmd_export,
         "revert": cmd_revert,
+        "deliver": cmd_deliver,
     }
     handler = handlers.get(args.command)
     if handler is None:
@@ -160,6 +173,7 @@ def inspect_options(args: argparse.Namespace) -> InspectOptions:
     )
 
 
+MIN_SPLIT = 64 * 1024  # export --split: smaller files are not worth a request each
 MAX_WARNINGS = 10  # warnings repeated after an import (validate lists them all)
 
 # What the command line offers for a problem, by its code (the message says what and where).
@@ -474,6 +488,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.split is not None:
+        return _export_split(args)
     with _open(args) as store:
         try:
             counts = export_store(store, args.out)
@@ -484,6 +500,161 @@ def cmd_export(args: argparse.Namespace) -> int:
     detail = ", ".join(f"{k} {v}" for k, v in counts.items())
     print(f"Exported {total} records ({detail}) from {store.path} to {args.out}")
     return EXIT_OK
+
+
+def _export_split(args: argparse.Namespace) -> int:
+    """Numbered request bodies under SIZE, for delivering by hand (docs/DELIVERY.md 10)."""
+    if args.split < MIN_SPLIT:
+        _err(f"--split must be at least {MIN_SPLIT // 1024} KiB")
+        return EXIT_USAGE
+    if args.split > FRAME_BYTES:
+        _err("--split can be at most 15MiB: agentmemory refuses larger requests")
+        return EXIT_USAGE
+    with _open(args) as store:
+        try:
+            written = delivering.export_split(
+                store, Path(args.out), args.split, Strategy(args.strategy), args.with_source
+            )
+        except OSError as exc:
+            _err(f"cannot write {args.out}: {exc.strerror or exc}")
+            return EXIT_STORE
+    for path, size, counts in written.files:
+        detail = ", ".join(f"{k} {v}" for k, v in counts.items()) or "empty: the wipe"
+        print(f"{path}  {size:,} bytes  ({detail})")
+    if written.too_big:
+        _err(
+            f"{len(written.too_big)} record(s) too big for any request were left out: "
+            + ", ".join(written.too_big[:10])
+        )
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+# -- deliver ---------------------------------------------------------------------------------------
+DELIVER_EXITS = {
+    ErrorKind.SERVER_REFUSED: EXIT_REFUSED,
+    ErrorKind.NOT_DELIVERABLE: EXIT_REFUSED,
+    ErrorKind.UNREACHABLE: EXIT_UNREACHABLE,
+    ErrorKind.UNAUTHORIZED: EXIT_UNREACHABLE,
+    ErrorKind.INCOMPLETE: EXIT_INCOMPLETE,
+    ErrorKind.CANCELLED: EXIT_CANCELLED,
+}
+
+
+def cmd_deliver(args: argparse.Namespace) -> int:
+    """Send the store (or one import's records) into a running agentmemory."""
+    strategy = Strategy(args.strategy)
+    if args.audit_id is not None and strategy.deletes_all:
+        _err(
+            "replace empties the whole server first: it can only send the whole store, not "
+            "the records of one import (use --strategy merge or skip, or leave out --audit-id)"
+        )
+        return EXIT_USAGE
+    try:
+        secret = find_secret(args.token_file)
+    except OSError as exc:
+        _err(f"cannot read the secret from {args.token_file}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    try:
+        client = Client(args.to, secret)
+    except BadURL as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    if client.insecure and not args.allow_remote_http:
+        _err(
+            f"{client.url} is another machine over plain http: the secret would travel "
+            "unencrypted. Use https, or --allow-remote-http if you accept that"
+        )
+        return EXIT_USAGE
+    if not secret:
+        _err(
+            "no secret found (AGENTMEMORY_SECRET, ~/.agentmemory/.env, ~/.agentmemory/secret): "
+            "requests go without auth"
+        )
+    options = delivering.tuned(
+        delivering.DeliverOptions(
+            strategy=strategy,
+            audit_id=args.audit_id,
+            with_source=args.with_source,
+            dry_run=args.dry_run,
+        )
+    )
+    bar = ProgressBar()
+    flag = threading.Event()
+    with _open(args) as store, _ctrl_c_cancels(flag):
+        gen = delivering.deliver_steps(
+            store, client, options, cancel=flag.is_set, secret_from=secret.where
+        )
+
+        def show(p: delivering.DeliveryProgress) -> None:
+            label = (
+                f"{p.phase} chunk {p.chunk} ({p.records_sent:,} records)"
+                if p.chunk
+                else str(p.phase)
+            )
+            bar.update(label, p.bytes_sent, p.bytes_total)
+
+        try:
+            result = runs.drive(gen, show)
+        except KeyboardInterrupt:
+            bar.clear()
+            _err("interrupted: run the same command again to resume")
+            return EXIT_CANCELLED
+        bar.clear()
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        for line in _delivery_lines(result):
+            print(line)
+    if not result.ok:
+        _err(result.error or str(result.outcome))
+    if result.ok:
+        return EXIT_OK
+    if result.error_code in DELIVER_EXITS:
+        return DELIVER_EXITS[result.error_code]
+    return EXIT_STORE
+
+
+def _delivery_lines(result: delivering.DeliveryResult) -> list[str]:
+    """What a delivery did (or would do), for people."""
+    what = "the whole store" if result.scope == "store" else f"import #{result.scope[7:]}"
+    verb = "Would send" if result.dry_run else "Sent"
+    lines = [
+        f"{verb} {what} to {result.url} (agentmemory {result.server_version or 'unknown'}; "
+        f"declared version {result.declared_version}) with strategy {result.strategy}",
+        f"  secret: from {result.secret_from}",
+    ]
+    if result.restarted:
+        lines.append(f"  {result.restarted}")
+    if result.resumed:
+        lines.append(
+            f"  resumed delivery #{result.delivery_id}: {result.already} chunk(s) already "
+            "acknowledged were not sent again"
+        )
+    sent = ", ".join(f"{k} {v}" for k, v in result.sent.items()) or "nothing"
+    lines.append(f"  {result.chunks} chunk(s), {result.bytes / 1024 / 1024:.1f} MB: {sent}")
+    if result.would_wipe:
+        wipe = ", ".join(f"{k} {v}" for k, v in result.would_wipe.items())
+        lines.append(f"  replace would first delete everything on the server ({wipe}, ...)")
+    if result.server_stats:
+        stats = ", ".join(f"{k} {v}" for k, v in result.server_stats.items())
+        lines.append(f"  the server counted: {stats}")
+    if not result.dry_run and result.outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
+        if result.verified:
+            lines.append("  verified: every record sent is on the server")
+        for name, n in result.missing_counts.items():
+            shown = ", ".join(result.missing.get(name, [])[:10])
+            lines.append(f"  missing on the server: {n} {name} ({shown})")
+        if result.unverified:
+            lines.append("  could not be read back: " + ", ".join(result.unverified))
+    if result.too_big:
+        lines.append(
+            f"  too big for any request, not sent: {', '.join(result.too_big[:10])}"
+            + (f" and {len(result.too_big) - 10} more" if len(result.too_big) > 10 else "")
+        )
+    if result.audit_id is not None:
+        lines.append(f"Audit entry #{result.audit_id}")
+    return lines
 
 
 def cmd_revert(args: argparse.Namespace) -> int:

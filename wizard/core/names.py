@@ -135,6 +135,10 @@ class Phase(Name):
     WRITE = "write"  # records are written
     INDEX = "index"  # the indexes of a table written from empty are built
     COMMIT = "commit"  # the transaction is committed (one long step)
+    CONNECT = "connect"  # a delivery reaches the server (version, auth)
+    WIPE = "wipe"  # a replace delivery empties the server
+    SEND = "send"  # a delivery sends its chunks
+    VERIFY = "verify"  # a delivery reads back what the server holds
     DONE = "done"
 
 
@@ -153,3 +157,8 @@ class ErrorKind(Name):
     INTERRUPTED = "interrupted"  # the process died with the transaction open
     CONFLICT = "conflict"  # a revert that a later import prevents
     NOT_REVERTIBLE = "not-revertible"  # a revert of something that is not a live import
+    UNREACHABLE = "unreachable"  # the server did not answer (after the retries)
+    UNAUTHORIZED = "unauthorized"  # the server refused the secret
+    SERVER_REFUSED = "server-refused"  # the server refused a request (success: false)
+    INCOMPLETE = "incomplete"  # delivered, but the read-back misses records or could not verify
+    NOT_DELIVERABLE = "not-deliverable"  # the delivery asked for cannot be made (a partial replace)

@@ -17,7 +17,7 @@ from playhouse.migrate import SqliteMigrator, migrate
 
 from wizard import __version__
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Schema 1, as first released.
 _V1 = """
@@ -99,10 +99,31 @@ def _m0003_audit_error_code(database: SqliteDatabase) -> None:
     migrate(migrator.add_column("audit_log", "error_code", TextField(null=True)))
 
 
+_V4 = """
+CREATE TABLE deliveries (
+    id INTEGER NOT NULL PRIMARY KEY, created_at TEXT NOT NULL, url TEXT NOT NULL,
+    strategy TEXT NOT NULL, scope TEXT NOT NULL, with_source INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL, declared_version TEXT, state TEXT NOT NULL);
+CREATE TABLE delivery_chunks (
+    delivery_id INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    number INTEGER NOT NULL, hash TEXT NOT NULL, keys TEXT NOT NULL, counts TEXT NOT NULL,
+    bytes INTEGER NOT NULL, state TEXT NOT NULL, answer TEXT,
+    PRIMARY KEY (delivery_id, number));
+"""
+
+
+def _m0004_deliveries(database: SqliteDatabase) -> None:
+    """Schema 4: deliveries to a running agentmemory and their chunks (for resuming)."""
+    for statement in _V4.split(";"):
+        if statement.strip():
+            database.execute_sql(statement)
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[SqliteDatabase], None]], ...] = (
     (1, _m0001_initial),
     (2, _m0002_audit_options),
     (3, _m0003_audit_error_code),
+    (4, _m0004_deliveries),
 )
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 

@@ -197,6 +197,40 @@ class ChangeRow(BaseModel):
 
 
 # collection name -> model of its own table
+class DeliveryRow(BaseModel):
+    """One delivery of (part of) the store to a running agentmemory (docs/DELIVERY.md)."""
+
+    id = AutoField()
+    created_at = TextField()
+    url = TextField()
+    strategy = TextField()
+    scope = TextField()  # "store" or "import:<audit id>"
+    with_source = IntegerField()
+    fingerprint = TextField()  # the store as it was when the delivery was planned
+    declared_version = TextField(null=True)
+    state = TextField()  # open, done
+
+    class Meta:
+        table_name = "deliveries"
+
+
+class DeliveryChunkRow(BaseModel):
+    """One request of a delivery, recorded before it is sent."""
+
+    delivery_id = IntegerField()
+    number = IntegerField()  # 0: the wipe of a replace
+    hash = TextField()
+    keys = TextField()  # JSON: collection -> keys
+    counts = TextField()  # JSON: collection -> records
+    bytes = IntegerField()
+    state = TextField()  # pending, sent, acknowledged
+    answer = TextField(null=True)  # JSON: the server's answer
+
+    class Meta:
+        table_name = "delivery_chunks"
+        primary_key = CompositeKey("delivery_id", "number")
+
+
 MAIN_TABLES: dict[str, type[RecordModel]] = {
     "sessions": SessionRow,
     "observations": ObservationRow,
@@ -207,7 +241,14 @@ MAIN_TABLES: dict[str, type[RecordModel]] = {
     "graphEdges": GraphEdgeRow,
 }
 DATA_MODELS: tuple[type[RecordModel], ...] = (*MAIN_TABLES.values(), OtherRecordRow)
-ALL_MODELS: tuple[type[BaseModel], ...] = (SchemaVersion, *DATA_MODELS, AuditEntry, ChangeRow)
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    SchemaVersion,
+    *DATA_MODELS,
+    AuditEntry,
+    ChangeRow,
+    DeliveryRow,
+    DeliveryChunkRow,
+)
 
 
 def _q(name: str) -> str:

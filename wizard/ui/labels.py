@@ -112,6 +112,10 @@ PHASE_LABELS = {
     Phase.WRITE: "Writing",
     Phase.INDEX: "Building the indexes of",
     Phase.COMMIT: "Committing",
+    Phase.CONNECT: "Connecting to",
+    Phase.WIPE: "Emptying",
+    Phase.SEND: "Sending",
+    Phase.VERIFY: "Checking what arrived:",
     Phase.DONE: "Finishing",
 }
 

@@ -1,0 +1,143 @@
+"""A small HTTP client for agentmemory's REST API (docs/DELIVERY.md sections 1-2, 8).
+
+One persistent connection (HTTP/1.1 keep-alive), JSON in and out, ``Authorization: Bearer``
+when there is a secret, never an ``Origin`` header. It reports what happened and decides
+nothing: a transport failure raises :class:`Unreachable`, every HTTP answer is returned.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from wizard.remote.secret import Secret
+
+DEFAULT_URL = "http://127.0.0.1:3111"
+BASE_PATH = "/agentmemory"
+TIMEOUT_S = 180.0  # the server's own function timeout
+
+
+class Unreachable(Exception):
+    """No HTTP answer: the connection was refused, reset, dropped, or timed out."""
+
+
+class BadURL(ValueError):
+    """The server address is not an http(s) URL."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer: its status and its JSON body (None when the body is not JSON)."""
+
+    status: int
+    body: Any
+
+    def field(self, name: str) -> Any:
+        return self.body.get(name) if isinstance(self.body, dict) else None
+
+
+def is_loopback(url: str) -> bool:
+    """Whether the URL's host is this machine (127.0.0.0/8, ::1, localhost)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalized(url: str) -> str:
+    """``host:port`` or a full URL → ``scheme://host:port`` without a trailing slash."""
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadURL(f"not an http(s) address: {url!r}")
+    return f"{parts.scheme}://{parts.netloc}".rstrip("/")
+
+
+class Client:
+    """Requests to one agentmemory server."""
+
+    def __init__(self, url: str, secret: Secret, timeout: float = TIMEOUT_S) -> None:
+        self.url = normalized(url)
+        self._secret = secret
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    @property
+    def insecure(self) -> bool:
+        """Whether a secret would travel in clear text to another machine."""
+        parts = urlsplit(self.url)
+        return bool(self._secret) and parts.scheme == "http" and not is_loopback(self.url)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            parts = urlsplit(self.url)
+            cls = (
+                http.client.HTTPSConnection
+                if parts.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            self._conn = cls(parts.hostname or "", parts.port, timeout=self.timeout)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        auth: bool = True,
+    ) -> Answer:
+        """One request; raises Unreachable when no HTTP answer came back."""
+        target = BASE_PATH + path + (f"?{urlencode(params)}" if params else "")
+        headers = {"Accept": "application/json", "Connection": "keep-alive"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if auth and self._secret.value:
+            headers["Authorization"] = f"Bearer {self._secret.value}"
+        conn = self._connection()
+        try:
+            conn.request(method, target, body=body, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            self.close()  # a broken connection is not reused
+            raise Unreachable(
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            ) from None
+        if response.will_close:
+            self.close()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        return Answer(response.status, parsed)
+
+    # -- the endpoints ------------------------------------------------------------------------
+    def livez(self) -> Answer:
+        return self.request("GET", "/livez", auth=False)
+
+    def health(self) -> Answer:
+        return self.request("GET", "/health")
+
+    def post_import(self, body: bytes) -> Answer:
+        return self.request("POST", "/import", body=body)
+
+    def export_page(self, max_sessions: int, offset: int) -> Answer:
+        return self.request("GET", "/export", {"maxSessions": max_sessions, "offset": offset})
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Answer:
+        return self.request("GET", path, params)

@@ -1,0 +1,78 @@
+"""Where the agentmemory secret comes from (docs/DELIVERY.md section 1): a token file given on
+the command line, else ``AGENTMEMORY_SECRET``, else ``~/.agentmemory/.env``, else
+``~/.agentmemory/secret``; else none (a 0.9.29 server without a secret takes no auth).
+
+The secret is held in memory only: never printed, logged, stored or saved in the settings.
+``Secret.__repr__`` hides it, so it cannot leak through a traceback or a log line either.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV = "AGENTMEMORY_SECRET"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret and where it was found (``where`` is safe to show; the value is not)."""
+
+    value: str | None = field(repr=False)
+    where: str
+
+    def __repr__(self) -> str:
+        return f"Secret(where={self.where!r})"
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def _from_env_file(path: Path) -> str | None:
+    """``AGENTMEMORY_SECRET=...`` in a ``KEY=value`` file (quotes and ``export`` allowed)."""
+    text = _read(path)
+    if text is None:
+        return None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("export "):
+            line = line[len("export ") :].strip()
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == ENV:
+            value = value.strip().strip("'\"")
+            return value or None
+    return None
+
+
+def find_secret(
+    token_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> Secret:
+    """The secret to send, in the order of docs/DELIVERY.md section 1. A ``token_file`` that
+    cannot be read raises OSError (the user named it: say so rather than going on without)."""
+    if token_file is not None:
+        path = Path(token_file).expanduser()
+        given = path.read_text(encoding="utf-8").strip()
+        return Secret(given or None, f"the file {path}")
+    env = os.environ if environ is None else environ
+    if env.get(ENV):
+        return Secret(env[ENV], f"the environment variable {ENV}")
+    base = (home if home is not None else Path.home()) / ".agentmemory"
+    for path, value in (
+        (base / ".env", _from_env_file(base / ".env")),
+        (base / "secret", _read(base / "secret")),
+    ):
+        if value:
+            return Secret(value, str(path))
+    return Secret(None, "nowhere (no secret found: requests go without auth)")

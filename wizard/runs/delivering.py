@@ -1,0 +1,752 @@
+"""The delivery run: the store (or one import's records) into a running agentmemory, chunked
+under its 16 MiB frame, retried, resumable, read back and audited (docs/DELIVERY.md).
+
+Steps: reach the server (version, auth); plan the chunks (``wizard.core.chunking`` over the
+store's owner groups, streamed); open or resume the delivery record; for replace, one wipe;
+send each chunk not acknowledged yet, recorded before it goes; read back; audit. The run
+decides every policy here (what is retried, what stops, what counts as acknowledged); the
+client only carries requests and the store only keeps records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from wizard.core.chunking import CHUNK_BYTES, FRAME_BYTES, Chunk, Item, body, pack
+from wizard.core.collections import MAIN, in_order, record_key
+from wizard.core.names import ErrorKind, Operation, Outcome, Phase, Strategy
+from wizard.core.problems import Cancelled
+from wizard.core.versions import NEWEST, SUPPORTED_VERSIONS
+from wizard.remote.client import Answer, Client, Unreachable
+from wizard.store import audit, deliveries
+from wizard.store.database import Store, StoreError
+from wizard.store.deliveries import ChunkState, Scope
+from wizard.store.entries import finish_entry, write_entry
+
+CancelFn = Callable[[], bool]
+MAIN_COUNTED = tuple(c.name for c in MAIN if c.stat)  # the collections the server counts
+INTERRUPTED = (
+    "the delivery did not finish: the program stopped before it could record the outcome; "
+    "run it again to resume (acknowledged chunks are not sent twice)"
+)
+
+
+@dataclass(frozen=True)
+class DeliverOptions:
+    """What to deliver where, and how (docs/DELIVERY.md sections 6-7)."""
+
+    strategy: Strategy = Strategy.MERGE
+    audit_id: int | None = None  # only the records whose current version this import wrote
+    with_source: bool = False  # the wizard's verbatim source copies go too
+    dry_run: bool = False  # reach the server and plan; send nothing
+    verify: bool = True
+    max_bytes: int = CHUNK_BYTES
+    attempts: int = 6  # tries of one request before the server counts as unreachable
+    first_pause: float = 0.25  # seconds before the first retry, doubled each time
+    max_pause: float = 4.0
+
+
+# Test hooks (like the importer's pause hook): smaller chunks and shorter retry pauses, so that
+# tests deliver several chunks of a small store without waiting.
+CHUNK_ENV = "AGENTMEMORY_WIZARD_TEST_CHUNK_BYTES"
+PAUSE_ENV = "AGENTMEMORY_WIZARD_TEST_RETRY_PAUSE"
+
+
+def tuned(options: DeliverOptions) -> DeliverOptions:
+    """``options`` with the test hooks of the environment applied (none set: unchanged)."""
+    changes: dict[str, Any] = {}
+    if os.environ.get(CHUNK_ENV):
+        changes["max_bytes"] = int(os.environ[CHUNK_ENV])
+    if os.environ.get(PAUSE_ENV):
+        pause = float(os.environ[PAUSE_ENV])
+        changes.update(first_pause=pause, max_pause=pause)
+    return replace(options, **changes) if changes else options
+
+
+@dataclass(frozen=True)
+class DeliveryProgress:
+    """Where a delivery is: its phase, chunks and bytes sent of those planned (0: unknown)."""
+
+    phase: Phase
+    chunk: int = 0
+    chunks: int = 0
+    bytes_sent: int = 0
+    bytes_total: int = 0
+    records_sent: int = 0
+
+
+@dataclass
+class DeliveryResult:
+    """How a delivery ended (or what it would do: ``dry_run``); ``to_dict()`` is
+    ``deliver --json``."""
+
+    ok: bool
+    outcome: Outcome
+    url: str
+    strategy: Strategy
+    scope: str
+    dry_run: bool = False
+    secret_from: str = ""
+    server_version: str | None = None
+    declared_version: str | None = None
+    delivery_id: int | None = None
+    resumed: bool = False
+    restarted: str | None = None  # why an earlier delivery could not be resumed
+    chunks: int = 0
+    bytes: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+    already: int = 0  # chunks acknowledged by an earlier attempt (resumed), not sent again
+    server_stats: dict[str, int] = field(default_factory=dict)
+    verified: bool = False
+    missing: dict[str, list[str]] = field(default_factory=dict)
+    missing_counts: dict[str, int] = field(default_factory=dict)
+    unverified: list[str] = field(default_factory=list)
+    too_big: list[str] = field(default_factory=list)
+    would_wipe: dict[str, int] = field(default_factory=dict)
+    audit_id: int | None = None
+    error: str | None = None
+    error_code: ErrorKind | None = None
+    refused_keys: dict[str, list[str]] = field(default_factory=dict)
+    duration_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "outcome": str(self.outcome),
+            "url": self.url,
+            "server_version": self.server_version,
+            "declared_version": self.declared_version,
+            "strategy": str(self.strategy),
+            "scope": self.scope,
+            "dry_run": self.dry_run,
+            "secret_from": self.secret_from,
+            "delivery_id": self.delivery_id,
+            "resumed": self.resumed,
+            "chunks": self.chunks,
+            "bytes": self.bytes,
+            "sent": dict(self.sent),
+            "server_stats": dict(self.server_stats),
+            "verified": self.verified,
+            "missing": {k: list(v) for k, v in self.missing.items()},
+            "missing_counts": dict(self.missing_counts),
+            "unverified": list(self.unverified),
+            "too_big": list(self.too_big),
+            "would_wipe": dict(self.would_wipe),
+            "audit_id": self.audit_id,
+            "error": self.error,
+            "error_code": None if self.error_code is None else str(self.error_code),
+            "refused_keys": {k: list(v) for k, v in self.refused_keys.items()},
+        }
+
+
+class _Stop(Exception):
+    """The delivery stops: ``outcome``, ``code`` and a message."""
+
+    def __init__(self, outcome: Outcome, code: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.outcome, self.code, self.message = outcome, code, message
+
+
+def declared_version(server_version: str | None) -> str:
+    """The ExportData version to declare: the server's own when the wizard knows it (never
+    newer than the server), otherwise the newest the wizard knows."""
+    return server_version if server_version in SUPPORTED_VERSIONS else NEWEST
+
+
+def _check_options(store: Store, options: DeliverOptions) -> None:
+    if options.audit_id is None:
+        return
+    if options.strategy.deletes_all:
+        raise _Stop(
+            Outcome.REFUSED,
+            ErrorKind.NOT_DELIVERABLE,
+            "replace deletes everything on the server first: it can only send the whole store, "
+            "not the records of one import (use merge or skip, or leave out --audit-id)",
+        )
+    try:
+        entry = audit.get_entry(store, options.audit_id)
+    except KeyError:
+        entry = None
+    if (
+        entry is None
+        or entry["operation"] != Operation.IMPORT
+        or entry["outcome"] != Outcome.SUCCEEDED
+        or entry["reverted_by"] is not None
+    ):
+        raise _Stop(
+            Outcome.REFUSED,
+            ErrorKind.NOT_DELIVERABLE,
+            f"audit entry #{options.audit_id} is not a successful import still in effect: "
+            "there is nothing of it to deliver",
+        )
+
+
+def _connect(client: Client) -> str | None:
+    """Reach the server: its version. Raises _Stop when it cannot be used."""
+    try:
+        live = client.livez()
+    except Unreachable as exc:
+        raise _Stop(
+            Outcome.FAILED,
+            ErrorKind.UNREACHABLE,
+            f"no agentmemory answers at {client.url} ({exc}); is it running?",
+        ) from None
+    if live.status >= 400:
+        raise _Stop(
+            Outcome.FAILED,
+            ErrorKind.UNREACHABLE,
+            f"{client.url} answered {live.status} to the liveness check: not an agentmemory?",
+        )
+    try:
+        health = client.health()
+    except Unreachable as exc:
+        raise _Stop(Outcome.FAILED, ErrorKind.UNREACHABLE, f"{client.url}: {exc}") from None
+    if health.status == 401:
+        raise _Stop(
+            Outcome.FAILED,
+            ErrorKind.UNAUTHORIZED,
+            f"{client.url} refused the secret (401 unauthorized): nothing was sent. Check the "
+            "secret (AGENTMEMORY_SECRET, ~/.agentmemory/.env or --token-file)",
+        )
+    if health.status >= 400:
+        raise _Stop(
+            Outcome.FAILED,
+            ErrorKind.UNREACHABLE,
+            f"{client.url} answered {health.status} to the health check",
+        )
+    version = health.field("version")
+    return version if isinstance(version, str) else None
+
+
+def _pause(seconds: float, cancel: CancelFn | None) -> None:
+    """Wait before a retry, a slice at a time so that a cancel is seen."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cancel is not None and cancel():
+            raise Cancelled("delivery cancelled")
+        time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+
+
+def _acknowledged(answer: Answer, counts: dict[str, int], strategy: Strategy) -> bool:
+    """200, success true, and counts that match what the chunk carried."""
+    if answer.status != 200 or answer.field("success") is not True:
+        return False
+    carried = {name: counts.get(name, 0) for name in MAIN_COUNTED}
+    written = {name: answer.field(name) for name in MAIN_COUNTED}
+    if not all(isinstance(n, int) for n in written.values()):
+        return False
+    if strategy.overwrites:
+        return written == carried
+    skipped = answer.field("skipped")
+    total_written = sum(int(n) for n in written.values())
+    return (
+        all(int(written[n]) <= carried[n] for n in MAIN_COUNTED)
+        and isinstance(skipped, int)
+        and total_written + skipped >= sum(carried.values())
+    )
+
+
+def _send(
+    client: Client,
+    payload: bytes,
+    counts: dict[str, int],
+    strategy: Strategy,
+    options: DeliverOptions,
+    cancel: CancelFn | None,
+) -> Answer:
+    """Send one request until it is acknowledged; transient failures (no answer, 404, 5xx)
+    are retried with growing pauses. Raises _Stop for a refusal, a 401, or too many tries."""
+    pause = options.first_pause
+    last = ""
+    for attempt in range(1, options.attempts + 1):
+        if attempt > 1:
+            _pause(pause, cancel)
+            pause = min(pause * 2, options.max_pause)
+        try:
+            answer = client.post_import(payload)
+        except Unreachable as exc:
+            last = str(exc)
+            continue
+        if _acknowledged(answer, counts, strategy):
+            return answer
+        if answer.status == 200 and answer.field("success") is False:
+            raise _Stop(
+                Outcome.REFUSED,
+                ErrorKind.SERVER_REFUSED,
+                f"the server refused the request: {answer.field('error') or 'no reason given'}",
+            )
+        if answer.status == 401:
+            raise _Stop(
+                Outcome.FAILED,
+                ErrorKind.UNAUTHORIZED,
+                f"{client.url} refused the secret (401 unauthorized); nothing more was sent",
+            )
+        if answer.status == 200:  # success, but other counts: the chunk did not land whole
+            last = f"the server wrote other counts than sent ({answer.body})"
+            continue
+        if answer.status in (404, 408, 429) or answer.status >= 500:
+            last = f"HTTP {answer.status} {answer.field('error') or ''}".strip()
+            continue
+        raise _Stop(
+            Outcome.FAILED,
+            ErrorKind.INTERNAL,
+            f"the server answered HTTP {answer.status}: {answer.field('error') or answer.body}",
+        )
+    raise _Stop(
+        Outcome.FAILED,
+        ErrorKind.UNREACHABLE,
+        f"the server did not take a request after {options.attempts} tries ({last})",
+    )
+
+
+def _keys_summary(keys: dict[str, list[str]], limit: int = 10) -> str:
+    parts = []
+    for name, found in keys.items():
+        shown = ", ".join(found[:limit]) + (
+            f" and {len(found) - limit} more" if len(found) > limit else ""
+        )
+        parts.append(f"{name}: {shown}")
+    return "; ".join(parts)
+
+
+# -- reading back ----------------------------------------------------------------------------------
+MAX_PAGE_SESSIONS = 1000
+
+
+def _keys_of(data: dict[str, Any], first: bool) -> Iterator[tuple[str, str]]:
+    """(collection, key) of an export page: sessions, their observations and profiles on every
+    page; the unpaged collections once (from the first page)."""
+    for name, value in data.items():
+        if name == "observations" and isinstance(value, dict):
+            for bucket in value.values():
+                for rec in bucket if isinstance(bucket, list) else ():
+                    if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+                        yield "observations", rec["id"]
+            continue
+        if not isinstance(value, list) or not (first or name in ("sessions", "profiles")):
+            continue
+        for rec in value:
+            key = record_key(name, rec) if isinstance(rec, dict) else None
+            if key is not None:
+                yield name, key
+
+
+class _ReadBack:
+    """Keys the server holds, streamed; ``unverified`` lists collections it could not list."""
+
+    def __init__(self, client: Client, cancel: CancelFn | None) -> None:
+        self.client = client
+        self.cancel = cancel
+        self.unverified: list[str] = []
+
+    def pairs(self) -> Iterator[tuple[str, str]]:
+        size, offset, first = MAX_PAGE_SESSIONS, 0, True
+        while True:
+            if self.cancel is not None and self.cancel():
+                raise Cancelled("delivery cancelled")
+            answer = self.client.export_page(size, offset)
+            if answer.field("oversized") is True or answer.status == 413:
+                if size > 1:
+                    size //= 2
+                    continue
+                yield from self._fallback()
+                return
+            data = answer.body if answer.status == 200 and isinstance(answer.body, dict) else None
+            if data is None or answer.field("success") is False:
+                yield from self._fallback()
+                return
+            yield from _keys_of(data, first)
+            first = False
+            page = data.get("pagination") or {}
+            sessions = data.get("sessions") or []
+            if not page.get("hasMore") or not sessions:
+                return
+            offset += len(sessions)
+
+    def _fallback(self) -> Iterator[tuple[str, str]]:
+        """Export refused at every page size: the list endpoints (sessions, their
+        observations, memories); the other collections cannot be listed."""
+        client = self.client
+        sessions = client.get("/sessions").field("sessions") or []
+        for rec in sessions:
+            if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+                yield "sessions", rec["id"]
+                obs = client.get("/observations", {"sessionId": rec["id"]}).field("observations")
+                for o in obs or []:
+                    if isinstance(o, dict) and isinstance(o.get("id"), str):
+                        yield "observations", o["id"]
+        memories = client.get("/memories").field("memories")
+        if isinstance(memories, list):
+            for rec in memories:
+                if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+                    yield "memories", rec["id"]
+        else:
+            self.unverified.append("memories")
+        self.unverified.extend(["summaries", "profiles", "graphNodes", "graphEdges"])
+
+
+# -- the run -------------------------------------------------------------------------------------
+def _deliver_fields(
+    url: str, options: DeliverOptions, outcome: Outcome, *, error: str | None = None
+) -> dict[str, Any]:
+    return {
+        **audit.entry_base(Operation.DELIVER, outcome),
+        "strategy": str(options.strategy),
+        "source_name": url,
+        "target_id": options.audit_id,
+        "counts": {},
+        "caps": [],
+        "error": error,
+        "error_code": str(ErrorKind.INTERRUPTED) if outcome is Outcome.INTERRUPTED else None,
+        "options": {"url": url, "with_source": options.with_source},
+    }
+
+
+def plan_chunks(
+    store: Store, scope: Scope, options: DeliverOptions, too_big: list[Item]
+) -> Iterator[Chunk]:
+    """The chunks of a delivery, streamed (the same store gives the same chunks)."""
+    return pack(
+        deliveries.groups(store, scope, options.with_source), options.max_bytes, too_big=too_big
+    )
+
+
+def deliver_steps(
+    store: Store,
+    client: Client,
+    options: DeliverOptions,
+    cancel: CancelFn | None = None,
+    *,
+    secret_from: str = "",
+) -> Generator[DeliveryProgress, None, DeliveryResult]:
+    """The delivery run (see the module doc). Yields progress between requests; returns the
+    result, audited (a dry run writes nothing)."""
+    t0 = time.monotonic()
+    scope = Scope(options.audit_id)
+    result = DeliveryResult(
+        ok=False,
+        outcome=Outcome.FAILED,
+        url=client.url,
+        strategy=options.strategy,
+        scope=str(scope),
+        dry_run=options.dry_run,
+        secret_from=secret_from,
+    )
+    entry_id: int | None = None
+    try:
+        _check_options(store, options)
+        yield DeliveryProgress(Phase.CONNECT)
+        result.server_version = _connect(client)
+        version = declared_version(result.server_version)
+        result.declared_version = version
+        if options.dry_run:
+            yield from _plan_only(store, client, scope, options, result)
+            result.ok, result.outcome = True, Outcome.PLANNED
+            return result
+        entry_id = _open_entry(store, client.url, options)
+        yield from _deliver(store, client, scope, options, version, result, cancel)
+        if options.verify:
+            yield DeliveryProgress(Phase.VERIFY)
+            _verify(store, client, scope, result, cancel)
+        if result.too_big or not result.verified:
+            result.outcome = Outcome.FAILED
+            result.error_code = ErrorKind.INCOMPLETE
+            result.error = _incomplete_message(result)
+        else:
+            result.ok, result.outcome = True, Outcome.SUCCEEDED
+    except _Stop as stop:
+        result.outcome, result.error_code, result.error = stop.outcome, stop.code, stop.message
+    except Cancelled:
+        result.outcome, result.error_code = Outcome.CANCELLED, ErrorKind.CANCELLED
+        result.error = (
+            "cancelled: the chunks sent so far stay on the server; run it again to resume"
+        )
+    except StoreError as exc:
+        result.outcome, result.error_code, result.error = Outcome.FAILED, exc.kind, exc.message
+    except (KeyboardInterrupt, GeneratorExit):
+        result.outcome, result.error_code = Outcome.CANCELLED, ErrorKind.CANCELLED
+        result.error = "interrupted: run it again to resume"
+        _close_entry(store, entry_id, result, t0)
+        raise
+    finally:
+        client.close()
+    result.duration_ms = int((time.monotonic() - t0) * 1000)
+    if not options.dry_run:
+        result.audit_id = _close_entry(store, entry_id, result, t0)
+    yield DeliveryProgress(Phase.DONE, result.chunks, result.chunks, result.bytes, result.bytes)
+    return result
+
+
+def _open_entry(store: Store, url: str, options: DeliverOptions) -> int | None:
+    """The attempt's entry, written first as interrupted: a killed delivery leaves it so."""
+    try:
+        with store.errors(), store.database.atomic("IMMEDIATE"):
+            return write_entry(
+                store.database,
+                _deliver_fields(url, options, Outcome.INTERRUPTED, error=INTERRUPTED),
+            )
+    except StoreError:
+        return None
+
+
+def _close_entry(
+    store: Store, entry_id: int | None, result: DeliveryResult, t0: float
+) -> int | None:
+    """The attempt's outcome into its entry (a new entry when the first could not be written)."""
+    counts = {
+        "sent": dict(result.sent),
+        "chunks": result.chunks,
+        "already": result.already,
+        "bytes": result.bytes,
+        "server_stats": dict(result.server_stats),
+        "missing": dict(result.missing_counts),
+        "unverified": list(result.unverified),
+        "too_big": len(result.too_big),
+    }
+    options = {
+        "url": result.url,
+        "scope": result.scope,
+        "server_version": result.server_version,
+        "declared_version": result.declared_version,
+        "delivery_id": result.delivery_id,
+        "resumed": result.resumed,
+        "secret_from": result.secret_from,
+    }
+    fields = {
+        "outcome": str(result.outcome),
+        "counts": counts,
+        "error": result.error,
+        "error_code": None if result.error_code is None else str(result.error_code),
+        "duration_ms": int((time.monotonic() - t0) * 1000),
+        "options": options,
+    }
+    try:
+        with store.errors(), store.database.atomic("IMMEDIATE"):
+            if entry_id is None:
+                base = _deliver_fields(
+                    result.url, DeliverOptions(strategy=result.strategy), result.outcome
+                )
+                return write_entry(store.database, {**base, **fields})
+            finish_entry(store.database, entry_id, **fields)
+            return entry_id
+    except StoreError:
+        return entry_id
+
+
+def _plan_only(
+    store: Store, client: Client, scope: Scope, options: DeliverOptions, result: DeliveryResult
+) -> Iterator[DeliveryProgress]:
+    too_big: list[Item] = []
+    for chunk in plan_chunks(store, scope, options, too_big):
+        result.chunks += 1
+        result.bytes += chunk.size
+        for name, n in chunk.counts().items():
+            result.sent[name] = result.sent.get(name, 0) + n
+        yield DeliveryProgress(Phase.SEND, result.chunks, 0, 0, result.bytes)
+    result.sent = {name: result.sent[name] for name in in_order(result.sent)}
+    result.too_big = [f"{i.collection}:{i.key}" for i in too_big]
+    if options.strategy.deletes_all:
+        result.would_wipe = _server_counts(client)
+
+
+def _server_counts(client: Client) -> dict[str, int]:
+    """What the server holds, as far as its count and list endpoints say (for the dry run of
+    a replace: what it would wipe)."""
+    out: dict[str, int] = {}
+    try:
+        total = client.get("/memories", {"count": "true"}).field("total")
+        if isinstance(total, int):
+            out["memories"] = total
+        sessions = client.get("/sessions").field("sessions")
+        if isinstance(sessions, list):
+            out["sessions"] = len(sessions)
+    except Unreachable:
+        pass
+    return out
+
+
+def _deliver(
+    store: Store,
+    client: Client,
+    scope: Scope,
+    options: DeliverOptions,
+    version: str,
+    result: DeliveryResult,
+    cancel: CancelFn | None,
+) -> Iterator[DeliveryProgress]:
+    record = deliveries.open_delivery(
+        store, client.url, str(options.strategy), scope, options.with_source, version
+    )
+    result.delivery_id, result.resumed = record.id, record.resumed
+    if record.replaced is not None:
+        result.restarted = (
+            f"the store changed since delivery #{record.replaced} started: a new delivery "
+            "sends everything again"
+        )
+    states = deliveries.chunk_states(store, record.id) if record.resumed else {}
+    chunk_strategy = Strategy.MERGE if options.strategy.deletes_all else options.strategy
+    if options.strategy.deletes_all and states.get(0, ("", ""))[1] != ChunkState.ACKNOWLEDGED:
+        yield DeliveryProgress(Phase.WIPE)
+        wipe = body(None, version, str(Strategy.REPLACE))
+        deliveries.record_chunk(store, record.id, 0, "wipe", {}, {}, len(wipe))
+        deliveries.mark_chunk(store, record.id, 0, ChunkState.SENT)
+        answer = _send(client, wipe, {}, Strategy.REPLACE, options, cancel)
+        deliveries.mark_chunk(store, record.id, 0, ChunkState.ACKNOWLEDGED, answer.body)
+    total = deliveries.scope_bytes(store, scope)
+    planned = max(1, -(-total // options.max_bytes))
+    yield DeliveryProgress(Phase.SEND, 0, planned, 0, total)
+    too_big: list[Item] = []
+    for chunk in plan_chunks(store, scope, options, too_big):
+        if cancel is not None and cancel():
+            raise Cancelled("delivery cancelled")
+        counts = chunk.counts()
+        digest = chunk.digest()
+        result.chunks += 1
+        result.bytes += chunk.size
+        for name, n in counts.items():
+            result.sent[name] = result.sent.get(name, 0) + n
+        if states.get(chunk.number) == (digest, ChunkState.ACKNOWLEDGED):
+            result.already += 1
+            continue
+        payload = body(chunk, version, str(chunk_strategy))
+        if len(payload) > FRAME_BYTES:  # never: pack keeps chunks under max_bytes
+            raise _Stop(Outcome.FAILED, ErrorKind.INTERNAL, "a chunk grew over the frame limit")
+        deliveries.record_chunk(
+            store, record.id, chunk.number, digest, chunk.keys(), counts, len(payload)
+        )
+        deliveries.mark_chunk(store, record.id, chunk.number, ChunkState.SENT)
+        try:
+            answer = _send(client, payload, counts, chunk_strategy, options, cancel)
+        except _Stop as stop:
+            if stop.code is ErrorKind.SERVER_REFUSED:
+                result.refused_keys = chunk.keys()
+                stop.message += f" (chunk {chunk.number}: {_keys_summary(chunk.keys())})"
+            raise
+        deliveries.mark_chunk(store, record.id, chunk.number, ChunkState.ACKNOWLEDGED, answer.body)
+        for name in (*MAIN_COUNTED, "skipped"):
+            value = answer.field(name)
+            if isinstance(value, int):
+                result.server_stats[name] = result.server_stats.get(name, 0) + value
+        yield DeliveryProgress(
+            Phase.SEND,
+            chunk.number,
+            max(planned, chunk.number),
+            result.bytes,
+            max(total, result.bytes),
+            sum(result.sent.values()),
+        )
+    result.sent = {name: result.sent[name] for name in in_order(result.sent)}
+    result.too_big = [f"{i.collection}:{i.key}" for i in too_big]
+    deliveries.close_delivery(store, record.id)
+
+
+def _verify(
+    store: Store, client: Client, scope: Scope, result: DeliveryResult, cancel: CancelFn | None
+) -> None:
+    reader = _ReadBack(client, cancel)
+    try:
+        counts, listed = deliveries.missing_keys(store, scope, reader.pairs())
+    except Unreachable as exc:
+        result.unverified = ["all"]
+        result.error = f"the read-back failed: {exc}"
+        return
+    too_big = {tuple(k.split(":", 1)) for k in result.too_big}
+    for name in list(counts):
+        if name in reader.unverified:
+            counts.pop(name)
+            listed.pop(name, None)
+            continue
+        kept = [k for k in listed.get(name, []) if (name, k) not in too_big]
+        dropped = len(listed.get(name, [])) - len(kept)
+        counts[name] -= dropped
+        listed[name] = kept
+        if counts[name] <= 0:
+            counts.pop(name)
+            listed.pop(name, None)
+    result.missing_counts = counts
+    result.missing = listed
+    sent = set(result.sent)
+    result.unverified = [name for name in reader.unverified if name in sent]
+    result.verified = not counts and not result.unverified
+
+
+def _incomplete_message(result: DeliveryResult) -> str:
+    parts = []
+    if result.missing_counts:
+        parts.append(
+            "missing on the server after delivery: "
+            + ", ".join(f"{n} {name}" for name, n in result.missing_counts.items())
+        )
+    if result.unverified:
+        parts.append("could not be read back to check: " + ", ".join(result.unverified))
+    if result.too_big:
+        parts.append(
+            f"{len(result.too_big)} record(s) too big for any request, not sent: "
+            + ", ".join(result.too_big[:10])
+        )
+    return "; ".join(parts) or "the delivery could not be verified"
+
+
+# -- delivering by hand: numbered request bodies ---------------------------------------------------
+@dataclass
+class SplitExport:
+    """The files ``export --split`` wrote: (path, bytes, records per collection), and the
+    records too big for any request (left out)."""
+
+    files: list[tuple[Path, int, dict[str, int]]] = field(default_factory=list)
+    too_big: list[str] = field(default_factory=list)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a new owner-only file beside its destination, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def export_split(
+    store: Store,
+    out: Path,
+    max_bytes: int,
+    strategy: Strategy = Strategy.MERGE,
+    with_source: bool = False,
+) -> SplitExport:
+    """The store as numbered request bodies under ``max_bytes`` (``out.001.json``...), for
+    delivering by hand: with replace, file 001 is the wipe and the others merge."""
+    written = SplitExport()
+    stem = out.name[: -len(out.suffix)] if out.suffix else out.name
+    number = 0
+
+    def next_path() -> Path:
+        nonlocal number
+        number += 1
+        return out.with_name(f"{stem}.{number:03d}.json")
+
+    if strategy.deletes_all:
+        wipe = body(None, NEWEST, str(Strategy.REPLACE))
+        path = next_path()
+        _write_private(path, wipe)
+        written.files.append((path, len(wipe), {}))
+    chunk_strategy = Strategy.MERGE if strategy.deletes_all else strategy
+    too_big: list[Item] = []
+    budget = max(1024, max_bytes - 1024)  # the body's own fields beside the records
+    for chunk in pack(deliveries.groups(store, Scope(), with_source), budget, too_big, max_bytes):
+        payload = body(chunk, NEWEST, str(chunk_strategy))
+        path = next_path()
+        _write_private(path, payload)
+        written.files.append((path, len(payload), chunk.counts()))
+    written.too_big = [f"{i.collection}:{i.key}" for i in too_big]
+    return written
