@@ -409,3 +409,21 @@ def test_a_real_export_and_a_store_over_16_mib_land_complete_through_faults(
         "succeeded",
         strategy,
     )
+
+
+def test_the_audit_window_shows_and_filters_deliveries(db, server, qtbot, capsys):
+    from wizard.ui import open_audit_history
+
+    filled(db, SMALL)
+    assert deliver(server) == 0
+    window = open_audit_history(db)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.is_loading(), timeout=10_000)
+    combo = window.findChild(object, "operationFilter")
+    combo.setCurrentIndex(combo.findData("deliver"))
+    assert window.proxy.rowCount() == 1
+    window.table.selectRow(0)
+    details = window.details.toPlainText()
+    assert f"Server:          {server.url}" in details and "the whole store" in details
+    assert SECRET not in details

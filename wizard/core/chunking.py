@@ -63,18 +63,6 @@ class Chunk:
             found.setdefault(item.collection, []).append(item.key)
         return found
 
-    def digest(self) -> str:
-        """A hash of what the chunk carries: the same records give the same digest."""
-        h = blake2b(digest_size=16)
-        for item in self.items:
-            h.update(item.collection.encode())
-            h.update(b"\x00")
-            h.update((item.bucket or "").encode("utf-8", "surrogatepass"))
-            h.update(b"\x00")
-            h.update(item.text.encode("utf-8", "surrogatepass"))
-            h.update(b"\x01")
-        return h.hexdigest()
-
 
 def _caps() -> dict[str, int]:
     return {name: limit for name, limit, _message in LIMITS}
@@ -162,6 +150,11 @@ def pack(
             tally.add([item])
     if chunk.items:
         yield chunk
+
+
+def digest(payload: bytes) -> str:
+    """A request body's hash: the same records, version and strategy give the same digest."""
+    return blake2b(payload, digest_size=16).hexdigest()
 
 
 def body(chunk: Chunk | None, version: str, strategy: str) -> bytes:

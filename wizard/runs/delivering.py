@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wizard.core.chunking import CHUNK_BYTES, FRAME_BYTES, Chunk, Item, body, pack
+from wizard.core.chunking import CHUNK_BYTES, FRAME_BYTES, Chunk, Item, body, digest, pack
 from wizard.core.collections import MAIN, in_order, record_key
 from wizard.core.names import ErrorKind, Operation, Outcome, Phase, Strategy
 from wizard.core.problems import Cancelled
@@ -318,6 +318,7 @@ def _keys_summary(keys: dict[str, list[str]], limit: int = 10) -> str:
 
 # -- reading back ----------------------------------------------------------------------------------
 MAX_PAGE_SESSIONS = 1000
+MEMORY_PAGE = 1000  # memories per request of the fallback read-back
 
 
 def _keys_of(data: dict[str, Any], first: bool) -> Iterator[tuple[str, str]]:
@@ -382,13 +383,20 @@ class _ReadBack:
                 for o in obs or []:
                     if isinstance(o, dict) and isinstance(o.get("id"), str):
                         yield "observations", o["id"]
-        memories = client.get("/memories").field("memories")
-        if isinstance(memories, list):
+        offset = 0
+        while True:  # a page at a time: the list of every memory can be large
+            answer = client.get("/memories", {"limit": MEMORY_PAGE, "offset": offset})
+            memories = answer.field("memories")
+            if not isinstance(memories, list):
+                self.unverified.append("memories")
+                break
             for rec in memories:
                 if isinstance(rec, dict) and isinstance(rec.get("id"), str):
                     yield "memories", rec["id"]
-        else:
-            self.unverified.append("memories")
+            total = answer.field("total")
+            offset += len(memories)
+            if not memories or not isinstance(total, int) or offset >= total:
+                break
         self.unverified.extend(["summaries", "profiles", "graphNodes", "graphEdges"])
 
 
@@ -607,19 +615,19 @@ def _deliver(
         if cancel is not None and cancel():
             raise Cancelled("delivery cancelled")
         counts = chunk.counts()
-        digest = chunk.digest()
+        payload = body(chunk, version, str(chunk_strategy))
+        chunk_digest = digest(payload)
         result.chunks += 1
         result.bytes += chunk.size
         for name, n in counts.items():
             result.sent[name] = result.sent.get(name, 0) + n
-        if states.get(chunk.number) == (digest, ChunkState.ACKNOWLEDGED):
+        if states.get(chunk.number) == (chunk_digest, ChunkState.ACKNOWLEDGED):
             result.already += 1
             continue
-        payload = body(chunk, version, str(chunk_strategy))
         if len(payload) > FRAME_BYTES:  # never: pack keeps chunks under max_bytes
             raise _Stop(Outcome.FAILED, ErrorKind.INTERNAL, "a chunk grew over the frame limit")
         deliveries.record_chunk(
-            store, record.id, chunk.number, digest, chunk.keys(), counts, len(payload)
+            store, record.id, chunk.number, chunk_digest, chunk.keys(), counts, len(payload)
         )
         deliveries.mark_chunk(store, record.id, chunk.number, ChunkState.SENT)
         try:

@@ -91,6 +91,22 @@ def _text(text: str, with_source: bool) -> str:
     return out
 
 
+_DATA = "data, length(CAST(data AS BLOB))"  # the stored JSON and its UTF-8 length
+
+
+def _item(
+    collection: str,
+    key: str,
+    row_text: str,
+    nbytes: int,
+    with_source: bool,
+    bucket: str | None = None,
+) -> Item:
+    """An Item of a stored record; its size from SQLite unless the text was changed."""
+    text = _text(row_text, with_source)
+    return Item(collection, key, text, bucket, nbytes + 1 if text is row_text else 0)
+
+
 def _where(scope: Scope, prefix: str = "") -> tuple[str, tuple]:
     if scope.audit_id is None:
         return "", ()
@@ -121,28 +137,32 @@ def _session_groups(
     without a session record come as groups of their own. A merge join over three cursors
     ordered by the session id."""
     where, params = _where(scope, "WHERE")
-    sessions = _Cursor(_rows(con, f'SELECT id, data FROM "sessions"{where} ORDER BY id', params))
+    sessions = _Cursor(_rows(con, f'SELECT id, {_DATA} FROM "sessions"{where} ORDER BY id', params))
     observations = _Cursor(
         _rows(
             con,
-            f'SELECT bucket, id, data FROM "observations"{where} ORDER BY bucket, rowid',
+            f'SELECT bucket, id, {_DATA} FROM "observations"{where} ORDER BY bucket, rowid',
             params,
         )
     )
     summaries = _Cursor(
-        _rows(con, f'SELECT session_id, data FROM "summaries"{where} ORDER BY session_id', params)
+        _rows(
+            con, f'SELECT session_id, {_DATA} FROM "summaries"{where} ORDER BY session_id', params
+        )
     )
     cursors = (sessions, observations, summaries)
     while any(c.row is not None for c in cursors):
         key = min(c.key() for c in cursors if c.row is not None)
         group: list[Item] = []
         if sessions.key() == key:
-            group.append(Item("sessions", key, _text(sessions.take()[1], with_source)))
+            _key, text, nbytes = sessions.take()
+            group.append(_item("sessions", key, text, nbytes, with_source))
         while observations.row is not None and observations.key() == key:
-            _bucket, oid, text = observations.take()
-            group.append(Item("observations", oid, _text(text, with_source), key))
+            _bucket, oid, text, nbytes = observations.take()
+            group.append(_item("observations", oid, text, nbytes, with_source, key))
         if summaries.key() == key:
-            group.append(Item("summaries", key, _text(summaries.take()[1], with_source)))
+            _key, text, nbytes = summaries.take()
+            group.append(_item("summaries", key, text, nbytes, with_source))
         yield group
 
 
@@ -151,12 +171,12 @@ def _memory_groups(
 ) -> Iterator[list[Item]]:
     """A memory with its access log (which must travel in the same request)."""
     where, params = _where(scope, "WHERE")
-    memories = _Cursor(_rows(con, f'SELECT id, data FROM "memories"{where} ORDER BY id', params))
+    memories = _Cursor(_rows(con, f'SELECT id, {_DATA} FROM "memories"{where} ORDER BY id', params))
     where_logs, params_logs = _where(scope, "AND")
     logs = _Cursor(
         _rows(
             con,
-            f'SELECT key, data FROM "{OTHER_SPEC.table}" WHERE collection = ?{where_logs}'
+            f'SELECT key, {_DATA} FROM "{OTHER_SPEC.table}" WHERE collection = ?{where_logs}'
             " ORDER BY key",
             ("accessLogs", *params_logs),
         )
@@ -165,9 +185,11 @@ def _memory_groups(
         key = min(c.key() for c in (memories, logs) if c.row is not None)
         group: list[Item] = []
         if memories.key() == key:
-            group.append(Item("memories", key, _text(memories.take()[1], with_source)))
+            _key, text, nbytes = memories.take()
+            group.append(_item("memories", key, text, nbytes, with_source))
         if logs.key() == key:
-            group.append(Item("accessLogs", key, _text(logs.take()[1], with_source)))
+            _key, text, nbytes = logs.take()
+            group.append(_item("accessLogs", key, text, nbytes, with_source))
         yield group
 
 
@@ -178,17 +200,17 @@ def _single_groups(
     for name in ("profiles", "graphNodes", "graphEdges"):
         spec = SPECS[name]
         where, params = _where(scope, "WHERE")
-        sql = f'SELECT "{spec.key_column}", data FROM "{spec.table}"{where} ORDER BY rowid'
-        for key, text in _rows(con, sql, params):
-            yield [Item(name, key, _text(text, with_source))]
+        sql = f'SELECT "{spec.key_column}", {_DATA} FROM "{spec.table}"{where} ORDER BY rowid'
+        for key, text, nbytes in _rows(con, sql, params):
+            yield [_item(name, key, text, nbytes, with_source)]
     where, params = _where(scope, "AND")
-    for collection, key, text in _rows(
+    for collection, key, text, nbytes in _rows(
         con,
-        f'SELECT collection, key, data FROM "{OTHER_SPEC.table}" WHERE collection != ?{where}'
+        f'SELECT collection, key, {_DATA} FROM "{OTHER_SPEC.table}" WHERE collection != ?{where}'
         " ORDER BY collection, rowid",
         ("accessLogs", *params),
     ):
-        yield [Item(collection, key, _text(text, with_source))]
+        yield [_item(collection, key, text, nbytes, with_source)]
 
 
 def groups(store: Store, scope: Scope, with_source: bool = False) -> Iterator[list[Item]]:

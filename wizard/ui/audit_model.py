@@ -273,11 +273,13 @@ def entry_search_text(entry: dict) -> str:
 
 
 class AuditFilterProxy(QSortFilterProxyModel):
-    """Filters by outcome, format and free text; sorts on SORT_ROLE (newest first by default)."""
+    """Filters by outcome, operation, format and free text; sorts on SORT_ROLE (newest first by
+    default)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._outcome = ""
+        self._operation = ""
         self._format = ""
         self._text = ""
         self.setSortRole(SORT_ROLE)
@@ -298,6 +300,11 @@ class AuditFilterProxy(QSortFilterProxyModel):
         self._outcome = outcome
         self._end()
 
+    def set_operation(self, operation: str) -> None:
+        self._begin()
+        self._operation = operation
+        self._end()
+
     def set_format(self, fmt: str) -> None:
         self._begin()
         self._format = fmt
@@ -316,6 +323,8 @@ class AuditFilterProxy(QSortFilterProxyModel):
         if entry is None:
             return False
         if not _matches_outcome(entry, self._outcome):
+            return False
+        if self._operation and entry.get("operation") != self._operation:
             return False
         if self._format and entry.get("format") != self._format:
             return False

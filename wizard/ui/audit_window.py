@@ -46,7 +46,7 @@ from wizard.ui.audit_model import (
 )
 from wizard.ui.error_dialog import show_store_error, show_unexpected_error
 from wizard.ui.formatting import fmt_duration, fmt_int, fmt_size
-from wizard.ui.labels import OUTCOME_LABELS, collection_label
+from wizard.ui.labels import OPERATION_LABELS, OUTCOME_LABELS, collection_label
 from wizard.ui.plain_text import plain_message_box
 from wizard.ui.results import PLAN_COLUMNS
 from wizard.ui.settings import Settings
@@ -66,7 +66,15 @@ def describe_entry(entry: dict) -> str:
     ts = entry.get("timestamp")
     lines.append(f"Time:            {local_time(ts)}  ({ts})")
     src = entry.get("source") or {}
-    if src:
+    options = entry.get("options") or {}
+    if entry.get("operation") == Operation.DELIVER:
+        lines.append(f"Server:          {options.get('url') or src.get('name')}")
+        versions = f"{options.get('server_version')} (declared {options.get('declared_version')})"
+        lines.append(f"agentmemory:     {versions}")
+        scope = options.get("scope") or "store"
+        what = "the whole store" if scope == "store" else f"import #{scope.partition(':')[2]}"
+        lines.append(f"Sent:            {what}")
+    elif src:
         lines.append(f"File:            {src.get('name')}  ({fmt_size(src.get('size'))})")
         lines.append(f"Path:            {src.get('path')}")
         lines.append(f"SHA-256:         {src.get('sha256')}")
@@ -215,6 +223,14 @@ class AuditWindow(QMainWindow):
             label = OUTCOME_LABELS[Outcome(outcome)] if outcome != REVERTED else "Reverted"
             self.outcome_filter.addItem(label, outcome)
         outcome_label.setBuddy(self.outcome_filter)
+        operation_label = QLabel("O&peration:")
+        self.operation_filter = QComboBox()
+        self.operation_filter.setObjectName("operationFilter")
+        self.operation_filter.setAccessibleName("Filter by operation")
+        self.operation_filter.addItem("All", "")
+        for operation in Operation:
+            self.operation_filter.addItem(OPERATION_LABELS[operation].capitalize(), str(operation))
+        operation_label.setBuddy(self.operation_filter)
         format_label = QLabel("&Format:")
         self.format_filter = QComboBox()
         self.format_filter.setObjectName("formatFilter")
@@ -232,6 +248,9 @@ class AuditWindow(QMainWindow):
         self.refresh_button.clicked.connect(self.reload)
         bar.addWidget(outcome_label)
         bar.addWidget(self.outcome_filter)
+        bar.addSpacing(12)
+        bar.addWidget(operation_label)
+        bar.addWidget(self.operation_filter)
         bar.addSpacing(12)
         bar.addWidget(format_label)
         bar.addWidget(self.format_filter)
@@ -313,6 +332,11 @@ class AuditWindow(QMainWindow):
 
         self.outcome_filter.currentIndexChanged.connect(
             lambda _i: self._apply_filter(self.proxy.set_outcome, self.outcome_filter.currentData())
+        )
+        self.operation_filter.currentIndexChanged.connect(
+            lambda _i: self._apply_filter(
+                self.proxy.set_operation, self.operation_filter.currentData() or ""
+            )
         )
         self.format_filter.currentIndexChanged.connect(
             lambda _i: self._apply_filter(
