@@ -18,8 +18,8 @@ from wizard.ui import error_dialog
 from wizard.ui.app import app_icon
 from wizard.ui.formatting import fmt_duration, fmt_eta, fmt_size
 from wizard.ui.labels import format_label
-from wizard.ui.pages.import_page import RateMeter
 from wizard.ui.plain_text import INFORMATIVE_LABEL, plain_message_box, plain_tooltip
+from wizard.ui.rate import RateMeter
 from wizard.ui.settings import MAX_RECENT, Settings
 
 

@@ -541,6 +541,16 @@ DELIVER_EXITS = {
 }
 
 
+# What the command line offers for a delivery problem, by its kind.
+DELIVER_ADVICE = {
+    ErrorKind.UNAUTHORIZED: "Check the secret: AGENTMEMORY_SECRET, ~/.agentmemory/.env, "
+    "~/.agentmemory/secret, or --token-file FILE",
+    ErrorKind.UNREACHABLE: "Start agentmemory, or give its address with --to URL; run the same "
+    "command again to resume",
+    ErrorKind.CANCELLED: "Run the same command again to resume",
+}
+
+
 def cmd_deliver(args: argparse.Namespace) -> int:
     """Send the store (or one import's records) into a running agentmemory."""
     strategy = Strategy(args.strategy)
@@ -607,7 +617,9 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         for line in _delivery_lines(result):
             print(line)
     if not result.ok:
-        _err(result.error or str(result.outcome))
+        advice = DELIVER_ADVICE.get(result.error_code) if result.error_code else None
+        message = result.error or str(result.outcome)
+        _err(f"{message}. {advice}" if advice else message)
     if result.ok:
         return EXIT_OK
     if result.error_code in DELIVER_EXITS:

@@ -2,10 +2,11 @@
 
 Run it under a real X server (not offscreen) so fonts and the style are the ones people see:
 
-    xvfb-run -a -s '-screen 0 1280x800x24' python docs/screenshots/take.py
+    xvfb-run -a -s '-screen 0 1280x1100x24' python docs/screenshots/take.py
 
 It works in a temporary directory (its own store, settings and copies of the test fixtures) and
-writes the PNGs beside this script.
+writes the PNGs beside this script. The delivery shots send to the test suite's stand-in
+agentmemory (tests/agentmemory_standin.py) on an ephemeral loopback port.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the stand-in agentmemory server
 
 WORK = Path(tempfile.mkdtemp(prefix="wizard-shots-"))
 os.environ["AGENTMEMORY_WIZARD_DB"] = str(WORK / "store.sqlite")
 os.environ["AGENTMEMORY_WIZARD_LOG_DIR"] = str(WORK / "logs")
+os.environ["HOME"] = str(WORK / "home")  # no ~/.agentmemory of the user's
+os.environ["AGENTMEMORY_SECRET"] = "screenshot-secret"  # what the stand-in expects
 PAUSE = str(WORK / "pause")
 
 from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
@@ -33,10 +37,13 @@ from PySide6.QtWidgets import QScrollArea, QWidget  # noqa: E402
 
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(WORK / "settings"))
 
+from agentmemory_standin import StandIn  # noqa: E402
+
 from wizard.core.names import Phase  # noqa: E402
 from wizard.runs import Progress  # noqa: E402
 from wizard.ui.app import WizardApplication  # noqa: E402
 from wizard.ui.ask import Ask  # noqa: E402
+from wizard.ui.delivery_dialog import open_delivery  # noqa: E402
 from wizard.ui.wizard import MigrationWizard, PageId  # noqa: E402
 from wizard.ui.worker import cancel_all_and_wait  # noqa: E402
 
@@ -208,6 +215,20 @@ def main() -> None:
     dialog.show()
     shot(dialog, "10-error-dialog")
     dialog.close()
+
+    # delivery: the plan (a dry run), then a delivery read back and verified
+    with StandIn(secret=os.environ["AGENTMEMORY_SECRET"]) as server:
+        w.settings.set_delivery_url(server.url)
+        delivery = open_delivery(w.session.db_path, w.session.result.audit_id)
+        spin(lambda: delivery.probe_task is None)
+        delivery.target.scope_store.setChecked(True)
+        delivery.target.plan_button.click()
+        spin(lambda: delivery.task is None and delivery.plan is not None)
+        shot(delivery, "11-deliver-plan")
+        delivery.target.send_button.click()
+        spin(lambda: delivery.task is None and delivery.result is not None)
+        shot(delivery, "12-deliver-done")
+        delivery.close()
     audit.close()
     w.close()
     cancel_all_and_wait()

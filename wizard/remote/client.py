@@ -59,7 +59,8 @@ def normalized(url: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadURL(f"not an http(s) address: {url!r}")
-    return f"{parts.scheme}://{parts.netloc}".rstrip("/")
+    host = parts.netloc.rpartition("@")[2]  # a user:password@ part is never used nor kept
+    return f"{parts.scheme}://{host}".rstrip("/")
 
 
 class Client:

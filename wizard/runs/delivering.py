@@ -212,8 +212,7 @@ def _connect(client: Client) -> str | None:
         raise _Stop(
             Outcome.FAILED,
             ErrorKind.UNAUTHORIZED,
-            f"{client.url} refused the secret (401 unauthorized): nothing was sent. Check the "
-            "secret (AGENTMEMORY_SECRET, ~/.agentmemory/.env or --token-file)",
+            f"{client.url} refused the secret (401 unauthorized): nothing was sent",
         )
     if health.status >= 400:
         raise _Stop(

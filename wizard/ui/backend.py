@@ -1,4 +1,5 @@
-"""The GUI's one door to the runs and the store: typed jobs for ``ui/worker.py``.
+"""The GUI's one door to the runs, the store and the agentmemory server: typed jobs for
+``ui/worker.py``.
 
 Everything a job does runs on a worker thread, never on the GUI thread. The GUI reaches the
 store only through this module and the store's public API (``wizard.store.database``,
@@ -17,14 +18,25 @@ from typing import TypeVar
 from wizard import runs
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Strategy
+from wizard.remote.client import Client
+from wizard.remote.secret import Secret
 from wizard.runs import ImportResult, Plan, Progress, RevertPreview, RevertResult
+from wizard.runs.delivering import (
+    DeliverOptions,
+    DeliveryProgress,
+    DeliveryResult,
+    deliver_steps,
+    tuned,
+)
 from wizard.store import audit, database
 from wizard.store.database import Store, StoreError
 from wizard.ui.worker import Job, TaskContext, release_data
 
 PROGRAM = "the wizard window"  # how another writer's "store is locked" message names us
+PROBE_TIMEOUT_S = 5.0  # how long the liveness probe waits for an answer
 
 T = TypeVar("T")
+Y = TypeVar("Y")
 
 
 def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -78,7 +90,7 @@ class StoreHandle:
 # Each store job closes its thread's connection before it ends: the last close of a WAL database
 # checkpoints it, and that must happen inside the job (where SQLite runs without the interpreter
 # lock), not while the thread is being torn down.
-def _closing(store: StoreHandle, gen: Generator[Progress, None, T]) -> Generator[Progress, None, T]:
+def _closing(store: StoreHandle, gen: Generator[Y, None, T]) -> Generator[Y, None, T]:
     try:
         result = yield from gen
     finally:
@@ -149,6 +161,37 @@ def revert_job(store: StoreHandle, audit_id: int) -> Job:
         return runs.revert(s, audit_id)
 
     return _store_call(store, call)
+
+
+def deliver_job(store: StoreHandle, url: str, secret: Secret, options: DeliverOptions) -> Job:
+    """The delivery run (a dry run when ``options.dry_run``), with the environment's test hooks
+    applied: finishes with the DeliveryResult, whatever its outcome. When cancelled it stops by
+    itself after the request in flight; a malformed ``url`` fails the task with ``BadURL``."""
+    tuned_options = tuned(options)
+
+    def job(ctx: TaskContext) -> Generator[DeliveryProgress, None, DeliveryResult]:
+        client = Client(url, secret)
+        gen = deliver_steps(
+            store.get(), client, tuned_options, cancel=ctx.cancelled, secret_from=secret.where
+        )
+        return _closing(store, gen)
+
+    return Job(job, cooperative=True)
+
+
+def probe_job(url: str) -> Job:
+    """Whether something answers agentmemory's liveness check at ``url``: finishes with the
+    HTTP status. Sends no secret; fails the task with ``Unreachable`` (nothing answers) or
+    ``BadURL``."""
+
+    def job(ctx: TaskContext) -> int:
+        client = Client(url, Secret(None, "none: the probe sends no secret"), PROBE_TIMEOUT_S)
+        try:
+            return client.livez().status
+        finally:
+            client.close()
+
+    return Job(job)
 
 
 def move_store_aside(db_path: str | os.PathLike[str]) -> Path:

@@ -1,5 +1,6 @@
 """What the app remembers between runs (QSettings, INI format in the user's config directory):
-window geometry, the last directory, recent files, the last strategy and the input size limit."""
+window geometry, the last directory, recent files, the last strategy, the input size limit and
+the agentmemory server last delivered to (its URL only: the secret is never saved)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 from PySide6.QtCore import QByteArray, QSettings
 
 from wizard.core.names import Strategy
+from wizard.remote.client import DEFAULT_URL
 
 ORGANIZATION = "agentmemory"
 APPLICATION = "agentmemory-wizard"
@@ -96,3 +98,13 @@ class Settings:
 
     def max_input_bytes(self) -> int:
         return self.max_input_mb() * MIB
+
+    # -- delivery --------------------------------------------------------------------------------
+    def delivery_url(self) -> str:
+        """The agentmemory server last delivered to, else the default (``DEFAULT_URL``)."""
+        value = self._s.value("delivery/url", "")
+        return value.strip() if isinstance(value, str) and value.strip() else DEFAULT_URL
+
+    def set_delivery_url(self, url: str) -> None:
+        """Remember the server's URL (never a secret: the URL is all the settings hold)."""
+        self._s.setValue("delivery/url", url.strip())

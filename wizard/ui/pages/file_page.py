@@ -1,5 +1,5 @@
 """Page 1: choose a file (drop zone, Browse, the path, recent files); the detected format shows
-as soon as the file has been read."""
+as soon as the file has been read. A button sends the store to agentmemory (its own window)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
+    QWidget,
     QWizardPage,
 )
 
+from wizard.ui.delivery_dialog import open_delivery
 from wizard.ui.drop_zone import DropZone
 from wizard.ui.labels import describe_counts, format_label, phase_text
 from wizard.ui.plain_text import plain_label, plain_tooltip
@@ -67,9 +69,16 @@ class FilePage(QWizardPage):
         self.settings_button.setObjectName("settingsButton")
         self.settings_button.setToolTip("The largest input file the wizard reads")
         self.settings_button.clicked.connect(self.session.request_settings)
+        self.send_button = QPushButton("Send the s&tore to agentmemory…")
+        self.send_button.setObjectName("sendStoreButton")
+        self.send_button.setToolTip(
+            "Send everything the wizard's store holds to a running agentmemory"
+        )
+        self.send_button.clicked.connect(self.send_store)
         row.addWidget(file_label)
         row.addWidget(self.path_edit, 1)
         row.addWidget(self.settings_button)
+        row.addWidget(self.send_button)
         layout.addLayout(row)
 
         self.status = plain_label(
@@ -119,7 +128,8 @@ class FilePage(QWizardPage):
         self.setTabOrder(self.drop_zone, self.drop_zone.browse_button)
         self.setTabOrder(self.drop_zone.browse_button, self.path_edit)
         self.setTabOrder(self.path_edit, self.settings_button)
-        self.setTabOrder(self.settings_button, self.recent)
+        self.setTabOrder(self.settings_button, self.send_button)
+        self.setTabOrder(self.send_button, self.recent)
         self.setTabOrder(self.recent, self.clear_recent)
         self._fill_recent()
 
@@ -144,6 +154,10 @@ class FilePage(QWizardPage):
         )
         if path:
             self.session.load_file(path)
+
+    def send_store(self) -> QWidget:
+        """The delivery window for the whole store."""
+        return open_delivery(self.session.db_path, settings=self.session.settings)
 
     def _path_entered(self) -> None:
         text = self.path_edit.text().strip()

@@ -1,13 +1,21 @@
 """Page 5: the result: what was written per collection, the audit entry id, and buttons to open
-the audit history or import another file."""
+the audit history, send the import to agentmemory or import another file."""
 
 from __future__ import annotations
 
 import os
 
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWizardPage
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
 
 from wizard.core.names import Outcome
+from wizard.ui.delivery_dialog import open_delivery
 from wizard.ui.formatting import fmt_duration, fmt_int
 from wizard.ui.labels import collection_label, format_label
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
@@ -71,6 +79,13 @@ class ResultPage(QWizardPage):
         self.again_button = QPushButton("Import &another file")
         self.again_button.setObjectName("importAnotherButton")
         self.again_button.clicked.connect(self.session.request_start_over)
+        self.send_button = QPushButton("&Send to agentmemory…")
+        self.send_button.setObjectName("sendToAgentmemoryButton")
+        self.send_button.setToolTip(
+            "Send this import's records (or the whole store) into a running agentmemory"
+        )
+        self.send_button.clicked.connect(self.send_to_agentmemory)
+        row.addWidget(self.send_button)
         row.addWidget(self.audit_button)
         row.addWidget(self.again_button)
         row.addStretch(1)
@@ -150,7 +165,14 @@ class ResultPage(QWizardPage):
         self.left_heading.setVisible(bool(left))
         fill_left_behind(self.left_table, left, max_rows=6)
         self.hint.setVisible(succeeded)
+        self.send_button.setVisible(succeeded and audit_id is not None)
         self.again_button.setFocus()
+
+    def send_to_agentmemory(self) -> QWidget:
+        """The delivery window, offering this import's records (or the whole store)."""
+        result = self.session.result
+        audit_id = result.audit_id if result is not None else None
+        return open_delivery(self.session.db_path, audit_id, settings=self.session.settings)
 
     def _fill(self, rows: list) -> None:
         table = self.table
