@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from hashlib import blake2b
+from typing import NamedTuple
 
 from wizard.core.caps import LIMITS
 from wizard.core.collections import in_order
@@ -25,20 +26,23 @@ _PER_RECORD = 1  # the comma between two records
 _PER_BUCKET = 8  # '"<id>":[' ... ']' around a bucket, besides the bucket id itself
 
 
-@dataclass(frozen=True)
-class Item:
-    """One record: its collection, key, observation bucket (or None) and stored JSON text;
-    ``size`` is what it adds to a request body (its UTF-8 length and a comma)."""
+class Item(NamedTuple):
+    """One record: its collection, key, stored JSON text and observation bucket (or None);
+    ``size`` is what it adds to a request body (its UTF-8 length and a comma). A tuple: a
+    delivery makes one per record."""
 
     collection: str
     key: str
     text: str
-    bucket: str | None = None
-    size: int = field(default=0, compare=False)
+    bucket: str | None
+    size: int
 
-    def __post_init__(self) -> None:
-        if not self.size:
-            object.__setattr__(self, "size", len(self.text.encode("utf-8")) + _PER_RECORD)
+
+def item(collection: str, key: str, text: str, bucket: str | None = None, nbytes: int = -1) -> Item:
+    """An Item; ``nbytes`` is the text's UTF-8 length when known (SQLite tells it)."""
+    if nbytes < 0:
+        nbytes = len(text.encode("utf-8", "surrogatepass"))
+    return Item(collection, key, text, bucket, nbytes + _PER_RECORD)
 
 
 @dataclass
@@ -68,34 +72,45 @@ def _caps() -> dict[str, int]:
     return {name: limit for name, limit, _message in LIMITS}
 
 
+_LIMITED = ("sessions", "memories", "summaries", "accessLogs")
+
+
 class _Tally:
     """What a chunk holds against the per-request caps."""
 
-    def __init__(self) -> None:
+    def __init__(self, caps: dict[str, int]) -> None:
+        self.caps = caps
         self.records: dict[str, int] = {}
         self.buckets: dict[str, int] = {}
 
-    def fits(self, items: list[Item], caps: dict[str, int]) -> bool:
-        records = dict(self.records)
-        buckets = dict(self.buckets)
-        for item in items:
-            records[item.collection] = records.get(item.collection, 0) + 1
-            if item.bucket is not None:
-                buckets[item.bucket] = buckets.get(item.bucket, 0) + 1
-        for name in ("sessions", "memories", "summaries", "accessLogs"):
-            if records.get(name, 0) > caps.get(name, 1 << 62):
-                return False
-        if len(buckets) > caps["observationBuckets"]:
-            return False
-        if records.get("observations", 0) > caps["observations"]:
-            return False
-        return not buckets or max(buckets.values()) <= caps["observationsPerSession"]
+    def delta(self, items: list[Item]) -> tuple[dict[str, int], dict[str, int]] | None:
+        """What ``items`` would add, or None when that would break a cap."""
+        caps, records, buckets = self.caps, self.records, self.buckets
+        added: dict[str, int] = {}
+        added_buckets: dict[str, int] = {}
+        for it in items:
+            added[it.collection] = added.get(it.collection, 0) + 1
+            if it.bucket is not None:
+                added_buckets[it.bucket] = added_buckets.get(it.bucket, 0) + 1
+        for name, n in added.items():
+            if name in _LIMITED and records.get(name, 0) + n > caps[name]:
+                return None
+        if records.get("observations", 0) + added.get("observations", 0) > caps["observations"]:
+            return None
+        new = sum(1 for b in added_buckets if b not in buckets)
+        if len(buckets) + new > caps["observationBuckets"]:
+            return None
+        per = caps["observationsPerSession"]
+        if any(buckets.get(b, 0) + n > per for b, n in added_buckets.items()):
+            return None
+        return added, added_buckets
 
-    def add(self, items: list[Item]) -> None:
-        for item in items:
-            self.records[item.collection] = self.records.get(item.collection, 0) + 1
-            if item.bucket is not None:
-                self.buckets[item.bucket] = self.buckets.get(item.bucket, 0) + 1
+    def add(self, delta: tuple[dict[str, int], dict[str, int]]) -> None:
+        added, added_buckets = delta
+        for name, n in added.items():
+            self.records[name] = self.records.get(name, 0) + n
+        for bucket, n in added_buckets.items():
+            self.buckets[bucket] = self.buckets.get(bucket, 0) + n
 
 
 def _group_size(items: list[Item]) -> int:
@@ -117,37 +132,44 @@ def pack(
     A record that cannot fit any request is left out and added to ``too_big``."""
     caps = _caps()
     chunk = Chunk(1)
-    tally = _Tally()
+    tally = _Tally(caps)
     for group in groups:
         if not group:
             continue
         size = _group_size(group)
-        if chunk.size + size <= max_bytes and tally.fits(group, caps):
-            chunk.items.extend(group)
-            chunk.size += size
-            tally.add(group)
-            continue
-        if size + _ENVELOPE <= frame_bytes and _Tally().fits(group, caps):
+        if chunk.size + size <= max_bytes:
+            delta = tally.delta(group)
+            if delta is not None:
+                chunk.items.extend(group)
+                chunk.size += size
+                tally.add(delta)
+                continue
+        fresh = _Tally(caps)
+        delta = fresh.delta(group) if size + _ENVELOPE <= frame_bytes else None
+        if delta is not None:
             if chunk.items:  # the group starts a chunk of its own
                 yield chunk
-                chunk, tally = Chunk(chunk.number + 1), _Tally()
+                chunk = Chunk(chunk.number + 1)
             chunk.items.extend(group)
             chunk.size += size
-            tally.add(group)
+            fresh.add(delta)
+            tally = fresh
             continue
-        for item in group:  # bigger than any request: record by record
-            single = _group_size([item])
+        for one in group:  # bigger than any request: record by record
+            single = _group_size([one])
             if single + _ENVELOPE > frame_bytes:
                 if too_big is not None:
-                    too_big.append(item)
+                    too_big.append(one)
                 continue
-            full = chunk.size + single > max_bytes or not tally.fits([item], caps)
-            if full and chunk.items:
+            delta = tally.delta([one]) if chunk.size + single <= max_bytes else None
+            if delta is None and chunk.items:
                 yield chunk
-                chunk, tally = Chunk(chunk.number + 1), _Tally()
-            chunk.items.append(item)
+                chunk, tally = Chunk(chunk.number + 1), _Tally(caps)
+                delta = tally.delta([one])
+            chunk.items.append(one)
             chunk.size += single
-            tally.add([item])
+            if delta is not None:
+                tally.add(delta)
     if chunk.items:
         yield chunk
 

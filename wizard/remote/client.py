@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -87,6 +88,10 @@ class Client:
                 else http.client.HTTPConnection
             )
             self._conn = cls(parts.hostname or "", parts.port, timeout=self.timeout)
+            self._conn.connect()
+            sock = self._conn.sock
+            if sock is not None:  # requests are small and answered at once: no Nagle delay
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self._conn
 
     def close(self) -> None:
@@ -109,8 +114,8 @@ class Client:
             headers["Content-Type"] = "application/json"
         if auth and self._secret.value:
             headers["Authorization"] = f"Bearer {self._secret.value}"
-        conn = self._connection()
         try:
+            conn = self._connection()
             conn.request(method, target, body=body, headers=headers)
             response = conn.getresponse()
             raw = response.read()

@@ -18,7 +18,7 @@ from typing import Any
 from peewee import SqliteDatabase
 
 from wizard.core.canonical import now_iso
-from wizard.core.chunking import Item
+from wizard.core.chunking import Item, item
 from wizard.core.names import Operation, Outcome
 from wizard.store.database import Store, store_errors
 from wizard.store.models import OTHER_SPEC, SPECS, AuditEntry, DeliveryChunkRow, DeliveryRow
@@ -104,7 +104,7 @@ def _item(
 ) -> Item:
     """An Item of a stored record; its size from SQLite unless the text was changed."""
     text = _text(row_text, with_source)
-    return Item(collection, key, text, bucket, nbytes + 1 if text is row_text else 0)
+    return item(collection, key, text, bucket, nbytes if text is row_text else -1)
 
 
 def _where(scope: Scope, prefix: str = "") -> tuple[str, tuple]:
