@@ -427,3 +427,20 @@ def test_the_audit_window_shows_and_filters_deliveries(db, server, qtbot, capsys
     details = window.details.toPlainText()
     assert f"Server:          {server.url}" in details and "the whole store" in details
     assert SECRET not in details
+
+
+def test_requests_over_the_servers_frame_never_land_and_the_delivery_says_so(
+    db, capsys, monkeypatch
+):
+    """A server whose frame is smaller than the wizard's requests: each gets a 500 and then the
+    404s of the worker re-registering; after its tries the delivery stops, resumable, exit 4."""
+    filled(db, SMALL)
+    monkeypatch.setenv(delivering.CHUNK_ENV, str(CHUNK))
+    with StandIn(secret=SECRET, frame_limit=CHUNK // 2) as small_frame:
+        capsys.readouterr()
+        assert main(["deliver", "--to", small_frame.url, "--json"]) == 4
+        out = out_json(capsys)
+        statuses = [r["status"] for r in small_frame.requests if r["method"] == "POST"]
+    assert out["error_code"] == "unreachable" and "did not take a request" in out["error"]
+    assert statuses[0] == 500 and 404 in statuses
+    assert small_frame.imports == []  # nothing reached the importer
