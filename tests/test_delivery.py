@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from agentmemory_standin import StandIn
+from delivery_helpers import on_server, store_records
 from store_helpers import FIXTURES, ROOT, SMALL, cli_env
 
 from wizard.cli import main
@@ -56,27 +57,6 @@ def deliver(server: StandIn, *args: str) -> int:
 
 def out_json(capsys) -> dict:
     return json.loads(capsys.readouterr().out)
-
-
-def store_records(db: Path) -> dict[str, set[str]]:
-    with open_store(db) as store:
-        con = store.database
-        return {
-            "sessions": {r[0] for r in con.execute_sql("SELECT id FROM sessions")},
-            "observations": {r[0] for r in con.execute_sql("SELECT id FROM observations")},
-            "memories": {r[0] for r in con.execute_sql("SELECT id FROM memories")},
-            "summaries": {r[0] for r in con.execute_sql("SELECT session_id FROM summaries")},
-        }
-
-
-def on_server(server: StandIn) -> dict[str, set[str]]:
-    with server.lock:
-        return {
-            "sessions": set(server.store["sessions"]),
-            "observations": {key[1] for key in server.store["observations"]},
-            "memories": set(server.store["memories"]),
-            "summaries": set(server.store["summaries"]),
-        }
 
 
 # -- the whole store, in chunks ----------------------------------------------------------------

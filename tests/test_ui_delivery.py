@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import shiboken6
 from agentmemory_standin import StandIn
+from delivery_helpers import on_server, store_records
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QRadioButton, QWizard
 from store_helpers import SMALL
@@ -99,27 +100,6 @@ def press(qtbot, dialog: DeliveryDialog, name: str) -> None:
     assert button.isVisible() and button.isEnabled(), name
     with qtbot.waitSignal(dialog.stopped, timeout=TIMEOUT):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def store_records(db: Path) -> dict[str, set[str]]:
-    with open_store(db) as store:
-        con = store.database
-        return {
-            "sessions": {r[0] for r in con.execute_sql("SELECT id FROM sessions")},
-            "observations": {r[0] for r in con.execute_sql("SELECT id FROM observations")},
-            "memories": {r[0] for r in con.execute_sql("SELECT id FROM memories")},
-            "summaries": {r[0] for r in con.execute_sql("SELECT session_id FROM summaries")},
-        }
-
-
-def on_server(server: StandIn) -> dict[str, set[str]]:
-    with server.lock:
-        return {
-            "sessions": set(server.store["sessions"]),
-            "observations": {key[1] for key in server.store["observations"]},
-            "memories": set(server.store["memories"]),
-            "summaries": set(server.store["summaries"]),
-        }
 
 
 def deliveries(db: Path) -> list[dict]:

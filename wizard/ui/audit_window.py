@@ -619,3 +619,21 @@ class AuditWindow(QMainWindow):
         self.settings.qsettings.setValue("geometry/auditSplitter", self.splitter.saveState())
         self.settings.sync()
         super().closeEvent(event)
+
+
+def show_audit_history(
+    db_path: str | os.PathLike[str],
+    settings: Settings,
+    keep: list[QWidget],
+    select: int | None = None,
+) -> AuditWindow:
+    """Open the audit history (kept alive in ``keep`` until it is closed), with entry
+    ``select`` selected once the entries are loaded."""
+    window = AuditWindow(db_path, settings=settings)
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    keep.append(window)
+    window.destroyed.connect(lambda _=None, w=window: keep.remove(w) if w in keep else None)
+    window.show()
+    if select is not None:
+        window.select_entry_when_loaded(select)
+    return window

@@ -30,7 +30,7 @@ from wizard.runs.delivering import DeliverOptions, DeliveryProgress, DeliveryRes
 from wizard.store.database import StoreError
 from wizard.ui import backend
 from wizard.ui.ask import Ask
-from wizard.ui.audit_window import AuditWindow
+from wizard.ui.audit_window import show_audit_history
 from wizard.ui.delivery_view import (
     ResultView,
     SendingView,
@@ -415,17 +415,13 @@ class DeliveryDialog(QWidget):
 
     def open_audit_history(self) -> QWidget:
         """The audit history, with this delivery's entry selected."""
-        window = AuditWindow(self.db_path, settings=self.settings)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.audit_windows.append(window)
-        window.destroyed.connect(
-            lambda _=None, w=window: (
-                self.audit_windows.remove(w) if w in self.audit_windows else None
-            )
+        result = self.result
+        window = show_audit_history(
+            self.db_path,
+            self.settings,
+            self.audit_windows,
+            result.audit_id if result is not None else None,
         )
-        window.show()
-        if self.result is not None and self.result.audit_id is not None:
-            window.select_entry_when_loaded(self.result.audit_id)
         return window
 
     # -- closing -------------------------------------------------------------------------------

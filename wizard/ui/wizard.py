@@ -15,7 +15,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEve
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget, QWizard
 
 from wizard.store.database import StoreError
-from wizard.ui.audit_window import AuditWindow
+from wizard.ui.audit_window import show_audit_history
 from wizard.ui.drop_zone import accept_file_drag, local_files
 from wizard.ui.error_dialog import show_store_error, show_unexpected_error
 from wizard.ui.pages import FilePage, ImportPage, ResultPage, StrategyPage, ValidationPage
@@ -151,18 +151,13 @@ class MigrationWizard(QWizard):
         self.restart()
 
     def open_audit_history(self) -> QWidget:
-        window = AuditWindow(self.session.db_path, settings=self.settings)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.audit_windows.append(window)
-        window.destroyed.connect(
-            lambda _=None, w=window: (
-                self.audit_windows.remove(w) if w in self.audit_windows else None
-            )
-        )
-        window.show()
         result = self.session.result
-        if result is not None and result.audit_id is not None:
-            window.select_entry_when_loaded(result.audit_id)
+        window = show_audit_history(
+            self.session.db_path,
+            self.settings,
+            self.audit_windows,
+            result.audit_id if result is not None else None,
+        )
         self.auditWindowOpened.emit(window)
         return window
 
