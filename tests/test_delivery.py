@@ -424,3 +424,17 @@ def test_requests_over_the_servers_frame_never_land_and_the_delivery_says_so(
     assert out["error_code"] == "unreachable" and "did not take a request" in out["error"]
     assert statuses[0] == 500 and 404 in statuses
     assert small_frame.imports == []  # nothing reached the importer
+
+
+def test_an_empty_token_file_or_an_import_with_nothing_left_is_a_usage_error(
+    db, server, tmp_path, capsys
+):
+    filled(db, SMALL)
+    empty = tmp_path / "empty-token"
+    empty.write_text("\n")
+    assert deliver(server, "--token-file", str(empty)) == 2
+    assert "is empty" in capsys.readouterr().err
+    filled(db, SMALL)  # the same file again: import #2 rewrote nothing, #1 still holds it all
+    assert deliver(server, "--audit-id", "2") == 2
+    assert "left nothing to deliver" in capsys.readouterr().err
+    assert server.imports == []

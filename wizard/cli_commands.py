@@ -533,7 +533,7 @@ def _export_split(args: argparse.Namespace) -> int:
 # -- deliver ---------------------------------------------------------------------------------------
 DELIVER_EXITS = {
     ErrorKind.SERVER_REFUSED: EXIT_REFUSED,
-    ErrorKind.NOT_DELIVERABLE: EXIT_REFUSED,
+    ErrorKind.NOT_DELIVERABLE: EXIT_USAGE,
     ErrorKind.UNREACHABLE: EXIT_UNREACHABLE,
     ErrorKind.UNAUTHORIZED: EXIT_UNREACHABLE,
     ErrorKind.INCOMPLETE: EXIT_INCOMPLETE,
@@ -564,6 +564,9 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         secret = find_secret(args.token_file)
     except OSError as exc:
         _err(f"cannot read the secret from {args.token_file}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    if args.token_file is not None and not secret:
+        _err(f"the token file {args.token_file} is empty")
         return EXIT_USAGE
     try:
         client = Client(args.to, secret)
@@ -629,6 +632,9 @@ def cmd_deliver(args: argparse.Namespace) -> int:
 
 def _delivery_lines(result: delivering.DeliveryResult) -> list[str]:
     """What a delivery did (or would do), for people."""
+    if result.server_version is None and result.declared_version is None:
+        # it stopped before the server was reached: the error line says why
+        return [] if result.audit_id is None else [f"Audit entry #{result.audit_id}"]
     what = "the whole store" if result.scope == "store" else f"import #{result.scope[7:]}"
     verb = "Would send" if result.dry_run else "Sent"
     lines = [

@@ -186,6 +186,13 @@ def _check_options(store: Store, options: DeliverOptions) -> None:
             f"audit entry #{options.audit_id} is not a successful import still in effect: "
             "there is nothing of it to deliver",
         )
+    if deliveries.scope_bytes(store, Scope(options.audit_id)) == 0:
+        raise _Stop(
+            Outcome.REFUSED,
+            ErrorKind.NOT_DELIVERABLE,
+            f"import #{options.audit_id} left nothing to deliver: later imports rewrote every "
+            "record it wrote (deliver the whole store instead)",
+        )
 
 
 def _connect(client: Client) -> str | None:
