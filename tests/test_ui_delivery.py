@@ -142,6 +142,27 @@ def test_no_secret_found_says_requests_go_without_auth(qtbot, store, server, ask
     assert "requests go without auth" in text_of(dialog, "secretSource")
 
 
+def test_a_found_secret_a_header_cannot_carry_is_not_offered(
+    qtbot, store, server, asked, monkeypatch
+):
+    monkeypatch.setenv("AGENTMEMORY_SECRET", "line-one\nline-two")
+    dialog = dialog_for(qtbot, store)
+    assert dialog.findChild(QLineEdit, "deliverySecret").text() == ""
+    source = text_of(dialog, "secretSource")
+    assert "Not used" in source and "line break" in source and "line-one" not in source
+
+
+def test_a_typed_secret_a_header_cannot_carry_sends_nothing(qtbot, store, server, asked):
+    dialog = dialog_for(qtbot, store)
+    secret = dialog.findChild(QLineEdit, "deliverySecret")
+    secret.setText("caf\u00e9-\u20ac")  # (the euro sign is outside Latin-1)
+    dialog.target.plan_button.click()
+    assert dialog.task is None and dialog.plan is None
+    assert "cannot carry" in text_of(dialog, "serverStatus")
+    assert "\u20ac" not in text_of(dialog, "serverStatus")
+    assert not [r for r in server.requests if r["method"] == "POST"]
+
+
 # -- the plan --------------------------------------------------------------------------------
 def test_the_plan_shows_the_chunks_and_sends_nothing(qtbot, store, server, asked):
     dialog = dialog_for(qtbot, store)

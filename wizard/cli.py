@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from wizard import APP_NAME, __version__, cli_commands
 from wizard.core.names import Strategy
-from wizard.crashlog import log_crash, log_path
+from wizard.crashlog import log_crash, log_path, redact
 from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_STORE, EXIT_USAGE
 from wizard.remote.client import DEFAULT_URL
 
@@ -200,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # never a traceback on the terminal
         log_crash(exc)
         print(
-            f"{APP_NAME}: unexpected error: {type(exc).__name__}: {exc} (details in {log_path()})",
+            f"{APP_NAME}: unexpected error: {type(exc).__name__}: {redact(str(exc))} "
+            f"(details in {log_path()})",
             file=sys.stderr,
         )
         return EXIT_STORE

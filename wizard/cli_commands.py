@@ -39,7 +39,7 @@ from wizard.exit_codes import (
     EXIT_USAGE,
 )
 from wizard.remote.client import BadURL, Client
-from wizard.remote.secret import find_secret
+from wizard.remote.secret import BadSecret, find_secret
 from wizard.runs import ImportResult, delivering
 from wizard.store.audit import list_entries
 from wizard.store.database import Store, StoreError, move_aside_hint, open_store, resolve_db_path
@@ -564,6 +564,9 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         secret = find_secret(args.token_file)
     except OSError as exc:
         _err(f"cannot read the secret from {args.token_file}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    except BadSecret as exc:
+        _err(str(exc))
         return EXIT_USAGE
     if args.token_file is not None and not secret:
         _err(f"the token file {args.token_file} is empty")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
 
@@ -34,6 +35,9 @@ _WORDS = frozenset(
         "credentials",
         "apikey",
         "cookie",
+        "bearer",
+        "pwd",
+        "pass",
     }
 )
 _COMPOUNDS = (("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"))
@@ -59,9 +63,14 @@ def key_words(key: str) -> list[str]:
     return [w.lower() for w in _SPLIT.split(key) if w]
 
 
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def is_credential_key(key: str) -> bool:
-    """Whether a key names a credential (``api_key``, ``Authorization``, ``db_password``...)."""
-    words = key_words(key)
+    """Whether a key names a credential (``api_key``, ``api_keys``, ``Authorization``,
+    ``db_password``, ``tokens``...)."""
+    words = [_singular(w) for w in key_words(key)]
     if _WORDS.intersection(words):
         return True
     return any(words[i : i + len(c)] == list(c) for c in _COMPOUNDS for i in range(len(words) - 1))
@@ -89,11 +98,71 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _url_without_secrets(text: str) -> str | None:
+    """A URL with its password and credential-named query values replaced (None: nothing to
+    replace, or not a URL)."""
+    if "://" not in text or len(text) > 4096:
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.netloc:
+        return None
+    netloc = parts.netloc
+    changed = False
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, sep, password = userinfo.partition(":")
+        if sep and password:
+            netloc = f"{user}:{REDACTED}@{host}"
+            changed = True
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(is_credential_key(k) and v for k, v in query):
+        query = [(k, REDACTED if is_credential_key(k) and v else v) for k, v in query]
+        changed = True
+    if not changed:
+        return None
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def _is_flag_value(arg: object) -> bool:
+    return isinstance(arg, str) and bool(arg) and not arg.startswith("-")
+
+
+def _flag_values(items: list, path: str, found: Redaction) -> list | None:
+    """An argument list with the value after a credential-named flag (``--api-key X``) or in
+    ``--token=X`` replaced (None: nothing to replace)."""
+    out: list | None = None
+    for i, arg in enumerate(items):
+        if not isinstance(arg, str) or not arg.startswith("-"):
+            continue
+        name, eq, value = arg.lstrip("-").partition("=")
+        if not is_credential_key(name):
+            continue
+        if eq and value:
+            out = out if out is not None else list(items)
+            out[i] = f"{arg.split('=', 1)[0]}={REDACTED}"
+            found.paths.append(f"{path}[{i}]")
+            found.names.append(name)
+        elif i + 1 < len(items) and _is_flag_value(items[i + 1]):
+            out = out if out is not None else list(items)
+            out[i + 1] = REDACTED
+            found.paths.append(f"{path}[{i + 1}]")
+            found.names.append(name)
+    return out
+
+
 def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
     if isinstance(value, str):
         if secret and value and value != REDACTED:
             found.paths.append(path)
             return REDACTED
+        cleaned = _url_without_secrets(value)
+        if cleaned is not None:
+            found.paths.append(path)
+            found.names.append("a password or token in a URL")
+            return cleaned
         return value
     if isinstance(value, dict):
         pair_name = _pair_name(value) if secret else None
@@ -118,8 +187,8 @@ def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
                 out[key] = new
         return value if out is None else out
     if isinstance(value, list):
-        changed: list | None = None
-        for i, item in enumerate(value):
+        changed: list | None = None if secret else _flag_values(value, path, found)
+        for i, item in enumerate(changed if changed is not None else value):
             new = _walk(item, f"{path}[{i}]", secret, found)
             if new is not item:
                 if changed is None:

@@ -30,6 +30,23 @@ class Secret:
         return bool(self.value)
 
 
+class BadSecret(ValueError):
+    """A secret that cannot travel in an HTTP header (a line break, a control character, a
+    character outside Latin-1). The message never holds the secret."""
+
+
+def checked(value: str | None, where: str) -> str | None:
+    """``value`` when it can be sent as a bearer token; raises BadSecret otherwise."""
+    if value is None:
+        return None
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or ord(c) > 0xFF for c in value):
+        raise BadSecret(
+            f"the secret from {where} holds a line break, a control character or a character "
+            "an HTTP header cannot carry"
+        )
+    return value
+
+
 def _read(path: Path) -> str | None:
     try:
         text = path.read_text(encoding="utf-8").strip()
@@ -49,7 +66,11 @@ def _from_env_file(path: Path) -> str | None:
             line = line[len("export ") :].strip()
         key, sep, value = line.partition("=")
         if sep and key.strip() == ENV:
-            value = value.strip().strip("'\"")
+            value = value.strip()
+            if value[:1] in "'\"" and value[:1] and value.count(value[0]) >= 2:
+                value = value[1 : value.index(value[0], 1)]  # quoted: up to the closing quote
+            else:
+                value = value.split(" #", 1)[0].strip()  # an inline comment is not the secret
             return value or None
     return None
 
@@ -64,15 +85,17 @@ def find_secret(
     if token_file is not None:
         path = Path(token_file).expanduser()
         given = path.read_text(encoding="utf-8").strip()
-        return Secret(given or None, f"the file {path}")
+        where = f"the file {path}"
+        return Secret(checked(given or None, where), where)
     env = os.environ if environ is None else environ
     if env.get(ENV):
-        return Secret(env[ENV], f"the environment variable {ENV}")
+        where = f"the environment variable {ENV}"
+        return Secret(checked(env[ENV], where), where)
     base = (home if home is not None else Path.home()) / ".agentmemory"
     for path, value in (
         (base / ".env", _from_env_file(base / ".env")),
         (base / "secret", _read(base / "secret")),
     ):
         if value:
-            return Secret(value, str(path))
+            return Secret(checked(value, str(path)), str(path))
     return Secret(None, "nowhere (no secret found: requests go without auth)")

@@ -25,7 +25,7 @@ from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
 from wizard.remote.client import BadURL, Client, Unreachable, normalized
-from wizard.remote.secret import Secret, find_secret
+from wizard.remote.secret import BadSecret, Secret, checked, find_secret
 from wizard.runs.delivering import DeliverOptions, DeliveryProgress, DeliveryResult
 from wizard.store.database import StoreError
 from wizard.ui import backend
@@ -103,7 +103,11 @@ class DeliveryDialog(QWidget):
         self.db_path = Path(db_path)
         self.settings = settings or Settings()
         self.store = backend.StoreHandle(self.db_path)
-        self.found = find_secret()
+        self.found_error = ""  # why a secret found on this computer is not offered
+        try:
+            self.found = find_secret()
+        except BadSecret as exc:  # a found secret that cannot travel: say so, offer none
+            self.found, self.found_error = Secret(None, "nowhere"), str(exc)
         self.task: Task | None = None  # the plan or the delivery running
         self.delivering = False  # (that task is a delivery, not a plan)
         self.probe_task: Task | None = None
@@ -184,6 +188,8 @@ class DeliveryDialog(QWidget):
             text = "Typed here: used by this window only, never saved."
         elif secret:
             text = f"From {secret.where}. Masked, never saved."
+        elif self.found_error:
+            text = f"Not used: {self.found_error}. Type the secret here."
         elif not self.found:
             text = (
                 "No secret found (AGENTMEMORY_SECRET, ~/.agentmemory/.env, "
@@ -248,6 +254,12 @@ class DeliveryDialog(QWidget):
             self.target.url_edit.setFocus()
             return None
         secret = self.secret()
+        try:
+            checked(secret.value, secret.where)
+        except BadSecret as exc:
+            self.target.show_server(f"{exc}. Nothing was sent.", False)
+            self.target.secret_edit.setFocus()
+            return None
         if Client(url, secret).insecure and url not in self._allowed_http:
             if not Ask.question(
                 self,

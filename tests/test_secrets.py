@@ -1,0 +1,74 @@
+"""Secrets: where they are found, which ones can travel, and redaction of the ones in data."""
+
+from __future__ import annotations
+
+import pytest
+
+from wizard.cli import main
+from wizard.core.redact import REDACTED, is_credential_key, redact
+from wizard.remote.secret import BadSecret, find_secret
+
+
+def test_an_env_file_inline_comment_is_not_part_of_the_secret(tmp_path):
+    base = tmp_path / ".agentmemory"
+    base.mkdir()
+    (base / ".env").write_text("# agentmemory\nexport AGENTMEMORY_SECRET=abc123  # set by setup\n")
+    found = find_secret(environ={}, home=tmp_path)
+    assert found.value == "abc123" and found.where.endswith(".env")
+    (base / ".env").write_text("AGENTMEMORY_SECRET='a # b'\n")
+    assert find_secret(environ={}, home=tmp_path).value == "a # b"
+
+
+@pytest.mark.parametrize("value", ["two\nlines", "tab\there", "euro\u20ac"])
+def test_a_secret_a_header_cannot_carry_is_refused_without_showing_it(value):
+    with pytest.raises(BadSecret) as caught:
+        find_secret(environ={"AGENTMEMORY_SECRET": value})
+    assert value not in str(caught.value) and "environment variable" in str(caught.value)
+
+
+def test_the_cli_refuses_a_token_file_with_two_lines(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    token = tmp_path / "token"
+    token.write_text("first-secret-part\nsecond-secret-part\n")
+    code = main(["deliver", "--db", str(tmp_path / "s.sqlite"), "--token-file", str(token)])
+    err = capsys.readouterr().err
+    assert code == 2 and "line break" in err
+    assert "first-secret-part" not in err and "second-secret-part" not in err
+
+
+@pytest.mark.parametrize(
+    "key", ["api_keys", "tokens", "apiKeys", "db_pwd", "pass", "bearer", "cookies", "Secrets"]
+)
+def test_plural_and_short_credential_names_are_credentials(key):
+    assert is_credential_key(key)
+
+
+@pytest.mark.parametrize("key", ["status", "bypass", "passage", "keyword", "tokenizer_name"])
+def test_ordinary_names_are_not_credentials(key):
+    assert not is_credential_key(key)
+
+
+def test_passwords_and_tokens_in_urls_are_redacted_and_the_rest_kept():
+    data = {
+        "endpoint": "postgresql://letta:hunter2@db.local:5432/letta",
+        "hook": "https://example.com/cb?token=abc&page=2",
+        "plain": "https://example.com/docs?page=2",
+    }
+    cleaned, found = redact(data)
+    assert cleaned["endpoint"] == f"postgresql://letta:{REDACTED}@db.local:5432/letta"
+    assert "abc" not in cleaned["hook"] and "page=2" in cleaned["hook"]
+    assert cleaned["plain"] == data["plain"]
+    assert sorted(found.paths) == ["endpoint", "hook"]
+
+
+def test_a_credential_flag_value_in_an_argument_list_is_redacted():
+    cleaned, found = redact({"args": ["serve", "--api-key", "sk-live-1", "--token=t0k", "-v"]})
+    assert cleaned["args"] == ["serve", "--api-key", REDACTED, f"--token={REDACTED}", "-v"]
+    assert found.paths == ["args[2]", "args[3]"]
+
+
+def test_redaction_leaves_what_has_no_secret_untouched():
+    data = {"args": ["serve", "--port", "8283"], "url": "http://localhost:8283/v1"}
+    cleaned, found = redact(data)
+    assert cleaned == data and not found.paths
