@@ -203,6 +203,13 @@ def test_a_partial_replace_is_a_usage_error(db, server, capsys):
     assert "whole store" in capsys.readouterr().err
 
 
+def test_replace_from_an_empty_store_is_refused_before_the_server_is_emptied(db, server, capsys):
+    open_store(db).close()
+    assert deliver(server, "--strategy", "replace") == 2
+    assert "the store is empty" in capsys.readouterr().err
+    assert not any(r["method"] == "POST" for r in server.requests)
+
+
 def test_one_imports_records_only(db, server, capsys):
     filled(db, SMALL, ALICE)
     capsys.readouterr()

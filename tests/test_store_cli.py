@@ -122,7 +122,7 @@ def test_usage_errors_exit_2(db, argv):
 
 
 def test_locked_store_exit_3(db, capsys, monkeypatch):
-    assert main(["stats"]) == 0
+    database.open_store(db).close()  # an empty store
     monkeypatch.setenv("AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS", "50")
     other = sqlite3.connect(db, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -139,7 +139,7 @@ def test_locked_store_exit_3(db, capsys, monkeypatch):
 
 
 def test_newer_schema_and_corrupt_exit_3(db, capsys):
-    assert main(["stats"]) == 0
+    database.open_store(db).close()  # an empty store
     con = sqlite3.connect(db)
     con.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 5,))
     con.commit()
@@ -187,8 +187,22 @@ def test_stats_audit_export_revert(tmp_path, db, capsys):
 
 
 def test_export_to_unwritable_place_exit_3(tmp_path, db, capsys):
+    database.open_store(db).close()
     assert main(["export", "--out", str(tmp_path / "missing" / "x.json")]) == 3
     assert "cannot write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["stats"], ["audit"], ["export", "--out", "x.json"], ["revert", "1"], ["deliver"]],
+)
+def test_a_store_that_does_not_exist_is_refused_not_created(tmp_path, capsys, command):
+    missing = tmp_path / "mistyped.sqlite"
+    command = [str(tmp_path / c) if c == "x.json" else c for c in command]
+    assert main([*command, "--db", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"no store at {missing}" in err and "import a file first" in err
+    assert not missing.exists() and not (tmp_path / "x.json").exists()
 
 
 # ------------------------------------------------------------- real processes, interrupted
@@ -265,7 +279,7 @@ def test_ctrl_c_after_the_commit_reports_the_committed_import(db, capsys, monkey
 def test_a_refusal_the_locked_store_cannot_audit_is_still_a_refusal(db, capsys, monkeypatch):
     """The file is refused (exit 1, the reason, the --json object) even when the store is locked
     so that the refusal itself cannot be written to the audit; the CLI says that too."""
-    assert main(["stats"]) == 0  # creates the store
+    database.open_store(db).close()  # an empty store
     capsys.readouterr()
     monkeypatch.setenv("AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS", "50")
     holder = sqlite3.connect(db)

@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         return handler(args)
+    except NoStore as exc:
+        _err(str(exc))
+        return EXIT_USAGE
     except StoreError as exc:
         _store_err(exc)
         return EXIT_STORE
@@ -152,8 +155,19 @@ def _ctrl_c_cancels(flag: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def _open(args: argparse.Namespace) -> Store:
-    store = open_store(resolve_db_path(getattr(args, "db", None)))
+class NoStore(Exception):
+    """A command that reads the store was pointed at a file that does not exist (it would
+    otherwise create an empty store and answer about it)."""
+
+
+def _open(args: argparse.Namespace, *, create: bool = False) -> Store:
+    """The store of ``--db`` (or the default one). Only ``import`` creates it: every other
+    command refuses a store that does not exist, so a mistyped path is not taken for an empty
+    store (or, for ``deliver --strategy replace``, an order to empty the server)."""
+    path = resolve_db_path(getattr(args, "db", None))
+    if not create and not path.exists():
+        raise NoStore(f"no store at {path}: import a file first, or name the store with --db")
+    store = open_store(path)
     store.program = f"`{APP_NAME} {args.command}` on the command line"  # named if it locks
     return store
 
@@ -266,7 +280,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     strategy = Strategy(args.strategy)
     try:
-        store = _open(args)
+        store = _open(args, create=True)
     except StoreError as exc:
         if args.json:
             _print_json(_empty_result(args, None, exc.message, exc.kind))

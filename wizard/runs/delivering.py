@@ -162,6 +162,13 @@ def declared_version(server_version: str | None) -> str:
 
 def _check_options(store: Store, options: DeliverOptions) -> None:
     if options.audit_id is None:
+        if options.strategy.deletes_all and deliveries.scope_bytes(store, Scope(None)) == 0:
+            raise _Stop(
+                Outcome.REFUSED,
+                ErrorKind.NOT_DELIVERABLE,
+                "the store is empty: replace would only delete everything on the server "
+                "(import a file first)",
+            )
         return
     if options.strategy.deletes_all:
         raise _Stop(
