@@ -19,6 +19,7 @@ from delivery_helpers import on_server, store_records
 from store_helpers import FIXTURES, ROOT, SMALL, cli_env
 
 from wizard.cli import main
+from wizard.core import chunking
 from wizard.runs import delivering
 from wizard.store import audit
 from wizard.store.database import open_store
@@ -343,6 +344,23 @@ def test_export_split_writes_request_bodies_under_the_size(db, server, tmp_path,
             assert json.loads(answer.read())["success"] is True
     assert json.loads(files[0].read_bytes())["strategy"] == "replace"
     assert on_server(server) == store_records(db)
+
+
+def test_export_split_refuses_to_write_beside_an_earlier_split(db, tmp_path, capsys):
+    filled(db, SMALL)
+    out = tmp_path / "store-export.json"
+    stale = tmp_path / "store-export.007.json"
+    stale.write_text("{}")
+    assert main(["export", "--out", str(out), "--split", "100KiB"]) == 2
+    assert "earlier split" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.glob("store-export*")) == [stale.name]
+
+
+def test_a_bucket_id_counts_its_utf8_bytes():
+    sid = "\U0001f600" * 300  # 1200 bytes in UTF-8, 300 characters
+    items = [chunking.item("observations", f"o{i}", '"x"', sid) for i in range(3)]
+    [chunk] = list(chunking.pack([items], max_bytes=10_000))
+    assert 0 <= chunk.size - len(chunking.body(chunk, "0.9.5", "merge")) < 200
 
 
 # -- as a new user would: a real export and a store bigger than one frame ------------------------

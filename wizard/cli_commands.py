@@ -524,6 +524,13 @@ def _export_split(args: argparse.Namespace) -> int:
     if args.split > FRAME_BYTES:
         _err("--split can be at most 15MiB: agentmemory refuses larger requests")
         return EXIT_USAGE
+    leftovers = delivering.split_leftovers(Path(args.out))
+    if leftovers:
+        _err(
+            f"{len(leftovers)} file(s) of an earlier split are there ({leftovers[0]}...): "
+            "remove them or choose another --out, so no stale file is sent with the new ones"
+        )
+        return EXIT_USAGE
     with _open(args) as store:
         try:
             written = delivering.export_split(

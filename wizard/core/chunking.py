@@ -23,7 +23,7 @@ FRAME_BYTES = 15 * 1024 * 1024  # no request body may be larger (agentmemory's o
 # The fixed part of a body: the wrapper, the version, the four collections always present.
 _ENVELOPE = 200
 _PER_RECORD = 1  # the comma between two records
-_PER_BUCKET = 8  # '"<id>":[' ... ']' around a bucket, besides the bucket id itself
+_PER_BUCKET = 6  # ':[' ... '],' around a bucket, besides the bucket id as a JSON string
 
 
 class Item(NamedTuple):
@@ -115,7 +115,13 @@ class _Tally:
 
 def _group_size(items: list[Item]) -> int:
     buckets = {item.bucket for item in items if item.bucket is not None}
-    return sum(item.size for item in items) + sum(len(b) + _PER_BUCKET for b in buckets)
+    return sum(item.size for item in items) + sum(_key_bytes(b) + _PER_BUCKET for b in buckets)
+
+
+def _key_bytes(bucket: str) -> int:
+    """The bytes of a bucket id as it goes into the body: a JSON string, UTF-8, escapes and
+    all (a session id of 100 emoji is 400 bytes, not 100)."""
+    return len(json.dumps(bucket, ensure_ascii=False).encode())
 
 
 def pack(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -738,6 +739,17 @@ def _write_private(path: Path, data: bytes) -> None:
         raise
 
 
+def split_leftovers(out: Path) -> list[Path]:
+    """Numbered files an earlier ``export --split`` to ``out`` left (``out.001.json``...): a
+    new split refuses to write beside them, lest a stale file be sent with the new ones."""
+    stem = out.name[: -len(out.suffix)] if out.suffix else out.name
+    pattern = re.compile(re.escape(stem) + r"\.\d{3,}\.json")
+    try:
+        return sorted(p for p in out.parent.iterdir() if pattern.fullmatch(p.name))
+    except OSError:
+        return []
+
+
 def export_split(
     store: Store,
     out: Path,
@@ -766,6 +778,9 @@ def export_split(
     budget = max(1024, max_bytes - 1024)  # the body's own fields beside the records
     for chunk in pack(deliveries.groups(store, Scope(), with_source), budget, too_big, max_bytes):
         payload = body(chunk, NEWEST, str(chunk_strategy))
+        if len(payload) > max_bytes:  # (the estimate was short: never a file over the size)
+            too_big.extend(chunk.items)
+            continue
         path = next_path()
         _write_private(path, payload)
         written.files.append((path, len(payload), chunk.counts()))
