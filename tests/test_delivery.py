@@ -87,6 +87,23 @@ def test_with_source_sends_the_verbatim_copies(db, server, capsys):
     assert all("source" in m for m in server.store["memories"].values())
 
 
+def test_only_the_wizards_source_copy_stays_home():
+    from wizard.store.deliveries import _text
+
+    copy = '{"id":"m1","source":{"system":"mem0","format":"mem0-v1","raw":{}}}'
+    own = '{"id":"e1","source":"node-a","target":"node-b"}'
+    assert json.loads(_text(copy, with_source=False)) == {"id": "m1"}
+    assert _text(own, with_source=False) == own  # an edge's own "source" always goes
+    assert _text(copy, with_source=True) == copy
+
+
+def test_a_store_whose_path_has_a_question_mark_and_a_hash_delivers(db, tmp_path, server):
+    db = tmp_path / "odd?name#1 %20.sqlite"
+    filled(db, SMALL)
+    assert main(["deliver", "--to", server.url, "--db", str(db)]) == 0
+    assert on_server(server) == store_records(db)
+
+
 def test_dry_run_reaches_the_server_and_sends_nothing(db, server, capsys):
     filled(db, SMALL)
     server.seed(

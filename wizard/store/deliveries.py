@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from peewee import SqliteDatabase
@@ -75,13 +76,19 @@ def _rows(con: sqlite3.Connection, sql: str, params: tuple = ()) -> Iterator[Row
         yield from rows
 
 
+def _is_source_copy(value: object) -> bool:
+    """Whether ``value`` is the wizard's copy of a source record (docs/MAPPING.md):
+    ``{"system": ..., "format": ..., "raw": ...}``."""
+    return isinstance(value, dict) and "system" in value and "format" in value
+
+
 def _text(text: str, with_source: bool) -> str:
     """The record as sent: the wizard's verbatim ``source`` copy stays home unless asked."""
     if with_source or '"source"' not in text:
         return text
     record = json.loads(text)
-    if not isinstance(record, dict) or "source" not in record:
-        return text
+    if not isinstance(record, dict) or not _is_source_copy(record.get("source")):
+        return text  # (a record's own "source", an edge's end for one, always goes)
     del record["source"]
     out = _ENCODER.encode(record)
     try:
@@ -219,7 +226,8 @@ def groups(store: Store, scope: Scope, with_source: bool = False) -> Iterator[li
     transaction, so the whole delivery sees one state while the delivery records are written
     (and committed) through the store's connection."""
     with store_errors(store.path):
-        con = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, isolation_level=None)
+        uri = Path(store.path).resolve().as_uri() + "?mode=ro"  # (a "?" or "#" in the path)
+        con = sqlite3.connect(uri, uri=True, isolation_level=None)
     try:
         with store_errors(store.path):
             con.execute("BEGIN")
