@@ -104,6 +104,24 @@ def test_a_store_whose_path_has_a_question_mark_and_a_hash_delivers(db, tmp_path
     assert on_server(server) == store_records(db)
 
 
+def test_a_bug_mid_delivery_is_audited_as_failed_and_reported_without_a_traceback(
+    db, server, capsys, monkeypatch
+):
+    filled(db, SMALL)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug in the wizard")
+
+    monkeypatch.setattr(delivering, "_verify", broken)
+    assert deliver(server) == 3
+    err = capsys.readouterr().err
+    assert "unexpected error: RuntimeError" in err and "Traceback" not in err
+    with open_store(db) as store:
+        entry = audit.list_entries(store, limit=1)[0]
+    assert (entry["operation"], entry["outcome"]) == ("deliver", "failed")
+    assert entry["error_code"] == "internal"
+
+
 def test_dry_run_reaches_the_server_and_sends_nothing(db, server, capsys):
     filled(db, SMALL)
     server.seed(

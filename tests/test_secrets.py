@@ -1,4 +1,5 @@
-"""Secrets: where they are found, which ones can travel, and redaction of the ones in data."""
+"""Secrets and server addresses: where secrets are found, which can travel, redaction of the
+ones in data, and addresses that never keep a password."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from wizard.cli import main
 from wizard.core.redact import REDACTED, is_credential_key, redact
+from wizard.remote.client import BadURL, normalized
 from wizard.remote.secret import BadSecret, find_secret
 
 
@@ -72,3 +74,21 @@ def test_redaction_leaves_what_has_no_secret_untouched():
     data = {"args": ["serve", "--port", "8283"], "url": "http://localhost:8283/v1"}
     cleaned, found = redact(data)
     assert cleaned == data and not found.paths
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("localhost:3111", "http://localhost:3111"),
+        ("https://user:pw@memory.example.org/", "https://memory.example.org"),
+        ("http://[::1]:3111", "http://[::1]:3111"),
+    ],
+)
+def test_a_server_address_is_normalized_and_never_keeps_a_password(given, expected):
+    assert normalized(given) == expected
+
+
+@pytest.mark.parametrize("given", ["localhost:abc", "http://localhost:99999", "ftp://x", "http://"])
+def test_a_server_address_that_is_not_one_is_refused(given):
+    with pytest.raises(BadURL):
+        normalized(given)

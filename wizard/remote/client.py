@@ -19,7 +19,7 @@ from wizard.remote.secret import Secret
 
 DEFAULT_URL = "http://127.0.0.1:3111"
 BASE_PATH = "/agentmemory"
-TIMEOUT_S = 180.0  # the server's own function timeout
+TIMEOUT_S = 190.0  # the server's own function timeout is 180 s: let it answer with its error
 
 
 class Unreachable(Exception):
@@ -60,6 +60,10 @@ def normalized(url: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadURL(f"not an http(s) address: {url!r}")
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number from 0 to 65535)
+    except ValueError:
+        raise BadURL(f"not a port number in {url!r}") from None
     host = parts.netloc.rpartition("@")[2]  # a user:password@ part is never used nor kept
     return f"{parts.scheme}://{host}".rstrip("/")
 

@@ -497,6 +497,13 @@ def deliver_steps(
         result.error = "interrupted: run it again to resume"
         _close_entry(store, entry_id, result, t0)
         raise
+    except Exception as exc:  # a bug: the attempt is audited as failed, then the shell reports
+        result.outcome, result.error_code = Outcome.FAILED, ErrorKind.INTERNAL
+        result.error = f"unexpected error: {type(exc).__name__} (details in the crash log)"
+        if not options.dry_run:
+            with contextlib.suppress(Exception):  # (never hide the error itself)
+                _close_entry(store, entry_id, result, t0)
+        raise
     finally:
         client.close()
     result.duration_ms = int((time.monotonic() - t0) * 1000)
