@@ -83,8 +83,14 @@ def test_the_store_arrives_in_chunks_verified_and_audited(db, server, capsys, mo
 
 def test_with_source_sends_the_verbatim_copies(db, server, capsys):
     filled(db, ALICE)
-    assert deliver(server, "--with-source") == 0
+    capsys.readouterr()
+    assert deliver(server, "--with-source", "--json") == 0
     assert all("source" in m for m in server.store["memories"].values())
+    out = out_json(capsys)
+    assert out["restarted"] is None and out["already"] == 0 and not out["resumed"]
+    with open_store(db) as store:
+        entry = audit.list_entries(store, limit=1)[0]
+    assert entry["options"]["with_source"] is True and entry["counts"]["too_big_keys"] == []
 
 
 def test_only_the_wizards_source_copy_stays_home():

@@ -95,6 +95,7 @@ class DeliveryResult:
     scope: str
     dry_run: bool = False
     secret_from: str = ""
+    with_source: bool = False
     server_version: str | None = None
     declared_version: str | None = None
     delivery_id: int | None = None
@@ -130,7 +131,9 @@ class DeliveryResult:
             "secret_from": self.secret_from,
             "delivery_id": self.delivery_id,
             "resumed": self.resumed,
+            "restarted": self.restarted,
             "chunks": self.chunks,
+            "already": self.already,
             "bytes": self.bytes,
             "sent": dict(self.sent),
             "server_stats": dict(self.server_stats),
@@ -145,6 +148,9 @@ class DeliveryResult:
             "error_code": None if self.error_code is None else str(self.error_code),
             "refused_keys": {k: list(v) for k, v in self.refused_keys.items()},
         }
+
+
+TOO_BIG_KEPT = 100  # too-big keys an audit entry keeps (the count is always whole)
 
 
 class _Stop(Exception):
@@ -460,6 +466,7 @@ def deliver_steps(
         scope=str(scope),
         dry_run=options.dry_run,
         secret_from=secret_from,
+        with_source=options.with_source,
     )
     entry_id: int | None = None
     try:
@@ -538,6 +545,7 @@ def _close_entry(
         "missing": dict(result.missing_counts),
         "unverified": list(result.unverified),
         "too_big": len(result.too_big),
+        "too_big_keys": list(result.too_big[:TOO_BIG_KEPT]),
     }
     options = {
         "url": result.url,
@@ -547,6 +555,7 @@ def _close_entry(
         "delivery_id": result.delivery_id,
         "resumed": result.resumed,
         "secret_from": result.secret_from,
+        "with_source": result.with_source,
     }
     fields = {
         "outcome": str(result.outcome),
