@@ -128,6 +128,30 @@ def test_a_bug_mid_delivery_is_audited_as_failed_and_reported_without_a_tracebac
     assert entry["error_code"] == "internal"
 
 
+def test_an_imports_access_log_goes_with_its_unchanged_memory(db, server, tmp_path, capsys):
+    memory = {"id": "m1", "type": "fact", "content": "kept", "createdAt": "2026-01-01T00:00:00Z"}
+
+    def export(count: int) -> Path:
+        path = tmp_path / f"export-{count}.json"
+        data = {
+            "version": "0.9.29",
+            "exportedAt": "2026-01-02T00:00:00Z",
+            "sessions": [],
+            "observations": {},
+            "memories": [memory],
+            "summaries": [],
+            "accessLogs": [{"memoryId": "m1", "count": count}],
+        }
+        path.write_text(json.dumps(data))
+        return path
+
+    filled(db, export(1), export(2))  # the second import rewrites only the access log
+    capsys.readouterr()
+    assert deliver(server, "--audit-id", "2", "--json") == 0
+    assert out_json(capsys)["sent"] == {"memories": 1, "accessLogs": 1}
+    assert server.store["accessLogs"]["m1"]["count"] == 2
+
+
 def test_dry_run_reaches_the_server_and_sends_nothing(db, server, capsys):
     filled(db, SMALL)
     server.seed(

@@ -176,16 +176,30 @@ def _session_groups(
 def _memory_groups(
     con: sqlite3.Connection, scope: Scope, with_source: bool
 ) -> Iterator[list[Item]]:
-    """A memory with its access log (which must travel in the same request)."""
-    where, params = _where(scope, "WHERE")
-    memories = _Cursor(_rows(con, f'SELECT id, {_DATA} FROM "memories"{where} ORDER BY id', params))
-    where_logs, params_logs = _where(scope, "AND")
+    """A memory with its access log (which must travel in the same request). In the scope of
+    one import, a pair is in scope when either half is: a log that import rewrote goes with
+    its memory even when the memory itself was unchanged, and the other way round."""
+    logs_table = f'"{OTHER_SPEC.table}"'
+    if scope.audit_id is None:
+        mem_where, log_where, params = "", "", ()
+    else:
+        mem_where = (
+            " WHERE last_audit = ? OR id IN (SELECT key FROM "
+            f"{logs_table} WHERE collection = 'accessLogs' AND last_audit = ?)"
+        )
+        log_where = (
+            ' AND (last_audit = ? OR key IN (SELECT id FROM "memories" WHERE last_audit = ?))'
+        )
+        params = (scope.audit_id, scope.audit_id)
+    memories = _Cursor(
+        _rows(con, f'SELECT id, {_DATA} FROM "memories"{mem_where} ORDER BY id', params)
+    )
     logs = _Cursor(
         _rows(
             con,
-            f'SELECT key, {_DATA} FROM "{OTHER_SPEC.table}" WHERE collection = ?{where_logs}'
+            f"SELECT key, {_DATA} FROM {logs_table} WHERE collection = 'accessLogs'{log_where}"
             " ORDER BY key",
-            ("accessLogs", *params_logs),
+            params,
         )
     )
     while memories.row is not None or logs.row is not None:
