@@ -155,7 +155,7 @@ def test_validation_says_what_will_be_left_behind(path, capsys):
 # -- upgrading a store written before the owner-scoped ids ----------------------------------------
 def _old_import(db: Path) -> int:
     """alice's file as an earlier version of the wizard imported it: sessions keyed by the bare
-    run id, projects named after the agent (schema 2 in the audit entry)."""
+    run id, projects named after the agent (version 0.1.0 in the audit entry)."""
     insp = inspect_file(ALICE)
     old = json.loads(json.dumps(insp.data))
     for session in old["sessions"]:
@@ -170,7 +170,7 @@ def _old_import(db: Path) -> int:
         result = runs.drive(runs.import_steps(store, old_insp))
         assert result.ok
         store.database.execute_sql(
-            "UPDATE audit_log SET schema_version = 2 WHERE id = ?", (result.audit_id,)
+            "UPDATE audit_log SET app_version = '0.1.0' WHERE id = ?", (result.audit_id,)
         )
     return result.audit_id
 
@@ -225,3 +225,20 @@ def test_the_strategy_page_names_the_earlier_import_too(db, qtbot):
     qtbot.waitUntil(page.isComplete, timeout=10_000)
     assert page.earlier_note.isVisibleTo(page)
     assert f"#{old_id}" in page.earlier_note.text() and "revert" in page.earlier_note.text()
+
+
+@pytest.mark.parametrize(
+    ("version", "older"),
+    [
+        ("0.1.0", True),
+        ("0.1.9", True),
+        (None, True),
+        ("dev", True),
+        ("0.2.0", False),
+        ("1.0", False),
+    ],
+)
+def test_which_wizard_versions_imported_before_the_scoped_ids(version, older):
+    from wizard.runs.importing import _older_than_scoped_ids
+
+    assert _older_than_scoped_ids(version) is older

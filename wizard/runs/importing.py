@@ -109,9 +109,18 @@ def read(
     return inspect_file(path, options, progress=progress, cancel=cancel)
 
 
-# Stores of schema 2 and older were written before records got their owner-scoped ids
-# (docs/MAPPING.md): their imports of a file hold other ids than importing it again gives.
-SCOPED_IDS_SCHEMA = 3
+# Versions before 0.2.0 imported before records got their owner-scoped ids (docs/MAPPING.md):
+# their imports of a file hold other ids than importing it again gives.
+SCOPED_IDS_VERSION = (0, 2, 0)
+
+
+def _older_than_scoped_ids(app_version: str | None) -> bool:
+    """Whether an import's wizard version came before scoped ids (unknown counts as older)."""
+    try:
+        version = tuple(int(part) for part in (app_version or "").split(".")[:3])
+    except ValueError:
+        return True
+    return not version or version < SCOPED_IDS_VERSION
 
 
 def earlier_imports(store: Store, inspection: Inspection) -> list[int]:
@@ -123,7 +132,7 @@ def earlier_imports(store: Store, inspection: Inspection) -> list[int]:
         entries = audit.imports_of(store, inspection.source.sha256)
     except StoreError:  # advice only: a history that cannot be read does not stop the run
         return []
-    return [e["id"] for e in entries if (e["schema_version"] or 0) < SCOPED_IDS_SCHEMA]
+    return [e["id"] for e in entries if _older_than_scoped_ids(e["app_version"])]
 
 
 def plan_steps(
