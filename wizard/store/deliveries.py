@@ -180,8 +180,9 @@ def _memory_groups(
     one import, a pair is in scope when either half is: a log that import rewrote goes with
     its memory even when the memory itself was unchanged, and the other way round."""
     logs_table = f'"{OTHER_SPEC.table}"'
+    params: tuple[int, ...] = ()
     if scope.audit_id is None:
-        mem_where, log_where, params = "", "", ()
+        mem_where, log_where = "", ""
     else:
         mem_where = (
             " WHERE last_audit = ? OR id IN (SELECT key FROM "
