@@ -517,6 +517,17 @@ def test_an_archive_shared_by_two_agents_names_no_agent():
     assert "agentId" not in memories["passage-3"]
 
 
+def test_two_agents_passages_without_ids_stay_two_passages():
+    same = {"text": "the same words", "created_at": "2026-01-01T00:00:00Z"}
+    passages = [{**same, "agent_id": "agent-a1"}, {**same, "agent_id": "agent-b2"}]
+    memories = _scoped(passages)
+    assert len(memories) == 2
+    assert {m["project"] for m in memories.values()} == {
+        "letta:agent:agent-a1",
+        "letta:agent:agent-b2",
+    }
+
+
 def test_file_local_agent_ids_in_passages_are_namespaced():
     first = [{"id": "passage-1", "text": "a", "agent_id": "agent-0"}]
     second = [{"id": "passage-2", "text": "b", "agent_id": "agent-0"}]

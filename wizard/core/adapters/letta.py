@@ -1151,9 +1151,11 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
         if item.get("is_deleted") is True and not options.include_deleted:
             deleted += 1
             continue
+        scope = owners.scope(item)
         pid = item.get("id")
-        if not isinstance(pid, str) or not pid:
-            pid = f"letta-passage-{canonical.stable_id(text, item.get('created_at'))}"
+        if not isinstance(pid, str) or not pid:  # (two agents' same text stay two passages)
+            made = canonical.stable_id(scope.project, text, item.get("created_at"))
+            pid = f"letta-passage-{made}"
         if pid in seen:
             duplicates += 1
             continue
@@ -1166,7 +1168,6 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
             {k for k, v in item.items() if k not in PASSAGE_MAPPED and _has_value(v)},
         )
         raw = {k: v for k, v in item.items() if k != "embedding"}
-        scope = owners.scope(item)
         created = _time(item.get("created_at"))
         memories.append(
             canonical.memory_record(
