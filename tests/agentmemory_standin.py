@@ -238,6 +238,7 @@ class StandIn:
         self._faults: dict[int, tuple[str, float]] = {}  # import request number -> fault
         self._every: tuple[int, int, str, float] | None = None  # (base, k, kind, fraction)
         self._not_found_left = 0
+        self._failing_reads = 0  # export reads still to answer 503 (fail_reads)
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -291,6 +292,11 @@ class StandIn:
         _check_fault(kind, k, write_fraction)
         with self.lock:
             self._every = (self._import_requests, k, kind, write_fraction)
+
+    def fail_reads(self, n: int) -> None:
+        """The next ``n`` GET /agentmemory/export requests answer 503 (a server restarting)."""
+        with self.lock:
+            self._failing_reads = n
 
     def clear_faults(self) -> None:
         """No more injected faults (a 404 window after an oversized body still runs out)."""
@@ -582,7 +588,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"status": "ok", "version": standin.version},
             ),
             ("POST", "/agentmemory/import"): lambda: self._import(standin, body, entry),
-            ("GET", "/agentmemory/export"): lambda: self._export(standin, query),
+            ("GET", "/agentmemory/export"): lambda: self._export_or_fault(standin, query),
             ("GET", "/agentmemory/memories"): lambda: self._memories(standin, query),
             ("GET", "/agentmemory/sessions"): lambda: self._sessions(standin),
             ("GET", "/agentmemory/observations"): lambda: self._observations(standin, query),
@@ -596,6 +602,13 @@ class _Handler(BaseHTTPRequestHandler):
         return handler()
 
     # -- endpoints -------------------------------------------------------------------------
+
+    def _export_or_fault(self, standin: StandIn, query: dict) -> tuple[int, object]:
+        with standin.lock:
+            if standin._failing_reads > 0:
+                standin._failing_reads -= 1
+                return 503, {"error": "restarting"}
+        return self._export(standin, query)
 
     def _import(self, standin: StandIn, raw: bytes, entry: dict) -> tuple[int, object]:
         parsed = _parse_json(raw) if _is_json(self.headers.get("Content-Type")) else None

@@ -152,6 +152,16 @@ def test_an_imports_access_log_goes_with_its_unchanged_memory(db, server, tmp_pa
     assert server.store["accessLogs"]["m1"]["count"] == 2
 
 
+def test_a_read_back_that_fails_for_a_moment_is_retried(db, server, capsys):
+    filled(db, SMALL)
+    server.fail_reads(2)
+    capsys.readouterr()
+    assert deliver(server, "--json") == 0
+    assert out_json(capsys)["verified"] is True
+    reads = [r for r in server.requests if r["path"].startswith("/agentmemory/export")]
+    assert [r["status"] for r in reads[:3]] == [503, 503, 200]
+
+
 def test_dry_run_reaches_the_server_and_sends_nothing(db, server, capsys):
     filled(db, SMALL)
     server.seed(

@@ -359,11 +359,39 @@ def _keys_of(data: dict[str, Any], first: bool) -> Iterator[tuple[str, str]]:
                 yield name, key
 
 
+class _Patient:
+    """GETs of the read-back, retried like the imports: a moment without an answer, a 404 or a
+    5xx is tried again with growing pauses; raises Unreachable once the tries are spent."""
+
+    def __init__(self, client: Client, options: DeliverOptions, cancel: CancelFn | None) -> None:
+        self.client, self.options, self.cancel = client, options, cancel
+
+    def export_page(self, max_sessions: int, offset: int) -> Answer:
+        return self.get("/export", {"maxSessions": max_sessions, "offset": offset})
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Answer:
+        pause = self.options.first_pause
+        for attempt in range(1, self.options.attempts + 1):
+            if attempt > 1:
+                _pause(pause, self.cancel)
+                pause = min(pause * 2, self.options.max_pause)
+            try:
+                answer = self.client.get(path, params)
+            except Unreachable:
+                if attempt == self.options.attempts:
+                    raise
+                continue
+            transient = answer.status in (404, 408, 429) or answer.status >= 500
+            if not transient or attempt == self.options.attempts:
+                return answer
+        raise AssertionError("unreachable: the last try returns or raises")
+
+
 class _ReadBack:
     """Keys the server holds, streamed; ``unverified`` lists collections it could not list."""
 
-    def __init__(self, client: Client, cancel: CancelFn | None) -> None:
-        self.client = client
+    def __init__(self, client: Client, options: DeliverOptions, cancel: CancelFn | None) -> None:
+        self.client = _Patient(client, options, cancel)
         self.cancel = cancel
         self.unverified: list[str] = []
 
@@ -483,7 +511,7 @@ def deliver_steps(
         yield from _deliver(store, client, scope, options, version, result, cancel)
         if options.verify:
             yield DeliveryProgress(Phase.VERIFY)
-            _verify(store, client, scope, result, cancel)
+            _verify(store, client, scope, result, options, cancel)
         if result.too_big or not result.verified:
             result.outcome = Outcome.FAILED
             result.error_code = ErrorKind.INCOMPLETE
@@ -686,9 +714,14 @@ def _deliver(
 
 
 def _verify(
-    store: Store, client: Client, scope: Scope, result: DeliveryResult, cancel: CancelFn | None
+    store: Store,
+    client: Client,
+    scope: Scope,
+    result: DeliveryResult,
+    options: DeliverOptions,
+    cancel: CancelFn | None,
 ) -> None:
-    reader = _ReadBack(client, cancel)
+    reader = _ReadBack(client, options, cancel)
     try:
         counts, listed = deliveries.missing_keys(store, scope, reader.pairs())
     except Unreachable as exc:
