@@ -345,3 +345,10 @@ def test_the_last_valid_record_of_a_key_wins(tmp_path):
     data = dict(GOOD, memories=[{"id": "A", "title": "ok"}, {"id": "A", "title": 5}])
     inspection = inspect_file(write(tmp_path, json.dumps(data)), InspectOptions(skip_invalid=True))
     assert inspection.data["memories"] == [{"id": "A", "title": "ok"}]
+
+
+def test_a_repeated_key_inside_a_twice_encoded_file_is_still_a_warning(tmp_path):
+    inner = json.dumps(GOOD)[:-1] + ', "version": "0.9.5"}'  # "version" twice
+    payload = read_payload(write(tmp_path, json.dumps(inner)))
+    assert payload.unwrapped
+    assert [w.code for w in payload.warnings] == ["duplicate-json-key"]

@@ -200,8 +200,9 @@ def _parse(
     return values, "jsonl"
 
 
-def _unwrap(value: Any, limits: Limits) -> tuple[Any, bool]:
-    """A document that is one JSON string holding JSON (a twice-encoded file): unwrap once."""
+def _unwrap(value: Any, limits: Limits, warnings: list[Problem] | None = None) -> tuple[Any, bool]:
+    """A document that is one JSON string holding JSON (a twice-encoded file): unwrap once.
+    What the inner parse notices (a repeated key) joins ``warnings``."""
     if not isinstance(value, str) or not value.lstrip().startswith(("{", "[")):
         return value, False
     parser = JsonStream(iter([value]), max_depth=limits.max_depth, max_string=limits.max_string)
@@ -214,6 +215,8 @@ def _unwrap(value: Any, limits: Limits) -> tuple[Any, bool]:
             f"{p.message} (line {p.line}, column {p.column} inside the string)",
             code=p.code,
         ) from None
+    if warnings is not None:
+        warnings.extend(parser.finish_warnings())
     return (inner[0] if len(inner) == 1 else inner), True
 
 
@@ -264,7 +267,7 @@ def read_payload(
             warnings: list[Problem] = []
             stream = _Counted(hashing, limits, None, name)
             value, kind = _parse(stream, name, limits, tick, cancel, warnings)
-            value, unwrapped = _unwrap(value, limits)
+            value, unwrapped = _unwrap(value, limits, warnings)
             payload = Payload(
                 value=value, name=name, kind=kind, unwrapped=unwrapped, warnings=warnings
             )
@@ -284,7 +287,7 @@ def _read_gzip(
     stream.grace = limits.gzip_ratio_grace
     warnings: list[Problem] = []
     value, kind = _parse(stream, f"{name} (gzip)", limits, tick, cancel, warnings)
-    value, unwrapped = _unwrap(value, limits)
+    value, unwrapped = _unwrap(value, limits, warnings)
     return Payload(
         value=value,
         name=name,
