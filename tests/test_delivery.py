@@ -538,3 +538,19 @@ def test_an_empty_token_file_or_an_import_with_nothing_left_is_a_usage_error(
     assert deliver(server, "--audit-id", "2") == 2
     assert "left nothing to deliver" in capsys.readouterr().err
     assert server.imports == []
+
+
+@pytest.mark.parametrize(
+    ("server", "declared"),
+    [
+        ("0.9.29", "0.9.29"),
+        ("0.9.30", "0.9.29"),
+        ("1.2.0", "0.9.29"),
+        ("0.7.8", "0.7.7"),
+        ("0.2.0", "0.3.0"),
+        (None, "0.9.29"),
+        ("nightly", "0.9.29"),
+    ],
+)
+def test_the_declared_version_follows_the_servers_own(server, declared):
+    assert delivering.declared_version(server) == declared

@@ -646,7 +646,8 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     if not result.ok:
         advice = DELIVER_ADVICE.get(result.error_code) if result.error_code else None
         message = result.error or str(result.outcome)
-        _err(f"{message}. {advice}" if advice else message)
+        stop = "" if message.endswith((".", "?", "!")) else "."
+        _err(f"{message}{stop} {advice}" if advice else message)
     if result.ok:
         return EXIT_OK
     if result.error_code in DELIVER_EXITS:

@@ -97,9 +97,11 @@ def error_text(result: DeliveryResult) -> str:
 def declared_text(result: DeliveryResult) -> str:
     if result.declared_version and result.declared_version == result.server_version:
         return f"{result.declared_version} (the server's own)"
+    if result.server_version is None:
+        return f"{result.declared_version} (the newest the wizard knows: the server did not say)"
     return (
-        f"{result.declared_version} (the newest the wizard knows: the server's version is not "
-        "one it knows)"
+        f"{result.declared_version} (the nearest the wizard knows to the server's "
+        f"{result.server_version})"
     )
 
 
