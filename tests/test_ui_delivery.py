@@ -158,8 +158,8 @@ def test_a_typed_secret_a_header_cannot_carry_sends_nothing(qtbot, store, server
     secret.setText("caf\u00e9-\u20ac")  # (the euro sign is outside Latin-1)
     dialog.target.plan_button.click()
     assert dialog.task is None and dialog.plan is None
-    assert "cannot carry" in text_of(dialog, "serverStatus")
-    assert "\u20ac" not in text_of(dialog, "serverStatus")
+    assert "cannot carry" in text_of(dialog, "secretSource")
+    assert "\u20ac" not in text_of(dialog, "secretSource")
     assert not [r for r in server.requests if r["method"] == "POST"]
 
 

@@ -189,7 +189,10 @@ class DeliveryDialog(QWidget):
         elif secret:
             text = f"From {secret.where}. Masked, never saved."
         elif self.found_error:
-            text = f"Not used: {self.found_error}. Type the secret here."
+            self.target.show_secret_source(
+                f"Not used: {self.found_error}. Type the secret here.", False
+            )
+            return
         elif not self.found:
             text = (
                 "No secret found (AGENTMEMORY_SECRET, ~/.agentmemory/.env, "
@@ -198,7 +201,7 @@ class DeliveryDialog(QWidget):
             )
         else:
             text = "No secret: requests go without auth."
-        self.target.secret_source.setText(text)
+        self.target.show_secret_source(text)
 
     # -- probing the server ------------------------------------------------------------------
     def probe(self) -> None:
@@ -256,8 +259,13 @@ class DeliveryDialog(QWidget):
         secret = self.secret()
         try:
             checked(secret.value, secret.where)
-        except BadSecret as exc:
-            self.target.show_server(f"{exc}. Nothing was sent.", False)
+        except BadSecret:
+            self.target.show_secret_source(
+                "This secret holds a line break, a control character or a character an HTTP "
+                "header cannot carry: check it (a stray character from copying?). Nothing was "
+                "sent.",
+                False,
+            )
             self.target.secret_edit.setFocus()
             return None
         if Client(url, secret).insecure and url not in self._allowed_http:

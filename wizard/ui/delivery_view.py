@@ -404,6 +404,15 @@ class TargetView(QWidget):
         )
 
     # -- what it says ------------------------------------------------------------------------
+    def show_secret_source(self, text: str, ok: bool | None = None) -> None:
+        """Where the secret comes from (muted), or why it cannot be used (``ok`` False)."""
+        clear_status(self.secret_source)
+        if ok is None:
+            muted(self.secret_source)
+        else:
+            set_status(self.secret_source, ok)
+        self.secret_source.setText(text)
+
     def show_server(self, text: str, ok: bool | None, *, quiet: bool = False) -> None:
         """The server's status: passed, failed, a warning (None), or ``quiet`` (muted)."""
         clear_status(self.server_status)
