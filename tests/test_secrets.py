@@ -40,34 +40,69 @@ def test_the_cli_refuses_a_token_file_with_two_lines(tmp_path, capsys, monkeypat
 
 
 @pytest.mark.parametrize(
-    "key", ["api_keys", "tokens", "apiKeys", "db_pwd", "pass", "bearer", "cookies", "Secrets"]
+    "key",
+    [
+        "api_keys",
+        "tokens",
+        "apiKeys",
+        "access_tokens",
+        "db_password",
+        "bearer",
+        "cookies",
+        "Secrets",
+    ],
 )
-def test_plural_and_short_credential_names_are_credentials(key):
+def test_plural_and_compound_credential_names_are_credentials(key):
     assert is_credential_key(key)
 
 
-@pytest.mark.parametrize("key", ["status", "bypass", "passage", "keyword", "tokenizer_name"])
+@pytest.mark.parametrize(
+    "key",
+    ["status", "bypass", "passage", "keyword", "tokenizer_name", "max_tokens", "num_tokens", "PWD"]
+    + ["pass_rate", "first_pass", "keys"],
+)
 def test_ordinary_names_are_not_credentials(key):
     assert not is_credential_key(key)
 
 
-def test_passwords_and_tokens_in_urls_are_redacted_and_the_rest_kept():
+def test_passwords_and_tokens_in_urls_are_redacted_and_nothing_else_changes():
     data = {
         "endpoint": "postgresql://letta:hunter2@db.local:5432/letta",
-        "hook": "https://example.com/cb?token=abc&page=2",
+        "hook": "https://x.com/s?q=a%20b&token=abc&next=https://y.com/p&flag",
         "plain": "https://example.com/docs?page=2",
+        "content": "Notes:\tsee https://x.com/?api_key=abc\nthen a & b = c, done.",
     }
     cleaned, found = redact(data)
     assert cleaned["endpoint"] == f"postgresql://letta:{REDACTED}@db.local:5432/letta"
-    assert "abc" not in cleaned["hook"] and "page=2" in cleaned["hook"]
+    assert cleaned["hook"] == f"https://x.com/s?q=a%20b&token={REDACTED}&next=https://y.com/p&flag"
     assert cleaned["plain"] == data["plain"]
-    assert sorted(found.paths) == ["endpoint", "hook"]
+    assert cleaned["content"] == (
+        f"Notes:\tsee https://x.com/?api_key={REDACTED}\nthen a & b = c, done."
+    )
+    assert sorted(found.paths) == ["content", "endpoint", "hook"]
+    assert set(found.names) == {"a password or token in a URL"}  # never the key "content"
+    again, found_again = redact(cleaned)
+    assert again == cleaned and not found_again.paths
 
 
 def test_a_credential_flag_value_in_an_argument_list_is_redacted():
     cleaned, found = redact({"args": ["serve", "--api-key", "sk-live-1", "--token=t0k", "-v"]})
     assert cleaned["args"] == ["serve", "--api-key", REDACTED, f"--token={REDACTED}", "-v"]
     assert found.paths == ["args[2]", "args[3]"]
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        ["- token ring network", "ethernet"],
+        ["--no-password", "server.py"],
+        ["--password-file", "/etc/pw"],
+        ["--max-tokens", "4096"],
+    ],
+)
+def test_lists_that_only_look_like_credential_flags_are_kept(items):
+    cleaned, found = redact({"tags": items})
+    assert cleaned["tags"] == items and not found.paths
 
 
 def test_redaction_leaves_what_has_no_secret_untouched():

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus
 
 REDACTED = "[redacted]"
 
@@ -36,11 +36,15 @@ _WORDS = frozenset(
         "apikey",
         "cookie",
         "bearer",
-        "pwd",
-        "pass",
     }
 )
 _COMPOUNDS = (("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"))
+# Plurals name credentials only as the whole key (``tokens``, ``api_keys``) or after a word that
+# says so (``access_tokens``): ``max_tokens`` and ``num_tokens`` are counts, not secrets.
+_PLURALS = frozenset({"tokens", "passwords", "cookies", "keys", "apikeys"})
+_PLURAL_QUALIFIERS = frozenset(
+    {"api", "access", "auth", "refresh", "bearer", "private", "secret", "session", "id"}
+)
 # Containers whose every string value is a secret, whatever the keys inside are called.
 _CONTAINERS = frozenset(
     {
@@ -63,17 +67,19 @@ def key_words(key: str) -> list[str]:
     return [w.lower() for w in _SPLIT.split(key) if w]
 
 
-def _singular(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
 def is_credential_key(key: str) -> bool:
     """Whether a key names a credential (``api_key``, ``api_keys``, ``Authorization``,
-    ``db_password``, ``tokens``...)."""
-    words = [_singular(w) for w in key_words(key)]
+    ``db_password``, ``access_tokens``...; not ``max_tokens``)."""
+    words = key_words(key)
     if _WORDS.intersection(words):
         return True
-    return any(words[i : i + len(c)] == list(c) for c in _COMPOUNDS for i in range(len(words) - 1))
+    if any(words[i : i + len(c)] == list(c) for c in _COMPOUNDS for i in range(len(words) - 1)):
+        return True
+    if words and words[-1] in _PLURALS:
+        if len(words) == 1:
+            return words[0] != "keys"  # (a bare "keys" is a list of names)
+        return words[-2] in _PLURAL_QUALIFIERS
+    return False
 
 
 @dataclass
@@ -98,58 +104,83 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _url_without_secrets(text: str) -> str | None:
-    """A URL with its password and credential-named query values replaced (None: nothing to
-    replace, or not a URL)."""
-    if "://" not in text or len(text) > 4096:
-        return None
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.netloc:
-        return None
-    netloc = parts.netloc
-    changed = False
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user, sep, password = userinfo.partition(":")
-        if sep and password:
-            netloc = f"{user}:{REDACTED}@{host}"
-            changed = True
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(is_credential_key(k) and v for k, v in query):
-        query = [(k, REDACTED if is_credential_key(k) and v else v) for k, v in query]
-        changed = True
-    if not changed:
-        return None
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
+# A URL in a text: a scheme, then no space, quote or angle bracket.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"'`]+")
+# Its user:password@ (the password replaced) and its query's name=value pairs.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^/?#@:]*):([^/?#@]+)@")
+_QUERY_PAIR = re.compile(r"([?&;])([^=&#;?]+)=([^&#;]*)")
 
 
-def _is_flag_value(arg: object) -> bool:
-    return isinstance(arg, str) and bool(arg) and not arg.startswith("-")
+def _url_without_secrets(url: str) -> str:
+    """``url`` with its password and credential-named query values replaced in place; every
+    other character is kept as it was."""
+    url = _USERINFO.sub(lambda m: f"{m.group(1)}:{REDACTED}@", url)
+    query_at = url.find("?")
+    if query_at < 0:
+        return url
+    fragment_at = url.find("#", query_at)
+    end = len(url) if fragment_at < 0 else fragment_at
+
+    def pair(m: re.Match[str]) -> str:
+        name = unquote_plus(m.group(2))
+        if m.group(3) and m.group(3) != REDACTED and is_credential_key(name):
+            return f"{m.group(1)}{m.group(2)}={REDACTED}"
+        return m.group(0)
+
+    return url[:query_at] + _QUERY_PAIR.sub(pair, url[query_at:end]) + url[end:]
+
+
+def _text_without_secrets(text: str) -> str | None:
+    """``text`` with the secrets of the URLs in it replaced (None: none found)."""
+    if "://" not in text:
+        return None
+    cleaned = _URL.sub(lambda m: _url_without_secrets(m.group(0)), text)
+    return None if cleaned == text else cleaned
+
+
+# A command-line flag: dashes, a name without spaces, maybe =value.
+_FLAG = re.compile(r"--?([A-Za-z][A-Za-z0-9_.\-]*)(=.*)?", re.DOTALL)
+_NOT_A_SECRET_FLAG = frozenset({"file", "path", "env", "dir", "name", "length", "size", "count"})
+
+
+def _secret_flag(arg: str) -> tuple[str, bool] | None:
+    """(name, has =value) when ``arg`` is a flag whose value is a credential."""
+    m = _FLAG.fullmatch(arg)
+    if m is None:
+        return None
+    name = m.group(1)
+    words = key_words(name)
+    if not words or words[0] == "no" or words[-1] in _NOT_A_SECRET_FLAG:
+        return None
+    return (name, bool(m.group(2) and len(m.group(2)) > 1)) if is_credential_key(name) else None
 
 
 def _flag_values(items: list, path: str, found: Redaction) -> list | None:
-    """An argument list with the value after a credential-named flag (``--api-key X``) or in
-    ``--token=X`` replaced (None: nothing to replace)."""
+    """An argument list with the value after a credential flag (``--api-key X``) or in
+    ``--token=X`` replaced (None: nothing to replace). Only flags of the form ``-name`` or
+    ``--name[=value]`` count: list items that are sentences are left alone."""
     out: list | None = None
     for i, arg in enumerate(items):
-        if not isinstance(arg, str) or not arg.startswith("-"):
+        if not isinstance(arg, str) or arg[:1] != "-":
             continue
-        name, eq, value = arg.lstrip("-").partition("=")
-        if not is_credential_key(name):
+        flag = _secret_flag(arg)
+        if flag is None:
             continue
-        if eq and value:
-            out = out if out is not None else list(items)
-            out[i] = f"{arg.split('=', 1)[0]}={REDACTED}"
-            found.paths.append(f"{path}[{i}]")
-            found.names.append(name)
-        elif i + 1 < len(items) and _is_flag_value(items[i + 1]):
-            out = out if out is not None else list(items)
-            out[i + 1] = REDACTED
-            found.paths.append(f"{path}[{i + 1}]")
-            found.names.append(name)
+        name, inline = flag
+        target: int | None = None
+        if inline:
+            value = f"{arg.split('=', 1)[0]}={REDACTED}"
+            target = i
+        elif i + 1 < len(items) and isinstance(items[i + 1], str):
+            nxt = items[i + 1]
+            if nxt and not nxt.startswith("-") and nxt != REDACTED:
+                value, target = REDACTED, i + 1
+        if target is None or (inline and arg.endswith(f"={REDACTED}")):
+            continue
+        out = out if out is not None else list(items)
+        out[target] = value
+        found.paths.append(f"{path}[{target}]")
+        found.names.append(name)
     return out
 
 
@@ -158,7 +189,7 @@ def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
         if secret and value and value != REDACTED:
             found.paths.append(path)
             return REDACTED
-        cleaned = _url_without_secrets(value)
+        cleaned = _text_without_secrets(value)
         if cleaned is not None:
             found.paths.append(path)
             found.names.append("a password or token in a URL")
@@ -179,8 +210,8 @@ def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
                 )
             before = len(found.paths)
             new = _walk(item, _join(path, key_text), inner, found)
-            if len(found.paths) > before and isinstance(item, str):
-                found.names.append(pair_name or key_text)
+            if len(found.paths) > before and isinstance(item, str) and inner:
+                found.names.append(pair_name or key_text)  # (a URL's secret named itself)
             if new is not item:
                 if out is None:
                     out = dict(value)
