@@ -23,7 +23,12 @@ TIMEOUT_S = 190.0  # the server's own function timeout is 180 s: let it answer w
 
 
 class Unreachable(Exception):
-    """No HTTP answer: the connection was refused, reset, dropped, or timed out."""
+    """No HTTP answer: the connection was refused, reset, dropped, or timed out
+    (``timed_out``: no answer within the client's timeout)."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class BadURL(ValueError):
@@ -126,7 +131,8 @@ class Client:
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
             self.close()  # a broken connection is not reused
             raise Unreachable(
-                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                timed_out=isinstance(exc, TimeoutError),
             ) from None
         if response.will_close:
             self.close()

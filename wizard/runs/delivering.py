@@ -374,29 +374,38 @@ def _keys_of(data: dict[str, Any], first: bool) -> Iterator[tuple[str, str]]:
 
 
 class _Patient:
-    """GETs of the read-back, retried like the imports: a moment without an answer, a 404 or a
-    5xx is tried again with growing pauses; raises Unreachable once the tries are spent."""
+    """GETs of the read-back, retried like the imports but for less long: a moment without an
+    answer or a 5xx (a server restarting) is tried again with growing pauses, a 404 too for
+    the first read (a restarting server's routes 404 for a moment); a read that timed out is
+    not (it would time out again: the caller halves the page or falls back). Raises
+    Unreachable once the tries are spent."""
+
+    ATTEMPTS = 4
 
     def __init__(self, client: Client, options: DeliverOptions, cancel: CancelFn | None) -> None:
         self.client, self.options, self.cancel = client, options, cancel
+        self._answered = False  # a first answer came: later 404s mean "no such route"
 
     def export_page(self, max_sessions: int, offset: int) -> Answer:
         return self.get("/export", {"maxSessions": max_sessions, "offset": offset})
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Answer:
         pause = self.options.first_pause
-        for attempt in range(1, self.options.attempts + 1):
+        attempts = min(self.ATTEMPTS, self.options.attempts)
+        for attempt in range(1, attempts + 1):
             if attempt > 1:
                 _pause(pause, self.cancel)
                 pause = min(pause * 2, self.options.max_pause)
             try:
                 answer = self.client.get(path, params)
-            except Unreachable:
-                if attempt == self.options.attempts:
+            except Unreachable as exc:
+                if exc.timed_out or attempt == attempts:
                     raise
                 continue
-            transient = answer.status in (404, 408, 429) or answer.status >= 500
-            if not transient or attempt == self.options.attempts:
+            transient = answer.status in (408, 429) or answer.status >= 500
+            transient = transient or (answer.status == 404 and not self._answered)
+            if not transient or attempt == attempts:
+                self._answered = self._answered or answer.status == 200
                 return answer
         raise AssertionError("unreachable: the last try returns or raises")
 
