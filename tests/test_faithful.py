@@ -235,6 +235,7 @@ def test_the_strategy_page_names_the_earlier_import_too(db, qtbot):
         (None, True),
         ("dev", True),
         ("0.2.0", False),
+        ("0.2.0rc1", False),
         ("1.0", False),
     ],
 )

@@ -19,6 +19,8 @@ def test_an_env_file_inline_comment_is_not_part_of_the_secret(tmp_path):
     assert found.value == "abc123" and found.where.endswith(".env")
     (base / ".env").write_text("AGENTMEMORY_SECRET='a # b'\n")
     assert find_secret(environ={}, home=tmp_path).value == "a # b"
+    (base / ".env").write_text("AGENTMEMORY_SECRET='abc\t# a tab, then a comment\n")
+    assert find_secret(environ={}, home=tmp_path).value == "abc"
 
 
 @pytest.mark.parametrize("value", ["two\nlines", "tab\there", "euro\u20ac"])

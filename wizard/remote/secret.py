@@ -9,6 +9,7 @@ The secret is held in memory only: never printed, logged, stored or saved in the
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,8 +70,8 @@ def _from_env_file(path: Path) -> str | None:
             value = value.strip()
             if value[:1] in "'\"" and value[:1] and value.count(value[0]) >= 2:
                 value = value[1 : value.index(value[0], 1)]  # quoted: up to the closing quote
-            else:
-                value = value.split(" #", 1)[0].strip()  # an inline comment is not the secret
+            else:  # an inline comment is not the secret; nor is a stray quote
+                value = re.split(r"\s#", value, maxsplit=1)[0].strip().strip("'\"")
             return value or None
     return None
 

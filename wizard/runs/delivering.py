@@ -24,7 +24,7 @@ from wizard.core.chunking import CHUNK_BYTES, FRAME_BYTES, Chunk, Item, body, di
 from wizard.core.collections import MAIN, in_order, record_key
 from wizard.core.names import ErrorKind, Operation, Outcome, Phase, Strategy
 from wizard.core.problems import Cancelled
-from wizard.core.versions import NEWEST, SUPPORTED_VERSIONS
+from wizard.core.versions import NEWEST, SUPPORTED_VERSIONS, version_numbers
 from wizard.remote.client import Answer, Client, Unreachable
 from wizard.store import audit, deliveries
 from wizard.store.database import Store, StoreError
@@ -161,23 +161,16 @@ class _Stop(Exception):
         self.outcome, self.code, self.message = outcome, code, message
 
 
-def _numbers(version: str) -> tuple[int, ...] | None:
-    try:
-        return tuple(int(part) for part in version.split("-", 1)[0].split("."))
-    except ValueError:
-        return None
-
-
 def declared_version(server_version: str | None) -> str:
     """The ExportData version to declare: the server's own when the wizard knows it; for an
     unknown server version, the newest known one not newer than it (a 0.7.8 server gets 0.7.7,
     a newer server the newest); the newest when the server does not say."""
     if server_version in SUPPORTED_VERSIONS:
         return server_version
-    server = _numbers(server_version) if server_version else None
+    server = version_numbers(server_version) if server_version else None
     if server is None:
         return NEWEST
-    older = [v for v in SUPPORTED_VERSIONS if (_numbers(v) or ()) <= server]
+    older = [v for v in SUPPORTED_VERSIONS if (version_numbers(v) or ()) <= server]
     return older[-1] if older else SUPPORTED_VERSIONS[0]
 
 

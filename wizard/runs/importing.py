@@ -18,6 +18,7 @@ from wizard.core.losses import LeftBehind
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.core.problems import Cancelled, Code, Problem
 from wizard.core.steps import drive
+from wizard.core.versions import version_numbers
 from wizard.runs.policy import INTERRUPTED, import_counts, import_fields, refusal
 from wizard.store import audit, importer
 from wizard.store.database import Store, StoreError, translate
@@ -116,11 +117,8 @@ SCOPED_IDS_VERSION = (0, 2, 0)
 
 def _older_than_scoped_ids(app_version: str | None) -> bool:
     """Whether an import's wizard version came before scoped ids (unknown counts as older)."""
-    try:
-        version = tuple(int(part) for part in (app_version or "").split(".")[:3])
-    except ValueError:
-        return True
-    return not version or version < SCOPED_IDS_VERSION
+    version = version_numbers(app_version or "")
+    return version is None or version < SCOPED_IDS_VERSION
 
 
 def earlier_imports(store: Store, inspection: Inspection) -> list[int]:
