@@ -100,6 +100,7 @@ def test_a_credential_flag_value_in_an_argument_list_is_redacted():
         ["--no-password", "server.py"],
         ["--password-file", "/etc/pw"],
         ["--max-tokens", "4096"],
+        ["--token=", "serve"],
     ],
 )
 def test_lists_that_only_look_like_credential_flags_are_kept(items):

@@ -152,7 +152,9 @@ def _secret_flag(arg: str) -> tuple[str, bool] | None:
     words = key_words(name)
     if not words or words[0] == "no" or words[-1] in _NOT_A_SECRET_FLAG:
         return None
-    return (name, bool(m.group(2) and len(m.group(2)) > 1)) if is_credential_key(name) else None
+    if m.group(2) == "=":  # "--token=" with nothing after it: no value, here or next
+        return None
+    return (name, m.group(2) is not None) if is_credential_key(name) else None
 
 
 def _flag_values(items: list, path: str, found: Redaction) -> list | None:
