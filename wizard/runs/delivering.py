@@ -370,7 +370,7 @@ class _Patient:
     """GETs of the read-back, retried like the imports but for less long: a moment without an
     answer or a 5xx (a server restarting) is tried again with growing pauses, a 404 too for
     the first read (a restarting server's routes 404 for a moment); a read that timed out is
-    not (it would time out again: the caller halves the page or falls back). Raises
+    not (it would time out again, 190 s each: the delivery is left unverified instead). Raises
     Unreachable once the tries are spent."""
 
     ATTEMPTS = 4
