@@ -23,6 +23,10 @@ def test_an_env_file_inline_comment_is_not_part_of_the_secret(tmp_path):
     assert find_secret(environ={}, home=tmp_path).value == "abc"
 
 
+def test_an_environment_secret_loses_its_trailing_newline():
+    assert find_secret(environ={"AGENTMEMORY_SECRET": " abc123\n"}).value == "abc123"
+
+
 @pytest.mark.parametrize("value", ["two\nlines", "tab\there", "euro\u20ac"])
 def test_a_secret_a_header_cannot_carry_is_refused_without_showing_it(value):
     with pytest.raises(BadSecret) as caught:

@@ -89,9 +89,9 @@ def find_secret(
         where = f"the file {path}"
         return Secret(checked(given or None, where), where)
     env = os.environ if environ is None else environ
-    if env.get(ENV):
+    if env.get(ENV, "").strip():  # (surrounding whitespace, a trailing newline, is not in it)
         where = f"the environment variable {ENV}"
-        return Secret(checked(env[ENV], where), where)
+        return Secret(checked(env[ENV].strip(), where), where)
     base = (home if home is not None else Path.home()) / ".agentmemory"
     for path, value in (
         (base / ".env", _from_env_file(base / ".env")),
