@@ -176,7 +176,7 @@ def declared_version(server_version: str | None) -> str:
 
 def _check_options(store: Store, options: DeliverOptions) -> None:
     if options.audit_id is None:
-        if options.strategy.deletes_all and deliveries.scope_bytes(store, Scope(None)) == 0:
+        if options.strategy.deletes_all and deliveries.scope_is_empty(store, Scope(None)):
             raise _Stop(
                 Outcome.REFUSED,
                 ErrorKind.NOT_DELIVERABLE,
@@ -207,7 +207,7 @@ def _check_options(store: Store, options: DeliverOptions) -> None:
             f"audit entry #{options.audit_id} is not a successful import still in effect: "
             "there is nothing of it to deliver",
         )
-    if deliveries.scope_bytes(store, Scope(options.audit_id)) == 0:
+    if deliveries.scope_is_empty(store, Scope(options.audit_id)):
         raise _Stop(
             Outcome.REFUSED,
             ErrorKind.NOT_DELIVERABLE,

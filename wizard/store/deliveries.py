@@ -253,6 +253,19 @@ def groups(store: Store, scope: Scope, with_source: bool = False) -> Iterator[li
         con.close()
 
 
+def scope_is_empty(store: Store, scope: Scope) -> bool:
+    """Whether no record is in scope (it stops at the first record found, where scope_bytes
+    reads the size of every one)."""
+    db = store.database
+    where, params = _where(scope, "WHERE")
+    with store.errors():
+        for spec in (*SPECS.values(), OTHER_SPEC):
+            sql = f'SELECT 1 FROM "{spec.table}"{where} LIMIT 1'
+            if db.execute_sql(sql, params).fetchone() is not None:
+                return False
+    return True
+
+
 def scope_bytes(store: Store, scope: Scope) -> int:
     """About how many bytes of JSON the records in scope are (for progress and time left)."""
     db = store.database
