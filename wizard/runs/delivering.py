@@ -807,8 +807,7 @@ def _write_private(path: Path, data: bytes) -> None:
 def split_leftovers(out: Path) -> list[Path]:
     """Numbered files an earlier ``export --split`` to ``out`` left (``out.001.json``...): a
     new split refuses to write beside them, lest a stale file be sent with the new ones."""
-    stem = out.name[: -len(out.suffix)] if out.suffix else out.name
-    pattern = re.compile(re.escape(stem) + r"\.\d{3,}\.json")
+    pattern = re.compile(re.escape(out.stem) + r"\.\d{3,}\.json")
     try:
         return sorted(p for p in out.parent.iterdir() if pattern.fullmatch(p.name))
     except OSError:
@@ -825,13 +824,12 @@ def export_split(
     """The store as numbered request bodies under ``max_bytes`` (``out.001.json``...), for
     delivering by hand: with replace, file 001 is the wipe and the others merge."""
     written = SplitExport()
-    stem = out.name[: -len(out.suffix)] if out.suffix else out.name
     number = 0
 
     def next_path() -> Path:
         nonlocal number
         number += 1
-        return out.with_name(f"{stem}.{number:03d}.json")
+        return out.with_name(f"{out.stem}.{number:03d}.json")
 
     if strategy.deletes_all:
         wipe = body(None, NEWEST, str(Strategy.REPLACE))
