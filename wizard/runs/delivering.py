@@ -261,6 +261,16 @@ def _pause(seconds: float, cancel: CancelFn | None) -> None:
         time.sleep(min(0.05, max(0.0, end - time.monotonic())))
 
 
+def _tries(options: DeliverOptions, cancel: CancelFn | None, attempts: int) -> Iterator[int]:
+    """Attempt numbers from 1 to ``attempts``, with a growing, capped pause before each retry."""
+    pause = options.first_pause
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            _pause(pause, cancel)
+            pause = min(pause * 2, options.max_pause)
+        yield attempt
+
+
 def _acknowledged(answer: Answer, counts: dict[str, int], strategy: Strategy) -> bool:
     """200, success true, and counts that match what the chunk carried."""
     if answer.status != 200 or answer.field("success") is not True:
@@ -290,12 +300,8 @@ def _send(
 ) -> Answer:
     """Send one request until it is acknowledged; transient failures (no answer, 404, 5xx)
     are retried with growing pauses. Raises _Stop for a refusal, a 401, or too many tries."""
-    pause = options.first_pause
     last = ""
-    for attempt in range(1, options.attempts + 1):
-        if attempt > 1:
-            _pause(pause, cancel)
-            pause = min(pause * 2, options.max_pause)
+    for _attempt in _tries(options, cancel, options.attempts):
         try:
             answer = client.post_import(payload)
         except Unreachable as exc:
@@ -383,12 +389,8 @@ class _Patient:
         return self.get("/export", {"maxSessions": max_sessions, "offset": offset})
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Answer:
-        pause = self.options.first_pause
         attempts = min(self.ATTEMPTS, self.options.attempts)
-        for attempt in range(1, attempts + 1):
-            if attempt > 1:
-                _pause(pause, self.cancel)
-                pause = min(pause * 2, self.options.max_pause)
+        for attempt in _tries(self.options, self.cancel, attempts):
             try:
                 answer = self.client.get(path, params)
             except Unreachable as exc:
