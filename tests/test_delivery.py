@@ -264,7 +264,9 @@ def test_no_server_is_exit_4(db, capsys):
     with StandIn() as gone:
         url = gone.url
     assert main(["deliver", "--to", url]) == 4
-    assert "no agentmemory answers" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no agentmemory answers" in err and "--to URL" in err
+    assert "resume" not in err  # nothing was started: there is nothing to resume
 
 
 def test_plain_http_to_another_machine_with_a_secret_is_refused_before_anything(db, capsys):

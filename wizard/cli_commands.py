@@ -566,10 +566,9 @@ DELIVER_EXITS = {
 DELIVER_ADVICE = {
     ErrorKind.UNAUTHORIZED: "Check the secret: AGENTMEMORY_SECRET, ~/.agentmemory/.env, "
     "~/.agentmemory/secret, or --token-file FILE",
-    ErrorKind.UNREACHABLE: "Start agentmemory, or give its address with --to URL; run the same "
-    "command again to resume",
-    ErrorKind.CANCELLED: "Run the same command again to resume",
+    ErrorKind.UNREACHABLE: "Start agentmemory, or give its address with --to URL",
 }
+RESUME_ADVICE = "run the same command again to resume"
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
@@ -645,6 +644,8 @@ def cmd_deliver(args: argparse.Namespace) -> int:
             print(line)
     if not result.ok:
         advice = DELIVER_ADVICE.get(result.error_code) if result.error_code else None
+        if result.resumable:
+            advice = f"{advice}; {RESUME_ADVICE}" if advice else RESUME_ADVICE.capitalize()
         message = result.error or str(result.outcome)
         stop = "" if message.endswith((".", "?", "!")) else "."
         _err(f"{message}{stop} {advice}" if advice else message)

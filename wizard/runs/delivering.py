@@ -118,6 +118,14 @@ class DeliveryResult:
     refused_keys: dict[str, list[str]] = field(default_factory=dict)
     duration_ms: int = 0
 
+    @property
+    def resumable(self) -> bool:
+        """Whether sending again resumes this delivery (cancelled, or the server went away
+        once a delivery had started)."""
+        return self.outcome == Outcome.CANCELLED or (
+            self.error_code == ErrorKind.UNREACHABLE and self.delivery_id is not None
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,

@@ -168,13 +168,6 @@ def details_text(result: DeliveryResult) -> str:
     return "\n".join(lines)
 
 
-def resumable(result: DeliveryResult) -> bool:
-    """Whether sending again resumes the delivery (cancelled, or the server went away)."""
-    return result.outcome == Outcome.CANCELLED or (
-        result.error_code == ErrorKind.UNREACHABLE and result.delivery_id is not None
-    )
-
-
 def outcome_text(result: DeliveryResult, what: str) -> tuple[str, bool | None, str]:
     """The result's headline, its status (pass, warning, fail) and its explanation."""
     mark = OUTCOME_MARKS.get(result.outcome, "")
@@ -193,7 +186,7 @@ def outcome_text(result: DeliveryResult, what: str) -> tuple[str, bool | None, s
     elif code == ErrorKind.INCOMPLETE:
         headline, ok = f"{mark} Delivered, but not complete", False
         lines.append(error_text(result))
-    elif resumable(result):
+    elif result.resumable:
         headline, ok = f"{mark} The server stopped answering — it can be resumed", False
         lines.append(error_text(result))
         lines.append(RESUME)
@@ -617,7 +610,7 @@ class ResultView(QWidget):
         self.details.setText(details)
         self.details.setVisible(bool(details))
         self.audit_button.setEnabled(result.audit_id is not None)
-        self.again_button.setText("&Resume" if resumable(result) else "Send &again")
+        self.again_button.setText("&Resume" if result.resumable else "Send &again")
         self.again_button.setVisible(not result.ok)
 
     def _fill_table(self, result: DeliveryResult) -> None:
