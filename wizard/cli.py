@@ -12,14 +12,16 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from wizard import APP_NAME, __version__, cli_commands
 from wizard.core.names import Strategy
 from wizard.crashlog import log_crash, log_path, redact
 from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_STORE, EXIT_USAGE
 from wizard.remote.client import DEFAULT_URL
+from wizard.runs.pruning import MAX_AGE, check_age
 
-COMMANDS = ("validate", "import", "stats", "audit", "export", "revert", "deliver")
+COMMANDS = ("validate", "import", "stats", "audit", "export", "revert", "deliver", "prune")
 
 
 def _add_inspect_options(p: argparse.ArgumentParser) -> None:
@@ -70,6 +72,27 @@ def parse_size(text: str) -> int:
     if size < 1:
         raise argparse.ArgumentTypeError(f"the size must be at least 1 byte, not {text!r}")
     return size
+
+
+_AGE_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+_AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
+
+
+def parse_age(text: str) -> timedelta:
+    """'90d', '12h', '2w' -> the age (hours, days or weeks), within the prune run's range."""
+    m = _AGE.match(text)
+    if m is None:
+        raise argparse.ArgumentTypeError(f"not an age: {text!r} (use e.g. 90d, 12h or 2w)")
+    try:
+        age = timedelta(**{_AGE_UNITS[m.group(2).lower()]: int(m.group(1))})
+        check_age(age)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range (at most {MAX_AGE.days}d)"
+        ) from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return age
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,6 +198,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("revert", help="undo a successful import")
     p.add_argument("audit_id", type=int)
     p.add_argument("--db", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser(
+        "prune",
+        help="drop the revert data of old audit entries (those imports can no longer be "
+        "reverted) and shrink the store file",
+    )
+    p.add_argument(
+        "--older-than",
+        metavar="AGE",
+        type=parse_age,
+        required=True,
+        help="entries older than AGE: a number of hours, days or weeks (12h, 90d, 2w)",
+    )
+    p.add_argument("--db", metavar="PATH")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show what would be dropped; write nothing"
+    )
     p.add_argument("--json", action="store_true")
     return parser
 

@@ -1,4 +1,4 @@
-"""The CLI's subcommands: validate, import, stats, audit, export, revert.
+"""The CLI's subcommands: validate, import, stats, audit, export, revert, deliver, prune.
 
 Each drives a run (``wizard.runs``) or reads the store; none decides what is audited or refused.
 Human output by default, ``--json`` for machines (stdout only ever carries the result). A
@@ -40,7 +40,7 @@ from wizard.exit_codes import (
 )
 from wizard.remote.client import BadURL, Client
 from wizard.remote.secret import BadSecret, find_secret
-from wizard.runs import ImportResult, delivering
+from wizard.runs import ImportResult, delivering, pruning
 from wizard.store.audit import list_entries
 from wizard.store.database import Store, StoreError, move_aside_hint, open_store, resolve_db_path
 from wizard.store.exporter import export_store
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         "export": cmd_export,
         "revert": cmd_revert,
         "deliver": cmd_deliver,
+        "prune": cmd_prune,
     }
     handler = handlers.get(args.command)
     if handler is None:
@@ -492,6 +493,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
             parts.append(", ".join(f"{k} {v}" for k, v in stats.items()))
         if e["reverted_by"]:
             parts.append(f"(reverted by #{e['reverted_by']})")
+        if e.get("pruned_by"):
+            parts.append(f"(revert data pruned by #{e['pruned_by']})")
         if e["error"]:
             parts.append(f"error: {e['error']}")
         print("  ".join(parts))
@@ -717,3 +720,77 @@ def cmd_revert(args: argparse.Namespace) -> int:
         _err(result.error or "revert refused")
         return EXIT_REFUSED
     return EXIT_OK
+
+
+# -- prune -----------------------------------------------------------------------------------------
+IMPORTS_NAMED = 20  # how many imports the human output of prune names
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Drop the revert data of entries older than ``--older-than`` (or say what would go)."""
+    bar = ProgressBar()
+    flag = threading.Event()
+    with _open(args) as store, _ctrl_c_cancels(flag):
+        gen = pruning.prune_steps(store, args.older_than, dry_run=args.dry_run, cancel=flag.is_set)
+
+        def show(step: pruning.PruneStep) -> None:
+            bar.update(str(step.phase), step.done, step.total)
+
+        try:
+            result = runs.drive(gen, show)
+        except KeyboardInterrupt:
+            bar.clear()
+            _err("interrupted; no revert data was dropped")
+            return EXIT_CANCELLED
+        bar.clear()
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        for line in _prune_lines(store, result):
+            print(line)
+    if result.compact_error:
+        _err(result.compact_error)
+    if result.ok:
+        return EXIT_OK
+    _err(_advised(result.error or str(result.outcome), result.error_code))
+    if result.outcome == Outcome.CANCELLED:
+        return EXIT_CANCELLED
+    if result.error_code == ErrorKind.INTERNAL and result.exception is not None:
+        log_crash(result.exception)
+        _err(f"details in {log_path()}")
+    return EXIT_STORE
+
+
+def _prune_lines(store: Store, result: pruning.PruneResult) -> list[str]:
+    """What a prune did (or would do), for people."""
+    what = f"revert data older than {result.older_than} (before {result.cutoff})"
+    if not result.ok:
+        return [] if result.audit_id is None else [f"Audit entry #{result.audit_id}"]
+    if result.dry_run:
+        lines = [f"Dry run: pruning {what} in {store.path} would:"]
+        drop, imports = "drop", "make these imports impossible to revert"
+    else:
+        lines = [f"Pruned {what} in {store.path}:"]
+        drop, imports = "dropped", "these imports can no longer be reverted"
+    if result.rows:
+        lines.append(
+            f"  {drop} {result.rows:,} previous versions of records ({result.data_bytes:,} "
+            f"bytes), kept by {result.entries} audit entries"
+        )
+    else:
+        lines.append(f"  {drop} no previous versions of records: there are none that old")
+    if result.imports:
+        named = ", ".join(f"#{n}" for n in result.imports[:IMPORTS_NAMED])
+        more = len(result.imports) - IMPORTS_NAMED
+        lines.append(f"  {imports}: {named}" + (f" and {more} more" if more > 0 else ""))
+    if result.dry_run:
+        lines.append(f"  store file now: {result.bytes_before:,} bytes")
+    elif result.bytes_after is not None:
+        how = "compacted" if result.compacted else "nothing to compact"
+        lines.append(
+            f"  store file: {result.bytes_before:,} bytes before, {result.bytes_after:,} bytes "
+            f"after ({how})"
+        )
+    if result.audit_id is not None:
+        lines.append(f"Audit entry #{result.audit_id}")
+    return lines

@@ -139,6 +139,7 @@ class Phase(Name):
     WIPE = "wipe"  # a replace delivery empties the server
     SEND = "send"  # a delivery sends its chunks
     VERIFY = "verify"  # a delivery reads back what the server holds
+    COMPACT = "compact"  # a prune rebuilds the store file without its free space
     DONE = "done"
 
 
@@ -157,6 +158,7 @@ class ErrorKind(Name):
     INTERRUPTED = "interrupted"  # the process died with the transaction open
     CONFLICT = "conflict"  # a revert that a later import prevents
     NOT_REVERTIBLE = "not-revertible"  # a revert of something that is not a live import
+    REVERT_DATA_PRUNED = "revert-data-pruned"  # a revert of an import whose revert data is gone
     UNREACHABLE = "unreachable"  # the server did not answer (after the retries)
     UNAUTHORIZED = "unauthorized"  # the server refused the secret
     SERVER_REFUSED = "server-refused"  # the server refused a request (success: false)

@@ -1,8 +1,9 @@
-"""Runs: the one place that defines what the wizard does when asked to read, import or revert.
+"""Runs: the one place that defines what the wizard does when asked to read, import, revert,
+deliver or prune.
 
 A run is a sequence of steps (generators yielding progress, returning a result), its refusal
 and audit policy (``wizard.runs.policy``) and its result. The CLI and the GUI only drive runs;
-neither decides what is audited or refused. Delivery and pruning will be runs here too.
+neither decides what is audited or refused.
 """
 
 from wizard.core.steps import drive
@@ -16,6 +17,7 @@ from wizard.runs.importing import (
     record_refusal,
     unfinished_result,
 )
+from wizard.runs.pruning import PruneResult, prune_steps
 from wizard.runs.reverting import RevertPreview, RevertResult, preview, revert
 from wizard.store.importer import CollectionPlan, Plan, Progress
 
@@ -24,6 +26,7 @@ __all__ = [
     "ImportResult",
     "Plan",
     "Progress",
+    "PruneResult",
     "RevertPreview",
     "RevertResult",
     "drive",
@@ -32,6 +35,7 @@ __all__ = [
     "import_steps",
     "plan_steps",
     "preview",
+    "prune_steps",
     "read",
     "record_refusal",
     "revert",

@@ -4,7 +4,10 @@
   on the validation page); a dry run writes nothing either.
 - Every run that was asked to write records one entry whatever its outcome: an import
   (succeeded, refused, failed, cancelled; interrupted when the process died), a revert
-  (succeeded, refused), and later delivery and prune.
+  (succeeded, refused), a delivery, and a prune (succeeded, failed, cancelled; interrupted when
+  the process died). A prune's dry run writes nothing.
+- A prune marks the imports whose revert data it dropped; the revert run then refuses them
+  (``revert-data-pruned``).
 - An entry that did not succeed carries a stable ``error_code``: the first problem's code for a
   refused file, an ``ErrorKind`` otherwise.
 """
@@ -99,4 +102,32 @@ def revert_fields(
         "duration_ms": duration_ms,
         "target_id": target,
         "options": {},
+    }
+
+
+INTERRUPTED_PRUNE = (
+    "the prune did not finish: the program stopped before it could record the outcome; its "
+    "transaction was never committed, so no revert data was dropped"
+)
+
+
+def prune_fields(
+    older_than: str,
+    cutoff: str,
+    outcome: Outcome,
+    *,
+    error: str | None = None,
+    error_code: ErrorKind | None = None,
+    counts: dict[str, Any] | None = None,
+    duration_ms: int | None = None,
+) -> dict[str, Any]:
+    """The columns of a prune entry: the age asked for and the cutoff time it meant."""
+    return {
+        **entry_base(Operation.PRUNE, outcome),
+        "counts": counts or {},
+        "caps": [],
+        "error": error,
+        "error_code": None if error_code is None else str(error_code),
+        "duration_ms": duration_ms,
+        "options": {"older_than": older_than, "cutoff": cutoff},
     }

@@ -1,7 +1,8 @@
 """The revert run: undo a successful import, or say (and audit) why it cannot.
 
-The policy lives here: only a successful import that was not reverted yet can be reverted, and
-only while no later, not reverted import changed the same records (they would be lost). The
+The policy lives here: only a successful import that was not reverted yet can be reverted, only
+while it still has its revert data (a prune drops that of old entries), and only while no later,
+not reverted import changed the same records (they would be lost). The
 store reports the facts under its write lock (``audit.revert_write``); this module decides.
 """
 
@@ -30,7 +31,7 @@ class RevertPreview:
     conflicts: list[tuple[str, str]] = field(default_factory=list)
     restore: dict[str, int] = field(default_factory=dict)  # previous versions put back
     remove: dict[str, int] = field(default_factory=dict)  # records the import inserted
-    code: ErrorKind | None = None  # why it cannot: not-revertible or conflict
+    code: ErrorKind | None = None  # why it cannot: not-revertible, revert-data-pruned, conflict
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +95,14 @@ def decide(facts: RevertFacts) -> RevertPreview:
     if entry["reverted_by"] is not None:
         return refused(
             f"import #{target} was already reverted (audit entry #{entry['reverted_by']})"
+        )
+    if entry.get("pruned_by") is not None:
+        when = str(entry.get("pruned_at") or "")[:10]
+        return refused(
+            f"import #{target} can no longer be reverted: its revert data (the previous "
+            "versions of the records it overwrote or deleted) was dropped by prune "
+            f"#{entry['pruned_by']}" + (f" on {when}" if when else ""),
+            ErrorKind.REVERT_DATA_PRUNED,
         )
     if facts.conflicts:
         named = ", ".join(f"{c} {k}" for c, k in facts.conflicts[:CONFLICTS_NAMED])

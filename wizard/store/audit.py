@@ -1,10 +1,13 @@
-"""The audit log: one entry per attempt (import or revert), and reverting a successful import.
+"""The audit log: one entry per attempt (import, revert, delivery, prune), and reverting a
+successful import.
 
 Entries live in ``audit_log``, apart from the data tables, and survive ``replace``. A successful
 import leaves the previous version of every record it overwrote or deleted in
 ``audit_changes``; the records it wrote carry its id in ``last_audit``. Reverting deletes what
 the import wrote and puts the previous versions back (same rowids where free, so export order is
-kept), unless a later, not reverted import changed the same records.
+kept), unless a later, not reverted import changed the same records. A prune drops the previous
+versions of old entries (``wizard.store.pruning``); the imports it covered say so
+(``pruned_by``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from wizard.store.database import Store
 from wizard.store.entries import finish_entry, write_entry
 from wizard.store.migrations import SCHEMA_VERSION
 from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, AuditEntry, TableSpec, spec_for
+
+# An import whose revert data a prune dropped holds {"by": the prune's entry id, "at": its time}
+# under this key of its options.
+PRUNED_KEY = "revert_data_pruned"
 
 
 def current_user() -> str:
@@ -69,6 +76,10 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
         text = row.get(name)
         return json.loads(text) if text else default
 
+    options = load("options", {})
+    pruned = options.get(PRUNED_KEY) if isinstance(options, dict) else None
+    if not isinstance(pruned, dict):
+        pruned = {}
     return {
         "id": row["id"],
         "timestamp": row["timestamp"],
@@ -86,9 +97,11 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
         "app_version": row["app_version"],
         "user": row["user"],
         "schema_version": row["schema_version"],
-        "options": load("options", {}),
+        "options": options,
         "target_id": row["target_id"],
         "reverted_by": row["reverted_by"],
+        "pruned_by": pruned.get("by"),  # the prune that dropped this import's revert data
+        "pruned_at": pruned.get("at"),
     }
 
 

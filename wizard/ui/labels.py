@@ -116,6 +116,7 @@ PHASE_LABELS = {
     Phase.WIPE: "Emptying",
     Phase.SEND: "Sending",
     Phase.VERIFY: "Checking what arrived:",
+    Phase.COMPACT: "Compacting the store",
     Phase.DONE: "Finishing",
 }
 
