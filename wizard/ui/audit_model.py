@@ -1,5 +1,6 @@
 """The audit history as a Qt model: a QAbstractTableModel over the entries (plain dicts from
-``audit.list_entries``, newest first) and a sort/filter proxy (outcome, format, text)."""
+``audit.list_entries``, newest first) and a sort/filter proxy (outcome, format, text). An import
+whose revert data a prune dropped is marked "revert data pruned"."""
 
 from __future__ import annotations
 
@@ -64,9 +65,32 @@ def file_name(entry: dict) -> str:
     return src.get("name") or ""
 
 
+PRUNED_MARK = "revert data pruned"
+
+
+def is_pruned(entry: dict) -> bool:
+    """Whether a prune dropped this import's revert data (it can no longer be reverted)."""
+    return entry.get("pruned_by") is not None
+
+
+def pruned_text(entry: dict) -> str:
+    """Why a pruned import can no longer be reverted, in one sentence."""
+    when = local_time(entry.get("pruned_at"))
+    return (
+        f"Its revert data was dropped by prune #{entry.get('pruned_by')}"
+        + (f" on {when}" if when else "")
+        + ": it can no longer be reverted."
+    )
+
+
 def counts_text(entry: dict) -> str:
     """A short summary of an entry's counts."""
     counts = entry.get("counts") or {}
+    if entry.get("operation") == Operation.PRUNE:
+        rows = counts.get("rows")
+        if entry.get("outcome") != Outcome.SUCCEEDED or not isinstance(rows, int):
+            return ""
+        return f"{fmt_int(rows)} versions dropped"
     if entry.get("operation") == Operation.REVERT:
         removed = sum(v for v in (counts.get("removed") or {}).values() if isinstance(v, int))
         restored = sum(v for v in (counts.get("restored") or {}).values() if isinstance(v, int))
@@ -95,6 +119,8 @@ def outcome_text(entry: dict) -> str:
     text = f"{mark} {outcome}".strip()
     if entry.get("reverted_by") is not None:
         text += f" (reverted by #{entry['reverted_by']})"
+    if is_pruned(entry):
+        text += f" ({PRUNED_MARK})"
     return text
 
 
@@ -112,6 +138,9 @@ def operation_text(entry: dict) -> str:
     label = OPERATION_LABELS[Operation(op)] if op in set(Operation) else op
     if op == Operation.REVERT and entry.get("target_id") is not None:
         return f"{label} of #{entry['target_id']}"
+    older_than = (entry.get("options") or {}).get("older_than")
+    if op == Operation.PRUNE and older_than:
+        return f"{label}, older than {older_than}"
     return label
 
 
@@ -194,6 +223,8 @@ class AuditTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == "file":
                 return plain_tooltip((entry.get("source") or {}).get("path")) or None
+            if col == "outcome" and is_pruned(entry):
+                return plain_tooltip(pruned_text(entry))
             if col == "outcome" and entry.get("error"):
                 return plain_tooltip(entry["error"])
             if col == "time":
@@ -268,6 +299,7 @@ def entry_search_text(entry: dict) -> str:
         entry.get("error"),
         entry.get("user"),
         local_time(entry.get("timestamp")),
+        PRUNED_MARK if is_pruned(entry) else None,
     ]
     return "\n".join(p for p in parts if p).lower()
 
@@ -361,6 +393,7 @@ CSV_FIELDS = (
     "error",
     "target_id",
     "reverted_by",
+    "pruned_by",
     "user",
     "app_version",
     "schema_version",
@@ -397,6 +430,7 @@ def entries_to_csv(entries: list[dict]) -> str:
                 "error": e.get("error"),
                 "target_id": e.get("target_id"),
                 "reverted_by": e.get("reverted_by"),
+                "pruned_by": e.get("pruned_by"),
                 "user": e.get("user"),
                 "app_version": e.get("app_version"),
                 "schema_version": e.get("schema_version"),

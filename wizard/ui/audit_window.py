@@ -1,5 +1,6 @@
 """The audit history window: every attempt, newest first, filterable; the whole entry in a
-details pane; export of the (filtered) history to CSV or JSON; revert of a selected import."""
+details pane; export of the (filtered) history to CSV or JSON; revert of a selected import (an
+import whose revert data was pruned is marked, and asking to revert it says why it cannot)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,10 @@ from wizard.ui.audit_model import (
     AuditTableModel,
     entries_to_csv,
     entries_to_json,
+    is_pruned,
     local_time,
     operation_text,
+    pruned_text,
 )
 from wizard.ui.error_dialog import show_store_error, show_unexpected_error
 from wizard.ui.formatting import fmt_duration, fmt_int, fmt_size
@@ -62,6 +65,8 @@ def describe_entry(entry: dict) -> str:
     lines.append(f"Audit entry #{entry.get('id')} — {op}, {entry.get('outcome')}")
     if entry.get("reverted_by") is not None:
         lines.append(f"Reverted by entry #{entry['reverted_by']}.")
+    if is_pruned(entry):
+        lines.append(pruned_text(entry))
     lines.append("")
     ts = entry.get("timestamp")
     lines.append(f"Time:            {local_time(ts)}  ({ts})")
@@ -74,6 +79,8 @@ def describe_entry(entry: dict) -> str:
         scope = options.get("scope") or "store"
         what = "the whole store" if scope == "store" else f"import #{scope.partition(':')[2]}"
         lines.append(f"Sent:            {what}")
+    elif entry.get("operation") == Operation.PRUNE:
+        lines.extend(_prune_lines(entry))
     elif src:
         lines.append(f"File:            {src.get('name')}  ({fmt_size(src.get('size'))})")
         lines.append(f"Path:            {src.get('path')}")
@@ -161,6 +168,39 @@ def describe_entry(entry: dict) -> str:
     lines.append("Whole entry (JSON):")
     lines.append(json.dumps(entry, indent=2, ensure_ascii=False))
     return "\n".join(lines)
+
+
+def _prune_lines(entry: dict) -> list[str]:
+    """What a prune entry dropped, and the store file's size before and after."""
+    options = entry.get("options") or {}
+    counts = entry.get("counts") or {}
+    lines = [
+        f"Dropped:         revert data older than {options.get('older_than')} (entries before "
+        f"{local_time(options.get('cutoff'))})"
+    ]
+    if isinstance(counts.get("rows"), int):
+        partial = " (rolled back: none of it was dropped)" if counts.get("partial") else ""
+        lines.append(
+            f"Versions:        {fmt_int(counts['rows'])} previous versions of records "
+            f"({fmt_size(counts.get('data_bytes'))}), kept by {fmt_int(counts.get('entries'))} "
+            f"entries{partial}"
+        )
+    imports = counts.get("imports") or []
+    if imports and not counts.get("partial"):
+        lines.append(
+            "No longer revertible: "
+            + ", ".join(f"#{n}" for n in imports[:50])
+            + (f" and {fmt_int(len(imports) - 50)} more" if len(imports) > 50 else "")
+        )
+    before, after = counts.get("file_bytes_before"), counts.get("file_bytes_after")
+    if isinstance(before, int):
+        size = f"{fmt_size(before)} before" + (
+            f", {fmt_size(after)} after" if isinstance(after, int) else ""
+        )
+        lines.append(f"Store file:      {size}")
+    if counts.get("compact_error"):
+        lines.append(f"Not compacted:   {counts['compact_error']}")
+    return lines
 
 
 def describe_preview(preview: RevertPreview) -> str:
@@ -476,6 +516,12 @@ class AuditWindow(QMainWindow):
             and entry.get("reverted_by") is None
         )
         self.revert_button.setEnabled(revertable and self.busy_task is None)
+        # A pruned import stays selectable for revert: asking says why it cannot be.
+        self.revert_button.setToolTip(
+            pruned_text(entry)
+            if entry and revertable and is_pruned(entry)
+            else "Undo the selected successful import"
+        )
 
     # -- export ----------------------------------------------------------------------------------
     def export(self, kind: str) -> None:

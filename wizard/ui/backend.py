@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Generator
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,6 +29,7 @@ from wizard.runs.delivering import (
     deliver_steps,
     tuned,
 )
+from wizard.runs.pruning import PruneResult, PruneStep, prune_steps
 from wizard.store import audit, database
 from wizard.store.database import Store, StoreError
 from wizard.ui.worker import Job, TaskContext, release_data
@@ -174,6 +176,20 @@ def deliver_job(store: StoreHandle, url: str, secret: Secret, options: DeliverOp
         gen = deliver_steps(
             store.get(), client, tuned_options, cancel=ctx.cancelled, secret_from=secret.where
         )
+        return _closing(store, gen)
+
+    return Job(job, cooperative=True)
+
+
+def prune_job(store: StoreHandle, older_than: timedelta, *, dry_run: bool) -> Job:
+    """The prune run (what it would drop, when ``dry_run``): finishes with the PruneResult,
+    whatever its outcome, or with None when there is no store yet (none is created for it).
+    Raises ValueError (the task fails) for an age out of range."""
+
+    def job(ctx: TaskContext) -> Generator[PruneStep, None, PruneResult] | None:
+        if not store.db_path.exists():
+            return None
+        gen = prune_steps(store.get(), older_than, dry_run=dry_run, cancel=ctx.cancelled)
         return _closing(store, gen)
 
     return Job(job, cooperative=True)

@@ -120,7 +120,7 @@ class MigrationWizard(QWizard):
 
     # -- settings --------------------------------------------------------------------------------
     def open_settings(self) -> QDialog:
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self, db_path=self.session.db_path)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self._on_settings_changed)
         dialog.open()
