@@ -5,15 +5,28 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
-from store_helpers import AUDIT_TABLES, SMALL, SMALL_030, dump, run
+from store_helpers import (
+    AUDIT_TABLES,
+    ROOT,
+    SMALL,
+    SMALL_030,
+    cli_env,
+    dump,
+    run,
+    wait_for,
+)
 
 from wizard.cli import main
 from wizard.core.names import ErrorKind, Operation, Outcome, Phase
 from wizard.runs import pruning, reverting
 from wizard.store import audit, database
+from wizard.store import pruning as store_pruning
+from wizard.store.database import StoreError
 from wizard.store.pruning import file_bytes, prune_facts
 
 OLD = "2020-01-01T00:00:00.000Z"
@@ -268,3 +281,55 @@ def test_facts_read_nothing_but_the_audit(aged):
     assert facts.last_id == 3 and facts.imports == [1, 2, 3] and facts.rows > 0
     assert pruning.age_text(timedelta(hours=36)) == "36h"
     assert pruning.age_text(timedelta(weeks=2)) == "14d"
+
+
+def test_a_prune_that_cannot_compact_still_stands_and_says_why(aged, capsys, monkeypatch):
+    def full(_store):
+        raise StoreError(ErrorKind.FULL, f"the disk holding the store {aged} is full")
+
+    monkeypatch.setattr(store_pruning, "compact", full)
+    assert main(["prune", "--older-than", "90d", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["ok"] is True and out["compacted"] is False and out["imports"] == [1, 2, 3]
+    assert "not compacted" in out["compact_error"] and "not compacted" in captured.err
+    with database.open_store(aged) as store:
+        entry = audit.get_entry(store, out["audit_id"])
+        assert entry["outcome"] == Outcome.SUCCEEDED and "full" in entry["counts"]["compact_error"]
+
+
+KILLED_PRUNE = """
+import sys, time
+from datetime import timedelta
+from pathlib import Path
+from wizard.runs import pruning
+from wizard.store import database
+store = database.open_store(sys.argv[1])
+gen = pruning.prune_steps(store, timedelta(days=90))
+steps = [next(gen) for _ in range(3)]  # everything dropped and marked, not committed
+assert steps[-1].phase == "commit", steps
+Path(sys.argv[2]).touch()
+time.sleep(600)
+"""
+
+
+def test_kill_9_just_before_the_commit_drops_nothing_and_is_audited_as_interrupted(tmp_path, aged):
+    kept = change_rows(aged)
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_PRUNE, str(aged), str(ready)],
+        env=cli_env(tmp_path, aged),
+        cwd=str(ROOT),
+    )
+    try:
+        wait_for(ready, proc)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert change_rows(aged) == kept
+    with database.open_store(aged) as store:  # the next opener records the attempt
+        [entry] = [e for e in audit.list_entries(store) if e["operation"] == Operation.PRUNE]
+        assert entry["outcome"] == Outcome.INTERRUPTED
+        assert entry["error_code"] == ErrorKind.INTERRUPTED and "no revert data" in entry["error"]
+        assert all(audit.get_entry(store, n)["pruned_by"] is None for n in (1, 2, 3))
+        assert store.database.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"

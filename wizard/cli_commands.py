@@ -773,9 +773,10 @@ def _prune_lines(store: Store, result: pruning.PruneResult) -> list[str]:
         lines = [f"Pruned {what} in {store.path}:"]
         drop, imports = "dropped", "these imports can no longer be reverted"
     if result.rows:
+        entries = "1 audit entry" if result.entries == 1 else f"{result.entries:,} audit entries"
         lines.append(
             f"  {drop} {result.rows:,} previous versions of records ({result.data_bytes:,} "
-            f"bytes), kept by {result.entries} audit entries"
+            f"bytes), kept by {entries}"
         )
     else:
         lines.append(f"  {drop} no previous versions of records: there are none that old")

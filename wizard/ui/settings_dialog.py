@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -30,7 +30,7 @@ from wizard.ui import backend
 from wizard.ui.ask import Ask
 from wizard.ui.error_dialog import show_unexpected_error
 from wizard.ui.formatting import fmt_int, fmt_size
-from wizard.ui.plain_text import plain_label
+from wizard.ui.plain_text import heading_label, plain_label
 from wizard.ui.settings import DEFAULT_MAX_INPUT_MB, MAX_INPUT_MB_RANGE, Settings
 from wizard.ui.status import clear_status, muted, set_status
 from wizard.ui.worker import Task
@@ -45,16 +45,25 @@ def _imports_text(ids: list[int]) -> str:
     return named + (f" and {fmt_int(more)} more" if more > 0 else "")
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{fmt_int(n)} {one if n == 1 else many}"
+
+
 def prune_question(result: PruneResult, days: int) -> tuple[str, str]:
     """The confirmation of a prune, from its dry run: the question and what it would drop."""
-    text = f"Drop the revert data of the audit entries older than {fmt_int(days)} days?"
+    text = f"Drop the revert data of the audit entries older than {_count(days, 'day', 'days')}?"
     parts = []
     if result.rows:
         parts.append(
-            f"This drops {fmt_int(result.rows)} previous versions of records "
-            f"({fmt_size(result.data_bytes)}) kept by {fmt_int(result.entries)} audit entries."
+            f"This drops {_count(result.rows, 'previous version', 'previous versions')} of "
+            f"records ({fmt_size(result.data_bytes)}), kept by "
+            f"{_count(result.entries, 'audit entry', 'audit entries')}."
         )
-    if result.imports:
+    if len(result.imports) == 1:
+        parts.append(
+            f"Import {_imports_text(result.imports)} can no longer be reverted afterwards."
+        )
+    elif result.imports:
         parts.append(
             f"These {fmt_int(len(result.imports))} imports can no longer be reverted "
             f"afterwards: {_imports_text(result.imports)}."
@@ -68,13 +77,13 @@ def prune_question(result: PruneResult, days: int) -> tuple[str, str]:
 
 def prune_summary(result: PruneResult) -> str:
     """What a finished prune did, in one paragraph."""
-    parts = [f"Dropped {fmt_int(result.rows)} previous versions of records"]
+    parts = [f"Dropped {_count(result.rows, 'previous version', 'previous versions')} of records"]
     if result.rows:
         parts[0] += f" ({fmt_size(result.data_bytes)})"
     parts[0] += "."
     if result.imports:
         n = len(result.imports)
-        parts.append(f"{fmt_int(n)} import{'s' if n != 1 else ''} can no longer be reverted.")
+        parts.append(f"{_count(n, 'import', 'imports')} can no longer be reverted.")
     if result.bytes_after is not None:
         parts.append(
             f"Store file: {fmt_size(result.bytes_before)} before, "
@@ -111,6 +120,8 @@ class SettingsDialog(QDialog):
         self.store = backend.StoreHandle(self.db_path) if self.db_path is not None else None
         self.prune_task: Task | None = None
         layout = QVBoxLayout(self)
+        # never squeezed below what its wrapped text needs (it grows with the prune's result)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         form = QFormLayout()
         self.max_input = QSpinBox()
         self.max_input.setObjectName("maxInputSpin")
@@ -133,7 +144,7 @@ class SettingsDialog(QDialog):
             )
         )
         if self.db_path is not None:
-            layout.addWidget(self._prune_box())
+            self._add_prune_section(layout)
         self.buttons = buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -143,14 +154,15 @@ class SettingsDialog(QDialog):
         buttons.addButton(self.default_button, QDialogButtonBox.ButtonRole.ResetRole)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        layout.addSpacing(8)
         layout.addWidget(buttons)
         self.setMinimumWidth(520)
 
     # -- revert data -----------------------------------------------------------------------------
-    def _prune_box(self) -> QGroupBox:
-        box = QGroupBox("Revert data")
-        box.setObjectName("pruneGroup")
-        inner = QVBoxLayout(box)
+    def _add_prune_section(self, inner: QVBoxLayout) -> None:
+        # (a heading, not a QGroupBox: a group box squeezes wrapped labels in some styles)
+        inner.addSpacing(10)
+        inner.addWidget(heading_label("Revert data", scale=1.0))
         inner.addWidget(
             muted(
                 plain_label(
@@ -184,7 +196,6 @@ class SettingsDialog(QDialog):
         self.prune_status.setAccessibleName("Result of dropping revert data")
         self.prune_status.hide()
         inner.addWidget(self.prune_status)
-        return box
 
     def _show_prune_status(self, text: str, ok: bool | None = None, neutral: bool = False) -> None:
         self.prune_status.setText(text)
@@ -193,6 +204,7 @@ class SettingsDialog(QDialog):
         else:
             set_status(self.prune_status, ok)
         self.prune_status.show()
+        self.adjustSize()
 
     def _set_busy(self, task: Task | None) -> None:
         self.prune_task = task
