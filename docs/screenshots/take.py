@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,17 +35,22 @@ os.environ["AGENTMEMORY_SECRET"] = "screenshot-secret"  # what the stand-in expe
 PAUSE = str(WORK / "pause")
 
 from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
-from PySide6.QtWidgets import QScrollArea, QWidget  # noqa: E402
+from PySide6.QtWidgets import QMessageBox, QScrollArea, QWidget  # noqa: E402
 
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(WORK / "settings"))
 
 from agentmemory_standin import StandIn  # noqa: E402
 
+from wizard.cli import main as cli_main  # noqa: E402
 from wizard.core.names import Phase  # noqa: E402
-from wizard.runs import Progress  # noqa: E402
+from wizard.core.steps import drive  # noqa: E402
+from wizard.runs import Progress, prune_steps  # noqa: E402
+from wizard.store.database import open_store  # noqa: E402
 from wizard.ui.app import WizardApplication  # noqa: E402
 from wizard.ui.ask import Ask  # noqa: E402
 from wizard.ui.delivery_dialog import open_delivery  # noqa: E402
+from wizard.ui.plain_text import plain_message_box  # noqa: E402
+from wizard.ui.settings_dialog import prune_question  # noqa: E402
 from wizard.ui.wizard import MigrationWizard, PageId  # noqa: E402
 from wizard.ui.worker import cancel_all_and_wait  # noqa: E402
 
@@ -238,6 +245,44 @@ def main() -> None:
         spin(settle=0.3)
         shot(delivery, "13-deliver-bad-secret")
         delivery.close()
+
+    # dropping old revert data: a replace (it keeps the previous versions), every entry so far
+    # made two months older, one recent import; then Settings → Drop… (confirmed), and the
+    # audit history marks the imports that can no longer be reverted
+    cli_main(["import", small, "--strategy", "replace", "--json"])
+    con = sqlite3.connect(os.environ["AGENTMEMORY_WIZARD_DB"])
+    ids = [row[0] for row in con.execute("SELECT id FROM audit_log ORDER BY id")]
+    con.executemany(
+        "UPDATE audit_log SET timestamp = ? WHERE id = ?",
+        [
+            (f"2026-0{8 + i // 20}-{10 + i % 20:02d}T09:{15 + i:02d}:00.000Z", n)
+            for i, n in enumerate(ids)
+        ],
+    )
+    con.commit()
+    con.close()
+    cli_main(["import", old, "--json"])
+    settings = w.open_settings()
+    settings.prune_days.setValue(60)
+    with open_store(os.environ["AGENTMEMORY_WIZARD_DB"]) as store:
+        planned = drive(prune_steps(store, timedelta(days=60), dry_run=True))
+    text, informative = prune_question(planned, 60)
+    box = plain_message_box(
+        settings, QMessageBox.Icon.Question, "Drop old revert data?", text, informative
+    )
+    box.addButton("&Drop", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.show()
+    shot(box, "14a-prune-confirm")
+    box.close()
+    settings.start_prune()
+    spin(lambda: settings.prune_task is None and settings.prune_status.text().startswith("Drop"))
+    shot(settings, "14-settings-prune")
+    settings.accept()
+    audit.reload()
+    spin(lambda: not audit.is_loading())
+    audit.select_entry(ids[0])
+    shot(audit, "15-audit-pruned")
     audit.close()
     w.close()
     cancel_all_and_wait()
