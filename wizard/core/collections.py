@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from wizard.core.spool import is_array
+
 
 @dataclass(frozen=True)
 class Collection:
@@ -85,7 +87,7 @@ def in_order(names: Iterable[str]) -> list[str]:
 def collection_names(data: dict) -> list[str]:
     """Collections present in a canonical ExportData dict, in collection order."""
     return in_order(
-        k for k, v in data.items() if k in BY_NAME or (k not in META_KEYS and isinstance(v, list))
+        k for k, v in data.items() if k in BY_NAME or (k not in META_KEYS and is_array(v))
     )
 
 
@@ -95,10 +97,10 @@ def iter_records(data: dict, name: str) -> Iterator[Any]:
     if name == "observations":
         if isinstance(value, dict):
             for bucket in value.values():
-                if isinstance(bucket, list):
+                if is_array(bucket):
                     yield from bucket
         return
-    if isinstance(value, list):
+    if is_array(value):
         yield from value
 
 
@@ -106,9 +108,9 @@ def count_records(data: dict, name: str) -> int:
     value = data.get(name)
     if name == "observations":
         if isinstance(value, dict):
-            return sum(len(b) for b in value.values() if isinstance(b, list))
+            return sum(len(b) for b in value.values() if is_array(b))
         return 0
-    return len(value) if isinstance(value, list) else 0
+    return len(value) if is_array(value) else 0
 
 
 def record_key(name: str, record: dict) -> str | None:

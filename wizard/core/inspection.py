@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable
@@ -12,13 +13,14 @@ from wizard.core import preflight
 from wizard.core.adapters.agentmemory import AGENTMEMORY_FORMATS
 from wizard.core.allocation import paused_gc, release
 from wizard.core.detection import detect
-from wizard.core.formats import Conversion, ConvertOptions
+from wizard.core.formats import Conversion, ConvertOptions, Format, Payload
 from wizard.core.losses import Kept, LeftBehind
 from wizard.core.names import Phase
 from wizard.core.problems import Cancelled, Code, InputRefused, Problem
 from wizard.core.reading import Limits, read_payload
 from wizard.core.redact import REDACTED, redact
 from wizard.core.report import Report
+from wizard.core.spool import head_view, holds_spooled, materialize
 from wizard.crashlog import log_crash
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB after decompression (FORMATS.md section 7)
@@ -53,6 +55,7 @@ class Inspection:
     report: Report
     data: dict | None = None  # the canonical ExportData to import; None when refused
     options: InspectOptions = field(default_factory=InspectOptions)
+    unique_keys: bool = False  # preflight left one record per key in each collection
 
     @property
     def ok(self) -> bool:
@@ -120,7 +123,7 @@ def _inspect(
             else None,
             cancel=cancel,
         )
-        fmt = detect(payload)
+        fmt = _detect(payload)
         report.format = fmt.id
         conversion = fmt.convert(
             payload,
@@ -166,7 +169,22 @@ def _inspect(
     if not report.ok:  # nothing will be imported: free it a piece at a time (see allocation)
         release(conversion.data)
         return Inspection(source, report, None, options)
-    return Inspection(source, report, conversion.data, options)
+    return Inspection(source, report, conversion.data, options, unique_keys=True)
+
+
+def _detect(payload: Payload) -> Format:
+    """The payload's format. Record arrays kept in a spool are looked at by their first
+    records; only agentmemory's own formats are converted from the spool (record by record):
+    for every other format they are read back into memory first."""
+    if not holds_spooled(payload.value) and not any(
+        holds_spooled(v) for v in payload.members.values()
+    ):
+        return detect(payload)
+    fmt = detect(dataclasses.replace(payload, value=head_view(payload.value)))
+    if fmt.id not in AGENTMEMORY_FORMATS:
+        payload.value = materialize(payload.value)
+        payload.members = {k: materialize(v) for k, v in payload.members.items()}
+    return fmt
 
 
 NAMED_SECRETS = 10  # how many secret names the warning lists

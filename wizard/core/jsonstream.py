@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from wizard.core.problems import Cancelled, Code, InputRefused, Problem
+from wizard.core.spool import RecordList, Spool
 
 CHUNK_CHARS = 4 * 1024 * 1024  # text read per refill
 _WS = re.compile(r"[ \t\n\r]*")
@@ -66,11 +67,14 @@ class JsonStream:
         max_string: int = 10 * 1024 * 1024,
         on_progress: Callable[[], None] | None = None,
         cancel: Callable[[], bool] | None = None,
+        spill_after: int | None = None,
+        spool_factory: Callable[[], Spool] = Spool,
     ) -> None:
         self._chunks = chunks
         self._eof = False
         self.buf = ""
         self.pos = 0
+        self._base = 0  # characters dropped from the front of buf so far
         self._line_base = 0  # newlines before buf[0]
         self._col_base = 0  # characters between the last newline and buf[0]
         self.max_depth = max_depth
@@ -90,6 +94,25 @@ class JsonStream:
         self._decoder = json.JSONDecoder(
             parse_constant=_reject_constant, object_pairs_hook=self._pairs
         )
+        # Record arrays (one or two levels down) are kept in memory up to ``spill_after``
+        # characters of their text; past it, each is a RecordList in a spool (None: never).
+        self._spill_after = spill_after
+        self._spool_factory = spool_factory
+        self.spool: Spool | None = None
+        self._held = 0
+
+    def _spilling(self, depth: int) -> bool:
+        """Whether a record array at ``depth`` now goes to the spool."""
+        return (
+            self._spill_after is not None
+            and (depth == 1 or depth == 2)
+            and self._held > self._spill_after
+        )
+
+    def _spooled(self) -> RecordList:
+        if self.spool is None:
+            self.spool = self._spool_factory()
+        return RecordList(self.spool)
 
     # -- buffer -------------------------------------------------------------------------------
     def _fill(self, need: int = 1) -> bool:
@@ -103,6 +126,7 @@ class JsonStream:
                     self._col_base = len(consumed) - consumed.rfind("\n") - 1
                 else:
                     self._col_base += len(consumed)
+                self._base += self.pos
                 self.buf = self.buf[self.pos :]
                 self.pos = 0
             chunk = next(self._chunks, None)
@@ -265,15 +289,16 @@ class JsonStream:
                     code=Code.SYNTAX_ERROR,
                 )
 
-    def _array(self, depth: int, path: str) -> list:
+    def _array(self, depth: int, path: str) -> list | RecordList:
         small = self._small_array(depth)
         if small is not None:
             return small
         self.pos += 1
-        result: list = []
+        result: list | RecordList = self._spooled() if self._spilling(depth) else []
         if self._peek() == "]":
             self.pos += 1
             return result
+        counted = self._spill_after is not None and (depth == 1 or depth == 2)
         child = depth + 1
         depth_budget = self.max_depth - child
         while True:
@@ -298,10 +323,25 @@ class JsonStream:
                     else:
                         self.pos = end
                         self._check_repeated(f"{path}[{len(result)}]", pos)
-                        value = self._share_keys(value)
+                        if result.__class__ is RecordList:
+                            result.append_text(buf[pos:end])
+                            value = None
+                        else:
+                            value = self._share_keys(value)
             if value is _MISSING:
+                start = self._base + pos
                 value = self._value(child, f"{path}[{len(result)}]", "array")
-            result.append(value)
+                result.append(value)
+                if counted:
+                    self._held += self._base + self.pos - start
+            elif value is not None or result.__class__ is list:
+                result.append(value)
+                if counted:
+                    self._held += self.pos - pos
+            if counted and result.__class__ is list and self._spilling(depth):
+                spooled = self._spooled()
+                spooled.extend(result)
+                result = spooled
             self._counted(1)
             buf, pos = self.buf, self.pos
             char = buf[pos] if pos < len(buf) else self._peek()
@@ -325,7 +365,7 @@ class JsonStream:
                     code=Code.SYNTAX_ERROR,
                 )
 
-    def _small_array(self, depth: int) -> list | None:
+    def _small_array(self, depth: int) -> list | RecordList | None:
         """The array at ``pos`` decoded in one C call when it is small and plainly valid.
 
         None (nothing consumed) leaves it to the element-by-element path, which locates any
@@ -369,6 +409,12 @@ class JsonStream:
         self._small_size = max(SMALL_FIRST, 2 * (end - start))
         self._small_misses = 0
         self._counted(len(value))
+        if self._spill_after is not None and (depth == 1 or depth == 2):
+            if self._spilling(depth):
+                spooled = self._spooled()
+                spooled.extend_text(text[start:end], len(value))
+                return spooled
+            self._held += end - start
         return value
 
     def _small_missed(self) -> None:

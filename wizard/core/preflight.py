@@ -26,6 +26,7 @@ from wizard.core.names import Phase
 from wizard.core.problems import Cancelled, Code, Problem
 from wizard.core.report import Report
 from wizard.core.schema import validate_records
+from wizard.core.spool import RecordList, is_array, iter_chunks
 
 CHUNK = 2000
 ARRAY_COLLECTIONS = ("sessions", "memories", "summaries")
@@ -83,7 +84,7 @@ def path_of(name: str, bucket: str | None, index: int) -> str:
 def shape_errors(data: dict) -> list[Problem]:
     errors = []
     for name in ARRAY_COLLECTIONS:
-        if name in data and not isinstance(data[name], list):
+        if name in data and not is_array(data[name]):
             errors.append(
                 Problem(name, f"must be an array, found {_kind(data[name])}", code=Code.WRONG_SHAPE)
             )
@@ -99,7 +100,7 @@ def shape_errors(data: dict) -> list[Problem]:
             )
         else:
             for sid, bucket in obs.items():
-                if not isinstance(bucket, list):
+                if not is_array(bucket):
                     errors.append(
                         Problem(
                             bucket_path("observations", sid),
@@ -108,11 +109,7 @@ def shape_errors(data: dict) -> list[Problem]:
                         )
                     )
     for name in collection_names(data):
-        if (
-            name not in ARRAY_COLLECTIONS
-            and name != "observations"
-            and not isinstance(data[name], list)
-        ):
+        if name not in ARRAY_COLLECTIONS and name != "observations" and not is_array(data[name]):
             errors.append(
                 Problem(name, f"must be an array, found {_kind(data[name])}", code=Code.WRONG_SHAPE)
             )
@@ -121,14 +118,12 @@ def shape_errors(data: dict) -> list[Problem]:
 
 def _chunks(data: dict, name: str) -> Iterator[tuple[str | None, int, list[Any]]]:
     """(bucket, start index, records) chunks of one collection, in order."""
-    if name == "observations":
-        for sid, bucket in data["observations"].items():
-            for start in range(0, len(bucket), CHUNK):
-                yield sid, start, bucket[start : start + CHUNK]
-    else:
-        records = data[name]
-        for start in range(0, len(records), CHUNK):
-            yield None, start, records[start : start + CHUNK]
+    runs = data["observations"].items() if name == "observations" else [(None, data[name])]
+    for bucket, records in runs:
+        start = 0
+        for chunk in iter_chunks(records, CHUNK):
+            yield bucket, start, chunk
+            start += len(chunk)
 
 
 def check(
@@ -161,7 +156,7 @@ def check(
     # Caps on the file as read: before repeated keys, orphan access logs or invalid records
     # are left out.
     report.caps = check_caps(data)
-    repeated: list[str] = []
+    repeated: list[tuple[str, set[str]]] = []
     invalid = _validate(data, report, repeated, progress, cancel)
     if invalid:
         if skip_invalid:
@@ -183,8 +178,8 @@ def check(
             )
     # After invalid records are gone (their paths are positions in the file as read): the last
     # valid record of a repeated key wins.
-    for name in repeated:
-        _keep_last_of_each_key(data, name, collection(name).key)
+    for name, keys in repeated:
+        _keep_last_of_each_key(data, name, collection(name).key, keys)
     _drop_orphan_access_logs(data, report)
     _warn_unimported_fields(data, report)
     report.counts = {name: count_records(data, name) for name in collection_names(data)}
@@ -220,12 +215,13 @@ def _check_version(data: dict, report: Report, treat_as_version: str | None) -> 
 def _validate(
     data: dict,
     report: Report,
-    repeated: list[str],
+    repeated: list[tuple[str, set[str]]],
     progress: Callable[[str, int, int], None] | None,
     cancel: Callable[[], bool] | None,
 ) -> dict[str, str]:
     """Validate every record; returns {path: message} of the invalid ones (first problem each),
-    and appends to ``repeated`` the collections where a key comes more than once."""
+    and appends to ``repeated`` the collections where a key comes more than once, with the keys
+    that do."""
     names = collection_names(data)
     total = sum(count_records(data, n) for n in names)
     done = 0
@@ -235,6 +231,7 @@ def _validate(
         key_field = collection(name).key
         seen: set = set()
         duplicates = 0
+        repeated_keys: set[str] = set()
         known = {field: values for (coll, field), values in KNOWN_VALUES.items() if coll == name}
         for bucket, start, chunk in _chunks(data, name):
             if cancel is not None and cancel():
@@ -253,8 +250,13 @@ def _validate(
             # missing or non-string keys are reported by the schema
             named = [k for k in keys if type(k) is str and k]
             before = len(seen)
+            earlier = seen.intersection(named) if before else ()
             seen.update(named)
-            duplicates += len(named) - (len(seen) - before)
+            repeats = len(named) - (len(seen) - before)
+            if repeats:  # rare: which keys (the removal walks only these)
+                duplicates += repeats
+                repeated_keys.update(earlier)
+                repeated_keys.update(k for k, n in Counter(named).items() if n > 1)
             for field, values in known.items():
                 odd = {v for r in records if type(v := r.get(field)) is str} - values
                 for value in odd:
@@ -264,7 +266,7 @@ def _validate(
             if progress is not None:
                 progress(Phase.VALIDATING, done, total)
         if duplicates:
-            repeated.append(name)
+            repeated.append((name, repeated_keys))
             report.warnings.append(
                 Problem(
                     name,
@@ -284,38 +286,89 @@ def _validate(
     return invalid
 
 
-def _keep_last_of_each_key(data: dict, name: str, key_field: str) -> None:
-    """Drop the earlier records of a repeated key: the last one wins (and it is the only one
-    the plan and the import see, so a re-import counts it once)."""
-    seen: set = set()
+def keep_last_of_repeated_keys(data: dict) -> None:
+    """Leave one record per key in each collection of ``data`` (the last one), as ``check``
+    does; for canonical data that did not pass through it."""
+    for name in collection_names(data):
+        if name != "observations" and not is_array(data[name]):
+            continue
+        if name == "observations" and not isinstance(data[name], dict):
+            continue
+        key_field = collection(name).key
+        seen: set[str] = set()
+        repeated: set[str] = set()
+        runs = data[name].values() if name == "observations" else [data[name]]
+        for records in runs:
+            if not is_array(records):
+                continue
+            for chunk in iter_chunks(records, CHUNK):
+                for record in chunk:
+                    key = record.get(key_field) if isinstance(record, dict) else None
+                    if isinstance(key, str) and key:
+                        if key in seen:
+                            repeated.add(key)
+                        seen.add(key)
+        seen.clear()
+        if repeated:
+            _keep_last_of_each_key(data, name, key_field, repeated)
 
-    def keep(record: object) -> bool:
+
+def _keep_last_of_each_key(data: dict, name: str, key_field: str, repeated: set[str]) -> None:
+    """Drop the earlier records of a repeated key: the last one wins (and it is the only one
+    the plan and the import see, so a re-import counts it once). One pass counts how often
+    each repeated key comes, a second keeps only its last record."""
+
+    def key_of(record: object) -> str | None:
         key = record.get(key_field) if isinstance(record, dict) else None
-        if not isinstance(key, str) or not key:
-            return True  # invalid: reported (or left out) by validation
-        if key in seen:
-            return False
-        seen.add(key)
-        return True
+        return key if isinstance(key, str) and key in repeated else None
+
+    left: Counter = Counter()
+    arrays = list(data["observations"].values()) if name == "observations" else [data[name]]
+    for records in arrays:
+        for chunk in iter_chunks(records, CHUNK):
+            left.update(k for r in chunk if (k := key_of(r)) is not None)
+
+    def kept(records: list | RecordList) -> list | RecordList:
+        out: list | RecordList = (
+            RecordList(records.spool) if isinstance(records, RecordList) else []
+        )
+        for chunk in iter_chunks(records, CHUNK):
+            for record in chunk:
+                key = key_of(record)
+                if key is not None:
+                    left[key] -= 1
+                    if left[key]:
+                        continue  # a later record has the same key
+                out.append(record)
+        return out
 
     if name == "observations":
-        for bucket in reversed(list(data["observations"].values())):
-            bucket[:] = [r for r in reversed(bucket) if keep(r)][::-1]
+        buckets = data["observations"]
+        for sid in list(buckets):
+            buckets[sid] = kept(buckets[sid])
     else:
-        data[name] = [r for r in reversed(data[name]) if keep(r)][::-1]
+        data[name] = kept(data[name])
+
+
+def _without(records: list | RecordList, name: str, sid: str | None, invalid: dict) -> Any:
+    out: list | RecordList = RecordList(records.spool) if isinstance(records, RecordList) else []
+    index = 0
+    for chunk in iter_chunks(records, CHUNK):
+        for record in chunk:
+            if path_of(name, sid, index) not in invalid:
+                out.append(record)
+            index += 1
+    return out
 
 
 def _remove_invalid(data: dict, invalid: dict[str, str]) -> None:
     for name in collection_names(data):
         if name == "observations":
-            for sid, bucket in data["observations"].items():
-                bucket[:] = [
-                    r for i, r in enumerate(bucket) if path_of(name, sid, i) not in invalid
-                ]
+            buckets = data["observations"]
+            for sid in list(buckets):
+                buckets[sid] = _without(buckets[sid], name, sid, invalid)
         else:
-            data[name] = [
-                r for i, r in enumerate(data[name]) if path_of(name, None, i) not in invalid
-            ]
+            data[name] = _without(data[name], name, None, invalid)
 
 
 def _warn_unimported_fields(data: dict, report: Report) -> None:
@@ -343,7 +396,11 @@ def _drop_orphan_access_logs(data: dict, report: Report) -> None:
         for m in iter_records(data, "memories")
         if isinstance(m, dict) and isinstance(m.get("id"), str)
     }
-    kept = [log for log in logs if isinstance(log, dict) and log.get("memoryId") in memory_ids]
+    kept: list | RecordList = RecordList(logs.spool) if isinstance(logs, RecordList) else []
+    for chunk in iter_chunks(logs, CHUNK):
+        kept.extend(
+            log for log in chunk if isinstance(log, dict) and log.get("memoryId") in memory_ids
+        )
     if len(kept) != len(logs):
         report.warnings.append(
             Problem(

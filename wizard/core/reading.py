@@ -24,6 +24,7 @@ from typing import IO, Any, Protocol
 from wizard.core.formats import Payload
 from wizard.core.jsonstream import JsonStream
 from wizard.core.problems import Code, InputRefused, Problem
+from wizard.core.spool import SPILL_AFTER
 
 READ_BYTES = 1024 * 1024
 GIB = 1024**3
@@ -39,6 +40,8 @@ class Limits:
     # gzip only (FORMATS.md section 7 sets the ratio for zip members at any size): a small
     # repetitive .json.gz may compress better than 100x
     gzip_ratio_grace: int = 16 * MIB
+    # record text kept in memory before record arrays go to a temporary spool (None: never)
+    spill_after: int | None = SPILL_AFTER
 
 
 ProgressFn = Callable[[int, int], None]  # (bytes read, total bytes)
@@ -190,6 +193,7 @@ def _parse(
         max_string=limits.max_string,
         on_progress=progress,
         cancel=cancel,
+        spill_after=limits.spill_after,
     )
     values = []
     for value, _line in parser.values():

@@ -221,7 +221,13 @@ def import_steps(
         return record_refusal(store, inspection, strategy)
     t0 = time.monotonic()
     earlier = earlier_imports(store, inspection)
-    write = ImportWrite(store, inspection.data or {}, strategy, inspection.format)
+    write = ImportWrite(
+        store,
+        inspection.data or {},
+        strategy,
+        inspection.format,
+        unique=inspection.unique_keys,
+    )
     attempt = import_fields(
         inspection,
         strategy,

@@ -35,11 +35,13 @@ from wizard.core.collections import (
 )
 from wizard.core.inspection import Inspection
 from wizard.core.names import Phase, Strategy
+from wizard.core.preflight import keep_last_of_repeated_keys
 from wizard.core.problems import Cancelled
+from wizard.core.spool import is_array, iter_chunks
 from wizard.core.steps import drive
 from wizard.store.database import Store
 from wizard.store.entries import finish_entry, write_entry
-from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, TableSpec, spec_for
+from wizard.store.models import OTHER_SPEC, SPECS, TableSpec, spec_for
 
 STAT_NAMES = ("sessions", "observations", "memories", "summaries", "skipped")
 # Records per chunk (one executemany, one progress report, one cancel check): whole runs are
@@ -50,7 +52,6 @@ PAUSE_ENV = "AGENTMEMORY_WIZARD_TEST_PAUSE_AFTER_CHUNK"
 PAUSE_LIMIT_S = 60.0
 
 CancelFn = Callable[[], bool]
-_SKIPPED = b""  # marks a key the skip strategy left alone (a real digest is never empty)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,6 @@ class Plan:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # For the rare record holding a lone surrogate ("\ud800"): escaped, it is valid UTF-8 text.
 _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
-_UNHASHED = b"?"  # a dry run does not hash records it would simply insert
 
 
 def _bucket_salt(bucket: str | None) -> bytes:
@@ -146,7 +146,8 @@ def _iter_pairs(data: dict, name: str) -> Iterator[tuple[str | None, Any]]:
 
 def _iter_groups(data: dict, name: str) -> Iterator[tuple[str | None, list]]:
     """The records of a collection in runs of at most CHUNK_ROWS: (bucket, records), bucket
-    only for observations, whose runs never span two buckets."""
+    only for observations, whose runs never span two buckets. A collection kept in a spool
+    is read a run at a time."""
     runs: Iterable[tuple[str | None, Any]]
     if name == "observations":
         value = data.get("observations")
@@ -154,25 +155,24 @@ def _iter_groups(data: dict, name: str) -> Iterator[tuple[str | None, list]]:
     else:
         runs = [(None, data.get(name))]
     for bucket, items in runs:
-        if not isinstance(items, list):
-            continue
-        if len(items) <= CHUNK_ROWS:
-            yield bucket, items
-        else:
-            for start in range(0, len(items), CHUNK_ROWS):
-                yield bucket, items[start : start + CHUNK_ROWS]
+        if is_array(items):
+            for group in iter_chunks(items, CHUNK_ROWS):
+                yield bucket, group
 
 
-def _all_present(group: list, key_field: str, existing: dict[str, bytes]) -> bool:
-    """Whether every record of a run is an object whose key the store already has."""
-    try:
-        return all(map(existing.__contains__, [rec.get(key_field) for rec in group]))
-    except (AttributeError, TypeError):  # not an object, or an unhashable key: look closer
-        return False
+def _all_present(keys: list[str | None], existing: dict[str, bytes]) -> bool:
+    """Whether the store already has every record of a run."""
+    return len(existing) == len(keys) and None not in keys
 
 
 class _Engine:
-    """Classifies every record against the store and (when writing) writes it."""
+    """Classifies every record against the store and (when writing) writes it.
+
+    Nothing proportional to the file or the store is kept in Python: the store is asked for
+    the keys of one run of records at a time (``json_each`` over the run's keys), and what a
+    replace keeps is noted in a temporary table. The records' keys must be unique per
+    collection (preflight keeps the last of a repeated key; ``unique=False`` does that here).
+    """
 
     def __init__(
         self,
@@ -181,6 +181,8 @@ class _Engine:
         strategy: Strategy,
         format_id: str | None,
         audit_id: int | None = None,
+        *,
+        unique: bool = False,
     ) -> None:
         self.store = store
         self.data = data
@@ -188,6 +190,7 @@ class _Engine:
         self.format_id = format_id
         self.audit_id = audit_id  # None: dry run
         self.writing = audit_id is not None
+        self.unique = unique
         self.plans = empty_plans()
         self.pause = os.environ.get(PAUSE_ENV) if self.writing else None
 
@@ -197,58 +200,74 @@ class _Engine:
     def run(self, cancel: CancelFn | None) -> Generator[Progress, None, dict[str, CollectionPlan]]:
         self.cancel = cancel
         db = self.store.database
-        if self.strategy.deletes_all:
-            yield from self._delete_all()
+        if not self.unique:
+            keep_last_of_repeated_keys(self.data)
         names = collection_names(self.data)
         memory_keys: set[str] | None = None
         if "accessLogs" in names:
             memory_keys = {
                 k for _, m in _iter_pairs(self.data, "memories") if (k := _key("memories", m))
             }
+        if self.strategy.deletes_all:
+            db.execute_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_KEPT} (key TEXT PRIMARY KEY)")
         for name in names:
             yield from self._collection(db, name, memory_keys)
+        if self.strategy.deletes_all:
+            yield from self._delete_others(db, names)
+            db.execute_sql(f"DROP TABLE IF EXISTS {_KEPT}")
         return self.plans
 
     def _check_cancel(self) -> None:
         if self.cancel is not None and self.cancel():
             raise Cancelled("import cancelled")
 
-    def _delete_all(self) -> Generator[Progress, None, None]:
-        db = self.store.database
-        counts: list[tuple[str, TableSpec, int]] = []
-        for name, spec in SPECS.items():
-            n = db.execute_sql(f'SELECT count(*) FROM "{spec.table}"').fetchone()[0]
-            counts.append((name, spec, n))
-        others = db.execute_sql(
-            f'SELECT collection, count(*) FROM "{OTHER_SPEC.table}" GROUP BY collection'
-        ).fetchall()
-        others.sort(key=lambda r: order_key(r[0]))
-        for name, n in others:
-            counts.append((name, OTHER_SPEC, n))
-        total = len(ALL_SPECS)
-        for name, _spec, n in counts:
-            if n:
-                self._plan(name).deleted = n
-        if not self.writing:
-            return
-        for i, spec in enumerate(ALL_SPECS, 1):
-            params = (self.audit_id,) if spec.generic else (self.audit_id, _name_of(spec))
-            db.execute_sql(spec.log_all_sql, params)
-            db.execute_sql(f'DELETE FROM "{spec.table}"')
-            yield Progress(Phase.DELETE, _name_of(spec), i, total)
+    def _delete_others(self, db, names: list[str]) -> Generator[Progress, None, None]:
+        """Replace: every record of a collection the file does not hold goes (its previous
+        version kept for revert)."""
+        present = set(names)
+        gone: list[tuple[str, TableSpec]] = [
+            (name, spec) for name, spec in SPECS.items() if name not in present
+        ]
+        others = db.execute_sql(f'SELECT DISTINCT collection FROM "{OTHER_SPEC.table}"')
+        gone += [(name, OTHER_SPEC) for (name,) in others.fetchall() if name not in present]
+        gone.sort(key=lambda item: order_key(item[0]))
+        for i, (name, spec) in enumerate(gone, 1):
+            where = ' WHERE "collection" = ?' if spec.generic else ""
+            params: tuple = (name,) if spec.generic else ()
+            n = db.execute_sql(f'SELECT count(*) FROM "{spec.table}"{where}', params).fetchone()[0]
+            if not n:
+                continue
+            self._plan(name).deleted = n
+            if self.writing:
+                if spec.generic:
+                    db.execute_sql(spec.log_all_sql + where, (self.audit_id, name))
+                else:
+                    db.execute_sql(spec.log_all_sql, (self.audit_id, name))
+                db.execute_sql(f'DELETE FROM "{spec.table}"{where}', params)
+            yield Progress(Phase.DELETE, name, i, len(gone))
             self._check_cancel()
 
-    def _load_state(self, db, spec: TableSpec, name: str) -> dict[str, bytes]:
-        if self.strategy.deletes_all:
+    def _delete_unkept(self, db, spec: TableSpec, name: str) -> None:
+        """Replace: the records of this collection the file does not bring go."""
+        where = f"{_q(spec.key_column)} NOT IN (SELECT key FROM {_KEPT})"
+        params: tuple = ()
+        if spec.generic:
+            where += ' AND "collection" = ?'
+            params = (name,)
+        n = db.execute_sql(f'SELECT count(*) FROM "{spec.table}" WHERE {where}', params)
+        self._plan(name).deleted = n.fetchone()[0]
+        if self.writing and self._plan(name).deleted:
+            log_params = (self.audit_id, *params) if spec.generic else (self.audit_id, name)
+            db.execute_sql(f"{spec.log_all_sql} WHERE {where}", log_params)
+            db.execute_sql(f'DELETE FROM "{spec.table}" WHERE {where}', params)
+
+    def _lookup(self, db, spec: TableSpec, name: str, keys: list[str | None]) -> dict[str, bytes]:
+        """(key, hash) of the store's records among ``keys``."""
+        named = [k for k in keys if k is not None]
+        if not named:
             return {}
-        params = (name,) if spec.generic else ()
-        # skip only asks whether a key is there; merge compares content hashes
-        sql = spec.state_sql if self.strategy.overwrites else spec.keys_sql
-        cur = db.execute_sql(sql, params)
-        state: dict[str, bytes] = {}
-        while rows := cur.fetchmany(10000):
-            state.update(rows)
-        return state
+        params: tuple = (_KEYS_JSON(named), name) if spec.generic else (_KEYS_JSON(named),)
+        return dict(db.execute_sql(spec.lookup_sql, params).fetchall())
 
     def _collection(
         self, db, name: str, memory_keys: set[str] | None
@@ -256,55 +275,62 @@ class _Engine:
         spec = spec_for(name)
         total = count_records(self.data, name)
         yield Progress(Phase.READ_STORE, name, 0, total)
-        existing = self._load_state(db, spec, name)
+        where = ' WHERE "collection" = ?' if spec.generic else ""
+        params: tuple = (name,) if spec.generic else ()
+        store_empty = (
+            db.execute_sql(f'SELECT 1 FROM "{spec.table}"{where} LIMIT 1', params).fetchone()
+            is None
+        )
+        keeping = self.strategy.deletes_all and not store_empty
+        if keeping:
+            db.execute_sql(f"DELETE FROM {_KEPT}")
         self._check_cancel()
-        chunks = self._classify(name, spec, existing, memory_keys)
-        if not self.writing:
-            for _logs, _rows, done in chunks:
-                yield Progress(Phase.PLAN, name, done, total)
-                self._check_cancel()
-            return
-        # Into an empty table, build the secondary indexes once at the end (a sort) instead of
-        # row by row; the DROP and CREATE are part of the import's transaction.
-        deferred = []
-        if not spec.generic and not existing and total >= DEFER_INDEXES_FROM:
-            deferred = _secondary_indexes(db, spec.table)
-            for index, _sql in deferred:
-                db.execute_sql(f'DROP INDEX "{index}"')
-        # (Serializing on a helper thread while this one writes was tried: the GIL hand-over
-        # between the two cost as much as the overlap gained.)
-        for logs, rows, done in chunks:
-            self._flush(db, spec, logs, rows)
-            yield Progress(Phase.WRITE, name, done, total)
-            self._check_cancel()
-        for i, (_index, sql) in enumerate(deferred):
-            yield Progress(Phase.INDEX, name, i, len(deferred))
-            db.execute_sql(sql)
-
-    def _classify(
-        self, name: str, spec: TableSpec, existing: dict[str, bytes], memory_keys: set[str] | None
-    ) -> Iterator[tuple[list[tuple], list[tuple], int]]:
-        """Classify (and, when writing, serialize) every record of one collection against the
-        store's (key, hash) pairs; yields (change-log params, rows, records done) about every
-        CHUNK_ROWS records."""
-        classifier = _Classifier(self, name, spec, existing, memory_keys)
-        key_field = classifier.key_field
+        classifier = _Classifier(self, name, spec, memory_keys)
         # skip, when the store already has every record of a run (a repeated import): count
         # them, nothing more to look at
         quick = not self.strategy.overwrites and classifier.only_memories is None
+        # Into an empty table, build the secondary indexes once at the end (a sort) instead of
+        # row by row; the DROP and CREATE are part of the import's transaction.
+        deferred = []
+        if self.writing and not spec.generic and store_empty and total >= DEFER_INDEXES_FROM:
+            deferred = _secondary_indexes(db, spec.table)
+            for index, _sql in deferred:
+                db.execute_sql(f'DROP INDEX "{index}"')
         done = 0
         next_report = CHUNK_ROWS
         for bucket, group in _iter_groups(self.data, name):
-            if quick and _all_present(group, key_field, existing):
+            keys = classifier.keys(group)
+            existing = {} if store_empty else self._lookup(db, spec, name, keys)
+            if quick and _all_present(keys, existing):
                 classifier.plan.skipped += len(group)
             else:
-                classifier.classify(bucket, group)
+                classifier.classify(bucket, group, keys, existing)
+            if keeping and classifier.kept:
+                db.cursor().executemany(
+                    f"INSERT OR IGNORE INTO {_KEPT} (key) VALUES (?)", classifier.kept
+                )
+            classifier.kept = []
             done += len(group)
             if done >= next_report:
                 next_report = done + CHUNK_ROWS
-                yield classifier.logs, classifier.rows, done
+                if self.writing:
+                    self._flush(db, spec, classifier.logs, classifier.rows)
+                    yield Progress(Phase.WRITE, name, done, total)
+                else:
+                    yield Progress(Phase.PLAN, name, done, total)
                 classifier.logs, classifier.rows = [], []
-        yield classifier.logs, classifier.rows, done
+                self._check_cancel()
+        if self.writing:
+            self._flush(db, spec, classifier.logs, classifier.rows)
+            yield Progress(Phase.WRITE, name, done, total)
+        else:
+            yield Progress(Phase.PLAN, name, done, total)
+        self._check_cancel()
+        if keeping:
+            self._delete_unkept(db, spec, name)
+        for i, (_index, sql) in enumerate(deferred):
+            yield Progress(Phase.INDEX, name, i, len(deferred))
+            db.execute_sql(sql)
 
     def _flush(self, db, spec: TableSpec, logs: list[tuple], rows: list[tuple]) -> None:
         if not rows:
@@ -318,6 +344,14 @@ class _Engine:
             self.pause = None
 
 
+_KEPT = "temp.wizard_replace_kept"
+_KEYS_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 class _Classifier:
     """The classification of one collection's records, a run at a time."""
 
@@ -326,22 +360,30 @@ class _Classifier:
         engine: _Engine,
         name: str,
         spec: TableSpec,
-        existing: dict[str, bytes],
         memory_keys: set[str] | None,
     ) -> None:
         self.name = name
         self.plan = engine._plan(name)
-        self.existing = existing
         self.only_memories = memory_keys if name == "accessLogs" else None
         self.fmt, self.writing, self.audit_id = engine.format_id, engine.writing, engine.audit_id
         self.merge_like = engine.strategy.overwrites
         self.key_field = collection(name).key
         self.build = spec.row_builder
         self.salted = name == "observations"  # an observation's hash includes its bucket
-        self.written: dict[str, bytes] = {}  # key -> digest (or a marker) of this import
-        self.unchanged: set[str] = set()
         self.rows: list[tuple] = []  # rows to write
         self.logs: list[tuple] = []  # change-log parameters (previous versions to keep)
+        self.kept: list[tuple[str]] = []  # keys the import holds (what a replace keeps)
+
+    def keys(self, group: list) -> list[str | None]:
+        """The key of each record of a run (None: no usable key)."""
+        key_field, name = self.key_field, self.name
+        keys: list[str | None] = []
+        for rec in group:
+            key = rec.get(key_field) if rec.__class__ is dict else None
+            if key.__class__ is not str or not key:
+                key = _key(name, rec)
+            keys.append(key)
+        return keys
 
     def serialized(self, rec: dict, bucket: str | None) -> tuple[dict, str, bytes]:
         """The record as stored (origin stamped), its JSON text and its content hash."""
@@ -354,61 +396,41 @@ class _Classifier:
             text = _ASCII_ENCODER.encode(stamped)
             return stamped, text, content_hash(text, salt_bucket)
 
-    def classify(self, bucket: str | None, group: list) -> None:
-        """Classify a run of records (one bucket's, for observations)."""
+    def classify(
+        self, bucket: str | None, group: list, keys: list[str | None], existing: dict[str, bytes]
+    ) -> None:
+        """Classify a run of records (one bucket's, for observations) against the store's
+        (key, hash) pairs of the same keys."""
         # This loop runs once per record (600k at agentmemory's caps): names are bound locally
         # and building the row is inlined.
-        name, plan, written, unchanged = self.name, self.plan, self.written, self.unchanged
-        existing, pop, only_memories = self.existing, self.existing.pop, self.only_memories
+        name, plan, only_memories = self.name, self.plan, self.only_memories
         writing, audit_id, merge_like = self.writing, self.audit_id, self.merge_like
-        skip_existing = not merge_like
-        key_field, build, serialized = self.key_field, self.build, self.serialized
-        rows, logs = self.rows, self.logs
-        for rec in group:
-            key = rec.get(key_field) if rec.__class__ is dict else None
-            if key.__class__ is not str or not key:
-                key = _key(name, rec)
-            if (
-                key is None
-                or (only_memories is not None and key not in only_memories)
-                or (skip_existing and key in existing)  # skip: the store has it
-            ):
+        build, serialized = self.build, self.serialized
+        rows, logs, kept = self.rows, self.logs, self.kept
+        get = existing.get
+        for rec, key in zip(group, keys):  # noqa: B905 - same length by construction
+            if key is None or (only_memories is not None and key not in only_memories):
                 plan.skipped += 1
-            elif key in written:  # the same key again in this import: the last one wins
-                prev = written[key]
-                if prev is not _SKIPPED and (writing or key in unchanged):
-                    stamped, text, digest = serialized(rec, bucket)
-                    if digest != prev:
-                        written[key] = digest
-                        if key in unchanged:
-                            unchanged.discard(key)
-                            plan.unchanged -= 1
-                            plan.updated += 1
-                        if writing:
-                            logs.append((audit_id, name, key, audit_id))
-                            rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
+                continue
+            old = get(key)
+            if old is not None and not merge_like:  # skip: the store has it
+                plan.skipped += 1
+                continue
+            kept.append((key,))
+            if old is None and not writing:
+                plan.inserted += 1  # a dry run does not hash what it would simply insert
+                continue
+            stamped, text, digest = serialized(rec, bucket)
+            if old is None:
+                plan.inserted += 1
+                rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
+            elif old == digest:
+                plan.unchanged += 1
             else:
-                old = pop(key, None)
-                if old is not None and not merge_like:
-                    plan.skipped += 1
-                    written[key] = _SKIPPED
-                elif old is None and not writing:
-                    plan.inserted += 1
-                    written[key] = _UNHASHED
-                else:
-                    stamped, text, digest = serialized(rec, bucket)
-                    written[key] = digest
-                    if old is None:
-                        plan.inserted += 1
-                        rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
-                    elif old == digest:
-                        plan.unchanged += 1
-                        unchanged.add(key)
-                    else:
-                        plan.updated += 1
-                        if writing:
-                            logs.append((audit_id, name, key, audit_id))
-                            rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
+                plan.updated += 1
+                if writing:
+                    logs.append((audit_id, name, key, audit_id))
+                    rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
 
 
 def _secondary_indexes(db, table: str) -> list[tuple[str, str]]:
@@ -425,13 +447,6 @@ def _key(name: str, rec: Any) -> str | None:
     return record_key(name, rec) if isinstance(rec, dict) else None
 
 
-def _name_of(spec: TableSpec) -> str:
-    for name, s in SPECS.items():
-        if s is spec:
-            return name
-    return "other"
-
-
 def _pause(prefix: str, cancel: CancelFn | None) -> None:
     """The test hook: announce the pause, then wait for the resume file (or cancel)."""
     Path(prefix + ".paused").write_text(str(os.getpid()))
@@ -443,10 +458,13 @@ def _pause(prefix: str, cancel: CancelFn | None) -> None:
         time.sleep(0.01)
 
 
-def _data_and_format(data: dict | Inspection, format_id: str | None) -> tuple[dict, str | None]:
+def _data_and_format(
+    data: dict | Inspection, format_id: str | None
+) -> tuple[dict, str | None, bool]:
+    """The records, their format, and whether their keys are known to be unique."""
     if isinstance(data, Inspection):
-        return data.data or {}, format_id or data.format
-    return data, format_id
+        return data.data or {}, format_id or data.format, data.unique_keys
+    return data, format_id, False
 
 
 def plan_steps(
@@ -463,8 +481,8 @@ def plan_steps(
     the origin stamped on records without one is accounted for, as the import does.
     """
     strategy = Strategy(strategy)
-    payload, fmt = _data_and_format(data, format_id)
-    engine = _Engine(store, payload, strategy, fmt)
+    payload, fmt, unique = _data_and_format(data, format_id)
+    engine = _Engine(store, payload, strategy, fmt, unique=unique)
     with paused_gc(), store.errors(), store.database.atomic():
         plans = yield from engine.run(cancel)
     yield Progress(Phase.DONE, None, 1, 1)
@@ -486,9 +504,18 @@ class ImportWrite:
     commit has returned.
     """
 
-    def __init__(self, store: Store, data: dict, strategy: Strategy, format_id: str | None):
+    def __init__(
+        self,
+        store: Store,
+        data: dict,
+        strategy: Strategy,
+        format_id: str | None,
+        *,
+        unique: bool = False,
+    ) -> None:
         self.store = store
         self.data = data
+        self.unique = unique  # keys known unique per collection (preflight checked them)
         self.strategy = Strategy(strategy)
         self.format_id = format_id
         self.plans = empty_plans()
@@ -511,7 +538,9 @@ class ImportWrite:
         db = store.database
         with paused_gc(), store.errors(), store.write_transaction(attempt):
             self.audit_id = write_entry(db, entry)
-            engine = _Engine(store, self.data, self.strategy, self.format_id, self.audit_id)
+            engine = _Engine(
+                store, self.data, self.strategy, self.format_id, self.audit_id, unique=self.unique
+            )
             self.plans = engine.plans
             plans = yield from engine.run(cancel)
             yield Progress(Phase.COMMIT, None, 0, 1)  # the commit is one long step

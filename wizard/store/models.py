@@ -339,16 +339,14 @@ class TableSpec:
         return f"{_q(self.key_column)} = ?"
 
     @cached_property
-    def state_sql(self) -> str:
-        """(key, hash) of every row of one collection."""
-        where = ' WHERE "collection" = ?' if self.generic else ""
-        return f"SELECT {_q(self.key_column)}, hash FROM {_q(self.table)}{where}"
-
-    @cached_property
-    def keys_sql(self) -> str:
-        """(key, 1) of every row of one collection: what skip needs (presence, not content)."""
-        where = ' WHERE "collection" = ?' if self.generic else ""
-        return f"SELECT {_q(self.key_column)}, 1 FROM {_q(self.table)}{where}"
+    def lookup_sql(self) -> str:
+        """(key, hash) of the rows among some keys (params: the keys as a JSON array [, the
+        collection])."""
+        where = ' AND "collection" = ?' if self.generic else ""
+        return (
+            f"SELECT {_q(self.key_column)}, hash FROM {_q(self.table)} WHERE"
+            f" {_q(self.key_column)} IN (SELECT value FROM json_each(?)){where}"
+        )
 
     @cached_property
     def _prev_columns(self) -> str:

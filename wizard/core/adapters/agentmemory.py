@@ -8,6 +8,7 @@ from wizard.core import versions as versions_rules
 from wizard.core.collections import ALWAYS_PRESENT, empty_collection
 from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
 from wizard.core.problems import Code, InputRefused, Problem
+from wizard.core.spool import RecordList, is_array
 
 COLLECTION_KEYS = ("sessions", "memories", "observations")
 
@@ -110,6 +111,17 @@ def _version_text(version: object) -> str | None:
     return version if isinstance(version, str) else None
 
 
+def _joined(target: list | RecordList | None, more: list | RecordList) -> list | RecordList:
+    """``target`` followed by ``more`` (a new list when ``target`` is None); a RecordList when
+    either is one, sharing the spool's chunks."""
+    if target is None:
+        return more if isinstance(more, RecordList) else list(more)
+    if isinstance(more, RecordList) and not isinstance(target, RecordList):
+        target = RecordList(more.spool, target)
+    target.extend(more)
+    return target
+
+
 def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
     """Merge the pages in order: collections are concatenated, observation buckets extended."""
     pages = payload.value
@@ -134,20 +146,20 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
                     )
                 bucket_map = merged.setdefault("observations", {})
                 for sid, bucket in value.items():
-                    if not isinstance(bucket, list):
+                    if not is_array(bucket):
                         raise InputRefused(
                             "must be an array",
                             path=f"line {line_no}: observations.{sid}",
                             code=Code.WRONG_SHAPE,
                         )
-                    bucket_map.setdefault(sid, []).extend(bucket)
-            elif isinstance(value, list):
-                target = merged.setdefault(key, [])
-                if not isinstance(target, list):
+                    bucket_map[sid] = _joined(bucket_map.get(sid), bucket)
+            elif is_array(value):
+                target = merged.get(key)
+                if target is not None and not is_array(target):
                     raise InputRefused(
                         "must be an array", path=f"line {line_no}: {key}", code=Code.WRONG_SHAPE
                     )
-                target.extend(value)
+                merged[key] = _joined(target, value)
             elif key not in merged:
                 merged[key] = value
     # The file's version is the first page's, even when that page has none.

@@ -107,10 +107,11 @@ class StrategyPage(QWizardPage):
         rows = [(name, c["deleted"]) for name, c in collection_rows(collections) if c["deleted"]]
         detail = "\n".join(f"  {collection_label(n)}: {fmt_int(d)}" for n, d in rows)
         text = (
-            f"Replace deletes all {fmt_int(deleted)} existing record"
-            f"{'s' if deleted != 1 else ''} in the store before importing this file."
+            f"Replace deletes the {fmt_int(deleted)} record{'s' if deleted != 1 else ''} of "
+            "the store that this file does not hold, and makes every other one as the file "
+            "has it."
             if deleted
-            else "The store is empty: Replace deletes nothing."
+            else "Replace deletes nothing here: the store holds no record this file lacks."
         )
         info = (f"{detail}\n\n" if detail else "") + (
             "The audit history is kept, and the import can be reverted from it. Continue?"

@@ -1,0 +1,253 @@
+"""Record arrays too big to keep in memory, kept in a private temporary SQLite file instead.
+
+A 350 MB export decoded into Python objects takes more than a gigabyte. The reader
+(``jsonstream``) keeps the record arrays of a file in memory up to a budget; past it, each
+array becomes a :class:`RecordList`: the same records, held as JSON text in chunks of at most
+:data:`CHUNK_RECORDS` in a :class:`Spool` (a SQLite file in a private temporary folder, removed
+when the last list using it is gone, or at exit). Reading a RecordList decodes one chunk at a
+time, so whatever walks a collection (validation, caps, the import) holds one chunk, never the
+file.
+
+A RecordList is a sequence, not a ``list``: code that walks record arrays asks
+:func:`is_array`, and ``iter_chunks`` walks any array a chunk at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeGuard
+
+CHUNK_RECORDS = 2000  # records per stored chunk (and per chunk read back)
+CHUNK_CHARS = 1024 * 1024  # text per stored chunk, at most about this much
+# Record text kept in memory by the reader before arrays go to a spool (see jsonstream).
+SPILL_AFTER = 8 * 1024 * 1024
+SPOOL_PREFIX = "agentmemory-wizard-spool-"
+
+_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def _remove(db: sqlite3.Connection, folder: str) -> None:
+    try:
+        db.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Spool:
+    """A private temporary SQLite file of JSON text chunks, removed when it is collected.
+
+    Chunks are written once and never changed, so lists may share them. Access is serialised
+    by a lock: a spool is written by the reading thread and read later by another worker.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        self.folder = tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=directory)  # mode 0700
+        path = os.path.join(self.folder, "records.sqlite")
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        for pragma in (
+            "journal_mode = OFF",
+            "synchronous = OFF",
+            "cache_size = -2048",
+            "temp_store = FILE",
+        ):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _remove, self._db, self.folder)
+
+    def put(self, text: str) -> int:
+        with self._lock:
+            cur = self._db.execute("INSERT INTO chunks (text) VALUES (?)", (text,))
+            return int(cur.lastrowid or 0)
+
+    def get(self, chunk_id: int) -> str:
+        with self._lock:
+            row = self._db.execute("SELECT text FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+        return str(row[0])
+
+    def close(self) -> None:
+        """Remove the file now (the lists using it can no longer be read)."""
+        self._finalizer()
+
+
+class RecordList:
+    """A sequence of records kept as JSON text chunks in a :class:`Spool`.
+
+    ``append`` takes a decoded record, ``append_text`` the JSON text of one record as read
+    (kept as is: nothing is encoded again), ``extend_text`` a JSON array's text. Iterating
+    decodes one chunk at a time.
+    """
+
+    __slots__ = ("__weakref__", "_chunks", "_len", "_pending", "_pending_chars", "spool")
+
+    def __init__(self, spool: Spool, records: Iterable[Any] = ()) -> None:
+        self.spool = spool
+        self._chunks: list[tuple[int, int]] = []  # (chunk id, records in it)
+        self._len = 0
+        self._pending: list[str] = []  # texts of records not yet stored
+        self._pending_chars = 0
+        self.extend(records)
+
+    # -- writing ------------------------------------------------------------------------------
+    def append(self, record: Any) -> None:
+        self.append_text(_ENCODE(record))
+
+    def append_text(self, text: str) -> None:
+        self._pending.append(text)
+        self._pending_chars += len(text)
+        self._len += 1
+        if len(self._pending) >= CHUNK_RECORDS or self._pending_chars >= CHUNK_CHARS:
+            self._flush()
+
+    def extend_text(self, array_text: str, count: int) -> None:
+        """Add the ``count`` records of one JSON array's text (``[...]``), stored as it is."""
+        if not count:
+            return
+        self._flush()
+        self._chunks.append((self.spool.put(array_text), count))
+        self._len += count
+
+    def extend(self, records: Iterable[Any]) -> None:
+        if isinstance(records, RecordList) and records.spool is self.spool:
+            records._flush()
+            self._flush()
+            self._chunks.extend(records._chunks)  # chunks never change: shared
+            self._len += records._len
+            return
+        for record in records:
+            self.append(record)
+
+    def _flush(self) -> None:
+        if self._pending:
+            text = "[" + ",".join(self._pending) + "]"
+            self._chunks.append((self.spool.put(text), len(self._pending)))
+            self._pending = []
+            self._pending_chars = 0
+
+    # -- reading ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._len
+
+    def __bool__(self) -> bool:
+        return self._len > 0
+
+    def stored_chunks(self) -> Iterator[list[Any]]:
+        """The records a stored chunk at a time (at most CHUNK_RECORDS each, rarely fewer)."""
+        self._flush()
+        for chunk_id, _count in self._chunks:
+            yield json.loads(self.spool.get(chunk_id))
+
+    def __iter__(self) -> Iterator[Any]:
+        for chunk in self.stored_chunks():
+            yield from chunk
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._len)
+            if step != 1:
+                return list(self)[index]
+            return self._range(start, stop)
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError("RecordList index out of range")
+        found = self._range(index, index + 1)
+        return found[0]
+
+    def _range(self, start: int, stop: int) -> list[Any]:
+        self._flush()
+        out: list[Any] = []
+        offset = 0
+        for chunk_id, count in self._chunks:
+            if offset >= stop:
+                break
+            if offset + count > start:
+                records = json.loads(self.spool.get(chunk_id))
+                out.extend(records[max(start - offset, 0) : stop - offset])
+            offset += count
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, RecordList)):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<RecordList of {self._len} records in {len(self._chunks)} chunks>"
+
+
+def is_array(value: object) -> TypeGuard[list[Any] | RecordList]:
+    """Whether a value is a JSON array: a list, or a RecordList kept in a spool."""
+    return value.__class__ is list or isinstance(value, (list, RecordList))
+
+
+def iter_chunks(records: list[Any] | RecordList, size: int) -> Iterator[list[Any]]:
+    """The records of an array in order, at most ``size`` at a time."""
+    if isinstance(records, RecordList):
+        for chunk in records.stored_chunks():
+            if len(chunk) <= size:
+                yield chunk
+            else:
+                for start in range(0, len(chunk), size):
+                    yield chunk[start : start + size]
+        return
+    if len(records) <= size:
+        yield records
+        return
+    for start in range(0, len(records), size):
+        yield records[start : start + size]
+
+
+def materialize(value: Any, depth: int = 3) -> Any:
+    """The same value with every RecordList in its top levels made a list (in place)."""
+    if isinstance(value, RecordList):
+        return list(value)
+    if depth and isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (RecordList, dict, list)):
+                value[key] = materialize(item, depth - 1)
+    elif depth and value.__class__ is list:
+        for i, item in enumerate(value):
+            if isinstance(item, (RecordList, dict)):
+                value[i] = materialize(item, depth - 1)
+    return value
+
+
+def head_view(value: Any, records: int = 50, budget: int = 2000) -> Any:
+    """A small copy for looking at a file's shape: every RecordList in the top levels replaced
+    by a list of its first ``records`` records, ``budget`` records in all (later ones by empty
+    lists); records are shared, not copied."""
+    left = [budget]
+
+    def view(item: Any, depth: int) -> Any:
+        if isinstance(item, RecordList):
+            n = min(records, left[0])
+            left[0] -= n
+            return item[:n] if n else []
+        if not depth or not holds_spooled(item, depth):
+            return item
+        if isinstance(item, dict):
+            return {k: view(v, depth - 1) for k, v in item.items()}
+        return [view(v, depth - 1) for v in item]
+
+    return view(value, 3)
+
+
+def holds_spooled(value: Any, depth: int = 3) -> bool:
+    """Whether a RecordList sits in the top levels of a value."""
+    if isinstance(value, RecordList):
+        return True
+    if depth and isinstance(value, dict):
+        return any(holds_spooled(v, depth - 1) for v in value.values())
+    if depth and value.__class__ is list:
+        return any(holds_spooled(v, depth - 1) for v in value if isinstance(v, (dict, list)))
+    return False
