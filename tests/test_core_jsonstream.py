@@ -127,8 +127,8 @@ def test_big_arrays_are_streamed_and_small_ones_after_them_still_read(monkeypatc
     calls = []
     original = jsonstream.JsonStream._small_array
 
-    def spy(self, depth):
-        result = original(self, depth)
+    def spy(self, depth, parent):
+        result = original(self, depth, parent)
         calls.append(result is not None)
         return result
 

@@ -101,13 +101,14 @@ class JsonStream:
         self.spool: Spool | None = None
         self._held = 0
 
-    def _spilling(self, depth: int) -> bool:
+    def _record_array(self, depth: int, parent: str) -> bool:
+        """Whether an array holds records: the value of a key of the document (or of a JSON
+        Lines page) or of an object one level down (an observation bucket)."""
+        return self._spill_after is not None and parent == "object" and (depth == 1 or depth == 2)
+
+    def _spilling(self, depth: int, parent: str) -> bool:
         """Whether a record array at ``depth`` now goes to the spool."""
-        return (
-            self._spill_after is not None
-            and (depth == 1 or depth == 2)
-            and self._held > self._spill_after
-        )
+        return self._held > (self._spill_after or 0) and self._record_array(depth, parent)
 
     def _spooled(self) -> RecordList:
         if self.spool is None:
@@ -254,7 +255,7 @@ class JsonStream:
         if char == "{" and (depth == 0 or (depth == 1 and parent == "object")):
             return self._object(depth, path)
         if char == "[" and depth <= 2:
-            return self._array(depth, path)
+            return self._array(depth, path, parent)
         return self._decode(depth, path)
 
     def _object(self, depth: int, path: str) -> dict:
@@ -289,16 +290,16 @@ class JsonStream:
                     code=Code.SYNTAX_ERROR,
                 )
 
-    def _array(self, depth: int, path: str) -> list | RecordList:
-        small = self._small_array(depth)
+    def _array(self, depth: int, path: str, parent: str) -> list | RecordList:
+        small = self._small_array(depth, parent)
         if small is not None:
             return small
         self.pos += 1
-        result: list | RecordList = self._spooled() if self._spilling(depth) else []
+        result: list | RecordList = self._spooled() if self._spilling(depth, parent) else []
         if self._peek() == "]":
             self.pos += 1
             return result
-        counted = self._spill_after is not None and (depth == 1 or depth == 2)
+        counted = self._record_array(depth, parent)
         child = depth + 1
         depth_budget = self.max_depth - child
         while True:
@@ -338,7 +339,7 @@ class JsonStream:
                 result.append(value)
                 if counted:
                     self._held += self.pos - pos
-            if counted and result.__class__ is list and self._spilling(depth):
+            if counted and result.__class__ is list and self._spilling(depth, parent):
                 spooled = self._spooled()
                 spooled.extend(result)
                 result = spooled
@@ -365,7 +366,7 @@ class JsonStream:
                     code=Code.SYNTAX_ERROR,
                 )
 
-    def _small_array(self, depth: int) -> list | RecordList | None:
+    def _small_array(self, depth: int, parent: str) -> list | RecordList | None:
         """The array at ``pos`` decoded in one C call when it is small and plainly valid.
 
         None (nothing consumed) leaves it to the element-by-element path, which locates any
@@ -409,8 +410,8 @@ class JsonStream:
         self._small_size = max(SMALL_FIRST, 2 * (end - start))
         self._small_misses = 0
         self._counted(len(value))
-        if self._spill_after is not None and (depth == 1 or depth == 2):
-            if self._spilling(depth):
+        if self._record_array(depth, parent):
+            if self._spilling(depth, parent):
                 spooled = self._spooled()
                 spooled.extend_text(text[start:end], len(value))
                 return spooled

@@ -24,13 +24,13 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeGuard
 
+from wizard.core import fastjson
+
 CHUNK_RECORDS = 2000  # records per stored chunk (and per chunk read back)
 CHUNK_CHARS = 1024 * 1024  # text per stored chunk, at most about this much
 # Record text kept in memory by the reader before arrays go to a spool (see jsonstream).
 SPILL_AFTER = 8 * 1024 * 1024
 SPOOL_PREFIX = "agentmemory-wizard-spool-"
-
-_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 
 
 def _remove(db: sqlite3.Connection, folder: str) -> None:
@@ -97,7 +97,7 @@ class RecordList:
 
     # -- writing ------------------------------------------------------------------------------
     def append(self, record: Any) -> None:
-        self.append_text(_ENCODE(record))
+        self.append_text(fastjson.dumps(record))
 
     def append_text(self, text: str) -> None:
         self._pending.append(text)
@@ -207,47 +207,61 @@ def iter_chunks(records: list[Any] | RecordList, size: int) -> Iterator[list[Any
         yield records[start : start + size]
 
 
-def materialize(value: Any, depth: int = 3) -> Any:
-    """The same value with every RecordList in its top levels made a list (in place)."""
+def materialize(value: Any) -> Any:
+    """The same document (or list of JSON Lines pages) with every RecordList made a list, in
+    place."""
+    if value.__class__ is list:
+        return [materialize(doc) if isinstance(doc, dict) else doc for doc in value]
     if isinstance(value, RecordList):
         return list(value)
-    if depth and isinstance(value, dict):
+    if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(item, (RecordList, dict, list)):
-                value[key] = materialize(item, depth - 1)
-    elif depth and value.__class__ is list:
-        for i, item in enumerate(value):
-            if isinstance(item, (RecordList, dict)):
-                value[i] = materialize(item, depth - 1)
+            if isinstance(item, RecordList):
+                value[key] = list(item)
+            elif isinstance(item, dict):
+                for inner, records in item.items():
+                    if isinstance(records, RecordList):
+                        item[inner] = list(records)
     return value
 
 
 def head_view(value: Any, records: int = 50, budget: int = 2000) -> Any:
-    """A small copy for looking at a file's shape: every RecordList in the top levels replaced
-    by a list of its first ``records`` records, ``budget`` records in all (later ones by empty
-    lists); records are shared, not copied."""
+    """A small copy for looking at a file's shape: every RecordList replaced by a list of its
+    first ``records`` records, ``budget`` records in all (later ones by empty lists); records
+    are shared, not copied. RecordLists sit only where the reader puts them: as values of an
+    object one or two levels down (of each page, for JSON Lines)."""
     left = [budget]
 
-    def view(item: Any, depth: int) -> Any:
-        if isinstance(item, RecordList):
-            n = min(records, left[0])
-            left[0] -= n
-            return item[:n] if n else []
-        if not depth or not holds_spooled(item, depth):
+    def head(item: Any) -> Any:
+        if not isinstance(item, RecordList):
             return item
-        if isinstance(item, dict):
-            return {k: view(v, depth - 1) for k, v in item.items()}
-        return [view(v, depth - 1) for v in item]
+        n = min(records, left[0])
+        left[0] -= n
+        return item[:n] if n else []
 
-    return view(value, 3)
+    def page(doc: Any) -> Any:
+        if not isinstance(doc, dict) or not holds_spooled(doc):
+            return doc
+        return {
+            k: {b: head(x) for b, x in v.items()} if isinstance(v, dict) else head(v)
+            for k, v in doc.items()
+        }
+
+    if value.__class__ is list:
+        return [page(doc) for doc in value]
+    return page(value)
 
 
-def holds_spooled(value: Any, depth: int = 3) -> bool:
-    """Whether a RecordList sits in the top levels of a value."""
-    if isinstance(value, RecordList):
-        return True
-    if depth and isinstance(value, dict):
-        return any(holds_spooled(v, depth - 1) for v in value.values())
-    if depth and value.__class__ is list:
-        return any(holds_spooled(v, depth - 1) for v in value if isinstance(v, (dict, list)))
+def holds_spooled(value: Any) -> bool:
+    """Whether a parsed document (or the list of JSON Lines pages) holds a RecordList where
+    the reader puts them."""
+    if value.__class__ is list:
+        return any(holds_spooled(doc) for doc in value if isinstance(doc, dict))
+    if not isinstance(value, dict):
+        return isinstance(value, RecordList)
+    for item in value.values():
+        if isinstance(item, RecordList):
+            return True
+        if isinstance(item, dict) and any(isinstance(x, RecordList) for x in item.values()):
+            return True
     return False

@@ -33,6 +33,7 @@ from wizard.core.collections import (
     order_key,
     record_key,
 )
+from wizard.core.fastjson import dumps_utf8, json_utf8, maybe_json_differs
 from wizard.core.inspection import Inspection
 from wizard.core.names import Phase, Strategy
 from wizard.core.preflight import keep_last_of_repeated_keys
@@ -120,11 +121,6 @@ class Plan:
         }
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-# For the rare record holding a lone surrogate ("\ud800"): escaped, it is valid UTF-8 text.
-_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
-
-
 def _bucket_salt(bucket: str | None) -> bytes:
     return b"\x00" + (bucket or "").encode("utf-8")
 
@@ -158,11 +154,6 @@ def _iter_groups(data: dict, name: str) -> Iterator[tuple[str | None, list]]:
         if is_array(items):
             for group in iter_chunks(items, CHUNK_ROWS):
                 yield bucket, group
-
-
-def _all_present(keys: list[str | None], existing: dict[str, bytes]) -> bool:
-    """Whether the store already has every record of a run."""
-    return len(existing) == len(keys) and None not in keys
 
 
 class _Engine:
@@ -261,6 +252,15 @@ class _Engine:
             db.execute_sql(f"{spec.log_all_sql} WHERE {where}", log_params)
             db.execute_sql(f'DELETE FROM "{spec.table}" WHERE {where}', params)
 
+    def _all_present(self, db, spec: TableSpec, name: str, keys: list[str | None]) -> bool:
+        """Whether the store already has every record of a run (counted by SQLite)."""
+        if None in keys:
+            return False
+        if not keys:
+            return True
+        params: tuple = (_KEYS_JSON(keys), name) if spec.generic else (_KEYS_JSON(keys),)
+        return bool(db.execute_sql(spec.count_sql, params).fetchone()[0] == len(keys))
+
     def _lookup(self, db, spec: TableSpec, name: str, keys: list[str | None]) -> dict[str, bytes]:
         """(key, hash) of the store's records among ``keys``."""
         named = [k for k in keys if k is not None]
@@ -299,11 +299,13 @@ class _Engine:
         done = 0
         next_report = CHUNK_ROWS
         for bucket, group in _iter_groups(self.data, name):
+            if not group:
+                continue
             keys = classifier.keys(group)
-            existing = {} if store_empty else self._lookup(db, spec, name, keys)
-            if quick and _all_present(keys, existing):
+            if quick and not store_empty and self._all_present(db, spec, name, keys):
                 classifier.plan.skipped += len(group)
             else:
+                existing = {} if store_empty else self._lookup(db, spec, name, keys)
                 classifier.classify(bucket, group, keys, existing)
             if keeping and classifier.kept:
                 db.cursor().executemany(
@@ -385,16 +387,23 @@ class _Classifier:
             keys.append(key)
         return keys
 
-    def serialized(self, rec: dict, bucket: str | None) -> tuple[dict, str, bytes]:
-        """The record as stored (origin stamped), its JSON text and its content hash."""
+    def serialized(self, rec: dict, bucket: str | None) -> tuple[dict, str, bytes, bytes]:
+        """The record as stored (origin stamped), its JSON text and UTF-8 bytes, and its
+        content hash."""
         stamped = stamp_origin(self.name, rec, self.fmt)
-        text = _ENCODER.encode(stamped)
-        salt_bucket = bucket if self.salted else None
-        try:
-            return stamped, text, content_hash(text, salt_bucket)
-        except UnicodeEncodeError:  # a lone surrogate (JavaScript allows them): escape it
-            text = _ASCII_ENCODER.encode(stamped)
-            return stamped, text, content_hash(text, salt_bucket)
+        text, data = dumps_utf8(stamped)  # a lone surrogate comes escaped: valid UTF-8
+        return stamped, text, data, self.digest(data, bucket)
+
+    def digest(self, data: bytes, bucket: str | None) -> bytes:
+        h = blake2b(data, digest_size=16)
+        if self.salted:
+            h.update(_bucket_salt(bucket))
+        return h.digest()
+
+    def same_as_before(self, stamped: dict, data: bytes, bucket: str | None, old: bytes) -> bool:
+        """Whether a record whose hash differs from the store's is the same record written by
+        an earlier version in ``json``'s form (a float below 1e-4)."""
+        return maybe_json_differs(data) and self.digest(json_utf8(stamped), bucket) == old
 
     def classify(
         self, bucket: str | None, group: list, keys: list[str | None], existing: dict[str, bytes]
@@ -420,11 +429,11 @@ class _Classifier:
             if old is None and not writing:
                 plan.inserted += 1  # a dry run does not hash what it would simply insert
                 continue
-            stamped, text, digest = serialized(rec, bucket)
+            stamped, text, data, digest = serialized(rec, bucket)
             if old is None:
                 plan.inserted += 1
                 rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
-            elif old == digest:
+            elif old == digest or self.same_as_before(stamped, data, bucket, old):
                 plan.unchanged += 1
             else:
                 plan.updated += 1

@@ -339,6 +339,13 @@ class TableSpec:
         return f"{_q(self.key_column)} = ?"
 
     @cached_property
+    def count_sql(self) -> str:
+        """How many rows there are among some keys (params as for ``lookup_sql``)."""
+        return self.lookup_sql.replace(
+            f"SELECT {_q(self.key_column)}, hash FROM", "SELECT count(*) FROM", 1
+        )
+
+    @cached_property
     def lookup_sql(self) -> str:
         """(key, hash) of the rows among some keys (params: the keys as a JSON array [, the
         collection])."""
