@@ -125,9 +125,10 @@ def _bucket_salt(bucket: str | None) -> bytes:
     return b"\x00" + (bucket or "").encode("utf-8")
 
 
-def content_hash(text: str, bucket: str | None = None) -> bytes:
-    """16-byte digest of what a row holds (an observation's bucket included)."""
-    h = blake2b(text.encode("utf-8"), digest_size=16)
+def content_hash(text: str | bytes, bucket: str | None = None) -> bytes:
+    """16-byte digest of what a row holds (its text, or the UTF-8 bytes of it; an observation's
+    bucket included)."""
+    h = blake2b(text.encode("utf-8") if isinstance(text, str) else text, digest_size=16)
     if bucket is not None:
         h.update(_bucket_salt(bucket))
     return h.digest()
@@ -395,10 +396,7 @@ class _Classifier:
         return stamped, text, data, self.digest(data, bucket)
 
     def digest(self, data: bytes, bucket: str | None) -> bytes:
-        h = blake2b(data, digest_size=16)
-        if self.salted:
-            h.update(_bucket_salt(bucket))
-        return h.digest()
+        return content_hash(data, bucket if self.salted else None)
 
     def same_as_before(self, stamped: dict, data: bytes, bucket: str | None, old: bytes) -> bool:
         """Whether a record whose hash differs from the store's is the same record written by
