@@ -35,11 +35,12 @@ from wizard.core.collections import (
 )
 from wizard.core.fastjson import dumps_utf8, json_utf8, maybe_json_differs
 from wizard.core.inspection import Inspection
-from wizard.core.names import Phase, Strategy
+from wizard.core.names import Operation, Outcome, Phase, Strategy
 from wizard.core.preflight import keep_last_of_repeated_keys
 from wizard.core.problems import Cancelled
 from wizard.core.spool import is_array, iter_chunks
 from wizard.core.steps import drive
+from wizard.core.versions import version_numbers
 from wizard.store.database import Store
 from wizard.store.entries import finish_entry, write_entry
 from wizard.store.models import OTHER_SPEC, SPECS, TableSpec, spec_for
@@ -194,6 +195,7 @@ class _Engine:
         db = self.store.database
         if not self.unique:
             keep_last_of_repeated_keys(self.data)
+        self.legacy_text = self.strategy.overwrites and _has_legacy_text(db)
         names = collection_names(self.data)
         memory_keys: set[str] | None = None
         if "accessLogs" in names:
@@ -317,14 +319,14 @@ class _Engine:
             if done >= next_report:
                 next_report = done + CHUNK_ROWS
                 if self.writing:
-                    self._flush(db, spec, classifier.logs, classifier.rows)
+                    self._flush(db, spec, name, classifier.logs, classifier.rows)
                     yield Progress(Phase.WRITE, name, done, total)
                 else:
                     yield Progress(Phase.PLAN, name, done, total)
                 classifier.logs, classifier.rows = [], []
                 self._check_cancel()
         if self.writing:
-            self._flush(db, spec, classifier.logs, classifier.rows)
+            self._flush(db, spec, name, classifier.logs, classifier.rows)
             yield Progress(Phase.WRITE, name, done, total)
         else:
             yield Progress(Phase.PLAN, name, done, total)
@@ -335,16 +337,36 @@ class _Engine:
             yield Progress(Phase.INDEX, name, i, len(deferred))
             db.execute_sql(sql)
 
-    def _flush(self, db, spec: TableSpec, logs: list[tuple], rows: list[tuple]) -> None:
+    def _flush(self, db, spec: TableSpec, name: str, logs: list[str], rows: list[tuple]) -> None:
+        """Write a run's rows, after keeping the previous versions of those they overwrite."""
         if not rows:
             return
-        cur = db.cursor()
         if logs:
-            cur.executemany(spec.log_one_sql, logs)
-        cur.executemany(spec.upsert_sql, rows)
+            db.execute_sql(
+                spec.log_many_sql, (self.audit_id, name, _KEYS_JSON(logs), self.audit_id)
+            )
+        db.cursor().executemany(spec.upsert_sql, rows)
         if self.pause:
             _pause(self.pause, self.cancel)
             self.pause = None
+
+
+# Versions before this one stored records in json's text, which differs from orjson's for
+# floats below 1e-4 (wizard.core.fastjson).
+ORJSON_TEXT_VERSION = (0, 3, 0)
+
+
+def _has_legacy_text(db) -> bool:
+    """Whether an import by a version before ORJSON_TEXT_VERSION wrote to this store."""
+    rows = db.execute_sql(
+        "SELECT DISTINCT app_version FROM audit_log WHERE operation = ? AND outcome = ?",
+        (str(Operation.IMPORT), str(Outcome.SUCCEEDED)),
+    ).fetchall()
+    for (app_version,) in rows:
+        version = version_numbers(app_version or "")
+        if version is None or version < ORJSON_TEXT_VERSION:
+            return True
+    return False
 
 
 _KEPT = "temp.wizard_replace_kept"
@@ -370,11 +392,12 @@ class _Classifier:
         self.only_memories = memory_keys if name == "accessLogs" else None
         self.fmt, self.writing, self.audit_id = engine.format_id, engine.writing, engine.audit_id
         self.merge_like = engine.strategy.overwrites
+        self.legacy_text = engine.legacy_text  # records may be stored in json's form
         self.key_field = collection(name).key
         self.build = spec.row_builder
         self.salted = name == "observations"  # an observation's hash includes its bucket
         self.rows: list[tuple] = []  # rows to write
-        self.logs: list[tuple] = []  # change-log parameters (previous versions to keep)
+        self.logs: list[str] = []  # keys whose previous versions are kept (for revert)
         self.kept: list[tuple[str]] = []  # keys the import holds (what a replace keeps)
 
     def keys(self, group: list) -> list[str | None]:
@@ -401,7 +424,11 @@ class _Classifier:
     def same_as_before(self, stamped: dict, data: bytes, bucket: str | None, old: bytes) -> bool:
         """Whether a record whose hash differs from the store's is the same record written by
         an earlier version in ``json``'s form (a float below 1e-4)."""
-        return maybe_json_differs(data) and self.digest(json_utf8(stamped), bucket) == old
+        return (
+            self.legacy_text
+            and maybe_json_differs(data)
+            and self.digest(json_utf8(stamped), bucket) == old
+        )
 
     def classify(
         self, bucket: str | None, group: list, keys: list[str | None], existing: dict[str, bytes]
@@ -436,7 +463,7 @@ class _Classifier:
             else:
                 plan.updated += 1
                 if writing:
-                    logs.append((audit_id, name, key, audit_id))
+                    logs.append(key)
                     rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
 
 

@@ -333,12 +333,6 @@ class TableSpec:
         )
 
     @cached_property
-    def where_key(self) -> str:
-        if self.generic:
-            return '"collection" = ? AND "key" = ?'
-        return f"{_q(self.key_column)} = ?"
-
-    @cached_property
     def count_sql(self) -> str:
         """How many rows there are among some keys (params as for ``lookup_sql``)."""
         return self.lookup_sql.replace(
@@ -361,21 +355,16 @@ class TableSpec:
         return f"{_q(self.key_column)}, rowid, data, hash, {bucket}, last_audit"
 
     @cached_property
-    def log_one_sql(self) -> str:
-        """Keep the previous version of one record unless this import wrote it already
-        (params: audit id, collection, key, audit id)."""
-        if self.generic:
-            return (
-                "INSERT OR IGNORE INTO audit_changes (audit_id, collection, key, prev_rowid,"
-                " prev_data, prev_hash, prev_bucket, prev_last_audit)"
-                f" SELECT ?, collection, {self._prev_columns} FROM {_q(self.table)}"
-                ' WHERE "collection" = ? AND "key" = ? AND last_audit IS NOT ?'
-            )
+    def log_many_sql(self) -> str:
+        """Keep the previous version of some records unless this import wrote them already
+        (params: audit id, collection, the keys as a JSON array, audit id)."""
+        select = "collection" if self.generic else "?"
+        where = '"collection" = ? AND ' if self.generic else ""
         return (
             "INSERT OR IGNORE INTO audit_changes (audit_id, collection, key, prev_rowid,"
             " prev_data, prev_hash, prev_bucket, prev_last_audit)"
-            f" SELECT ?, ?, {self._prev_columns} FROM {_q(self.table)} WHERE {self.where_key}"
-            " AND last_audit IS NOT ?"
+            f" SELECT ?, {select}, {self._prev_columns} FROM {_q(self.table)} WHERE {where}"
+            f"{_q(self.key_column)} IN (SELECT value FROM json_each(?)) AND last_audit IS NOT ?"
         )
 
     @cached_property
