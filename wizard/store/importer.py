@@ -23,6 +23,8 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
+from peewee import DatabaseError
+
 from wizard.core.allocation import paused_gc
 from wizard.core.canonical import stamp_origin
 from wizard.core.collections import (
@@ -173,19 +175,29 @@ class _Engine:
         data: dict,
         strategy: Strategy,
         format_id: str | None,
-        audit_id: int | None = None,
         *,
         unique: bool = False,
     ) -> None:
+        """A dry run until ``write_as``. Made before the run's transaction: it asks the audit
+        log whether an earlier version wrote the store, and a damaged log must not spoil the
+        transaction (the record tables may be intact)."""
         self.store = store
         self.data = data
         self.strategy = strategy
         self.format_id = format_id
-        self.audit_id = audit_id  # None: dry run
-        self.writing = audit_id is not None
+        self.audit_id: int | None = None  # None: dry run
+        self.writing = False
+        self.pause: str | None = None
         self.unique = unique
+        # only merge-like runs compare content
+        self.legacy_text = strategy.overwrites and _has_legacy_text(store.database)
         self.plans = empty_plans()
-        self.pause = os.environ.get(PAUSE_ENV) if self.writing else None
+
+    def write_as(self, audit_id: int) -> None:
+        """Write (inside the open transaction), under audit entry ``audit_id``."""
+        self.audit_id = audit_id
+        self.writing = True
+        self.pause = os.environ.get(PAUSE_ENV)
 
     def _plan(self, name: str) -> CollectionPlan:
         return self.plans.setdefault(name, CollectionPlan())
@@ -195,7 +207,6 @@ class _Engine:
         db = self.store.database
         if not self.unique:
             keep_last_of_repeated_keys(self.data)
-        self.legacy_text = self.strategy.overwrites and _has_legacy_text(db)
         names = collection_names(self.data)
         memory_keys: set[str] | None = None
         if "accessLogs" in names:
@@ -357,11 +368,15 @@ ORJSON_TEXT_VERSION = (0, 3, 0)
 
 
 def _has_legacy_text(db) -> bool:
-    """Whether an import by a version before ORJSON_TEXT_VERSION wrote to this store."""
-    rows = db.execute_sql(
-        "SELECT DISTINCT app_version FROM audit_log WHERE operation = ? AND outcome = ?",
-        (str(Operation.IMPORT), str(Outcome.SUCCEEDED)),
-    ).fetchall()
+    """Whether an import by a version before ORJSON_TEXT_VERSION wrote to this store (when
+    the history cannot be read, it may have: the records are compared in both forms)."""
+    try:
+        rows = db.execute_sql(
+            "SELECT DISTINCT app_version FROM audit_log WHERE operation = ? AND outcome = ?",
+            (str(Operation.IMPORT), str(Outcome.SUCCEEDED)),
+        ).fetchall()
+    except DatabaseError:  # a damaged audit log: the record tables may still be intact
+        return True
     for (app_version,) in rows:
         version = version_numbers(app_version or "")
         if version is None or version < ORJSON_TEXT_VERSION:
@@ -516,7 +531,8 @@ def plan_steps(
     """
     strategy = Strategy(strategy)
     payload, fmt, unique = _data_and_format(data, format_id)
-    engine = _Engine(store, payload, strategy, fmt, unique=unique)
+    with store.errors():
+        engine = _Engine(store, payload, strategy, fmt, unique=unique)
     with paused_gc(), store.errors(), store.database.atomic():
         plans = yield from engine.run(cancel)
     yield Progress(Phase.DONE, None, 1, 1)
@@ -570,11 +586,11 @@ class ImportWrite:
         wrong; everything is rolled back then."""
         store = self.store
         db = store.database
+        with store.errors():  # before the transaction (see _Engine)
+            engine = _Engine(store, self.data, self.strategy, self.format_id, unique=self.unique)
         with paused_gc(), store.errors(), store.write_transaction(attempt):
             self.audit_id = write_entry(db, entry)
-            engine = _Engine(
-                store, self.data, self.strategy, self.format_id, self.audit_id, unique=self.unique
-            )
+            engine.write_as(self.audit_id)
             self.plans = engine.plans
             plans = yield from engine.run(cancel)
             yield Progress(Phase.COMMIT, None, 0, 1)  # the commit is one long step
