@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from wizard.core.spool import CountedObject
+
 
 @dataclass(frozen=True)
 class Cap:
@@ -38,16 +40,22 @@ def check_caps(data: dict) -> list[Cap]:
     obs = data.get("observations") or {}
     biggest_bucket, biggest_session = 0, ""
     total_obs = 0
+    buckets = len(obs)
     for sid, bucket in obs.items():
         n = len(bucket)
         total_obs += n
         if n > biggest_bucket:
             biggest_bucket, biggest_session = n, sid
+    if isinstance(obs, CountedObject):  # buckets past what the reader keeps: counted
+        buckets += obs.more_keys
+        total_obs += obs.more_records
+        if obs.more_largest > biggest_bucket:
+            biggest_bucket, biggest_session = obs.more_largest, obs.more_largest_key
     counts = {
         "sessions": len(data.get("sessions") or ()),
         "memories": len(data.get("memories") or ()),
         "summaries": len(data.get("summaries") or ()),
-        "observationBuckets": len(obs),
+        "observationBuckets": buckets,
         "observationsPerSession": biggest_bucket,
         "observations": total_obs,
         "accessLogs": len(data.get("accessLogs") or ()),

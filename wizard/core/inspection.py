@@ -20,7 +20,7 @@ from wizard.core.problems import Cancelled, Code, InputRefused, Problem
 from wizard.core.reading import Limits, read_payload
 from wizard.core.redact import REDACTED, redact
 from wizard.core.report import Report
-from wizard.core.spool import head_view, holds_spooled, materialize
+from wizard.core.spool import counted_objects, head_view, holds_spooled, materialize
 from wizard.crashlog import log_crash
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB after decompression (FORMATS.md section 7)
@@ -176,12 +176,21 @@ def _detect(payload: Payload) -> Format:
     """The payload's format. Record arrays kept in a spool are looked at by their first
     records; only agentmemory's own formats are converted from the spool (record by record):
     for every other format they are read back into memory first."""
-    if not holds_spooled(payload.value) and not any(
-        holds_spooled(v) for v in payload.members.values()
+    if (
+        not holds_spooled(payload.value)
+        and not counted_objects(payload.value)
+        and not any(holds_spooled(v) for v in payload.members.values())
     ):
         return detect(payload)
     fmt = detect(dataclasses.replace(payload, value=head_view(payload.value)))
     if fmt.id not in AGENTMEMORY_FORMATS:
+        for counted in counted_objects(payload.value):
+            raise InputRefused(
+                f"{counted.path} holds more than {len(counted):,} entries "
+                f"({len(counted) + counted.more_keys:,}): too many to read as {fmt.id}",
+                path=counted.path,
+                code=Code.TOO_MANY_FIELDS,
+            )
         payload.value = materialize(payload.value)
         payload.members = {k: materialize(v) for k, v in payload.members.items()}
     return fmt

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from wizard.core.problems import Cancelled, Code, InputRefused, Problem
-from wizard.core.spool import RecordList, Spool
+from wizard.core.spool import CountedObject, RecordList, Spool
 
 CHUNK_CHARS = 4 * 1024 * 1024  # text read per refill
 _WS = re.compile(r"[ \t\n\r]*")
@@ -51,6 +51,23 @@ class _NotJson(ValueError):
 
 def _reject_constant(name: str) -> Any:
     raise _NotJson(name)
+
+
+# With a spool (a file read for import), the bounds that keep memory flat whatever the shape:
+# a record (an element of a record array) is at most RECORD_LIMIT characters of text, the same
+# as agentmemory's whole request frame; the document has at most MAX_OBJECT_KEYS fields, and an
+# object one level down (observation buckets) keeps that many, the rest only counted.
+RECORD_LIMIT = 16 * 1024 * 1024
+RECORD_MEMORY = 48 * 1024 * 1024  # estimated (see _cost)
+MAX_OBJECT_KEYS = 20_000
+
+
+def _cost(text: str, start: int, end: int) -> int:
+    """About how many bytes decoding ``text[start:end]`` makes: its characters, and Python's
+    overhead per string (two quotes) and per container (an opening bracket)."""
+    strings = text.count('"', start, end) // 2
+    containers = text.count("{", start, end) + text.count("[", start, end)
+    return (end - start) + 48 * strings + 120 * containers
 
 
 MAX_DUPLICATE_WARNINGS = 20  # objects with a repeated key named one by one (then counted)
@@ -250,17 +267,18 @@ class JsonStream:
             end_line = self.location(self.pos)[0]
             yield value, line
 
-    def _value(self, depth: int, path: str, parent: str) -> Any:
+    def _value(self, depth: int, path: str, parent: str, limit: int | None = None) -> Any:
         char = self._peek()
         if char == "{" and (depth == 0 or (depth == 1 and parent == "object")):
             return self._object(depth, path)
         if char == "[" and depth <= 2:
             return self._array(depth, path, parent)
-        return self._decode(depth, path)
+        return self._decode(depth, path, limit)
 
     def _object(self, depth: int, path: str) -> dict:
         self.pos += 1
         result: dict = {}
+        bounded = self._spill_after is not None
         if self._peek() == "}":
             self.pos += 1
             return result
@@ -276,7 +294,21 @@ class JsonStream:
             self._expect(":", "expecting ':' after a property name", path)
             if key in result:
                 self._note_repeated([key], path or "(top level)", key_pos)
-            result[key] = self._value(depth + 1, _join(path, key), "object")
+            if bounded and len(result) >= MAX_OBJECT_KEYS and key not in result:
+                if depth == 0:
+                    raise self.refuse(
+                        f"the document has more than {MAX_OBJECT_KEYS:,} fields: no supported "
+                        "format has so many",
+                        key_pos,
+                        path,
+                        code=Code.TOO_MANY_FIELDS,
+                    )
+                if not isinstance(result, CountedObject):
+                    result = CountedObject(path, result)
+                value = self._value(depth + 1, _join(path, key), "object")
+                result.count(key, len(value) if isinstance(value, (list, RecordList)) else 0)
+            else:
+                result[key] = self._value(depth + 1, _join(path, key), "object")
             char = self._peek()
             if char == ",":
                 self.pos += 1
@@ -331,14 +363,16 @@ class JsonStream:
                             value = self._share_keys(value)
             if value is _MISSING:
                 start = self._base + pos
-                value = self._value(child, f"{path}[{len(result)}]", "array")
+                value = self._value(
+                    child, f"{path}[{len(result)}]", "array", RECORD_LIMIT if counted else None
+                )
                 result.append(value)
-                if counted:
-                    self._held += self._base + self.pos - start
+                if counted:  # (the text may have left the window: estimated)
+                    self._held += 16 * (self._base + self.pos - start)
             elif value is not None or result.__class__ is list:
                 result.append(value)
                 if counted:
-                    self._held += self.pos - pos
+                    self._held += _cost(buf, pos, self.pos)
             if counted and result.__class__ is list and self._spilling(depth, parent):
                 spooled = self._spooled()
                 spooled.extend(result)
@@ -415,7 +449,7 @@ class JsonStream:
                 spooled = self._spooled()
                 spooled.extend_text(text[start:end], len(value))
                 return spooled
-            self._held += end - start
+            self._held += _cost(text, start, end)
         return value
 
     def _small_missed(self) -> None:
@@ -438,8 +472,9 @@ class JsonStream:
         if self._on_progress is not None:
             self._on_progress()
 
-    def _decode(self, depth: int, path: str) -> Any:
-        """Decode one whole value at ``pos`` with the C decoder, growing the window as needed."""
+    def _decode(self, depth: int, path: str, limit: int | None = None) -> Any:
+        """Decode one whole value at ``pos`` with the C decoder, growing the window as needed
+        (a record refused past ``limit`` characters, before it is decoded)."""
         self._fill(_LOOKAHEAD)
         start = self.pos
         while True:
@@ -462,10 +497,22 @@ class JsonStream:
                 # Maybe cut off at the end of the window: read more and try again.
                 if len(self.buf) - start > self.max_string:
                     self._check_strings(start, len(self.buf), path)
-                self._fill(2 * (len(self.buf) - start) + CHUNK_CHARS)
+                if limit is None:
+                    self._fill(2 * (len(self.buf) - start) + CHUNK_CHARS)
+                else:  # a record: refused before it is decoded, memory bounded on the way
+                    self._record_bounds(start, path, limit)
+                    self._fill(len(self.buf) - start + CHUNK_CHARS)
                 start = self.pos
                 continue
             break
+        if limit is not None and end - start > limit:
+            raise self.refuse(
+                f"one record is longer than {limit // (1024 * 1024)} MB (agentmemory takes "
+                "requests up to 16 MiB, records included)",
+                start,
+                path,
+                code=Code.RECORD_TOO_LARGE,
+            )
         self.pos = end
         self._check_repeated(path, start)
         size = end - start
@@ -477,6 +524,26 @@ class JsonStream:
         if size > self.max_string:
             self._check_strings(start, end, path)
         return self._share_keys(value)
+
+    def _record_bounds(self, start: int, path: str, limit: int) -> None:
+        """Refuse a record that is cut off at the window's end when the part read already
+        passes ``limit`` characters, or would take more than RECORD_MEMORY once decoded."""
+        if len(self.buf) - start > limit:
+            raise self.refuse(
+                f"one record is longer than {limit // (1024 * 1024)} MB (agentmemory takes "
+                "requests up to 16 MiB, records included)",
+                start,
+                path,
+                code=Code.RECORD_TOO_LARGE,
+            )
+        if _cost(self.buf, start, len(self.buf)) > RECORD_MEMORY:
+            raise self.refuse(
+                f"one record holds too many values to read (more than about "
+                f"{RECORD_MEMORY // (1024 * 1024)} MB once decoded)",
+                start,
+                path,
+                code=Code.RECORD_TOO_LARGE,
+            )
 
     def _share_keys(self, value: Any) -> Any:
         """Give a record the key strings of an earlier record with the same keys.

@@ -157,15 +157,19 @@ def check(
     # are left out.
     report.caps = check_caps(data)
     repeated: list[tuple[str, set[str]]] = []
-    invalid = _validate(data, report, repeated, progress, cancel)
-    if invalid:
+    invalid, invalid_total = _validate(
+        data, report, repeated, progress, cancel, _over_caps(report.caps)
+    )
+    more = invalid_total - len(invalid)
+    if invalid_total:
         if skip_invalid:
-            _remove_invalid(data, invalid)
+            _remove_invalid(data)
             report.skipped_invalid = [p for p, _ in sorted(invalid.items())]
+            report.skipped_invalid_total = invalid_total
             report.warnings.append(
                 Problem(
                     "",
-                    f"{len(invalid)} invalid records left out, as "
+                    f"{invalid_total} invalid records left out, as "
                     "asked (import only the valid records)",
                     code=Code.INVALID_RECORDS_SKIPPED,
                 )
@@ -176,6 +180,14 @@ def check(
                 Problem(path, message, code=Code.INVALID_RECORD)
                 for path, message in invalid.items()
             )
+            if more:
+                report.errors.append(
+                    Problem(
+                        "",
+                        f"and {more:,} more invalid records ({invalid_total:,} in all)",
+                        code=Code.INVALID_RECORD,
+                    )
+                )
     # After invalid records are gone (their paths are positions in the file as read): the last
     # valid record of a repeated key wins.
     for name, keys in repeated:
@@ -212,56 +224,75 @@ def _check_version(data: dict, report: Report, treat_as_version: str | None) -> 
     report.errors.append(Problem("version", versions.unsupported_message(version), code=code))
 
 
+MAX_INVALID_LISTED = 1000  # invalid records named one by one (the rest are counted)
+MAX_UNKNOWN_VALUES = 50  # unknown values of one field named one by one
+
+
+def _chunk_invalid(name: str, key_field: str, chunk: list[Any]) -> dict[int, str]:
+    """{index: message} of the invalid records of a chunk (the first problem of each)."""
+    found: dict[int, str] = {}
+    for index, field, message in validate_records(name, chunk):
+        found.setdefault(index, f"{field.lstrip('.') or 'record'}: {message}")
+    for index, record in enumerate(chunk):
+        if type(record) is dict and record.get(key_field) == "":
+            found.setdefault(index, f"{key_field}: the key is empty")
+    return found
+
+
 def _validate(
     data: dict,
     report: Report,
     repeated: list[tuple[str, set[str]]],
     progress: Callable[[str, int, int], None] | None,
     cancel: Callable[[], bool] | None,
-) -> dict[str, str]:
-    """Validate every record; returns {path: message} of the invalid ones (first problem each),
-    and appends to ``repeated`` the collections where a key comes more than once, with the keys
-    that do."""
+    untracked: frozenset[str] | set[str] = frozenset(),
+) -> tuple[dict[str, str], int]:
+    """Validate every record; returns {path: message} of the first MAX_INVALID_LISTED invalid
+    ones (first problem each) and how many there are in all, and appends to ``repeated`` the
+    collections where a key comes more than once, with the keys that do. Keys are not tracked
+    in ``untracked`` collections (over a cap: the file is refused, and memory stays flat)."""
     names = collection_names(data)
     total = sum(count_records(data, n) for n in names)
     done = 0
     invalid: dict[str, str] = {}
+    invalid_total = 0
     unknown: Counter = Counter()
     for name in names:
         key_field = collection(name).key
         seen: set = set()
         duplicates = 0
         repeated_keys: set[str] = set()
+        track = name not in untracked
         known = {field: values for (coll, field), values in KNOWN_VALUES.items() if coll == name}
         for bucket, start, chunk in _chunks(data, name):
             if cancel is not None and cancel():
                 raise Cancelled()
-            for index, field, message in validate_records(name, chunk):
-                path = path_of(name, bucket, start + index)
-                invalid.setdefault(path, f"{field.lstrip('.') or 'record'}: {message}")
+            found = _chunk_invalid(name, key_field, chunk)
+            invalid_total += len(found)
+            for index in sorted(found)[: max(MAX_INVALID_LISTED - len(invalid), 0)]:
+                invalid[path_of(name, bucket, start + index)] = found[index]
             # Whole-chunk operations (this runs over every record of a 500,000-record file).
             records = [r if type(r) is dict else {} for r in chunk]
-            keys = [r.get(key_field) for r in records]
-            if "" in keys:
-                for offset, key in enumerate(keys):
-                    if key == "":
-                        path = path_of(name, bucket, start + offset)
-                        invalid.setdefault(path, f"{key_field}: the key is empty")
-            # missing or non-string keys are reported by the schema
-            named = [k for k in keys if type(k) is str and k]
-            before = len(seen)
-            earlier = seen.intersection(named) if before else ()
-            seen.update(named)
-            repeats = len(named) - (len(seen) - before)
-            if repeats:  # rare: which keys (the removal walks only these)
-                duplicates += repeats
-                repeated_keys.update(earlier)
-                repeated_keys.update(k for k, n in Counter(named).items() if n > 1)
+            if track:
+                keys = [r.get(key_field) for r in records]
+                # missing, empty or non-string keys are reported above
+                named = [k for k in keys if type(k) is str and k]
+                before = len(seen)
+                earlier = seen.intersection(named) if before else ()
+                seen.update(named)
+                repeats = len(named) - (len(seen) - before)
+                if repeats:  # rare: which keys (the removal walks only these)
+                    duplicates += repeats
+                    repeated_keys.update(earlier)
+                    repeated_keys.update(k for k, n in Counter(named).items() if n > 1)
             for field, values in known.items():
                 odd = {v for r in records if type(v := r.get(field)) is str} - values
                 for value in odd:
                     count = sum(1 for r in records if r.get(field) == value)
-                    unknown[(name, field, value)] += count
+                    shown: str | None = value
+                    if (name, field, value) not in unknown and len(unknown) >= MAX_UNKNOWN_VALUES:
+                        shown = None  # counted with the other unknown values
+                    unknown[(name, field, shown)] += count
             done += len(chunk)
             if progress is not None:
                 progress(Phase.VALIDATING, done, total)
@@ -275,15 +306,16 @@ def _validate(
                     code=Code.DUPLICATE_KEY,
                 )
             )
-    for (name, field, value), n in sorted(unknown.items()):
+    for (name, field, value), n in sorted(unknown.items(), key=lambda item: str(item[0])):
+        what = f"{field} {value!r}" if value is not None else f"other values of {field}"
         report.warnings.append(
             Problem(
                 f"{name}[*].{field}",
-                f"{n} records have {field} {value!r}, which agentmemory does not list; kept as is",
+                f"{n} records have {what}, which agentmemory does not list; kept as is",
                 code=Code.UNKNOWN_VALUE,
             )
         )
-    return invalid
+    return invalid, invalid_total
 
 
 def keep_last_of_repeated_keys(data: dict) -> None:
@@ -350,25 +382,41 @@ def _keep_last_of_each_key(data: dict, name: str, key_field: str, repeated: set[
         data[name] = kept(data[name])
 
 
-def _without(records: list | RecordList, name: str, sid: str | None, invalid: dict) -> Any:
+def _without_invalid(records: list | RecordList, name: str, key_field: str) -> Any:
     out: list | RecordList = RecordList(records.spool) if isinstance(records, RecordList) else []
-    index = 0
     for chunk in iter_chunks(records, CHUNK):
-        for record in chunk:
-            if path_of(name, sid, index) not in invalid:
-                out.append(record)
-            index += 1
+        found = _chunk_invalid(name, key_field, chunk)
+        out.extend(r for i, r in enumerate(chunk) if i not in found)
     return out
 
 
-def _remove_invalid(data: dict, invalid: dict[str, str]) -> None:
+def _remove_invalid(data: dict) -> None:
+    """Leave out the invalid records (validated again, chunk by chunk: the same ones)."""
     for name in collection_names(data):
+        key_field = collection(name).key
         if name == "observations":
             buckets = data["observations"]
             for sid in list(buckets):
-                buckets[sid] = _without(buckets[sid], name, sid, invalid)
+                buckets[sid] = _without_invalid(buckets[sid], name, key_field)
         else:
-            data[name] = _without(data[name], name, None, invalid)
+            data[name] = _without_invalid(data[name], name, key_field)
+
+
+# Which collections a cap counts (FORMATS.md section 3).
+CAPPED = {
+    "sessions": "sessions",
+    "memories": "memories",
+    "summaries": "summaries",
+    "accessLogs": "accessLogs",
+    "observations": "observations",
+    "observationBuckets": "observations",
+    "observationsPerSession": "observations",
+}
+
+
+def _over_caps(caps: list) -> set[str]:
+    """The collections over one of their caps."""
+    return {CAPPED[c.name] for c in caps if not c.ok and c.name in CAPPED}
 
 
 def _warn_unimported_fields(data: dict, report: Report) -> None:

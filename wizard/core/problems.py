@@ -28,6 +28,8 @@ class Code(str, Enum):
     STRING_TOO_LONG = "string-too-long"  # one string longer than the fixed string limit
     UNREADABLE_VALUE = "unreadable-value"  # a value Python cannot read (e.g. a huge integer)
     TOO_COMPLEX = "too-complex"  # reading ran out of memory or recursion depth
+    RECORD_TOO_LARGE = "record-too-large"  # one record longer than the fixed record limit
+    TOO_MANY_FIELDS = "too-many-fields"  # an object with more fields than the reader keeps
     # -- format -------------------------------------------------------------------------------
     UNKNOWN_FORMAT = "unknown-format"  # no supported format matches the file
     UNSUPPORTED_FORMAT = "unsupported-format"  # a recognised export that holds nothing to import

@@ -20,7 +20,8 @@ class Report:
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     # Paths of invalid records left out because the user chose to import only the valid ones.
-    skipped_invalid: list[str] = field(default_factory=list)
+    skipped_invalid: list[str] = field(default_factory=list)  # the first 1,000 of them
+    skipped_invalid_total: int = 0
     # Set when the user explicitly chose to read an agentmemory file as another version.
     treated_as_version: str | None = None
     # What the file holds that will not be imported, or only verbatim (wizard.core.losses).
@@ -39,6 +40,7 @@ class Report:
         }
         if self.skipped_invalid:
             d["skipped_invalid"] = list(self.skipped_invalid)
+            d["skipped_invalid_total"] = self.skipped_invalid_total
         if self.treated_as_version:
             d["treated_as_version"] = self.treated_as_version
         return d

@@ -35,8 +35,8 @@ def report_lines(report: Report, name: str) -> list[str]:
                 lines.append(f"    {p}")
             if len(problems) > MAX_LISTED:
                 lines.append(f"    ... and {len(problems) - MAX_LISTED} more (use --json)")
-    if report.skipped_invalid:
-        lines.append(f"  left out as invalid: {len(report.skipped_invalid)} records")
+    if report.skipped_invalid_total:
+        lines.append(f"  left out as invalid: {report.skipped_invalid_total} records")
     lines.extend(left_behind_lines(report))
     return lines
 

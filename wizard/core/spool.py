@@ -185,6 +185,38 @@ class RecordList:
         return f"<RecordList of {self._len} records in {len(self._chunks)} chunks>"
 
 
+class CountedObject(dict):
+    """An object of record arrays (observation buckets) with more entries than the reader
+    keeps: the first ones, and a count of the rest. Only agentmemory's caps can use it (the
+    file is refused, its counts exact); any other format refuses the file."""
+
+    def __init__(self, path: str, entries: dict) -> None:
+        super().__init__(entries)
+        self.path = path
+        self.more_keys = 0  # entries counted, not kept
+        self.more_records = 0  # records in them
+        self.more_largest = 0  # records in the largest of them
+        self.more_largest_key = ""
+
+    def count(self, key: str, records: int) -> None:
+        self.more_keys += 1
+        self.more_records += records
+        if records > self.more_largest:
+            self.more_largest, self.more_largest_key = records, key
+
+
+def counted_objects(value: Any) -> list[CountedObject]:
+    """The CountedObjects in a document (or list of JSON Lines pages)."""
+    docs = value if value.__class__ is list else [value]
+    return [
+        item
+        for doc in docs
+        if isinstance(doc, dict)
+        for item in doc.values()
+        if isinstance(item, CountedObject)
+    ]
+
+
 def is_array(value: object) -> TypeGuard[list[Any] | RecordList]:
     """Whether a value is a JSON array: a list, or a RecordList kept in a spool."""
     return value.__class__ is list or isinstance(value, (list, RecordList))

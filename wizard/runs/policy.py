@@ -60,7 +60,8 @@ def import_fields(
     report, src, opts = inspection.report, inspection.source, inspection.options
     options = {
         "skip_invalid": bool(opts.skip_invalid),
-        "skipped_invalid": list(report.skipped_invalid),
+        "skipped_invalid": list(report.skipped_invalid),  # the first 1,000
+        "skipped_invalid_total": report.skipped_invalid_total,
         "treat_as_version": report.treated_as_version or opts.treat_as_version,
         "include_deleted": bool(opts.include_deleted),
         "include_inactive": bool(opts.include_inactive),

@@ -104,7 +104,7 @@ def describe_entry(entry: dict) -> str:
     if options.get("treat_as_version"):
         chosen.append(f"read as agentmemory version {options['treat_as_version']}")
     if options.get("skip_invalid"):
-        n = len(options.get("skipped_invalid") or [])
+        n = options.get("skipped_invalid_total") or len(options.get("skipped_invalid") or [])
         chosen.append(f"imported only the valid records ({fmt_int(n)} left out)")
     if options.get("include_deleted"):
         chosen.append("included deleted memories")
@@ -162,8 +162,10 @@ def describe_entry(entry: dict) -> str:
         lines.append("Invalid records left out:")
         for path in skipped[:50]:
             lines.append(f"  {path}")
-        if len(skipped) > 50:
-            lines.append(f"  … and {fmt_int(len(skipped) - 50)} more (see the JSON below)")
+        total = max(options.get("skipped_invalid_total") or 0, len(skipped))
+        if total > 50:
+            listed = " (the first ones are in the JSON below)" if total > len(skipped) else ""
+            lines.append(f"  … and {fmt_int(total - 50)} more{listed}")
     lines.append("")
     lines.append("Whole entry (JSON):")
     lines.append(json.dumps(entry, indent=2, ensure_ascii=False))

@@ -8,7 +8,7 @@ from wizard.core import versions as versions_rules
 from wizard.core.collections import ALWAYS_PRESENT, empty_collection
 from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
 from wizard.core.problems import Code, InputRefused, Problem
-from wizard.core.spool import RecordList, is_array
+from wizard.core.spool import CountedObject, RecordList, is_array
 
 COLLECTION_KEYS = ("sessions", "memories", "observations")
 
@@ -145,6 +145,14 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
                         code=Code.WRONG_SHAPE,
                     )
                 bucket_map = merged.setdefault("observations", {})
+                if isinstance(value, CountedObject):  # more buckets than kept: counted
+                    if not isinstance(bucket_map, CountedObject):
+                        bucket_map = merged["observations"] = CountedObject(value.path, bucket_map)
+                    bucket_map.more_keys += value.more_keys
+                    bucket_map.more_records += value.more_records
+                    if value.more_largest > bucket_map.more_largest:
+                        bucket_map.more_largest = value.more_largest
+                        bucket_map.more_largest_key = value.more_largest_key
                 for sid, bucket in value.items():
                     if not is_array(bucket):
                         raise InputRefused(

@@ -458,7 +458,7 @@ class ValidationPage(QWizardPage):
     def _refresh_skip_invalid(self, insp: Inspection) -> None:
         report = insp.report
         invalid = sum(1 for p in report.errors if p.code == Code.INVALID_RECORD)
-        skipped = len(report.skipped_invalid)
+        skipped = report.skipped_invalid_total
         show = invalid > 0 or insp.options.skip_invalid
         self.skip_invalid.setVisible(show)
         self.skip_invalid.blockSignals(True)
