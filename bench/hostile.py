@@ -196,7 +196,7 @@ def main() -> None:
         db = work / "store.sqlite"
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
-        v_s, v_rss, _v_code, answer = measured([py, "-m", "wizard", "validate", str(path)], work)
+        v_s, v_rss, _code, _said = measured([py, "-m", "wizard", "validate", str(path)], work)
         i_s, i_rss, i_code, i_answer = measured(
             [py, "-m", "wizard", "import", str(path), "--db", str(db)], work
         )

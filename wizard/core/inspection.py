@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wizard.core import preflight
+from wizard.core import preflight, spool
 from wizard.core.adapters.agentmemory import AGENTMEMORY_FORMATS
 from wizard.core.allocation import paused_gc, release
 from wizard.core.detection import detect
@@ -117,7 +117,7 @@ def _inspect(
     try:
         payload = read_payload(
             path,
-            Limits(max_bytes=options.max_bytes),
+            Limits(max_bytes=options.max_bytes, spill_after=spool.SPILL_AFTER),
             progress=(lambda done, total: progress(Phase.READING, done, total))
             if progress
             else None,

@@ -348,6 +348,7 @@ class JsonStream:
                 else:
                     if (
                         end - pos > self.max_string
+                        or (counted and end - pos > RECORD_LIMIT)
                         or end >= len(buf)
                         or (buf.count("[", pos, end) + buf.count("{", pos, end) > depth_budget)
                     ):

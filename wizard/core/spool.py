@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
 import threading
 import weakref
@@ -48,7 +49,9 @@ class Spool:
     """
 
     def __init__(self, directory: str | None = None) -> None:
-        self.folder = tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=directory)  # mode 0700
+        sweep_stale(directory)
+        # mode 0700; the pid in the name tells a later process whether its owner still runs
+        self.folder = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=directory)
         path = os.path.join(self.folder, "records.sqlite")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         for pragma in (
@@ -75,6 +78,40 @@ class Spool:
     def close(self) -> None:
         """Remove the file now (the lists using it can no longer be read)."""
         self._finalizer()
+
+
+def sweep_stale(directory: str | None = None) -> list[str]:
+    """Remove the spools of processes that are gone (killed before they could clean up);
+    returns the folders removed."""
+    root = directory or tempfile.gettempdir()
+    removed: list[str] = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(SPOOL_PREFIX):
+            continue
+        pid_text = name[len(SPOOL_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        path = os.path.join(root, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid() or sys.platform == "win32":  # (os.kill(pid, 0) is Ctrl-C there)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, not ours (or cannot tell): leave it
+        return True
+    return True
 
 
 class RecordList:

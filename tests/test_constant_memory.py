@@ -1,0 +1,324 @@
+"""Memory that does not grow with the file: the spool, the reader's bounds, the importer that
+asks the store a run at a time, and replace keeping only what changes (issue 14)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from store_helpers import FIXTURES, dump, export, memory, observation, run, session
+
+from wizard import runs
+from wizard.core import fastjson, jsonstream, preflight, spool
+from wizard.core.inspection import InspectOptions, inspect_file
+from wizard.core.problems import Code
+from wizard.core.spool import RecordList, Spool, iter_chunks
+from wizard.store.database import open_store
+
+SMALL_BUDGET = 64 * 1024  # the reader keeps this much before it spools
+
+
+@pytest.fixture
+def spill_early(monkeypatch):
+    monkeypatch.setattr(spool, "SPILL_AFTER", SMALL_BUDGET)
+
+
+def write_export(path: Path, sessions: int, per_session: int, memories: int, tag: str = "") -> Path:
+    """An agentmemory export of about 600 bytes a record, written a piece at a time."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('{"version":"0.9.5","exportedAt":"2026-02-01T00:00:00.000Z","sessions":[')
+        f.write(
+            ",".join(json.dumps(session(f"s{i}", project=f"p{i % 7}")) for i in range(sessions))
+        )
+        f.write('],"observations":{')
+        for i in range(sessions):
+            bucket = [
+                observation(f"o{i}-{j}", f"s{i}", title=f"t{tag}", narrative="n " * 100)
+                for j in range(per_session)
+            ]
+            f.write(("," if i else "") + json.dumps(f"s{i}") + ":" + json.dumps(bucket))
+        f.write('},"memories":[')
+        f.write(
+            ",".join(
+                json.dumps(memory(f"m{i}", content=f"memory {i} {tag} " + "x" * 300))
+                for i in range(memories)
+            )
+        )
+        f.write('],"summaries":[]}')
+    return path
+
+
+# -- the spool ----------------------------------------------------------------------------------
+
+
+def test_record_list_is_a_sequence_of_its_records():
+    records = [{"id": f"r{i}", "n": i} for i in range(5000)]
+    spooled = RecordList(Spool(), records)
+    assert len(spooled) == 5000 and spooled and spooled == records
+    assert spooled[0] == records[0] and spooled[-1] == records[-1]
+    assert spooled[1999:2002] == records[1999:2002]
+    assert [len(c) for c in iter_chunks(spooled, 1500)] == [1500, 500, 1500, 500, 1000]
+    spooled.extend_text('[{"id":"t1"},{"id":"t2"}]', 2)
+    assert len(spooled) == 5002 and spooled[-1] == {"id": "t2"}
+    with pytest.raises(IndexError):
+        spooled[5002]
+    assert not RecordList(Spool())
+
+
+def test_a_spool_is_private_and_removed_with_its_last_list():
+    spooled = RecordList(Spool(), [{"id": "a"}])
+    folder = Path(spooled.spool.folder)
+    assert folder.is_dir() and (folder.stat().st_mode & 0o777) == 0o700
+    del spooled
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_a_spool_left_by_a_killed_process_is_removed_next_time(tmp_path):
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = tmp_path / f"{spool.SPOOL_PREFIX}{child.stdout.strip()}-abc"
+    stale.mkdir()
+    (stale / "records.sqlite").write_bytes(b"x")
+    mine = Spool(str(tmp_path))
+    assert not stale.exists() and Path(mine.folder).exists()
+    mine.close()
+    assert not Path(mine.folder).exists()
+
+
+def test_the_reader_spools_past_its_budget_and_reads_the_same_records(tmp_path, spill_early):
+    path = write_export(tmp_path / "big.json", sessions=40, per_session=20, memories=300)
+    expected = json.loads(path.read_text())
+    insp = inspect_file(path)
+    assert insp.ok, insp.report.errors
+    data = insp.data
+    assert isinstance(data["memories"], RecordList)  # past the budget: spooled
+    assert any(isinstance(b, RecordList) for b in data["observations"].values())
+    assert list(data["memories"]) == expected["memories"]
+    assert {k: list(v) for k, v in data["observations"].items()} == expected["observations"]
+
+
+def test_other_formats_are_read_back_into_memory_and_convert_the_same(monkeypatch):
+    path = FIXTURES / "mem0" / "mem0-real-oss-2.2.1-getall-all-users.json"
+    plain = inspect_file(path)
+    monkeypatch.setattr(spool, "SPILL_AFTER", 0)  # every record array spooled
+    spooled = inspect_file(path)
+    assert spooled.ok and spooled.report.format == plain.report.format
+    assert json.dumps(spooled.data, default=str) != "" and spooled.report.counts == (
+        plain.report.counts
+    )
+    assert not spool.holds_spooled(spooled.data)
+
+
+# -- memory that does not grow with the input ---------------------------------------------------
+
+
+def _peak_of_a_migration(path: Path, db: Path) -> int:
+    """Peak Python memory (tracemalloc) of reading, checking and importing ``path`` into a new
+    store, then merging it again over the full store."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        with open_store(db) as store:
+            for _ in range(2):
+                insp = runs.read(path, InspectOptions())
+                assert insp.ok, insp.report.errors
+                result = run(runs.import_steps(store, insp, "merge"))[1]
+                assert result.ok
+                del insp
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_the_input(tmp_path, spill_early):
+    """The same export at two sizes (four times as many records): the larger must not take
+    much more memory. A reader or importer that keeps records in Python fails this."""
+    small = write_export(tmp_path / "small.json", sessions=30, per_session=40, memories=1500)
+    large = write_export(tmp_path / "large.json", sessions=120, per_session=40, memories=6000)
+    assert large.stat().st_size > 3.5 * small.stat().st_size
+    peak_small = _peak_of_a_migration(small, tmp_path / "small.sqlite")
+    peak_large = _peak_of_a_migration(large, tmp_path / "large.sqlite")
+    assert peak_large < 1.3 * peak_small + 2 * 1024 * 1024, (peak_small, peak_large)
+
+
+# -- the reader's bounds ------------------------------------------------------------------------
+
+
+def test_buckets_past_what_the_reader_keeps_are_counted_for_the_caps(tmp_path, monkeypatch):
+    from wizard.core import caps
+
+    monkeypatch.setattr(jsonstream, "MAX_OBJECT_KEYS", 50)
+    monkeypatch.setattr(caps, "LIMITS", (("observationBuckets", 40, "Too many buckets"),))
+    obs = {f"s{i}": [observation(f"o{i}-{j}", f"s{i}") for j in range(i % 3)] for i in range(120)}
+    path = tmp_path / "buckets.json"
+    path.write_text(json.dumps(export(observations=obs)))
+    insp = inspect_file(path)
+    assert not insp.ok
+    [cap] = insp.report.caps
+    assert (cap.name, cap.count) == ("observationBuckets", 120)  # exact, not the 50 kept
+    assert any(p.code == Code.CAP_EXCEEDED for p in insp.report.errors)
+
+
+def test_a_record_past_the_record_limit_is_refused_with_its_place(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonstream, "RECORD_LIMIT", 100_000)
+    path = tmp_path / "huge.json"  # one record of 300 KB: read element by element
+    path.write_text(
+        json.dumps(export(memories=[memory("m0"), memory("m1", concepts=["c"] * 60_000)]))
+    )
+    insp = inspect_file(path)
+    [problem] = insp.report.errors
+    assert problem.code == Code.RECORD_TOO_LARGE and problem.path == "memories[1]"
+    assert problem.line == 1 and problem.column
+
+
+def test_a_document_of_too_many_fields_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonstream, "MAX_OBJECT_KEYS", 10)
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps({f"k{i}": i for i in range(11)}))
+    [problem] = inspect_file(path).report.errors
+    assert problem.code == Code.TOO_MANY_FIELDS
+
+
+def test_invalid_records_past_the_first_ones_are_counted_and_still_left_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(preflight, "MAX_INVALID_LISTED", 5)
+    bad = [memory(f"m{i}") for i in range(20)]
+    for rec in bad[::2]:
+        rec["strength"] = "strong"
+    path = tmp_path / "invalid.json"
+    path.write_text(json.dumps(export(memories=bad)))
+    refused = inspect_file(path)
+    invalid = [p for p in refused.report.errors if p.code == Code.INVALID_RECORD]
+    assert [p.path for p in invalid[:5]] == [f"memories[{i}]" for i in range(0, 10, 2)]
+    assert invalid[5].message == "and 5 more invalid records (10 in all)"
+    skipped = inspect_file(path, InspectOptions(skip_invalid=True))
+    assert skipped.ok and skipped.report.skipped_invalid_total == 10
+    assert len(skipped.report.skipped_invalid) == 5
+    assert [m["id"] for m in skipped.data["memories"]] == [f"m{i}" for i in range(1, 20, 2)]
+
+
+# -- records as the store keeps them ------------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_fastjson_writes_what_json_writes_or_says_it_may_differ(value):
+    text, data = fastjson.dumps_utf8(value)
+    assert data == text.encode("utf-8") and json.loads(text) == value
+    try:
+        expected = _COMPACT(value).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: escaped by both
+        expected = fastjson.json_utf8(value)
+    assert data == expected or fastjson.maybe_json_differs(data)
+    assert fastjson.json_utf8(value) == expected
+
+
+def test_a_record_stored_in_the_earlier_text_is_unchanged_when_imported_again(tmp_path):
+    db = tmp_path / "store.sqlite"
+    path = tmp_path / "small-float.json"
+    path.write_text(json.dumps(export(memories=[memory("m1", strength=1e-05)])))
+    with open_store(db) as store:
+        run(runs.import_steps(store, runs.read(path, InspectOptions()), "merge"))
+    # as 0.2.0 stored it: json's text ("1e-05"), its hash, and an entry of that version
+    con = sqlite3.connect(db)
+    (text,) = con.execute("SELECT data FROM memories").fetchone()
+    assert '"strength":0.00001' in text
+    old = text.replace("0.00001", "1e-05")
+    from wizard.store.importer import content_hash
+
+    con.execute("UPDATE memories SET data = ?, hash = ?", (old, content_hash(old)))
+    con.execute("UPDATE audit_log SET app_version = '0.2.0'")
+    con.commit()
+    con.close()
+    with open_store(db) as store:
+        result = run(runs.import_steps(store, runs.read(path, InspectOptions()), "merge"))[1]
+    assert result.collections["memories"].unchanged == 1
+    assert result.collections["memories"].updated == 0
+
+
+# -- replace keeps only what changes ------------------------------------------------------------
+
+
+def test_repeated_replaces_keep_no_revert_data_for_identical_records(tmp_path):
+    db = tmp_path / "store.sqlite"
+    path = write_export(tmp_path / "a.json", sessions=5, per_session=4, memories=10)
+    with open_store(db) as store:
+        run(runs.import_steps(store, runs.read(path, InspectOptions()), "merge"))
+    size = os.path.getsize(db)
+    for _ in range(5):
+        with open_store(db) as store:
+            result = run(runs.import_steps(store, runs.read(path, InspectOptions()), "replace"))[1]
+        assert result.ok and sum(p.deleted for p in result.collections.values()) == 0
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM audit_changes").fetchone()[0] == 0
+    con.close()
+    assert os.path.getsize(db) <= size + 5 * 8192  # the five audit entries, no copies
+
+
+def test_a_replace_logs_what_it_changes_and_deletes_and_its_revert_restores_the_store(tmp_path):
+    db = tmp_path / "store.sqlite"
+    first = tmp_path / "first.json"
+    first.write_text(
+        json.dumps(
+            export(
+                sessions=[session("a"), session("b"), session("c")],
+                memories=[memory("m1"), memory("m2")],
+                actions=[{"id": "x1"}],
+            )
+        )
+    )
+    second = tmp_path / "second.json"
+    second.write_text(
+        json.dumps(export(sessions=[session("b"), session("c", project="new"), session("d")]))
+    )
+    with open_store(db) as store:
+        run(runs.import_steps(store, runs.read(first, InspectOptions()), "merge"))
+    before = dump(db)
+    with open_store(db) as store:
+        result = run(runs.import_steps(store, runs.read(second, InspectOptions()), "replace"))[1]
+    plans = {n: p.to_dict() for n, p in result.collections.items()}
+    assert plans["sessions"] == {
+        "inserted": 1,
+        "updated": 1,
+        "unchanged": 1,
+        "skipped": 0,
+        "deleted": 1,
+    }
+    assert plans["memories"]["deleted"] == 2 and plans["actions"]["deleted"] == 1
+    con = sqlite3.connect(db)
+    logged = con.execute("SELECT collection, key FROM audit_changes ORDER BY 1, 2").fetchall()
+    con.close()
+    assert logged == [("actions", "x1"), ("memories", "m1"), ("memories", "m2")] + [
+        ("sessions", "a"),
+        ("sessions", "c"),
+    ]
+    with open_store(db) as store:
+        reverted = runs.revert(store, result.audit_id)
+    assert reverted.ok
+    after = dump(db)
+    assert {t: sorted(r[:-1] for r in rows) for t, rows in after.items()} == {
+        t: sorted(r[:-1] for r in rows) for t, rows in before.items()
+    }
