@@ -120,6 +120,16 @@ def test_other_formats_are_read_back_into_memory_and_convert_the_same(monkeypatc
     assert not spool.holds_spooled(spooled.data)
 
 
+def test_no_room_for_the_spool_is_a_clear_refusal(tmp_path, spill_early, monkeypatch):
+    import tempfile
+
+    path = write_export(tmp_path / "big.json", sessions=10, per_session=20, memories=300)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    [problem] = inspect_file(path).report.errors
+    assert problem.code == Code.NO_TEMP_SPACE
+    assert str(tmp_path / "gone") in problem.message and "free some space" in problem.message
+
+
 # -- memory that does not grow with the input ---------------------------------------------------
 
 
@@ -321,4 +331,31 @@ def test_a_replace_logs_what_it_changes_and_deletes_and_its_revert_restores_the_
     after = dump(db)
     assert {t: sorted(r[:-1] for r in rows) for t, rows in after.items()} == {
         t: sorted(r[:-1] for r in rows) for t, rows in before.items()
+    }
+
+
+def test_a_replace_dry_run_writes_nothing_and_plans_what_the_replace_does(tmp_path):
+    from wizard.store import importer
+
+    db = tmp_path / "store.sqlite"
+    first = write_export(tmp_path / "a.json", sessions=6, per_session=3, memories=8)
+    second = write_export(tmp_path / "b.json", sessions=4, per_session=3, memories=12, tag="v2")
+    with open_store(db) as store:
+        run(runs.import_steps(store, runs.read(first, InspectOptions()), "merge"))
+    insp = runs.read(second, InspectOptions())
+    with open_store(db) as store:
+        store.database.execute_sql("PRAGMA query_only = 1")  # not even a temporary table
+        planned = importer.plan(store, insp, "replace")
+        store.database.execute_sql("PRAGMA query_only = 0")
+        result = run(runs.import_steps(store, insp, "replace"))[1]
+    assert planned.to_dict()["collections"] == {
+        n: p.to_dict() for n, p in result.collections.items()
+    }
+    assert planned.collections["sessions"].deleted == 2
+    assert planned.collections["memories"].to_dict() == {
+        "inserted": 4,
+        "updated": 8,
+        "unchanged": 0,
+        "skipped": 0,
+        "deleted": 0,
     }

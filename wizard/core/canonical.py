@@ -188,15 +188,18 @@ def observation_record(
 ORIGIN_TIME_FIELD = {"observations": "timestamp", "memories": "createdAt"}
 
 
-def stamp_origin(collection: str, record: dict, format_id: str | None) -> dict:
+def stamp_origin(
+    collection: str, record: dict, format_id: str | None, *, in_place: bool = False
+) -> dict:
     """Give an imported record without an origin ``{channel: "import", detail, capturedAt}``.
 
-    Returns the record itself when nothing is to be added, else a shallow copy.
+    Returns the record itself when nothing is to be added, else a shallow copy (or, with
+    ``in_place``, the record itself with its origin added: for records nobody else holds).
     """
     field = ORIGIN_TIME_FIELD.get(collection)
     if field is None or record.get("origin"):
         return record
-    stamped = dict(record)
+    stamped = record if in_place else dict(record)
     stamped["origin"] = {
         "channel": "import",
         "detail": format_id,

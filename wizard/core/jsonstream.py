@@ -111,8 +111,9 @@ class JsonStream:
         self._decoder = json.JSONDecoder(
             parse_constant=_reject_constant, object_pairs_hook=self._pairs
         )
-        # Record arrays (one or two levels down) are kept in memory up to ``spill_after``
-        # characters of their text; past it, each is a RecordList in a spool (None: never).
+        # Record arrays (one or two levels down) are kept in memory until what they cost
+        # decoded (``_cost``) passes ``spill_after``; past it, each is a RecordList in a spool,
+        # holding its text as read (None: never).
         self._spill_after = spill_after
         self._spool_factory = spool_factory
         self.spool: Spool | None = None

@@ -29,6 +29,7 @@ class Code(str, Enum):
     UNREADABLE_VALUE = "unreadable-value"  # a value Python cannot read (e.g. a huge integer)
     TOO_COMPLEX = "too-complex"  # reading ran out of memory or recursion depth
     RECORD_TOO_LARGE = "record-too-large"  # one record longer than the fixed record limit
+    NO_TEMP_SPACE = "no-temp-space"  # the temporary folder a big file's records wait in is full
     TOO_MANY_FIELDS = "too-many-fields"  # an object with more fields than the reader keeps
     # -- format -------------------------------------------------------------------------------
     UNKNOWN_FORMAT = "unknown-format"  # no supported format matches the file

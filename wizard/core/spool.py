@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TypeGuard
 
 from wizard.core import fastjson
+from wizard.core.problems import Code, InputRefused
 
 CHUNK_RECORDS = 2000  # records per stored chunk (and per chunk read back)
 CHUNK_CHARS = 1024 * 1024  # text per stored chunk, at most about this much
@@ -50,24 +51,34 @@ class Spool:
 
     def __init__(self, directory: str | None = None) -> None:
         sweep_stale(directory)
-        # mode 0700; the pid in the name tells a later process whether its owner still runs
-        self.folder = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=directory)
+        try:
+            # mode 0700; the pid in the name tells a later process whether its owner still runs
+            self.folder = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=directory)
+        except OSError as exc:
+            raise _no_room(directory or tempfile.gettempdir(), exc) from None
         path = os.path.join(self.folder, "records.sqlite")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        for pragma in (
-            "journal_mode = OFF",
-            "synchronous = OFF",
-            "cache_size = -2048",
-            "temp_store = FILE",
-        ):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _remove, self._db, self.folder)
+        try:
+            for pragma in (
+                "journal_mode = OFF",
+                "synchronous = OFF",
+                "cache_size = -2048",
+                "temp_store = FILE",
+            ):
+                self._db.execute(f"PRAGMA {pragma}")
+            self._db.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+        except sqlite3.Error as exc:
+            self.close()
+            raise _no_room(os.path.dirname(self.folder), exc) from None
 
     def put(self, text: str) -> int:
         with self._lock:
-            cur = self._db.execute("INSERT INTO chunks (text) VALUES (?)", (text,))
+            try:
+                cur = self._db.execute("INSERT INTO chunks (text) VALUES (?)", (text,))
+            except sqlite3.Error as exc:  # the temporary folder is full (or gone)
+                raise _no_room(os.path.dirname(self.folder), exc) from None
             return int(cur.lastrowid or 0)
 
     def get(self, chunk_id: int) -> str:
@@ -112,6 +123,16 @@ def _alive(pid: int) -> bool:
     except OSError:  # exists, not ours (or cannot tell): leave it
         return True
     return True
+
+
+def _no_room(where: str, exc: Exception) -> InputRefused:
+    """The refusal when the temporary folder ``where`` cannot hold a spool."""
+    return InputRefused(
+        f"the records of this big file wait in the temporary folder {where} while it is read, "
+        f"and it has no room left ({exc}); free some space there (or set TMPDIR to a folder "
+        "with room) and try again",
+        code=Code.NO_TEMP_SPACE,
+    )
 
 
 class RecordList:

@@ -40,7 +40,7 @@ from wizard.core.inspection import Inspection
 from wizard.core.names import Operation, Outcome, Phase, Strategy
 from wizard.core.preflight import keep_last_of_repeated_keys
 from wizard.core.problems import Cancelled
-from wizard.core.spool import is_array, iter_chunks
+from wizard.core.spool import RecordList, is_array, iter_chunks
 from wizard.core.steps import drive
 from wizard.core.versions import version_numbers
 from wizard.store.database import Store
@@ -139,15 +139,15 @@ def content_hash(text: str | bytes, bucket: str | None = None) -> bytes:
 
 def _iter_pairs(data: dict, name: str) -> Iterator[tuple[str | None, Any]]:
     """(bucket, record) for every record of a collection; bucket only for observations."""
-    for bucket, group in _iter_groups(data, name):
+    for bucket, group, _owned in _iter_groups(data, name):
         for rec in group:
             yield bucket, rec
 
 
-def _iter_groups(data: dict, name: str) -> Iterator[tuple[str | None, list]]:
-    """The records of a collection in runs of at most CHUNK_ROWS: (bucket, records), bucket
-    only for observations, whose runs never span two buckets. A collection kept in a spool
-    is read a run at a time."""
+def _iter_groups(data: dict, name: str) -> Iterator[tuple[str | None, list, bool]]:
+    """The records of a collection in runs of at most CHUNK_ROWS: (bucket, records, owned),
+    bucket only for observations, whose runs never span two buckets. A collection kept in a
+    spool is read a run at a time; its runs are ``owned`` (decoded for this reader alone)."""
     runs: Iterable[tuple[str | None, Any]]
     if name == "observations":
         value = data.get("observations")
@@ -156,8 +156,9 @@ def _iter_groups(data: dict, name: str) -> Iterator[tuple[str | None, list]]:
         runs = [(None, data.get(name))]
     for bucket, items in runs:
         if is_array(items):
+            owned = isinstance(items, RecordList)
             for group in iter_chunks(items, CHUNK_ROWS):
-                yield bucket, group
+                yield bucket, group, owned
 
 
 class _Engine:
@@ -213,13 +214,14 @@ class _Engine:
             memory_keys = {
                 k for _, m in _iter_pairs(self.data, "memories") if (k := _key("memories", m))
             }
-        if self.strategy.deletes_all:
+        if self.strategy.deletes_all and self.writing:
             db.execute_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_KEPT} (key TEXT PRIMARY KEY)")
         for name in names:
             yield from self._collection(db, name, memory_keys)
         if self.strategy.deletes_all:
             yield from self._delete_others(db, names)
-            db.execute_sql(f"DROP TABLE IF EXISTS {_KEPT}")
+            if self.writing:
+                db.execute_sql(f"DROP TABLE IF EXISTS {_KEPT}")
         return self.plans
 
     def _check_cancel(self) -> None:
@@ -295,7 +297,9 @@ class _Engine:
             db.execute_sql(f'SELECT 1 FROM "{spec.table}"{where} LIMIT 1', params).fetchone()
             is None
         )
-        keeping = self.strategy.deletes_all and not store_empty
+        # replace notes the keys it keeps (a dry run counts instead: it writes nothing, not even
+        # a temporary table, so it works on a store opened read-only)
+        keeping = self.strategy.deletes_all and not store_empty and self.writing
         if keeping:
             db.execute_sql(f"DELETE FROM {_KEPT}")
         self._check_cancel()
@@ -312,7 +316,7 @@ class _Engine:
                 db.execute_sql(f'DROP INDEX "{index}"')
         done = 0
         next_report = CHUNK_ROWS
-        for bucket, group in _iter_groups(self.data, name):
+        for bucket, group, owned in _iter_groups(self.data, name):
             if not group:
                 continue
             keys = classifier.keys(group)
@@ -320,7 +324,7 @@ class _Engine:
                 classifier.plan.skipped += len(group)
             else:
                 existing = {} if store_empty else self._lookup(db, spec, name, keys)
-                classifier.classify(bucket, group, keys, existing)
+                classifier.classify(bucket, group, keys, existing, owned)
             if keeping and classifier.kept:
                 db.cursor().executemany(
                     f"INSERT OR IGNORE INTO {_KEPT} (key) VALUES (?)", classifier.kept
@@ -344,6 +348,10 @@ class _Engine:
         self._check_cancel()
         if keeping:
             self._delete_unkept(db, spec, name)
+        elif self.strategy.deletes_all and not store_empty:  # a dry run: the rest of the table
+            plan = classifier.plan
+            n = db.execute_sql(f'SELECT count(*) FROM "{spec.table}"{where}', params).fetchone()[0]
+            plan.deleted = n - plan.updated - plan.unchanged
         for i, (_index, sql) in enumerate(deferred):
             yield Progress(Phase.INDEX, name, i, len(deferred))
             db.execute_sql(sql)
@@ -426,12 +434,18 @@ class _Classifier:
             keys.append(key)
         return keys
 
-    def serialized(self, rec: dict, bucket: str | None) -> tuple[dict, str, bytes, bytes]:
-        """The record as stored (origin stamped), its JSON text and UTF-8 bytes, and its
-        content hash."""
-        stamped = stamp_origin(self.name, rec, self.fmt)
+    def serialized(
+        self, rec: dict, salt: bytes | None, owned: bool = False
+    ) -> tuple[dict, str, bytes, bytes]:
+        """The record as stored (origin stamped; in place when the run ``owned`` it: decoded
+        from a spool for this run only), its JSON text and UTF-8 bytes, and its content hash
+        (``salt``: an observation's bucket)."""
+        stamped = stamp_origin(self.name, rec, self.fmt, in_place=owned)
         text, data = dumps_utf8(stamped)  # a lone surrogate comes escaped: valid UTF-8
-        return stamped, text, data, self.digest(data, bucket)
+        h = blake2b(data, digest_size=16)
+        if salt is not None:
+            h.update(salt)
+        return stamped, text, data, h.digest()
 
     def digest(self, data: bytes, bucket: str | None) -> bytes:
         return content_hash(data, bucket if self.salted else None)
@@ -446,10 +460,16 @@ class _Classifier:
         )
 
     def classify(
-        self, bucket: str | None, group: list, keys: list[str | None], existing: dict[str, bytes]
+        self,
+        bucket: str | None,
+        group: list,
+        keys: list[str | None],
+        existing: dict[str, bytes],
+        owned: bool = False,
     ) -> None:
         """Classify a run of records (one bucket's, for observations) against the store's
-        (key, hash) pairs of the same keys."""
+        (key, hash) pairs of the same keys. ``owned``: the run's records were decoded for it
+        alone (from a spool), so they may be stamped in place."""
         # This loop runs once per record (600k at agentmemory's caps): names are bound locally
         # and building the row is inlined.
         name, plan, only_memories = self.name, self.plan, self.only_memories
@@ -457,6 +477,7 @@ class _Classifier:
         build, serialized = self.build, self.serialized
         rows, logs, kept = self.rows, self.logs, self.kept
         get = existing.get
+        salt = _bucket_salt(bucket) if self.salted else None
         for rec, key in zip(group, keys):  # noqa: B905 - same length by construction
             if key is None or (only_memories is not None and key not in only_memories):
                 plan.skipped += 1
@@ -469,7 +490,7 @@ class _Classifier:
             if old is None and not writing:
                 plan.inserted += 1  # a dry run does not hash what it would simply insert
                 continue
-            stamped, text, data, digest = serialized(rec, bucket)
+            stamped, text, data, digest = serialized(rec, salt, owned)
             if old is None:
                 plan.inserted += 1
                 rows.append(build(name, key, stamped, bucket, digest, text, audit_id))
