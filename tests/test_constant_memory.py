@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from store_helpers import FIXTURES, dump, export, memory, observation, run, session
 
 from wizard import runs
-from wizard.core import fastjson, jsonstream, preflight, spool
+from wizard.core import fastjson, jsonstream, spool, validation
 from wizard.core.inspection import InspectOptions, inspect_file
 from wizard.core.problems import Code
 from wizard.core.spool import RecordList, Spool, iter_chunks
@@ -154,8 +154,9 @@ def _peak_of_a_migration(path: Path, db: Path) -> int:
 def test_memory_does_not_grow_with_the_input(tmp_path, spill_early):
     """The same export at two sizes (four times as many records): the larger must not take
     much more memory. A reader or importer that keeps records in Python fails this."""
-    small = write_export(tmp_path / "small.json", sessions=30, per_session=40, memories=1500)
-    large = write_export(tmp_path / "large.json", sessions=120, per_session=40, memories=6000)
+    # (both larger than the chunks records are read and written in)
+    small = write_export(tmp_path / "small.json", sessions=60, per_session=40, memories=3000)
+    large = write_export(tmp_path / "large.json", sessions=240, per_session=40, memories=12000)
     assert large.stat().st_size > 3.5 * small.stat().st_size
     peak_small = _peak_of_a_migration(small, tmp_path / "small.sqlite")
     peak_large = _peak_of_a_migration(large, tmp_path / "large.sqlite")
@@ -201,7 +202,7 @@ def test_a_document_of_too_many_fields_is_refused(tmp_path, monkeypatch):
 
 
 def test_invalid_records_past_the_first_ones_are_counted_and_still_left_out(tmp_path, monkeypatch):
-    monkeypatch.setattr(preflight, "MAX_INVALID_LISTED", 5)
+    monkeypatch.setattr(validation, "MAX_INVALID_LISTED", 5)
     bad = [memory(f"m{i}") for i in range(20)]
     for rec in bad[::2]:
         rec["strength"] = "strong"
@@ -359,3 +360,39 @@ def test_a_replace_dry_run_writes_nothing_and_plans_what_the_replace_does(tmp_pa
         "skipped": 0,
         "deleted": 0,
     }
+
+
+@pytest.mark.parametrize("budget", [None, 0])  # records in memory, or all spooled
+def test_records_validated_while_read_give_the_report_preflight_gives(
+    tmp_path, monkeypatch, budget
+):
+    from wizard.core import preflight
+
+    if budget is not None:
+        monkeypatch.setattr(spool, "SPILL_AFTER", budget)
+    bad_session = session("s2")
+    bad_session["status"] = "paused"  # an unknown value
+    doc = {
+        "memories": [memory("m1"), memory("m2", strength="x"), memory("m1", content="again")],
+        "version": "0.9.5",
+        "observations": {
+            "s1": [observation("o1", "s1"), observation("o2", "s1", importance="high")],
+            "s2": [observation("o1", "s2", type="telepathy")],
+        },
+        "sessions": [session("s1"), bad_session, session("", project="p")],
+        "pagination": {"offset": 0, "limit": 10, "total": 3},
+    }
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(doc))
+    read = inspect_file(path).report
+    checked = preflight.check(json.loads(path.read_text()), "agentmemory")
+
+    def found(report):
+        codes = {Code.INVALID_RECORD, Code.DUPLICATE_KEY, Code.UNKNOWN_VALUE}
+        return [
+            (p.code, p.path, p.message) for p in report.errors + report.warnings if p.code in codes
+        ]
+
+    assert found(read) == found(checked)
+    assert [c for c, _p, _m in found(read)].count(Code.INVALID_RECORD) == 3
+    assert read.counts == checked.counts

@@ -21,6 +21,7 @@ from wizard.core.reading import Limits, read_payload
 from wizard.core.redact import REDACTED, redact
 from wizard.core.report import Report
 from wizard.core.spool import counted_objects, head_view, holds_spooled, materialize
+from wizard.core.validation import RecordValidator
 from wizard.crashlog import log_crash
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB after decompression (FORMATS.md section 7)
@@ -114,6 +115,9 @@ def _inspect(
     def refused(problem: Problem) -> Inspection:
         return Inspection(source_info(path, cancel=cancel), report.refuse(problem), None, options)
 
+    # Records are validated as the reader decodes them; used when the file is agentmemory's
+    # own single document (then nothing is decoded twice), else preflight validates.
+    validator = RecordValidator()
     try:
         payload = read_payload(
             path,
@@ -122,6 +126,7 @@ def _inspect(
             if progress
             else None,
             cancel=cancel,
+            sink=validator,
         )
         fmt = _detect(payload)
         report.format = fmt.id
@@ -157,6 +162,13 @@ def _inspect(
         )
         return refused(problem)
     source = source_info(path, payload.sha256, cancel)
+    read_as_is = (
+        fmt.id == "agentmemory"
+        and payload.kind == "json"
+        and not payload.unwrapped
+        and not validator.spoiled
+        and conversion.data is payload.value
+    )
     report = preflight.check(
         conversion.data,
         fmt.id,
@@ -165,6 +177,7 @@ def _inspect(
         treat_as_version=options.treat_as_version,
         progress=progress,
         cancel=cancel,
+        validated=validator if read_as_is else None,
     )
     if not report.ok:  # nothing will be imported: free it a piece at a time (see allocation)
         release(conversion.data)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from wizard.core.problems import Cancelled, Code, InputRefused, Problem
 from wizard.core.spool import CountedObject, RecordList, Spool
@@ -70,6 +70,18 @@ def _cost(text: str, start: int, end: int) -> int:
     return (end - start) + 48 * strings + 120 * containers
 
 
+class RecordSink(Protocol):
+    """What the reader hands the records of each record array to, as it decodes them (a
+    ``validation.RecordValidator``), so a big file need not be decoded a second time."""
+
+    def feed(self, name: str, bucket: str | None, start: int, chunk: list[Any]) -> None: ...
+
+    def spoil(self) -> None:
+        """What was fed is not the document (a key repeated, JSON Lines): do not use it."""
+
+
+SINK_CHUNK = 500  # records per feed of an array read element by element
+
 MAX_DUPLICATE_WARNINGS = 20  # objects with a repeated key named one by one (then counted)
 
 
@@ -86,6 +98,7 @@ class JsonStream:
         cancel: Callable[[], bool] | None = None,
         spill_after: int | None = None,
         spool_factory: Callable[[], Spool] = Spool,
+        sink: RecordSink | None = None,
     ) -> None:
         self._chunks = chunks
         self._eof = False
@@ -118,6 +131,13 @@ class JsonStream:
         self._spool_factory = spool_factory
         self.spool: Spool | None = None
         self._held = 0
+        self._sink = sink
+        self._keys: list[str] = []  # the keys leading to the value being read
+
+    def _feed(self, depth: int, start: int, records: list) -> None:
+        """Hand the records of a record array at ``depth`` (from index ``start``) to the sink."""
+        if self._sink is not None and self._keys:
+            self._sink.feed(self._keys[0], self._keys[1] if depth == 2 else None, start, records)
 
     def _record_array(self, depth: int, parent: str) -> bool:
         """Whether an array holds records: the value of a key of the document (or of a JSON
@@ -246,6 +266,9 @@ class JsonStream:
                     )
                 return
             line, _ = self.location(self.pos)
+            if end_line and self._sink is not None:  # JSON Lines: pages, not the document
+                self._sink.spoil()
+                self._sink = None
             if line == end_line:
                 # A second value must start on a new line (JSON Lines), else it is garbage.
                 raise self.refuse(
@@ -295,6 +318,10 @@ class JsonStream:
             self._expect(":", "expecting ':' after a property name", path)
             if key in result:
                 self._note_repeated([key], path or "(top level)", key_pos)
+                if self._sink is not None:  # both values were fed; only the last one is kept
+                    self._sink.spoil()
+                    self._sink = None
+            self._keys.append(key)
             if bounded and len(result) >= MAX_OBJECT_KEYS and key not in result:
                 if depth == 0:
                     raise self.refuse(
@@ -310,6 +337,7 @@ class JsonStream:
                 result.count(key, len(value) if isinstance(value, (list, RecordList)) else 0)
             else:
                 result[key] = self._value(depth + 1, _join(path, key), "object")
+            self._keys.pop()
             char = self._peek()
             if char == ",":
                 self.pos += 1
@@ -329,10 +357,15 @@ class JsonStream:
             return small
         self.pos += 1
         result: list | RecordList = self._spooled() if self._spilling(depth, parent) else []
+        sinking = self._sink is not None and parent == "object" and (depth == 1 or depth == 2)
         if self._peek() == "]":
             self.pos += 1
+            if sinking:
+                self._feed(depth, 0, [])
             return result
         counted = self._record_array(depth, parent)
+        batch: list = []  # decoded records not yet handed to the sink
+        fed = 0
         child = depth + 1
         depth_budget = self.max_depth - child
         while True:
@@ -358,6 +391,8 @@ class JsonStream:
                     else:
                         self.pos = end
                         self._check_repeated(f"{path}[{len(result)}]", pos)
+                        if sinking:
+                            batch.append(value)
                         if result.__class__ is RecordList:
                             result.append_text(buf[pos:end])
                             value = None
@@ -368,6 +403,8 @@ class JsonStream:
                 value = self._value(
                     child, f"{path}[{len(result)}]", "array", RECORD_LIMIT if counted else None
                 )
+                if sinking:
+                    batch.append(value)
                 result.append(value)
                 if counted:  # (the text may have left the window: estimated)
                     self._held += 16 * (self._base + self.pos - start)
@@ -379,6 +416,10 @@ class JsonStream:
                 spooled = self._spooled()
                 spooled.extend(result)
                 result = spooled
+            if len(batch) >= SINK_CHUNK:
+                self._feed(depth, fed, batch)
+                fed += len(batch)
+                batch = []
             self._counted(1)
             buf, pos = self.buf, self.pos
             char = buf[pos] if pos < len(buf) else self._peek()
@@ -394,6 +435,8 @@ class JsonStream:
                     )
             elif char == "]":
                 self.pos += 1
+                if sinking and (batch or not fed):
+                    self._feed(depth, fed, batch)
                 return result
             else:
                 raise self.refuse(
@@ -446,6 +489,8 @@ class JsonStream:
         self._small_size = max(SMALL_FIRST, 2 * (end - start))
         self._small_misses = 0
         self._counted(len(value))
+        if self._sink is not None and parent == "object" and (depth == 1 or depth == 2):
+            self._feed(depth, 0, value)
         if self._record_array(depth, parent):
             if self._spilling(depth, parent):
                 spooled = self._spooled()

@@ -25,34 +25,11 @@ from wizard.core.formats import Conversion
 from wizard.core.names import Phase
 from wizard.core.problems import Cancelled, Code, Problem
 from wizard.core.report import Report
-from wizard.core.schema import validate_records
 from wizard.core.spool import RecordList, is_array, iter_chunks
+from wizard.core.validation import RecordValidator, bucket_path, chunk_invalid
 
 CHUNK = 2000
 ARRAY_COLLECTIONS = ("sessions", "memories", "summaries")
-
-# Known values of agentmemory's enums; others are kept but reported (newer versions add some).
-KNOWN_VALUES = {
-    ("sessions", "status"): {"active", "completed", "abandoned"},
-    ("observations", "type"): {
-        "file_read",
-        "file_write",
-        "file_edit",
-        "command_run",
-        "search",
-        "web_fetch",
-        "conversation",
-        "error",
-        "decision",
-        "discovery",
-        "subagent",
-        "notification",
-        "task",
-        "image",
-        "other",
-    },
-    ("memories", "type"): {"pattern", "preference", "architecture", "bug", "workflow", "fact"},
-}
 
 
 def _kind(value: object) -> str:
@@ -67,18 +44,6 @@ def _kind(value: object) -> str:
     if isinstance(value, (int, float)):
         return "a number"
     return "a string"
-
-
-def bucket_path(name: str, bucket: str) -> str:
-    """The JSON path of an observation bucket: ``observations.ses_1``."""
-    return f"{name}.{bucket}" if bucket.isidentifier() else f'{name}["{bucket}"]'
-
-
-def path_of(name: str, bucket: str | None, index: int) -> str:
-    """The JSON path of a record: ``memories[3]`` or ``observations.ses_1[3]``."""
-    if bucket is None:
-        return f"{name}[{index}]"
-    return f"{bucket_path(name, bucket)}[{index}]"
 
 
 def shape_errors(data: dict) -> list[Problem]:
@@ -135,9 +100,11 @@ def check(
     treat_as_version: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    validated: RecordValidator | None = None,
 ) -> Report:
     """Check canonical data. With ``skip_invalid`` the invalid records are removed from ``data``
-    (in place) and listed in ``Report.skipped_invalid``."""
+    (in place) and listed in ``Report.skipped_invalid``. ``validated``: a validator that was
+    fed every record of ``data`` already (by the reader), in place of validating them here."""
     report = Report(ok=True, format=format_id)
     if conversion is not None:
         report.source_version = conversion.source_version
@@ -156,10 +123,13 @@ def check(
     # Caps on the file as read: before repeated keys, orphan access logs or invalid records
     # are left out.
     report.caps = check_caps(data)
-    repeated: list[tuple[str, set[str]]] = []
-    invalid, invalid_total = _validate(
-        data, report, repeated, progress, cancel, _over_caps(report.caps)
-    )
+    if validated is not None:  # read and validated by the reader (agentmemory's own file)
+        if cancel is not None and cancel():
+            raise Cancelled()
+        invalid, repeated = validated.finish(report.warnings)
+        invalid_total = validated.invalid_total
+    else:
+        invalid, invalid_total, repeated = _validate(data, report.warnings, progress, cancel)
     more = invalid_total - len(invalid)
     if invalid_total:
         if skip_invalid:
@@ -224,98 +194,28 @@ def _check_version(data: dict, report: Report, treat_as_version: str | None) -> 
     report.errors.append(Problem("version", versions.unsupported_message(version), code=code))
 
 
-MAX_INVALID_LISTED = 1000  # invalid records named one by one (the rest are counted)
-MAX_UNKNOWN_VALUES = 50  # unknown values of one field named one by one
-
-
-def _chunk_invalid(name: str, key_field: str, chunk: list[Any]) -> dict[int, str]:
-    """{index: message} of the invalid records of a chunk (the first problem of each)."""
-    found: dict[int, str] = {}
-    for index, field, message in validate_records(name, chunk):
-        found.setdefault(index, f"{field.lstrip('.') or 'record'}: {message}")
-    for index, record in enumerate(chunk):
-        if type(record) is dict and record.get(key_field) == "":
-            found.setdefault(index, f"{key_field}: the key is empty")
-    return found
-
-
 def _validate(
     data: dict,
-    report: Report,
-    repeated: list[tuple[str, set[str]]],
+    warnings: list[Problem],
     progress: Callable[[str, int, int], None] | None,
     cancel: Callable[[], bool] | None,
-    untracked: frozenset[str] | set[str] = frozenset(),
-) -> tuple[dict[str, str], int]:
-    """Validate every record; returns {path: message} of the first MAX_INVALID_LISTED invalid
-    ones (first problem each) and how many there are in all, and appends to ``repeated`` the
-    collections where a key comes more than once, with the keys that do. Keys are not tracked
-    in ``untracked`` collections (over a cap: the file is refused, and memory stays flat)."""
+) -> tuple[dict[str, str], int, list[tuple[str, set[str]]]]:
+    """Validate every record (a RecordValidator fed chunk by chunk): the first invalid ones
+    ({path: message}), how many there are, and the collections with repeated keys."""
+    validator = RecordValidator()
     names = collection_names(data)
     total = sum(count_records(data, n) for n in names)
     done = 0
-    invalid: dict[str, str] = {}
-    invalid_total = 0
-    unknown: Counter = Counter()
     for name in names:
-        key_field = collection(name).key
-        seen: set = set()
-        duplicates = 0
-        repeated_keys: set[str] = set()
-        track = name not in untracked
-        known = {field: values for (coll, field), values in KNOWN_VALUES.items() if coll == name}
         for bucket, start, chunk in _chunks(data, name):
             if cancel is not None and cancel():
                 raise Cancelled()
-            found = _chunk_invalid(name, key_field, chunk)
-            invalid_total += len(found)
-            for index in sorted(found)[: max(MAX_INVALID_LISTED - len(invalid), 0)]:
-                invalid[path_of(name, bucket, start + index)] = found[index]
-            # Whole-chunk operations (this runs over every record of a 500,000-record file).
-            records = [r if type(r) is dict else {} for r in chunk]
-            if track:
-                keys = [r.get(key_field) for r in records]
-                # missing, empty or non-string keys are reported above
-                named = [k for k in keys if type(k) is str and k]
-                before = len(seen)
-                earlier = seen.intersection(named) if before else ()
-                seen.update(named)
-                repeats = len(named) - (len(seen) - before)
-                if repeats:  # rare: which keys (the removal walks only these)
-                    duplicates += repeats
-                    repeated_keys.update(earlier)
-                    repeated_keys.update(k for k, n in Counter(named).items() if n > 1)
-            for field, values in known.items():
-                odd = {v for r in records if type(v := r.get(field)) is str} - values
-                for value in odd:
-                    count = sum(1 for r in records if r.get(field) == value)
-                    shown: str | None = value
-                    if (name, field, value) not in unknown and len(unknown) >= MAX_UNKNOWN_VALUES:
-                        shown = None  # counted with the other unknown values
-                    unknown[(name, field, shown)] += count
+            validator.feed(name, bucket, start, chunk)
             done += len(chunk)
             if progress is not None:
                 progress(Phase.VALIDATING, done, total)
-        if duplicates:
-            repeated.append((name, repeated_keys))
-            report.warnings.append(
-                Problem(
-                    name,
-                    f"{duplicates} records repeat the {key_field} of "
-                    "an earlier one; the last one wins",
-                    code=Code.DUPLICATE_KEY,
-                )
-            )
-    for (name, field, value), n in sorted(unknown.items(), key=lambda item: str(item[0])):
-        what = f"{field} {value!r}" if value is not None else f"other values of {field}"
-        report.warnings.append(
-            Problem(
-                f"{name}[*].{field}",
-                f"{n} records have {what}, which agentmemory does not list; kept as is",
-                code=Code.UNKNOWN_VALUE,
-            )
-        )
-    return invalid, invalid_total
+    invalid, repeated = validator.finish(warnings)
+    return invalid, validator.invalid_total, repeated
 
 
 def keep_last_of_repeated_keys(data: dict) -> None:
@@ -385,7 +285,7 @@ def _keep_last_of_each_key(data: dict, name: str, key_field: str, repeated: set[
 def _without_invalid(records: list | RecordList, name: str, key_field: str) -> Any:
     out: list | RecordList = RecordList(records.spool) if isinstance(records, RecordList) else []
     for chunk in iter_chunks(records, CHUNK):
-        found = _chunk_invalid(name, key_field, chunk)
+        found = chunk_invalid(name, key_field, chunk)
         out.extend(r for i, r in enumerate(chunk) if i not in found)
     return out
 
@@ -400,23 +300,6 @@ def _remove_invalid(data: dict) -> None:
                 buckets[sid] = _without_invalid(buckets[sid], name, key_field)
         else:
             data[name] = _without_invalid(data[name], name, key_field)
-
-
-# Which collections a cap counts (FORMATS.md section 3).
-CAPPED = {
-    "sessions": "sessions",
-    "memories": "memories",
-    "summaries": "summaries",
-    "accessLogs": "accessLogs",
-    "observations": "observations",
-    "observationBuckets": "observations",
-    "observationsPerSession": "observations",
-}
-
-
-def _over_caps(caps: list) -> set[str]:
-    """The collections over one of their caps."""
-    return {CAPPED[c.name] for c in caps if not c.ok and c.name in CAPPED}
 
 
 def _warn_unimported_fields(data: dict, report: Report) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from wizard.core.formats import Payload
-from wizard.core.jsonstream import JsonStream
+from wizard.core.jsonstream import JsonStream, RecordSink
 from wizard.core.problems import Code, InputRefused, Problem
 from wizard.core.spool import SPILL_AFTER
 
@@ -178,6 +178,7 @@ def _parse(
     progress: Callable[[], None] | None,
     cancel: CancelFn | None,
     warnings: list[Problem],
+    sink: RecordSink | None = None,
 ) -> tuple[Any, str]:
     """Parse a stream as one JSON document or JSON Lines: (value, kind). What the parser
     noticed (objects repeating a key) is added to ``warnings``."""
@@ -194,6 +195,7 @@ def _parse(
         on_progress=progress,
         cancel=cancel,
         spill_after=limits.spill_after,
+        sink=sink,
     )
     values = []
     for value, _line in parser.values():
@@ -229,8 +231,12 @@ def read_payload(
     limits: Limits | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
+    sink: RecordSink | None = None,
 ) -> Payload:
-    """Read and parse one input file. Raises InputRefused (what and where) or Cancelled."""
+    """Read and parse one input file. Raises InputRefused (what and where) or Cancelled.
+
+    ``sink`` is handed the records of each record array of a JSON or gzip file as they are
+    decoded (``jsonstream.RecordSink``); a zip's members are not."""
     limits = limits or Limits()
     p = Path(path)
     name = p.name
@@ -266,11 +272,11 @@ def read_payload(
             return _read_zip(f, name, limits, cancel)  # read at random: hashed separately
         hashing = _Hashing(f)
         if magic[:2] == b"\x1f\x8b":
-            payload = _read_gzip(hashing, name, limits, tick, cancel)
+            payload = _read_gzip(hashing, name, limits, tick, cancel, sink)
         else:
             warnings: list[Problem] = []
             stream = _Counted(hashing, limits, None, name)
-            value, kind = _parse(stream, name, limits, tick, cancel, warnings)
+            value, kind = _parse(stream, name, limits, tick, cancel, warnings, sink)
             value, unwrapped = _unwrap(value, limits, warnings)
             payload = Payload(
                 value=value, name=name, kind=kind, unwrapped=unwrapped, warnings=warnings
@@ -285,12 +291,13 @@ def _read_gzip(
     limits: Limits,
     tick: Callable[[], None] | None,
     cancel: CancelFn | None,
+    sink: RecordSink | None = None,
 ) -> Payload:
     gz = gzip.GzipFile(fileobj=f, mode="rb")
     stream = _Counted(gz, limits, f.tell, f"{name} (gzip)")
     stream.grace = limits.gzip_ratio_grace
     warnings: list[Problem] = []
-    value, kind = _parse(stream, f"{name} (gzip)", limits, tick, cancel, warnings)
+    value, kind = _parse(stream, f"{name} (gzip)", limits, tick, cancel, warnings, sink)
     value, unwrapped = _unwrap(value, limits, warnings)
     return Payload(
         value=value,
