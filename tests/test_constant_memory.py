@@ -396,3 +396,32 @@ def test_records_validated_while_read_give_the_report_preflight_gives(
     assert found(read) == found(checked)
     assert [c for c, _p, _m in found(read)].count(Code.INVALID_RECORD) == 3
     assert read.counts == checked.counts
+
+
+def test_a_repeated_skip_reads_spooled_keys_with_sqlite_and_misses_nothing(tmp_path, monkeypatch):
+    """Skip over a store that holds a spooled run whole counts it without decoding it; a run
+    with a new record, or a record repeating its id field, is still looked at record by
+    record."""
+    import shutil
+
+    first = write_export(tmp_path / "a.json", sessions=20, per_session=30, memories=3000)
+    db = tmp_path / "store.sqlite"
+    with open_store(db) as store:
+        run(runs.import_steps(store, runs.read(first, InspectOptions()), "merge"))
+    shutil.copy(db, tmp_path / "in-memory.sqlite")
+    text = first.read_text()
+    # one record repeats its id: Python keeps the last ("m-new"), SQLite reads the first
+    text = text.replace('{"id": "m2600", ', '{"id": "m0", "id": "m-new", ', 1)
+    text = text.replace('"memories":[', '"memories":[' + json.dumps(memory("m-first")) + ",", 1)
+    second = tmp_path / "b.json"
+    second.write_text(text)
+    plans = {}
+    for name, budget in (("store", SMALL_BUDGET), ("in-memory", None)):
+        monkeypatch.setattr(spool, "SPILL_AFTER", budget)
+        path = tmp_path / f"{name}.sqlite" if name != "store" else db
+        with open_store(path) as store:
+            result = run(runs.import_steps(store, runs.read(second, InspectOptions()), "skip"))[1]
+        plans[name] = {n: p.to_dict() for n, p in result.collections.items()}
+    assert plans["store"] == plans["in-memory"]
+    assert plans["store"]["memories"]["inserted"] == 2  # m-first and m-new
+    assert dump(db) == dump(tmp_path / "in-memory.sqlite")

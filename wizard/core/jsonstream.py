@@ -366,6 +366,7 @@ class JsonStream:
         counted = self._record_array(depth, parent)
         batch: list = []  # decoded records not yet handed to the sink
         fed = 0
+        repeats = self._repeats
         child = depth + 1
         depth_budget = self.max_depth - child
         while True:
@@ -437,6 +438,8 @@ class JsonStream:
                 self.pos += 1
                 if sinking and (batch or not fed):
                     self._feed(depth, fed, batch)
+                if self._repeats != repeats and isinstance(result, RecordList):
+                    result.exact_keys = False  # a record repeats a field
                 return result
             else:
                 raise self.refuse(

@@ -33,6 +33,7 @@ CHUNK_CHARS = 1024 * 1024  # text per stored chunk, at most about this much
 # Record text kept in memory by the reader before arrays go to a spool (see jsonstream).
 SPILL_AFTER = 8 * 1024 * 1024
 SPOOL_PREFIX = "agentmemory-wizard-spool-"
+BATCH_CHARS = 4 * 1024 * 1024  # chunks held before they are written, at most about this much
 
 
 def _remove(db: sqlite3.Connection, folder: str) -> None:
@@ -47,6 +48,8 @@ class Spool:
 
     Chunks are written once and never changed, so lists may share them. Access is serialised
     by a lock: a spool is written by the reading thread and read later by another worker.
+    Chunks are numbered here and written in batches (an observation bucket is a chunk of its
+    own: ten thousand small inserts cost more than the reading around them).
     """
 
     def __init__(self, directory: str | None = None) -> None:
@@ -59,6 +62,9 @@ class Spool:
         path = os.path.join(self.folder, "records.sqlite")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._pending: list[tuple[int, str]] = []
+        self._pending_chars = 0
+        self._next_id = 1
         self._finalizer = weakref.finalize(self, _remove, self._db, self.folder)
         try:
             for pragma in (
@@ -74,17 +80,49 @@ class Spool:
             raise _no_room(os.path.dirname(self.folder), exc) from None
 
     def put(self, text: str) -> int:
+        """Keep a chunk; returns its number."""
         with self._lock:
-            try:
-                cur = self._db.execute("INSERT INTO chunks (text) VALUES (?)", (text,))
-            except sqlite3.Error as exc:  # the temporary folder is full (or gone)
-                raise _no_room(os.path.dirname(self.folder), exc) from None
-            return int(cur.lastrowid or 0)
+            chunk_id = self._next_id
+            self._next_id += 1
+            self._pending.append((chunk_id, text))
+            self._pending_chars += len(text)
+            if self._pending_chars >= BATCH_CHARS:
+                self._write()
+            return chunk_id
+
+    def _write(self) -> None:
+        """Write the pending chunks (the lock is held)."""
+        if not self._pending:
+            return
+        try:
+            self._db.executemany("INSERT INTO chunks (id, text) VALUES (?, ?)", self._pending)
+        except sqlite3.Error as exc:  # the temporary folder is full (or gone)
+            raise _no_room(os.path.dirname(self.folder), exc) from None
+        self._pending = []
+        self._pending_chars = 0
 
     def get(self, chunk_id: int) -> str:
         with self._lock:
+            self._write()
             row = self._db.execute("SELECT text FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
         return str(row[0])
+
+    def records(self, chunk_id: int) -> list[Any]:
+        """The records of a chunk, decoded."""
+        return json.loads(self.get(chunk_id))
+
+    def keys(self, chunk_id: int, field: str) -> list[Any]:
+        """The ``field`` of each record of a chunk, read by SQLite (no record is decoded in
+        Python): None where a record is no object or lacks it."""
+        path = "$." + json.dumps(field)
+        with self._lock:
+            self._write()
+            rows = self._db.execute(
+                "SELECT json_extract(value, ?) FROM json_each((SELECT text FROM chunks"
+                " WHERE id = ?))",
+                (path, chunk_id),
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def close(self) -> None:
         """Remove the file now (the lists using it can no longer be read)."""
@@ -143,10 +181,21 @@ class RecordList:
     decodes one chunk at a time.
     """
 
-    __slots__ = ("__weakref__", "_chunks", "_len", "_pending", "_pending_chars", "spool")
+    __slots__ = (
+        "__weakref__",
+        "_chunks",
+        "_len",
+        "_pending",
+        "_pending_chars",
+        "exact_keys",
+        "spool",
+    )
 
     def __init__(self, spool: Spool, records: Iterable[Any] = ()) -> None:
         self.spool = spool
+        # No record repeats a field (the reader clears it when one does): SQLite, which reads a
+        # repeated field's first value where Python keeps the last, may then read the keys.
+        self.exact_keys = True
         self._chunks: list[tuple[int, int]] = []  # (chunk id, records in it)
         self._len = 0
         self._pending: list[str] = []  # texts of records not yet stored
@@ -178,6 +227,7 @@ class RecordList:
             self._flush()
             self._chunks.extend(records._chunks)  # chunks never change: shared
             self._len += records._len
+            self.exact_keys = self.exact_keys and records.exact_keys
             return
         for record in records:
             self.append(record)
@@ -195,6 +245,11 @@ class RecordList:
 
     def __bool__(self) -> bool:
         return self._len > 0
+
+    def chunk_refs(self) -> list[tuple[int, int]]:
+        """(chunk id, records in it) of every stored chunk, in order."""
+        self._flush()
+        return list(self._chunks)
 
     def stored_chunks(self) -> Iterator[list[Any]]:
         """The records a stored chunk at a time (at most CHUNK_RECORDS each, rarely fewer)."""

@@ -140,25 +140,43 @@ def content_hash(text: str | bytes, bucket: str | None = None) -> bytes:
 def _iter_pairs(data: dict, name: str) -> Iterator[tuple[str | None, Any]]:
     """(bucket, record) for every record of a collection; bucket only for observations."""
     for bucket, group, _owned in _iter_groups(data, name):
-        for rec in group:
+        for rec in group:  # type: ignore[union-attr]  # (records: no ``present``)
             yield bucket, rec
 
 
-def _iter_groups(data: dict, name: str) -> Iterator[tuple[str | None, list, bool]]:
+def _iter_groups(
+    data: dict, name: str, present: Callable[[list[str]], bool] | None = None
+) -> Iterator[tuple[str | None, list | int, bool]]:
     """The records of a collection in runs of at most CHUNK_ROWS: (bucket, records, owned),
     bucket only for observations, whose runs never span two buckets. A collection kept in a
-    spool is read a run at a time; its runs are ``owned`` (decoded for this reader alone)."""
+    spool is read a run at a time; its runs are ``owned`` (decoded for this reader alone).
+
+    With ``present`` (skip: whether the store holds all these keys), a spooled run whose keys
+    SQLite reads and the store holds is not decoded at all: its size comes instead of its
+    records."""
     runs: Iterable[tuple[str | None, Any]]
     if name == "observations":
         value = data.get("observations")
         runs = value.items() if isinstance(value, dict) else ()
     else:
         runs = [(None, data.get(name))]
+    key_field = collection(name).key
     for bucket, items in runs:
-        if is_array(items):
-            owned = isinstance(items, RecordList)
-            for group in iter_chunks(items, CHUNK_ROWS):
-                yield bucket, group, owned
+        if not is_array(items):
+            continue
+        if present is not None and isinstance(items, RecordList) and items.exact_keys:
+            for chunk_id, count in items.chunk_refs():
+                keys = items.spool.keys(chunk_id, key_field)
+                if all(k.__class__ is str and k for k in keys) and present(keys):
+                    yield bucket, count, True
+                else:
+                    records = items.spool.records(chunk_id)
+                    for start in range(0, len(records), CHUNK_ROWS):
+                        yield bucket, records[start : start + CHUNK_ROWS], True
+            continue
+        owned = isinstance(items, RecordList)
+        for group in iter_chunks(items, CHUNK_ROWS):
+            yield bucket, group, owned
 
 
 class _Engine:
@@ -316,21 +334,28 @@ class _Engine:
                 db.execute_sql(f'DROP INDEX "{index}"')
         done = 0
         next_report = CHUNK_ROWS
-        for bucket, group, owned in _iter_groups(self.data, name):
-            if not group:
+        present = None
+        if quick and not store_empty:
+            present = lambda keys: self._all_present(db, spec, name, keys)  # noqa: E731
+        for bucket, group, owned in _iter_groups(self.data, name, present):
+            if isinstance(group, int):  # a run the store holds whole (read by SQLite)
+                classifier.plan.skipped += group
+                done += group
+            elif not group:
                 continue
-            keys = classifier.keys(group)
-            if quick and not store_empty and self._all_present(db, spec, name, keys):
-                classifier.plan.skipped += len(group)
             else:
-                existing = {} if store_empty else self._lookup(db, spec, name, keys)
-                classifier.classify(bucket, group, keys, existing, owned)
-            if keeping and classifier.kept:
-                db.cursor().executemany(
-                    f"INSERT OR IGNORE INTO {_KEPT} (key) VALUES (?)", classifier.kept
-                )
-            classifier.kept = []
-            done += len(group)
+                keys = classifier.keys(group)
+                if quick and not store_empty and self._all_present(db, spec, name, keys):
+                    classifier.plan.skipped += len(group)
+                else:
+                    existing = {} if store_empty else self._lookup(db, spec, name, keys)
+                    classifier.classify(bucket, group, keys, existing, owned)
+                if keeping and classifier.kept:
+                    db.cursor().executemany(
+                        f"INSERT OR IGNORE INTO {_KEPT} (key) VALUES (?)", classifier.kept
+                    )
+                classifier.kept = []
+                done += len(group)
             if done >= next_report:
                 next_report = done + CHUNK_ROWS
                 if self.writing:
