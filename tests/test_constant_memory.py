@@ -398,10 +398,12 @@ def test_records_validated_while_read_give_the_report_preflight_gives(
     assert read.counts == checked.counts
 
 
-def test_a_repeated_skip_reads_spooled_keys_with_sqlite_and_misses_nothing(tmp_path, monkeypatch):
-    """Skip over a store that holds a spooled run whole counts it without decoding it; a run
-    with a new record, or a record repeating its id field, is still looked at record by
-    record."""
+def test_a_repeated_skip_counts_spooled_runs_by_their_keys_and_misses_nothing(
+    tmp_path, monkeypatch
+):
+    """Skip over a store that holds a spooled run whole counts it by the keys the reader noted,
+    without decoding it; a run with a new record is still looked at record by record, and a
+    record repeating its id field is keyed by the value Python keeps (the last)."""
     import shutil
 
     first = write_export(tmp_path / "a.json", sessions=20, per_session=30, memories=3000)
@@ -410,7 +412,7 @@ def test_a_repeated_skip_reads_spooled_keys_with_sqlite_and_misses_nothing(tmp_p
         run(runs.import_steps(store, runs.read(first, InspectOptions()), "merge"))
     shutil.copy(db, tmp_path / "in-memory.sqlite")
     text = first.read_text()
-    # one record repeats its id: Python keeps the last ("m-new"), SQLite reads the first
+    # one record repeats its id: Python keeps the last ("m-new"), a text search the first
     text = text.replace('{"id": "m2600", ', '{"id": "m0", "id": "m-new", ', 1)
     text = text.replace('"memories":[', '"memories":[' + json.dumps(memory("m-first")) + ",", 1)
     second = tmp_path / "b.json"

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, cast
 
+from wizard.core.collections import collection
 from wizard.core.problems import Cancelled, Code, InputRefused, Problem
 from wizard.core.spool import CountedObject, RecordList, Spool
 
@@ -60,6 +61,14 @@ def _reject_constant(name: str) -> Any:
 RECORD_LIMIT = 16 * 1024 * 1024
 RECORD_MEMORY = 48 * 1024 * 1024  # estimated (see _cost)
 MAX_OBJECT_KEYS = 20_000
+
+
+def _keys(records: list, field: str | None) -> list[str] | None:
+    """The key of each record, or None when one has none that is a non-empty string."""
+    if field is None:
+        return None
+    keys = [r.get(field) if r.__class__ is dict else None for r in records]
+    return keys if all(k.__class__ is str and k for k in keys) else None  # type: ignore[return-value]
 
 
 def _cost(text: str, start: int, end: int) -> int:
@@ -147,6 +156,13 @@ class JsonStream:
     def _spilling(self, depth: int, parent: str) -> bool:
         """Whether a record array at ``depth`` now goes to the spool."""
         return self._held > (self._spill_after or 0) and self._record_array(depth, parent)
+
+    def _key_field(self, depth: int) -> str | None:
+        """The field keying the records of the record array at ``depth``, were the document
+        agentmemory's (the engine reads a spooled run's keys without decoding it)."""
+        if not self._keys:
+            return None
+        return collection("observations" if depth == 2 else self._keys[0]).key
 
     def _spooled(self) -> RecordList:
         if self.spool is None:
@@ -366,7 +382,7 @@ class JsonStream:
         counted = self._record_array(depth, parent)
         batch: list = []  # decoded records not yet handed to the sink
         fed = 0
-        repeats = self._repeats
+        key_field = self._key_field(depth) if counted else None
         child = depth + 1
         depth_budget = self.max_depth - child
         while True:
@@ -395,7 +411,10 @@ class JsonStream:
                         if sinking:
                             batch.append(value)
                         if result.__class__ is RecordList:
-                            result.append_text(buf[pos:end])
+                            key = value.get(key_field) if key_field else None
+                            result.append_text(
+                                buf[pos:end], key if key.__class__ is str and key else None
+                            )
                             value = None
                         else:
                             value = self._share_keys(value)
@@ -438,8 +457,6 @@ class JsonStream:
                 self.pos += 1
                 if sinking and (batch or not fed):
                     self._feed(depth, fed, batch)
-                if self._repeats != repeats and isinstance(result, RecordList):
-                    result.exact_keys = False  # a record repeats a field
                 return result
             else:
                 raise self.refuse(
@@ -497,7 +514,9 @@ class JsonStream:
         if self._record_array(depth, parent):
             if self._spilling(depth, parent):
                 spooled = self._spooled()
-                spooled.extend_text(text[start:end], len(value))
+                spooled.extend_text(
+                    text[start:end], len(value), _keys(value, self._key_field(depth))
+                )
                 return spooled
             self._held += _cost(text, start, end)
         return value

@@ -62,7 +62,7 @@ class Spool:
         path = os.path.join(self.folder, "records.sqlite")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
-        self._pending: list[tuple[int, str]] = []
+        self._pending: list[tuple[int, str, str | None]] = []
         self._pending_chars = 0
         self._next_id = 1
         self._finalizer = weakref.finalize(self, _remove, self._db, self.folder)
@@ -74,17 +74,20 @@ class Spool:
                 "temp_store = FILE",
             ):
                 self._db.execute(f"PRAGMA {pragma}")
-            self._db.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+            self._db.execute(
+                "CREATE TABLE chunks (id INTEGER PRIMARY KEY, text TEXT NOT NULL, keys TEXT)"
+            )
         except sqlite3.Error as exc:
             self.close()
             raise _no_room(os.path.dirname(self.folder), exc) from None
 
-    def put(self, text: str) -> int:
-        """Keep a chunk; returns its number."""
+    def put(self, text: str, keys: list[str] | None = None) -> int:
+        """Keep a chunk (and, when known, the key of each of its records); returns its
+        number."""
         with self._lock:
             chunk_id = self._next_id
             self._next_id += 1
-            self._pending.append((chunk_id, text))
+            self._pending.append((chunk_id, text, None if keys is None else json.dumps(keys)))
             self._pending_chars += len(text)
             if self._pending_chars >= BATCH_CHARS:
                 self._write()
@@ -95,7 +98,9 @@ class Spool:
         if not self._pending:
             return
         try:
-            self._db.executemany("INSERT INTO chunks (id, text) VALUES (?, ?)", self._pending)
+            self._db.executemany(
+                "INSERT INTO chunks (id, text, keys) VALUES (?, ?, ?)", self._pending
+            )
         except sqlite3.Error as exc:  # the temporary folder is full (or gone)
             raise _no_room(os.path.dirname(self.folder), exc) from None
         self._pending = []
@@ -111,18 +116,12 @@ class Spool:
         """The records of a chunk, decoded."""
         return json.loads(self.get(chunk_id))
 
-    def keys(self, chunk_id: int, field: str) -> list[Any]:
-        """The ``field`` of each record of a chunk, read by SQLite (no record is decoded in
-        Python): None where a record is no object or lacks it."""
-        path = "$." + json.dumps(field)
+    def keys(self, chunk_id: int) -> list[str] | None:
+        """The key of each record of a chunk, as the reader noted them (None: not noted)."""
         with self._lock:
             self._write()
-            rows = self._db.execute(
-                "SELECT json_extract(value, ?) FROM json_each((SELECT text FROM chunks"
-                " WHERE id = ?))",
-                (path, chunk_id),
-            ).fetchall()
-        return [row[0] for row in rows]
+            row = self._db.execute("SELECT keys FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+        return None if row[0] is None else json.loads(row[0])
 
     def close(self) -> None:
         """Remove the file now (the lists using it can no longer be read)."""
@@ -184,21 +183,19 @@ class RecordList:
     __slots__ = (
         "__weakref__",
         "_chunks",
+        "_keys",
         "_len",
         "_pending",
         "_pending_chars",
-        "exact_keys",
         "spool",
     )
 
     def __init__(self, spool: Spool, records: Iterable[Any] = ()) -> None:
         self.spool = spool
-        # No record repeats a field (the reader clears it when one does): SQLite, which reads a
-        # repeated field's first value where Python keeps the last, may then read the keys.
-        self.exact_keys = True
         self._chunks: list[tuple[int, int]] = []  # (chunk id, records in it)
         self._len = 0
         self._pending: list[str] = []  # texts of records not yet stored
+        self._keys: list[str] | None = []  # their keys (None: one is not known)
         self._pending_chars = 0
         self.extend(records)
 
@@ -206,19 +203,25 @@ class RecordList:
     def append(self, record: Any) -> None:
         self.append_text(fastjson.dumps(record))
 
-    def append_text(self, text: str) -> None:
+    def append_text(self, text: str, key: str | None = None) -> None:
+        """Add one record's text (and its key, when the reader knows it)."""
+        if key is None:
+            self._keys = None
+        elif self._keys is not None:
+            self._keys.append(key)
         self._pending.append(text)
         self._pending_chars += len(text)
         self._len += 1
         if len(self._pending) >= CHUNK_RECORDS or self._pending_chars >= CHUNK_CHARS:
             self._flush()
 
-    def extend_text(self, array_text: str, count: int) -> None:
-        """Add the ``count`` records of one JSON array's text (``[...]``), stored as it is."""
+    def extend_text(self, array_text: str, count: int, keys: list[str] | None = None) -> None:
+        """Add the ``count`` records of one JSON array's text (``[...]``), stored as it is
+        (with the key of each, when the reader knows them)."""
         if not count:
             return
         self._flush()
-        self._chunks.append((self.spool.put(array_text), count))
+        self._chunks.append((self.spool.put(array_text, keys), count))
         self._len += count
 
     def extend(self, records: Iterable[Any]) -> None:
@@ -227,7 +230,6 @@ class RecordList:
             self._flush()
             self._chunks.extend(records._chunks)  # chunks never change: shared
             self._len += records._len
-            self.exact_keys = self.exact_keys and records.exact_keys
             return
         for record in records:
             self.append(record)
@@ -235,8 +237,9 @@ class RecordList:
     def _flush(self) -> None:
         if self._pending:
             text = "[" + ",".join(self._pending) + "]"
-            self._chunks.append((self.spool.put(text), len(self._pending)))
+            self._chunks.append((self.spool.put(text, self._keys), len(self._pending)))
             self._pending = []
+            self._keys = []
             self._pending_chars = 0
 
     # -- reading ------------------------------------------------------------------------------

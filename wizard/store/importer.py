@@ -152,7 +152,7 @@ def _iter_groups(
     spool is read a run at a time; its runs are ``owned`` (decoded for this reader alone).
 
     With ``present`` (skip: whether the store holds all these keys), a spooled run whose keys
-    SQLite reads and the store holds is not decoded at all: its size comes instead of its
+    the reader noted and the store holds is not decoded at all: its size comes instead of its
     records."""
     runs: Iterable[tuple[str | None, Any]]
     if name == "observations":
@@ -160,14 +160,13 @@ def _iter_groups(
         runs = value.items() if isinstance(value, dict) else ()
     else:
         runs = [(None, data.get(name))]
-    key_field = collection(name).key
     for bucket, items in runs:
         if not is_array(items):
             continue
-        if present is not None and isinstance(items, RecordList) and items.exact_keys:
+        if present is not None and isinstance(items, RecordList):
             for chunk_id, count in items.chunk_refs():
-                keys = items.spool.keys(chunk_id, key_field)
-                if all(k.__class__ is str and k for k in keys) and present(keys):
+                keys = items.spool.keys(chunk_id)
+                if keys is not None and present(keys):
                     yield bucket, count, True
                 else:
                     records = items.spool.records(chunk_id)
