@@ -439,6 +439,7 @@ def make_database(path: Path) -> SqliteDatabase:
     return SqliteDatabase(
         str(path),
         pragmas={
+            "page_size": 16384,  # new stores: much less time and I/O than 4096 (RESULTS.md)
             "journal_mode": "wal",
             "foreign_keys": 1,
             "synchronous": "normal",
