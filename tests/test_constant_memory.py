@@ -415,6 +415,9 @@ def test_a_repeated_skip_counts_spooled_runs_by_their_keys_and_misses_nothing(
     # one record repeats its id: Python keeps the last ("m-new"), a text search the first
     text = text.replace('{"id": "m2600", ', '{"id": "m0", "id": "m-new", ', 1)
     text = text.replace('"memories":[', '"memories":[' + json.dumps(memory("m-first")) + ",", 1)
+    # a new observation in a bucket among others the store holds (buckets are asked together)
+    new = json.dumps(observation("o-new", "s10"))
+    text = text.replace('"s10":[', '"s10":[' + new + ",", 1)
     second = tmp_path / "b.json"
     second.write_text(text)
     plans = {}
@@ -426,4 +429,5 @@ def test_a_repeated_skip_counts_spooled_runs_by_their_keys_and_misses_nothing(
         plans[name] = {n: p.to_dict() for n, p in result.collections.items()}
     assert plans["store"] == plans["in-memory"]
     assert plans["store"]["memories"]["inserted"] == 2  # m-first and m-new
+    assert plans["store"]["observations"]["inserted"] == 1
     assert dump(db) == dump(tmp_path / "in-memory.sqlite")

@@ -425,7 +425,11 @@ class JsonStream:
                 )
                 if sinking:
                     batch.append(value)
-                result.append(value)
+                if result.__class__ is RecordList:
+                    key = value.get(key_field) if key_field and value.__class__ is dict else None
+                    result.append(value, key if key.__class__ is str and key else None)
+                else:
+                    result.append(value)
                 if counted:  # (the text may have left the window: estimated)
                     self._held += 16 * (self._base + self.pos - start)
             elif value is not None or result.__class__ is list:

@@ -68,6 +68,7 @@ class Spool:
         self._finalizer = weakref.finalize(self, _remove, self._db, self.folder)
         try:
             for pragma in (
+                "page_size = 65536",  # chunks are big: fewer overflow pages to write and read
                 "journal_mode = OFF",
                 "synchronous = OFF",
                 "cache_size = -2048",
@@ -116,12 +117,16 @@ class Spool:
         """The records of a chunk, decoded."""
         return json.loads(self.get(chunk_id))
 
-    def keys(self, chunk_id: int) -> list[str] | None:
-        """The key of each record of a chunk, as the reader noted them (None: not noted)."""
+    def keys_of(self, chunk_ids: list[int]) -> dict[int, list[str] | None]:
+        """The key of each record of some chunks, as the reader noted them (None: not
+        noted)."""
         with self._lock:
             self._write()
-            row = self._db.execute("SELECT keys FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
-        return None if row[0] is None else json.loads(row[0])
+            rows = self._db.execute(
+                "SELECT id, keys FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(chunk_ids),),
+            ).fetchall()
+        return {chunk_id: None if keys is None else json.loads(keys) for chunk_id, keys in rows}
 
     def close(self) -> None:
         """Remove the file now (the lists using it can no longer be read)."""
@@ -200,8 +205,9 @@ class RecordList:
         self.extend(records)
 
     # -- writing ------------------------------------------------------------------------------
-    def append(self, record: Any) -> None:
-        self.append_text(fastjson.dumps(record))
+    def append(self, record: Any, key: str | None = None) -> None:
+        """Add one record (and its key, when the reader knows it)."""
+        self.append_text(fastjson.dumps(record), key)
 
     def append_text(self, text: str, key: str | None = None) -> None:
         """Add one record's text (and its key, when the reader knows it)."""

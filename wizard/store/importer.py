@@ -40,7 +40,7 @@ from wizard.core.inspection import Inspection
 from wizard.core.names import Operation, Outcome, Phase, Strategy
 from wizard.core.preflight import keep_last_of_repeated_keys
 from wizard.core.problems import Cancelled
-from wizard.core.spool import RecordList, is_array, iter_chunks
+from wizard.core.spool import RecordList, Spool, is_array, iter_chunks
 from wizard.core.steps import drive
 from wizard.core.versions import version_numbers
 from wizard.store.database import Store
@@ -153,29 +153,53 @@ def _iter_groups(
 
     With ``present`` (skip: whether the store holds all these keys), a spooled run whose keys
     the reader noted and the store holds is not decoded at all: its size comes instead of its
-    records."""
+    records. Small runs (observation buckets) are asked about together, up to CHUNK_ROWS
+    keys at a time."""
     runs: Iterable[tuple[str | None, Any]]
     if name == "observations":
         value = data.get("observations")
         runs = value.items() if isinstance(value, dict) else ()
     else:
         runs = [(None, data.get(name))]
+    waiting: list[tuple[str | None, Spool, int, int]] = []  # (bucket, spool, chunk, records)
+
+    def settle() -> Iterator[tuple[str | None, list | int, bool]]:
+        if not waiting or present is None:
+            return
+        spool = waiting[0][1]
+        noted = spool.keys_of([chunk_id for _b, _s, chunk_id, _n in waiting])
+        together = [k for _b, _s, chunk_id, _n in waiting for k in noted.get(chunk_id) or ()]
+        whole = all(noted.get(chunk_id) is not None for _b, _s, chunk_id, _n in waiting)
+        if whole and present(together):
+            for bucket, _spool, _chunk_id, count in waiting:
+                yield bucket, count, True
+        else:  # one by one: which of them the store holds whole
+            for bucket, _spool, chunk_id, count in waiting:
+                keys = noted.get(chunk_id)
+                if keys is not None and present(keys):
+                    yield bucket, count, True
+                else:
+                    records = spool.records(chunk_id)
+                    for start in range(0, len(records), CHUNK_ROWS):
+                        yield bucket, records[start : start + CHUNK_ROWS], True
+        waiting.clear()
+
     for bucket, items in runs:
         if not is_array(items):
             continue
         if present is not None and isinstance(items, RecordList):
             for chunk_id, count in items.chunk_refs():
-                keys = items.spool.keys(chunk_id)
-                if keys is not None and present(keys):
-                    yield bucket, count, True
-                else:
-                    records = items.spool.records(chunk_id)
-                    for start in range(0, len(records), CHUNK_ROWS):
-                        yield bucket, records[start : start + CHUNK_ROWS], True
+                if waiting and waiting[0][1] is not items.spool:
+                    yield from settle()
+                waiting.append((bucket, items.spool, chunk_id, count))
+                if sum(n for _b, _s, _c, n in waiting) >= CHUNK_ROWS:
+                    yield from settle()
             continue
+        yield from settle()
         owned = isinstance(items, RecordList)
         for group in iter_chunks(items, CHUNK_ROWS):
             yield bucket, group, owned
+    yield from settle()
 
 
 class _Engine:
