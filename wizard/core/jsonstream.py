@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from operator import methodcaller
 from typing import Any, Protocol, cast
 
 from wizard.core.collections import collection
@@ -67,8 +68,11 @@ def _keys(records: list, field: str | None) -> list[str] | None:
     """The key of each record, or None when one has none that is a non-empty string."""
     if field is None:
         return None
-    keys = [r.get(field) if r.__class__ is dict else None for r in records]
-    return keys if all(k.__class__ is str and k for k in keys) else None  # type: ignore[return-value]
+    try:
+        keys = list(map(methodcaller("get", field), records))  # in C (all are objects)
+    except AttributeError:  # not every record is an object: the engine decodes this run
+        return None
+    return keys if set(map(type, keys)) == {str} and "" not in keys else None
 
 
 def _cost(text: str, start: int, end: int) -> int:
