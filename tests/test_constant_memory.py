@@ -431,3 +431,18 @@ def test_a_repeated_skip_counts_spooled_runs_by_their_keys_and_misses_nothing(
     assert plans["store"]["memories"]["inserted"] == 2  # m-first and m-new
     assert plans["store"]["observations"]["inserted"] == 1
     assert dump(db) == dump(tmp_path / "in-memory.sqlite")
+
+
+def test_the_head_of_a_spooled_list_decodes_only_what_it_returns(monkeypatch):
+    records = [{"id": f"r{i}"} for i in range(3000)]
+    spooled = RecordList(Spool(), records)
+    decoded = []
+    original = json.JSONDecoder.raw_decode
+    monkeypatch.setattr(
+        json.JSONDecoder,
+        "raw_decode",
+        lambda self, s, idx=0: decoded.append(idx) or original(self, s, idx),
+    )
+    assert spooled.head(3) == records[:3]
+    assert len(decoded) == 3
+    assert RecordList(Spool(), []).head(5) == []

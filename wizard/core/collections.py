@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from wizard.core.spool import is_array
+from wizard.core.spool import RecordList, is_array
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,22 @@ def iter_records(data: dict, name: str) -> Iterator[Any]:
         return
     if is_array(value):
         yield from value
+
+
+def head_records(data: dict, name: str, n: int) -> list[Any]:
+    """The first ``n`` records of one collection (observations across their buckets), reading
+    no more of a spooled collection than they take."""
+    value = data.get(name)
+    arrays = value.values() if name == "observations" and isinstance(value, dict) else [value]
+    out: list[Any] = []
+    for records in arrays:
+        if len(out) >= n:
+            break
+        if isinstance(records, RecordList):
+            out.extend(records.head(n - len(out)))
+        elif isinstance(records, list):
+            out.extend(records[: n - len(out)])
+    return out
 
 
 def count_records(data: dict, name: str) -> int:

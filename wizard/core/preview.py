@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wizard.core.canonical import stamp_origin
-from wizard.core.collections import collection_names, iter_records
+from wizard.core.collections import collection_names, head_records
 
 # The kinds a preview covers first, in this order; then more memories, then anything else.
 KINDS = ("memories", "sessions", "observations")
@@ -58,7 +58,7 @@ def samples(data: dict, n: int = 5, format_id: str | None = None) -> list[Previe
     collections."""
     if n <= 0:
         return []
-    iters = {name: iter(enumerate(iter_records(data, name))) for name in collection_names(data)}
+    iters = {name: iter(enumerate(head_records(data, name, n))) for name in collection_names(data)}
     order = [k for k in KINDS if k in iters] + [k for k in iters if k not in KINDS]
     picked: list[PreviewItem] = []
     for name in order:  # one of each kind

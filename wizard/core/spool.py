@@ -266,6 +266,27 @@ class RecordList:
         for chunk_id, _count in self._chunks:
             yield json.loads(self.spool.get(chunk_id))
 
+    def head(self, n: int) -> list[Any]:
+        """The first ``n`` records, decoding no more of the text than they take (a preview on
+        the GUI thread must not decode a whole chunk)."""
+        out: list[Any] = []
+        decoder = json.JSONDecoder()
+        for chunk_id, _count in self.chunk_refs():
+            if len(out) >= n:
+                break
+            text = self.spool.get(chunk_id)
+            pos = 1  # after "["
+            while len(out) < n:
+                pos = _skip(text, pos)
+                if pos >= len(text) or text[pos] == "]":
+                    break
+                value, pos = decoder.raw_decode(text, pos)
+                out.append(value)
+                pos = _skip(text, pos)
+                if pos < len(text) and text[pos] == ",":
+                    pos += 1
+        return out
+
     def __iter__(self) -> Iterator[Any]:
         for chunk in self.stored_chunks():
             yield from chunk
@@ -337,6 +358,13 @@ def counted_objects(value: Any) -> list[CountedObject]:
         for item in doc.values()
         if isinstance(item, CountedObject)
     ]
+
+
+def _skip(text: str, pos: int) -> int:
+    """The position of the next character that is not JSON whitespace."""
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
 
 
 def is_array(value: object) -> TypeGuard[list[Any] | RecordList]:
