@@ -114,10 +114,11 @@ def test_other_formats_are_read_back_into_memory_and_convert_the_same(monkeypatc
     monkeypatch.setattr(spool, "SPILL_AFTER", 0)  # every record array spooled
     spooled = inspect_file(path)
     assert spooled.ok and spooled.report.format == plain.report.format
-    assert json.dumps(spooled.data, default=str) != "" and spooled.report.counts == (
-        plain.report.counts
-    )
+    assert spooled.report.counts == plain.report.counts
     assert not spool.holds_spooled(spooled.data)
+    for insp in (spooled, plain):
+        insp.data.pop("exportedAt")  # (the time of the conversion)
+    assert json.dumps(spooled.data) == json.dumps(plain.data)  # a RecordList would not encode
 
 
 def test_no_room_for_the_spool_is_a_clear_refusal(tmp_path, spill_early, monkeypatch):
@@ -446,3 +447,50 @@ def test_the_head_of_a_spooled_list_decodes_only_what_it_returns(monkeypatch):
     assert spooled.head(3) == records[:3]
     assert len(decoded) == 3
     assert RecordList(Spool(), []).head(5) == []
+
+
+def test_an_agentmemory_export_in_a_zip_is_still_validated(tmp_path):
+    import zipfile
+
+    bad = export(memories=[memory("m1"), memory("m2", strength="x")])
+    path = tmp_path / "backup.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("memories.json", json.dumps(bad))
+    insp = inspect_file(path)
+    assert not insp.ok
+    assert [p.path for p in insp.report.errors if p.code == Code.INVALID_RECORD] == ["memories[1]"]
+
+
+def test_the_record_limit_is_agentmemorys_not_another_formats(tmp_path, monkeypatch):
+    """A Letta agent is one element of ``agents`` and may be big: it is converted, not sent as
+    one record, so agentmemory's frame limit does not apply to it."""
+    path = FIXTURES / "letta" / "evie.af"
+    plain = inspect_file(path)
+    monkeypatch.setattr(jsonstream, "SMALL_MAX", 1024)  # arrays read element by element
+    monkeypatch.setattr(jsonstream, "RECORD_LIMIT", 2048)
+    limited = inspect_file(path)
+    assert limited.ok and limited.report.counts == plain.report.counts
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(export(memories=[memory("m1", content="x" * 5000)])))
+    [problem] = inspect_file(big).report.errors
+    assert problem.code == Code.RECORD_TOO_LARGE and problem.path == "memories[0]"
+
+
+def test_only_the_arrays_that_lose_a_record_are_rebuilt(tmp_path, spill_early):
+    path = write_export(tmp_path / "a.json", sessions=20, per_session=30, memories=3000)
+    doc = json.loads(path.read_text())
+    doc["observations"]["s3"][4]["importance"] = "high"  # invalid
+    doc["observations"]["s5"].append(dict(doc["observations"]["s5"][0]))  # a repeated id
+    path.write_text(json.dumps(doc))
+    plain = inspect_file(path, InspectOptions(skip_invalid=True))
+    insp = inspect_file(path, InspectOptions(skip_invalid=True))
+    buckets = insp.data["observations"]
+    assert len(buckets["s3"]) == 29 and len(buckets["s5"]) == 30
+    assert plain.report.counts == insp.report.counts
+    # the other spooled arrays are the reader's own (with the keys it noted)
+    untouched = [b for sid, b in buckets.items() if sid not in ("s3", "s5")]
+    assert any(isinstance(b, RecordList) for b in untouched)
+    assert isinstance(insp.data["memories"], RecordList)
+    refs = insp.data["memories"].chunk_refs()
+    noted = insp.data["memories"].spool.keys_of([c for c, _n in refs])
+    assert all(keys is not None for keys in noted.values())

@@ -165,6 +165,7 @@ def _inspect(
     read_as_is = (
         fmt.id == "agentmemory"
         and payload.kind == "json"
+        and payload.container != "zip"  # a zip's members are not fed to the validator
         and not payload.unwrapped
         and not validator.spoiled
         and conversion.data is payload.value

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from operator import methodcaller
 from typing import Any, Protocol, cast
 
-from wizard.core.collections import collection
+from wizard.core.collections import BY_NAME, collection
 from wizard.core.problems import Cancelled, Code, InputRefused, Problem
 from wizard.core.spool import CountedObject, RecordList, Spool
 
@@ -384,6 +384,9 @@ class JsonStream:
                 self._feed(depth, 0, [])
             return result
         counted = self._record_array(depth, parent)
+        # the record limits hold for agentmemory's collections (whose records go to the store
+        # as they are); another format's record (a Letta agent) is converted, not sent
+        limited = counted and bool(self._keys) and self._keys[0] in BY_NAME
         batch: list = []  # decoded records not yet handed to the sink
         fed = 0
         key_field = self._key_field(depth) if counted else None
@@ -403,7 +406,7 @@ class JsonStream:
                 else:
                     if (
                         end - pos > self.max_string
-                        or (counted and end - pos > RECORD_LIMIT)
+                        or (limited and end - pos > RECORD_LIMIT)
                         or end >= len(buf)
                         or (buf.count("[", pos, end) + buf.count("{", pos, end) > depth_budget)
                     ):
@@ -425,7 +428,7 @@ class JsonStream:
             if value is _MISSING:
                 start = self._base + pos
                 value = self._value(
-                    child, f"{path}[{len(result)}]", "array", RECORD_LIMIT if counted else None
+                    child, f"{path}[{len(result)}]", "array", RECORD_LIMIT if limited else None
                 )
                 if sinking:
                     batch.append(value)

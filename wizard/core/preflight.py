@@ -127,13 +127,15 @@ def check(
         if cancel is not None and cancel():
             raise Cancelled()
         invalid, repeated = validated.finish(report.warnings)
-        invalid_total = validated.invalid_total
+        invalid_total, invalid_in = validated.invalid_total, validated.invalid_in
     else:
-        invalid, invalid_total, repeated = _validate(data, report.warnings, progress, cancel)
+        invalid, invalid_total, invalid_in, repeated = _validate(
+            data, report.warnings, progress, cancel
+        )
     more = invalid_total - len(invalid)
     if invalid_total:
         if skip_invalid:
-            _remove_invalid(data)
+            _remove_invalid(data, invalid_in, cancel)
             report.skipped_invalid = [p for p, _ in sorted(invalid.items())]
             report.skipped_invalid_total = invalid_total
             report.warnings.append(
@@ -161,7 +163,7 @@ def check(
     # After invalid records are gone (their paths are positions in the file as read): the last
     # valid record of a repeated key wins.
     for name, keys in repeated:
-        _keep_last_of_each_key(data, name, collection(name).key, keys)
+        _keep_last_of_each_key(data, name, collection(name).key, keys, cancel)
     _drop_orphan_access_logs(data, report)
     _warn_unimported_fields(data, report)
     report.counts = {name: count_records(data, name) for name in collection_names(data)}
@@ -199,9 +201,10 @@ def _validate(
     warnings: list[Problem],
     progress: Callable[[str, int, int], None] | None,
     cancel: Callable[[], bool] | None,
-) -> tuple[dict[str, str], int, list[tuple[str, set[str]]]]:
+) -> tuple[dict[str, str], int, set[tuple[str, str | None]], list[tuple[str, set[str]]]]:
     """Validate every record (a RecordValidator fed chunk by chunk): the first invalid ones
-    ({path: message}), how many there are, and the collections with repeated keys."""
+    ({path: message}), how many there are, the arrays holding them, and the collections with
+    repeated keys."""
     validator = RecordValidator()
     names = collection_names(data)
     total = sum(count_records(data, n) for n in names)
@@ -215,7 +218,7 @@ def _validate(
             if progress is not None:
                 progress(Phase.VALIDATING, done, total)
     invalid, repeated = validator.finish(warnings)
-    return invalid, validator.invalid_total, repeated
+    return invalid, validator.invalid_total, validator.invalid_in, repeated
 
 
 def keep_last_of_repeated_keys(data: dict) -> None:
@@ -245,10 +248,17 @@ def keep_last_of_repeated_keys(data: dict) -> None:
             _keep_last_of_each_key(data, name, key_field, repeated)
 
 
-def _keep_last_of_each_key(data: dict, name: str, key_field: str, repeated: set[str]) -> None:
+def _keep_last_of_each_key(
+    data: dict,
+    name: str,
+    key_field: str,
+    repeated: set[str],
+    cancel: Callable[[], bool] | None = None,
+) -> None:
     """Drop the earlier records of a repeated key: the last one wins (and it is the only one
     the plan and the import see, so a re-import counts it once). One pass counts how often
-    each repeated key comes, a second keeps only its last record."""
+    each repeated key comes (and where), a second keeps only its last record, rebuilding only
+    the arrays that hold one."""
 
     def key_of(record: object) -> str | None:
         key = record.get(key_field) if isinstance(record, dict) else None
@@ -256,15 +266,21 @@ def _keep_last_of_each_key(data: dict, name: str, key_field: str, repeated: set[
 
     left: Counter = Counter()
     arrays = list(data["observations"].values()) if name == "observations" else [data[name]]
-    for records in arrays:
+    holding: set[int] = set()  # the arrays (by position) holding a repeated key
+    for position, records in enumerate(arrays):
         for chunk in iter_chunks(records, CHUNK):
-            left.update(k for r in chunk if (k := key_of(r)) is not None)
+            _check(cancel)
+            found = [k for r in chunk if (k := key_of(r)) is not None]
+            if found:
+                left.update(found)
+                holding.add(position)
 
     def kept(records: list | RecordList) -> list | RecordList:
         out: list | RecordList = (
             RecordList(records.spool) if isinstance(records, RecordList) else []
         )
         for chunk in iter_chunks(records, CHUNK):
+            _check(cancel)
             for record in chunk:
                 key = key_of(record)
                 if key is not None:
@@ -276,30 +292,43 @@ def _keep_last_of_each_key(data: dict, name: str, key_field: str, repeated: set[
 
     if name == "observations":
         buckets = data["observations"]
-        for sid in list(buckets):
-            buckets[sid] = kept(buckets[sid])
-    else:
+        for position, sid in enumerate(list(buckets)):
+            if position in holding:
+                buckets[sid] = kept(buckets[sid])
+    elif holding:
         data[name] = kept(data[name])
 
 
-def _without_invalid(records: list | RecordList, name: str, key_field: str) -> Any:
+def _check(cancel: Callable[[], bool] | None) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled()
+
+
+def _without_invalid(
+    records: list | RecordList, name: str, key_field: str, cancel: Callable[[], bool] | None
+) -> Any:
     out: list | RecordList = RecordList(records.spool) if isinstance(records, RecordList) else []
     for chunk in iter_chunks(records, CHUNK):
+        _check(cancel)
         found = chunk_invalid(name, key_field, chunk)
         out.extend(r for i, r in enumerate(chunk) if i not in found)
     return out
 
 
-def _remove_invalid(data: dict) -> None:
-    """Leave out the invalid records (validated again, chunk by chunk: the same ones)."""
+def _remove_invalid(
+    data: dict, where: set[tuple[str, str | None]], cancel: Callable[[], bool] | None = None
+) -> None:
+    """Leave out the invalid records (validated again, chunk by chunk: the same ones), in the
+    arrays ``where`` they are ((collection, bucket)); the others are left as they are."""
     for name in collection_names(data):
         key_field = collection(name).key
         if name == "observations":
             buckets = data["observations"]
             for sid in list(buckets):
-                buckets[sid] = _without_invalid(buckets[sid], name, key_field)
-        else:
-            data[name] = _without_invalid(data[name], name, key_field)
+                if (name, sid) in where:
+                    buckets[sid] = _without_invalid(buckets[sid], name, key_field, cancel)
+        elif (name, None) in where:
+            data[name] = _without_invalid(data[name], name, key_field, cancel)
 
 
 def _warn_unimported_fields(data: dict, report: Report) -> None:

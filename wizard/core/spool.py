@@ -61,7 +61,7 @@ class Spool:
             raise _no_room(directory or tempfile.gettempdir(), exc) from None
         path = os.path.join(self.folder, "records.sqlite")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a RecordList flushes under it (see _flush)
         self._pending: list[tuple[int, str, str | None]] = []
         self._pending_chars = 0
         self._next_id = 1
@@ -241,12 +241,17 @@ class RecordList:
             self.append(record)
 
     def _flush(self) -> None:
-        if self._pending:
-            text = "[" + ",".join(self._pending) + "]"
-            self._chunks.append((self.spool.put(text, self._keys), len(self._pending)))
-            self._pending = []
-            self._keys = []
-            self._pending_chars = 0
+        """Store the pending records as a chunk: under the spool's lock, so that two threads
+        reading one list (a plan still stopping while the import starts) store them once."""
+        if not self._pending:
+            return
+        with self.spool._lock:
+            if self._pending:
+                text = "[" + ",".join(self._pending) + "]"
+                self._chunks.append((self.spool.put(text, self._keys), len(self._pending)))
+                self._pending = []
+                self._keys = []
+                self._pending_chars = 0
 
     # -- reading ------------------------------------------------------------------------------
     def __len__(self) -> int:

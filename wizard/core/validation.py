@@ -114,6 +114,8 @@ class RecordValidator:
         self._unknown: Counter = Counter()
         self._feeds = 0  # order of the chunks fed (buckets come in their file order)
         self.invalid_total = 0
+        # the arrays holding an invalid record, (collection, bucket): at most one per bucket
+        self.invalid_in: set[tuple[str, str | None]] = set()
         self.spoiled = False  # what was fed is not exactly the document (see the reader)
 
     def spoil(self) -> None:
@@ -152,6 +154,7 @@ class RecordValidator:
         found = chunk_invalid(name, state.key_field, chunk, keys)
         if found:
             self.invalid_total += len(found)
+            self.invalid_in.add((name, bucket))
             room = MAX_INVALID_LISTED - len(state.invalid)
             for index in sorted(found)[: max(room, 0)]:
                 path = path_of(name, bucket, start + index)
