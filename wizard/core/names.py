@@ -45,7 +45,9 @@ class Strategy(Name):
 
     @property
     def deletes_all(self) -> bool:
-        """Whether every record in the store is deleted first."""
+        """Whether the store (or the server) ends holding only the file's records: every record
+        the file does not hold is deleted (agentmemory's own replace, on a server, wipes first;
+        the local store changes only what differs)."""
         return self.rule.deletes_all
 
     @property
@@ -91,8 +93,8 @@ STRATEGY_RULES: dict[Strategy, StrategyRule] = {
         deletes_all=True,
         label="Replace",
         mnemonic="&Replace",
-        help="Delete every record in the store (the audit history is kept), then add the "
-        "file's records.",
+        help="Make the store hold exactly the file's records: delete those the file does not "
+        "have (the audit history is kept).",
     ),
     Strategy.SKIP: StrategyRule(
         overwrites=False,
@@ -131,7 +133,7 @@ class Phase(Name):
     VALIDATING = "validating"  # its records are checked
     READ_STORE = "read"  # the store's keys of one collection are loaded
     PLAN = "plan"  # a dry run compares records with the store
-    DELETE = "delete"  # replace empties the store
+    DELETE = "delete"  # replace deletes the collections the file does not hold
     WRITE = "write"  # records are written
     INDEX = "index"  # the indexes of a table written from empty are built
     COMMIT = "commit"  # the transaction is committed (one long step)

@@ -206,5 +206,5 @@ class StrategyPage(QWizardPage):
         if t["skipped"]:
             parts.append(f"{fmt_int(t['skipped'])} skipped")
         if t["deleted"]:
-            parts.append(f"{fmt_int(t['deleted'])} existing records deleted first")
+            parts.append(f"{fmt_int(t['deleted'])} records the file does not hold deleted")
         return f"{strategy.label} would write: " + ", ".join(parts) + "."
