@@ -586,13 +586,7 @@ class JsonStream:
                 continue
             break
         if limit is not None and end - start > limit:
-            raise self.refuse(
-                f"one record is longer than {limit // (1024 * 1024)} MB (agentmemory takes "
-                "requests up to 16 MiB, records included)",
-                start,
-                path,
-                code=Code.RECORD_TOO_LARGE,
-            )
+            raise self._too_long(start, path, limit)
         self.pos = end
         self._check_repeated(path, start)
         size = end - start
@@ -605,17 +599,20 @@ class JsonStream:
             self._check_strings(start, end, path)
         return self._share_keys(value)
 
+    def _too_long(self, start: int, path: str, limit: int) -> InputRefused:
+        return self.refuse(
+            f"one record is longer than {limit // (1024 * 1024)} MB (agentmemory takes "
+            "requests up to 16 MiB, records included)",
+            start,
+            path,
+            code=Code.RECORD_TOO_LARGE,
+        )
+
     def _record_bounds(self, start: int, path: str, limit: int) -> None:
         """Refuse a record that is cut off at the window's end when the part read already
         passes ``limit`` characters, or would take more than RECORD_MEMORY once decoded."""
         if len(self.buf) - start > limit:
-            raise self.refuse(
-                f"one record is longer than {limit // (1024 * 1024)} MB (agentmemory takes "
-                "requests up to 16 MiB, records included)",
-                start,
-                path,
-                code=Code.RECORD_TOO_LARGE,
-            )
+            raise self._too_long(start, path, limit)
         if _cost(self.buf, start, len(self.buf)) > RECORD_MEMORY:
             raise self.refuse(
                 f"one record holds too many values to read (more than about "
