@@ -361,7 +361,7 @@ class _Engine:
         if quick and not store_empty:
             present = lambda keys: self._all_present(db, spec, name, keys)  # noqa: E731
         for bucket, group, owned in _iter_groups(self.data, name, present):
-            if isinstance(group, int):  # a run the store holds whole (read by SQLite)
+            if isinstance(group, int):  # a spooled run the store holds whole (by its keys)
                 classifier.plan.skipped += group
                 done += group
             elif not group:
