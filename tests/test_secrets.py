@@ -134,3 +134,26 @@ def test_a_server_address_is_normalized_and_never_keeps_a_password(given, expect
 def test_a_server_address_that_is_not_one_is_refused(given):
     with pytest.raises(BadURL):
         normalized(given)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            "https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/o/r.git",
+            f"https://{REDACTED}@github.com/o/r.git",
+        ),
+        ("https://glpat-abcdefgh@gitlab.com/o/r", f"https://{REDACTED}@gitlab.com/o/r"),
+        (
+            "https://a1b2c3d4e5f6a7b8c9d0e1f2@example.org/hook",
+            f"https://{REDACTED}@example.org/hook",
+        ),
+        ("ssh://alice@host.example/repo", "ssh://alice@host.example/repo"),  # a name
+        ("https://first.last@example.org/", "https://first.last@example.org/"),
+        ("https://git@github.com/o/r.git", "https://git@github.com/o/r.git"),
+    ],
+)
+def test_a_token_alone_in_a_urls_user_name_is_redacted_a_name_is_not(given, expected):
+    cleaned, found = redact({"remote": given})
+    assert cleaned["remote"] == expected
+    assert bool(found.paths) == (given != expected)

@@ -109,12 +109,32 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"'`]+")
 # Its user:password@ (the password replaced) and its query's name=value pairs.
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^/?#@:]*):([^/?#@]+)@")
 _QUERY_PAIR = re.compile(r"([?&;])([^=&#;?]+)=([^&#;]*)")
+# A user name alone (no password) that is a token: git remotes put a token there
+# (https://ghp_...@github.com). Known token prefixes, or 20+ characters of letters and digits.
+_USER_ONLY = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@:]+)@")
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "glpat-", "sk-", "xox")
+
+
+def _token_like(user: str) -> bool:
+    """Whether a URL's user name (without a password) looks like a token, not a name."""
+    if user.startswith(_TOKEN_PREFIXES) and len(user) >= 8:
+        return True
+    return (
+        len(user) >= 20
+        and any(c.isdigit() for c in user)
+        and any(c.isalpha() for c in user)
+        and " " not in user
+        and "." not in user
+    )
 
 
 def _url_without_secrets(url: str) -> str:
     """``url`` with its password and credential-named query values replaced in place; every
     other character is kept as it was."""
     url = _USERINFO.sub(lambda m: f"{m.group(1)}:{REDACTED}@", url)
+    url = _USER_ONLY.sub(
+        lambda m: f"{m.group(1)}{REDACTED}@" if _token_like(m.group(2)) else m.group(0), url
+    )
     query_at = url.find("?")
     if query_at < 0:
         return url
