@@ -423,6 +423,32 @@ def test_export_split_writes_request_bodies_under_the_size(db, server, tmp_path,
     assert on_server(server) == store_records(db)
 
 
+def test_export_split_halves_a_chunk_whose_size_was_underestimated(
+    db, server, tmp_path, monkeypatch
+):
+    """When the packing's estimate is short, the records are split again, never left out."""
+    from wizard.core import chunking
+
+    real = chunking._group_size
+    monkeypatch.setattr(chunking, "_group_size", lambda items: real(items) // 3)
+    filled(db, SMALL, ALICE)
+    out = tmp_path / "bodies" / "store-export.json"
+    out.parent.mkdir()
+    assert main(["export", "--out", str(out), "--split", "100KiB"]) == 0
+    files = sorted(out.parent.glob("store-export.*.json"))
+    assert len(files) > 2
+    for f in files:
+        assert f.stat().st_size <= 100 * 1024
+        request = urllib.request.Request(
+            server.url + "/agentmemory/import",
+            data=f.read_bytes(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"},
+        )
+        with urllib.request.urlopen(request) as answer:
+            assert json.loads(answer.read())["success"] is True
+    assert on_server(server) == store_records(db)  # nothing left out
+
+
 def test_export_split_refuses_to_write_beside_an_earlier_split(db, tmp_path, capsys):
     filled(db, SMALL)
     out = tmp_path / "store-export.json"

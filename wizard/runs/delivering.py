@@ -849,13 +849,28 @@ def export_split(
     chunk_strategy = Strategy.MERGE if strategy.deletes_all else strategy
     too_big: list[Item] = []
     budget = max(1024, max_bytes - 1024)  # the body's own fields beside the records
-    for chunk in pack(deliveries.groups(store, Scope(), with_source), budget, too_big, max_bytes):
-        payload = body(chunk, NEWEST, str(chunk_strategy))
-        if len(payload) > max_bytes:  # (the estimate was short: never a file over the size)
-            too_big.extend(chunk.items)
-            continue
-        path = next_path()
-        _write_private(path, payload)
-        written.files.append((path, len(payload), chunk.counts()))
+    for packed in pack(deliveries.groups(store, Scope(), with_source), budget, too_big, max_bytes):
+        for chunk, payload in _within(packed.items, max_bytes, str(chunk_strategy), too_big):
+            path = next_path()
+            _write_private(path, payload)
+            written.files.append((path, len(payload), chunk.counts()))
     written.too_big = [f"{i.collection}:{i.key}" for i in too_big]
     return written
+
+
+def _within(
+    items: list[Item], max_bytes: int, strategy: str, too_big: list[Item]
+) -> Iterator[tuple[Chunk, bytes]]:
+    """The request bodies of ``items``, each at most ``max_bytes``: when the packing's estimate
+    was short, the records are halved until each part fits (never a file over the size); only
+    a record too big on its own is left out (``too_big``)."""
+    chunk = Chunk(0, list(items))
+    payload = body(chunk, NEWEST, strategy)
+    if len(payload) <= max_bytes:
+        yield chunk, payload
+    elif len(items) == 1:
+        too_big.extend(items)
+    else:
+        half = len(items) // 2
+        yield from _within(items[:half], max_bytes, strategy, too_big)
+        yield from _within(items[half:], max_bytes, strategy, too_big)
