@@ -239,6 +239,7 @@ class StandIn:
         self._every: tuple[int, int, str, float] | None = None  # (base, k, kind, fraction)
         self._not_found_left = 0
         self._failing_reads = 0  # export reads still to answer 503 (fail_reads)
+        self.slow_pages_over: int | None = None  # export pages of more sessions wait ``delay``
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -608,6 +609,10 @@ class _Handler(BaseHTTPRequestHandler):
             if standin._failing_reads > 0:
                 standin._failing_reads -= 1
                 return 503, {"error": "restarting"}
+            slow = standin.slow_pages_over
+        asked = _js_integer(query.get("maxSessions"))
+        if slow is not None and (asked is None or asked > slow):
+            standin._stopping.wait(standin.delay or DEFAULT_TIMEOUT_DELAY)
         return self._export(standin, query)
 
     def _import(self, standin: StandIn, raw: bytes, entry: dict) -> tuple[int, object]:

@@ -162,6 +162,22 @@ def test_a_read_back_that_fails_for_a_moment_is_retried(db, server, capsys):
     assert [r["status"] for r in reads[:3]] == [503, 503, 200]
 
 
+def test_a_read_back_page_that_times_out_is_asked_again_smaller(db, server, capsys, monkeypatch):
+    """A big export page can take the server longer than the client waits: the read-back
+    halves the page and goes on, instead of leaving the delivery unverified."""
+    from wizard.remote import client as client_module
+
+    filled(db, SMALL)
+    monkeypatch.setattr(client_module, "TIMEOUT_S", 0.5)
+    server.slow_pages_over = 200  # pages of more sessions answer after the delay
+    server.delay = 5.0
+    capsys.readouterr()
+    assert deliver(server, "--json") == 0
+    assert out_json(capsys)["verified"] is True
+    asked = [r["path"] for r in server.requests if r["path"].startswith("/agentmemory/export")]
+    assert "maxSessions=1000" in asked[0] and "maxSessions=125" in asked[-1]
+
+
 def test_dry_run_reaches_the_server_and_sends_nothing(db, server, capsys):
     filled(db, SMALL)
     server.seed(

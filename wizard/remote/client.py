@@ -76,10 +76,10 @@ def normalized(url: str) -> str:
 class Client:
     """Requests to one agentmemory server."""
 
-    def __init__(self, url: str, secret: Secret, timeout: float = TIMEOUT_S) -> None:
+    def __init__(self, url: str, secret: Secret, timeout: float | None = None) -> None:
         self.url = normalized(url)
         self._secret = secret
-        self.timeout = timeout
+        self.timeout = TIMEOUT_S if timeout is None else timeout
         self._conn: http.client.HTTPConnection | None = None
 
     @property

@@ -426,7 +426,13 @@ class _ReadBack:
         while True:
             if self.cancel is not None and self.cancel():
                 raise Cancelled("delivery cancelled")
-            answer = self.client.export_page(size, offset)
+            try:
+                answer = self.client.export_page(size, offset)
+            except Unreachable as exc:
+                if exc.timed_out and size > 1:  # a big page may take the server too long
+                    size //= 2
+                    continue
+                raise
             if answer.field("oversized") is True or answer.status == 413:
                 if size > 1:
                     size //= 2
