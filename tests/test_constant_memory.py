@@ -111,7 +111,7 @@ def test_the_reader_spools_past_its_budget_and_reads_the_same_records(tmp_path, 
 def test_other_formats_are_read_back_into_memory_and_convert_the_same(monkeypatch):
     path = FIXTURES / "mem0" / "mem0-real-oss-2.2.1-getall-all-users.json"
     plain = inspect_file(path)
-    monkeypatch.setattr(spool, "SPILL_AFTER", 0)  # every record array spooled
+    monkeypatch.setattr(spool, "SPILL_AFTER", -1)  # every record array spooled
     spooled = inspect_file(path)
     assert spooled.ok and spooled.report.format == plain.report.format
     assert spooled.report.counts == plain.report.counts
@@ -494,3 +494,16 @@ def test_only_the_arrays_that_lose_a_record_are_rebuilt(tmp_path, spill_early):
     refs = insp.data["memories"].chunk_refs()
     noted = insp.data["memories"].spool.keys_of([c for c, _n in refs])
     assert all(keys is not None for keys in noted.values())
+
+
+def test_another_format_too_big_for_this_computers_memory_is_refused_before_it_is_read(
+    monkeypatch,
+):
+    path = FIXTURES / "mem0" / "mem0-real-oss-2.2.1-getall-all-users.json"
+    monkeypatch.setattr(spool, "SPILL_AFTER", -1)  # its records spooled
+    monkeypatch.setattr(spool, "available_memory", lambda: 100_000)  # (its need: about 0.2 MB)
+    [problem] = inspect_file(path).report.errors
+    assert problem.code == Code.NOT_ENOUGH_MEMORY
+    assert "MB free" in problem.message and "split the export" in problem.message
+    monkeypatch.setattr(spool, "available_memory", lambda: None)  # unknown: no refusal
+    assert inspect_file(path).ok

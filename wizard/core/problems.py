@@ -30,6 +30,7 @@ class Code(str, Enum):
     TOO_COMPLEX = "too-complex"  # reading ran out of memory or recursion depth
     RECORD_TOO_LARGE = "record-too-large"  # one record longer than the fixed record limit
     NO_TEMP_SPACE = "no-temp-space"  # the temporary folder a big file's records wait in is full
+    NOT_ENOUGH_MEMORY = "not-enough-memory"  # converting a big file of another format would not fit
     TOO_MANY_FIELDS = "too-many-fields"  # an object with more fields than the reader keeps
     # -- format -------------------------------------------------------------------------------
     UNKNOWN_FORMAT = "unknown-format"  # no supported format matches the file

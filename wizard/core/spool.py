@@ -65,6 +65,7 @@ class Spool:
         self._pending: list[tuple[int, str, str | None]] = []
         self._pending_chars = 0
         self._next_id = 1
+        self.chars = 0  # text kept, in all
         self._finalizer = weakref.finalize(self, _remove, self._db, self.folder)
         try:
             for pragma in (
@@ -88,6 +89,7 @@ class Spool:
         with self._lock:
             chunk_id = self._next_id
             self._next_id += 1
+            self.chars += len(text)
             self._pending.append((chunk_id, text, None if keys is None else json.dumps(keys)))
             self._pending_chars += len(text)
             if self._pending_chars >= BATCH_CHARS:
@@ -370,6 +372,38 @@ def _skip(text: str, pos: int) -> int:
     while pos < len(text) and text[pos] in " \t\r\n":
         pos += 1
     return pos
+
+
+def spooled_chars(*values: Any) -> int:
+    """The text kept in the spools the RecordLists of these documents use."""
+    spools: dict[int, Spool] = {}
+
+    def visit(item: Any, depth: int) -> None:
+        if isinstance(item, RecordList):
+            spools[id(item.spool)] = item.spool
+        elif depth and isinstance(item, dict):
+            for inner in item.values():
+                visit(inner, depth - 1)
+        elif depth and item.__class__ is list:
+            for inner in item:
+                if isinstance(inner, (dict, RecordList)):
+                    visit(inner, depth - 1)
+
+    for value in values:
+        visit(value, 3)
+    return sum(s.chars for s in spools.values())
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this computer can still give (Linux: MemAvailable); None: unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def is_array(value: object) -> TypeGuard[list[Any] | RecordList]:
