@@ -418,6 +418,17 @@ def test_a_changed_store_starts_a_new_delivery_and_says_why(db, server, capsys, 
 
 
 # -- by hand -------------------------------------------------------------------------------------
+def post_body(server: StandIn, body: bytes) -> dict:
+    """POST one request body written by ``export --split``, as a user would by hand."""
+    request = urllib.request.Request(
+        server.url + "/agentmemory/import",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        return json.loads(answer.read())
+
+
 def test_export_split_writes_request_bodies_under_the_size(db, server, tmp_path, capsys):
     filled(db, SMALL, ALICE)
     out = tmp_path / "bodies" / "store-export.json"
@@ -428,13 +439,7 @@ def test_export_split_writes_request_bodies_under_the_size(db, server, tmp_path,
     for f in files:
         assert f.stat().st_size <= 100 * 1024
         assert os.stat(f).st_mode & 0o077 == 0
-        request = urllib.request.Request(
-            server.url + "/agentmemory/import",
-            data=f.read_bytes(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"},
-        )
-        with urllib.request.urlopen(request) as answer:
-            assert json.loads(answer.read())["success"] is True
+        assert post_body(server, f.read_bytes())["success"] is True
     assert json.loads(files[0].read_bytes())["strategy"] == "replace"
     assert on_server(server) == store_records(db)
 
@@ -455,13 +460,7 @@ def test_export_split_halves_a_chunk_whose_size_was_underestimated(
     assert len(files) > 2
     for f in files:
         assert f.stat().st_size <= 100 * 1024
-        request = urllib.request.Request(
-            server.url + "/agentmemory/import",
-            data=f.read_bytes(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"},
-        )
-        with urllib.request.urlopen(request) as answer:
-            assert json.loads(answer.read())["success"] is True
+        assert post_body(server, f.read_bytes())["success"] is True
     assert on_server(server) == store_records(db)  # nothing left out
 
 
