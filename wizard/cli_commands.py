@@ -16,9 +16,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wizard import APP_NAME, runs
 from wizard.core import preview
@@ -44,6 +44,8 @@ from wizard.runs import ImportResult, delivering, pruning
 from wizard.store.audit import list_entries
 from wizard.store.database import Store, StoreError, move_aside_hint, open_store, resolve_db_path
 from wizard.store.exporter import export_store
+
+R = TypeVar("R")  # what a run returns
 
 
 def run(args: argparse.Namespace) -> int:
@@ -360,6 +362,12 @@ def _drive_import(
         label = f"{p.phase} {p.collection}" if p.collection else str(p.phase)
         bar.update(label, p.done, p.total)
 
+    return _drive_shown(gen, show)
+
+
+def _drive_shown(gen: Generator[Any, None, R], show: Callable[[Any], None]) -> R | None:
+    """Run a run's steps to their end, showing each; None when a second Ctrl-C interrupted it
+    (the run rolled back and audited what it had to)."""
     try:
         return runs.drive(gen, show)
     except KeyboardInterrupt:
@@ -633,13 +641,11 @@ def cmd_deliver(args: argparse.Namespace) -> int:
             )
             bar.update(label, p.bytes_sent, p.bytes_total)
 
-        try:
-            result = runs.drive(gen, show)
-        except KeyboardInterrupt:
-            bar.clear()
-            _err("interrupted: run the same command again to resume")
-            return EXIT_CANCELLED
+        result = _drive_shown(gen, show)
         bar.clear()
+    if result is None:
+        _err("interrupted: run the same command again to resume")
+        return EXIT_CANCELLED
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -736,13 +742,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
         def show(step: pruning.PruneStep) -> None:
             bar.update(str(step.phase), step.done, step.total)
 
-        try:
-            result = runs.drive(gen, show)
-        except KeyboardInterrupt:
-            bar.clear()
-            _err("interrupted; no revert data was dropped")
-            return EXIT_CANCELLED
+        result = _drive_shown(gen, show)
         bar.clear()
+    if result is None:
+        _err("interrupted; no revert data was dropped")
+        return EXIT_CANCELLED
     if args.json:
         _print_json(result.to_dict())
     else:

@@ -67,7 +67,7 @@ def import_fields(
         "include_inactive": bool(opts.include_inactive),
     }
     return {
-        **entry_base(Operation.IMPORT, outcome),
+        **_ended(Operation.IMPORT, outcome, error, error_code, duration_ms),
         "strategy": str(strategy),
         "format": report.format,
         "source_version": report.source_version,
@@ -77,10 +77,23 @@ def import_fields(
         "source_sha256": src.sha256,
         "counts": counts if counts is not None else {"source": dict(report.counts)},
         "caps": [c.to_dict() for c in report.caps],
+        "options": options,
+    }
+
+
+def _ended(
+    operation: Operation,
+    outcome: Outcome,
+    error: str | None,
+    error_code: Code | ErrorKind | None,
+    duration_ms: int | None,
+) -> dict[str, Any]:
+    """The columns every entry has: what ran, how it ended, why, how long it took."""
+    return {
+        **entry_base(operation, outcome),
         "error": error,
         "error_code": None if error_code is None else str(error_code),
         "duration_ms": duration_ms,
-        "options": options,
     }
 
 
@@ -95,12 +108,9 @@ def revert_fields(
 ) -> dict[str, Any]:
     """The columns of a revert entry."""
     return {
-        **entry_base(Operation.REVERT, outcome),
+        **_ended(Operation.REVERT, outcome, error, error_code, duration_ms),
         "counts": counts or {},
         "caps": [],
-        "error": error,
-        "error_code": None if error_code is None else str(error_code),
-        "duration_ms": duration_ms,
         "target_id": target,
         "options": {},
     }
@@ -124,11 +134,8 @@ def prune_fields(
 ) -> dict[str, Any]:
     """The columns of a prune entry: the age asked for and the cutoff time it meant."""
     return {
-        **entry_base(Operation.PRUNE, outcome),
+        **_ended(Operation.PRUNE, outcome, error, error_code, duration_ms),
         "counts": counts or {},
         "caps": [],
-        "error": error,
-        "error_code": None if error_code is None else str(error_code),
-        "duration_ms": duration_ms,
         "options": {"older_than": older_than, "cutoff": cutoff},
     }
