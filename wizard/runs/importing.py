@@ -258,7 +258,7 @@ def import_steps(
     except StoreError as e:
         outcome, error, code, exc = Outcome.FAILED, e.message, e.kind, e
     except (KeyboardInterrupt, GeneratorExit):
-        if write.committed or _committed(store, write.audit_id):
+        if write.committed or audit.committed(store, write.audit_id):
             # Interrupted as the commit returned: the import is complete, say so.
             return _result(
                 inspection, strategy, Outcome.SUCCEEDED, t0, write.plans, audit_id=write.audit_id
@@ -309,17 +309,6 @@ def import_steps(
         error_code=code,
         exception=exc,
     )
-
-
-def _committed(store: Store, audit_id: int | None) -> bool:
-    """Whether the import that wrote audit entry ``audit_id`` committed (called after its
-    transaction ended, one way or the other)."""
-    if audit_id is None:
-        return False
-    try:
-        return bool(audit.get_entry(store, audit_id)["outcome"] == Outcome.SUCCEEDED)
-    except (KeyError, StoreError):
-        return False
 
 
 def _audit_after_rollback(

@@ -191,7 +191,7 @@ def prune_steps(
     except StoreError as exc:
         result.error, result.error_code, result.exception = exc.message, exc.kind, exc
     except (KeyboardInterrupt, GeneratorExit):
-        if write.committed or _committed(store, write.audit_id):
+        if write.committed or audit.committed(store, write.audit_id):
             # Interrupted as the commit returned: the prune is done (not compacted), say so.
             if write.facts is not None:
                 _fill(result, write.facts)
@@ -242,17 +242,6 @@ def _compact(store: Store, result: PruneResult, facts: PruneFacts) -> None:
             pruning.record_counts(store, result.audit_id, counts)
         except StoreError:
             pass  # the entry keeps the size before; the result still says both
-
-
-def _committed(store: Store, audit_id: int | None) -> bool:
-    """Whether the prune that wrote entry ``audit_id`` committed (called after its transaction
-    ended, one way or the other)."""
-    if audit_id is None:
-        return False
-    try:
-        return bool(audit.get_entry(store, audit_id)["outcome"] == Outcome.SUCCEEDED)
-    except (KeyError, StoreError):
-        return False
 
 
 def _audit_after_rollback(store: Store, result: PruneResult, write: PruneWrite, t0: float) -> None:

@@ -26,7 +26,7 @@ from wizard import __version__
 from wizard.core.canonical import now_iso
 from wizard.core.collections import in_order
 from wizard.core.names import Operation, Outcome
-from wizard.store.database import Store
+from wizard.store.database import Store, StoreError
 from wizard.store.entries import finish_entry, write_entry
 from wizard.store.migrations import SCHEMA_VERSION
 from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, AuditEntry, TableSpec, spec_for
@@ -155,6 +155,17 @@ class RevertFacts:
     conflicts: list[tuple[str, str]] = field(default_factory=list)
     restore: dict[str, int] = field(default_factory=dict)
     remove: dict[str, int] = field(default_factory=dict)
+
+
+def committed(store: Store, audit_id: int | None) -> bool:
+    """Whether the run that wrote entry ``audit_id`` inside its transaction committed (asked
+    after the transaction ended, one way or the other: a rolled-back entry is gone)."""
+    if audit_id is None:
+        return False
+    try:
+        return bool(get_entry(store, audit_id)["outcome"] == Outcome.SUCCEEDED)
+    except (KeyError, StoreError):
+        return False
 
 
 def _conflicts(db: SqliteDatabase, target: int) -> list[tuple[str, str]]:
