@@ -376,21 +376,12 @@ def _skip(text: str, pos: int) -> int:
 
 def spooled_chars(*values: Any) -> int:
     """The text kept in the spools the RecordLists of these documents use."""
-    spools: dict[int, Spool] = {}
-
-    def visit(item: Any, depth: int) -> None:
-        if isinstance(item, RecordList):
-            spools[id(item.spool)] = item.spool
-        elif depth and isinstance(item, dict):
-            for inner in item.values():
-                visit(inner, depth - 1)
-        elif depth and item.__class__ is list:
-            for inner in item:
-                if isinstance(inner, (dict, RecordList)):
-                    visit(inner, depth - 1)
-
-    for value in values:
-        visit(value, 3)
+    spools = {
+        id(item.spool): item.spool
+        for value in values
+        for container, key in _slots(value)
+        if isinstance(item := container[key], RecordList)
+    }
     return sum(s.chars for s in spools.values())
 
 
@@ -428,61 +419,51 @@ def iter_chunks(records: list[Any] | RecordList, size: int) -> Iterator[list[Any
         yield records[start : start + size]
 
 
+def _slots(value: Any) -> Iterator[tuple[dict, str]]:
+    """Where the reader may put a RecordList in a parsed document (or in each page of a list
+    of JSON Lines pages): (object, key) for the document's fields and for the fields of the
+    objects one level down (observation buckets)."""
+    docs = value if value.__class__ is list else [value]
+    for doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        for key, item in doc.items():
+            yield doc, key
+            if isinstance(item, dict):
+                for inner in item:
+                    yield item, inner
+
+
+def holds_spooled(value: Any) -> bool:
+    """Whether a parsed document (or the list of JSON Lines pages) holds a RecordList."""
+    return any(isinstance(container[key], RecordList) for container, key in _slots(value))
+
+
 def materialize(value: Any) -> Any:
     """The same document (or list of JSON Lines pages) with every RecordList made a list, in
     place."""
-    if value.__class__ is list:
-        return [materialize(doc) if isinstance(doc, dict) else doc for doc in value]
-    if isinstance(value, RecordList):
-        return list(value)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, RecordList):
-                value[key] = list(item)
-            elif isinstance(item, dict):
-                for inner, records in item.items():
-                    if isinstance(records, RecordList):
-                        item[inner] = list(records)
+    for container, key in list(_slots(value)):
+        if isinstance(container[key], RecordList):
+            container[key] = list(container[key])
     return value
 
 
 def head_view(value: Any, records: int = 50, budget: int = 2000) -> Any:
     """A small copy for looking at a file's shape: every RecordList replaced by a list of its
     first ``records`` records, ``budget`` records in all (later ones by empty lists); records
-    are shared, not copied. RecordLists sit only where the reader puts them: as values of an
-    object one or two levels down (of each page, for JSON Lines)."""
-    left = [budget]
-
-    def head(item: Any) -> Any:
-        if not isinstance(item, RecordList):
-            return item
-        n = min(records, left[0])
-        left[0] -= n
-        return item[:n] if n else []
+    are shared, not copied (only the objects that hold RecordLists are)."""
 
     def page(doc: Any) -> Any:
-        if not isinstance(doc, dict) or not holds_spooled(doc):
+        if not isinstance(doc, dict):
             return doc
-        return {
-            k: {b: head(x) for b, x in v.items()} if isinstance(v, dict) else head(v)
-            for k, v in doc.items()
-        }
+        return {k: dict(v) if isinstance(v, dict) else v for k, v in doc.items()}
 
-    if value.__class__ is list:
-        return [page(doc) for doc in value]
-    return page(value)
-
-
-def holds_spooled(value: Any) -> bool:
-    """Whether a parsed document (or the list of JSON Lines pages) holds a RecordList where
-    the reader puts them."""
-    if value.__class__ is list:
-        return any(holds_spooled(doc) for doc in value if isinstance(doc, dict))
-    if not isinstance(value, dict):
-        return isinstance(value, RecordList)
-    for item in value.values():
+    view = [page(doc) for doc in value] if value.__class__ is list else page(value)
+    left = budget
+    for container, key in list(_slots(view)):
+        item = container[key]
         if isinstance(item, RecordList):
-            return True
-        if isinstance(item, dict) and any(isinstance(x, RecordList) for x in item.values()):
-            return True
-    return False
+            n = min(records, left)
+            left -= n
+            container[key] = item[:n] if n else []
+    return view
