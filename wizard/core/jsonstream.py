@@ -64,15 +64,21 @@ RECORD_MEMORY = 48 * 1024 * 1024  # estimated (see _cost)
 MAX_OBJECT_KEYS = 20_000
 
 
-def _keys(records: list, field: str | None) -> list[str] | None:
-    """The key of each record, or None when one has none that is a non-empty string."""
+def _keys(records: list, field: str | None) -> list[Any] | None:
+    """The ``field`` of each record (in C), or None when not every record is an object."""
     if field is None:
         return None
     try:
-        keys = list(map(methodcaller("get", field), records))  # in C (all are objects)
-    except AttributeError:  # not every record is an object: the engine decodes this run
+        return list(map(methodcaller("get", field), records))
+    except AttributeError:
         return None
-    return keys if set(map(type, keys)) == {str} and "" not in keys else None
+
+
+def _usable(keys: list[Any] | None) -> list[str] | None:
+    """Keys the engine can count a run by: all non-empty strings (else it decodes the run)."""
+    if keys is None or set(map(type, keys)) != {str} or "" in keys:
+        return None
+    return keys
 
 
 def _cost(text: str, start: int, end: int) -> int:
@@ -87,7 +93,15 @@ class RecordSink(Protocol):
     """What the reader hands the records of each record array to, as it decodes them (a
     ``validation.RecordValidator``), so a big file need not be decoded a second time."""
 
-    def feed(self, name: str, bucket: str | None, start: int, chunk: list[Any]) -> None: ...
+    def feed(
+        self,
+        name: str,
+        bucket: str | None,
+        start: int,
+        chunk: list[Any],
+        keys: list[Any] | None = None,
+    ) -> None:
+        """``keys``: each record's key field, when the reader has read them already."""
 
     def spoil(self) -> None:
         """What was fed is not the document (a key repeated, JSON Lines): do not use it."""
@@ -147,10 +161,12 @@ class JsonStream:
         self._sink = sink
         self._keys: list[str] = []  # the keys leading to the value being read
 
-    def _feed(self, depth: int, start: int, records: list) -> None:
-        """Hand the records of a record array at ``depth`` (from index ``start``) to the sink."""
+    def _feed(self, depth: int, start: int, records: list, keys: list[Any] | None = None) -> None:
+        """Hand the records of a record array at ``depth`` (from index ``start``) to the sink,
+        with their keys when read already."""
         if self._sink is not None and self._keys:
-            self._sink.feed(self._keys[0], self._keys[1] if depth == 2 else None, start, records)
+            bucket = self._keys[1] if depth == 2 else None
+            self._sink.feed(self._keys[0], bucket, start, records, keys)
 
     def _record_array(self, depth: int, parent: str) -> bool:
         """Whether an array holds records: the value of a key of the document (or of a JSON
@@ -161,12 +177,11 @@ class JsonStream:
         """Whether a record array at ``depth`` now goes to the spool."""
         return self._held > (self._spill_after or 0) and self._record_array(depth, parent)
 
-    def _key_field(self, depth: int) -> str | None:
-        """The field keying the records of the record array at ``depth``, were the document
-        agentmemory's (the engine reads a spooled run's keys without decoding it)."""
-        if not self._keys:
-            return None
-        return collection("observations" if depth == 2 else self._keys[0]).key
+    def _key_field(self) -> str | None:
+        """The field keying the records of the record array being read, were the document
+        agentmemory's (the collection named by its top key; observations' for a bucket): the
+        validator's key, and what the engine counts a spooled run by."""
+        return collection(self._keys[0]).key if self._keys else None
 
     def _spooled(self) -> RecordList:
         if self.spool is None:
@@ -389,7 +404,7 @@ class JsonStream:
         limited = counted and bool(self._keys) and self._keys[0] in BY_NAME
         batch: list = []  # decoded records not yet handed to the sink
         fed = 0
-        key_field = self._key_field(depth) if counted else None
+        key_field = self._key_field() if counted else None
         child = depth + 1
         depth_budget = self.max_depth - child
         while True:
@@ -520,14 +535,15 @@ class JsonStream:
         self._small_size = max(SMALL_FIRST, 2 * (end - start))
         self._small_misses = 0
         self._counted(len(value))
-        if self._sink is not None and parent == "object" and (depth == 1 or depth == 2):
-            self._feed(depth, 0, value)
+        sinking = self._sink is not None and parent == "object" and (depth == 1 or depth == 2)
+        spilling = self._spilling(depth, parent)
+        keys = _keys(value, self._key_field()) if sinking or spilling else None  # read once
+        if sinking:
+            self._feed(depth, 0, value, keys)
         if self._record_array(depth, parent):
-            if self._spilling(depth, parent):
+            if spilling:
                 spooled = self._spooled()
-                spooled.extend_text(
-                    text[start:end], len(value), _keys(value, self._key_field(depth))
-                )
+                spooled.extend_text(text[start:end], len(value), _usable(keys))
                 return spooled
             self._held += _cost(text, start, end)
         return value

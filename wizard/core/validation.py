@@ -128,9 +128,17 @@ class RecordValidator:
             state = self._collections[name] = _Collection(name, collection(name).key, known)
         return state
 
-    def feed(self, name: str, bucket: str | None, start: int, chunk: list[Any]) -> None:
+    def feed(
+        self,
+        name: str,
+        bucket: str | None,
+        start: int,
+        chunk: list[Any],
+        keys: list[Any] | None = None,
+    ) -> None:
         """Validate ``chunk``, the records of ``name`` (of ``bucket``, for observations) from
-        index ``start`` on. (Arrays of ExportData's own fields, and observations outside
+        index ``start`` on; ``keys``: each one's key field, when the reader has read them (all
+        records are objects then). (Arrays of ExportData's own fields, and observations outside
         buckets, are no collection: left to the shape check.)"""
         if name in META_KEYS or (name == "observations") != (bucket is not None):
             return
@@ -145,12 +153,13 @@ class RecordValidator:
         # Whole-chunk operations, in C where they can be (this runs over every record of a
         # 500,000-record file).
         key_of = methodcaller("get", state.key_field)
-        try:
-            keys = list(map(key_of, chunk))
-            records = chunk  # all objects (the usual case)
-        except AttributeError:  # something else than an object: the schema says what
-            records = [r if type(r) is dict else {} for r in chunk]
-            keys = list(map(key_of, records))
+        records = chunk  # all objects (the usual case)
+        if keys is None:
+            try:
+                keys = list(map(key_of, chunk))
+            except AttributeError:  # something else than an object: the schema says what
+                records = [r if type(r) is dict else {} for r in chunk]
+                keys = list(map(key_of, records))
         found = chunk_invalid(name, state.key_field, chunk, keys)
         if found:
             self.invalid_total += len(found)
