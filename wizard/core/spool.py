@@ -271,7 +271,7 @@ class RecordList:
         """The records a stored chunk at a time (at most CHUNK_RECORDS each, rarely fewer)."""
         self._flush()
         for chunk_id, _count in self._chunks:
-            yield json.loads(self.spool.get(chunk_id))
+            yield self.spool.records(chunk_id)
 
     def head(self, n: int) -> list[Any]:
         """The first ``n`` records, decoding no more of the text than they take (a preview on
@@ -319,7 +319,7 @@ class RecordList:
             if offset >= stop:
                 break
             if offset + count > start:
-                records = json.loads(self.spool.get(chunk_id))
+                records = self.spool.records(chunk_id)
                 out.extend(records[max(start - offset, 0) : stop - offset])
             offset += count
         return out

@@ -280,34 +280,27 @@ class _Engine:
         gone += [(name, OTHER_SPEC) for (name,) in others.fetchall() if name not in present]
         gone.sort(key=lambda item: order_key(item[0]))
         for i, (name, spec) in enumerate(gone, 1):
-            where = ' WHERE "collection" = ?' if spec.generic else ""
-            params: tuple = (name,) if spec.generic else ()
-            n = db.execute_sql(f'SELECT count(*) FROM "{spec.table}"{where}', params).fetchone()[0]
-            if not n:
-                continue
+            if self._drop(db, spec, name):
+                yield Progress(Phase.DELETE, name, i, len(gone))
+                self._check_cancel()
+
+    def _drop(self, db, spec: TableSpec, name: str, condition: str | None = None) -> int:
+        """Replace: delete the records of collection ``name`` (those meeting ``condition``),
+        their previous versions kept for revert; a dry run only counts them. Returns how many,
+        which the plan's ``deleted`` says."""
+        clauses = ['"collection" = ?'] if spec.generic else []
+        params: tuple = (name,) if spec.generic else ()
+        if condition:
+            clauses.append(condition)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        n = db.execute_sql(f'SELECT count(*) FROM "{spec.table}"{where}', params).fetchone()[0]
+        if n:
             self._plan(name).deleted = n
             if self.writing:
-                if spec.generic:
-                    db.execute_sql(spec.log_all_sql + where, (self.audit_id, name))
-                else:
-                    db.execute_sql(spec.log_all_sql, (self.audit_id, name))
+                log_params = (self.audit_id, *params) if spec.generic else (self.audit_id, name)
+                db.execute_sql(spec.log_all_sql + where, log_params)
                 db.execute_sql(f'DELETE FROM "{spec.table}"{where}', params)
-            yield Progress(Phase.DELETE, name, i, len(gone))
-            self._check_cancel()
-
-    def _delete_unkept(self, db, spec: TableSpec, name: str) -> None:
-        """Replace: the records of this collection the file does not bring go."""
-        where = f"{_q(spec.key_column)} NOT IN (SELECT key FROM {_KEPT})"
-        params: tuple = ()
-        if spec.generic:
-            where += ' AND "collection" = ?'
-            params = (name,)
-        n = db.execute_sql(f'SELECT count(*) FROM "{spec.table}" WHERE {where}', params)
-        self._plan(name).deleted = n.fetchone()[0]
-        if self.writing and self._plan(name).deleted:
-            log_params = (self.audit_id, *params) if spec.generic else (self.audit_id, name)
-            db.execute_sql(f"{spec.log_all_sql} WHERE {where}", log_params)
-            db.execute_sql(f'DELETE FROM "{spec.table}" WHERE {where}', params)
+        return int(n)
 
     def _all_present(self, db, spec: TableSpec, name: str, keys: list[str | None]) -> bool:
         """Whether the store already has every record of a run (counted by SQLite)."""
@@ -394,8 +387,8 @@ class _Engine:
         else:
             yield Progress(Phase.PLAN, name, done, total)
         self._check_cancel()
-        if keeping:
-            self._delete_unkept(db, spec, name)
+        if keeping:  # what the file does not bring goes
+            self._drop(db, spec, name, f"{_q(spec.key_column)} NOT IN (SELECT key FROM {_KEPT})")
         elif self.strategy.deletes_all and not store_empty:  # a dry run: the rest of the table
             plan = classifier.plan
             n = db.execute_sql(f'SELECT count(*) FROM "{spec.table}"{where}', params).fetchone()[0]
