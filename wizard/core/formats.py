@@ -35,6 +35,10 @@ class Payload:
     unwrapped: bool = False
     sha256: str | None = None  # of the file as read, when it was read from start to end
     warnings: list[Problem] = field(default_factory=list)  # what reading noticed (repeated keys)
+    # a source's own storage (``wizard.core.storage``): the layout (= format) id its reader
+    # recognised; ``value`` is then the document that reader built, and only that format's
+    # adapter converts it
+    layout: str | None = None
 
 
 @dataclass
@@ -81,6 +85,16 @@ class Format:
     label: str  # human description
     sniff: Callable[[Payload], Sniff]
     convert: Callable[[Payload, ConvertOptions], Conversion]
+
+
+def storage_sniff(layout_id: str) -> Callable[[Payload], Sniff]:
+    """The sniffer of a storage format: it matches exactly the payloads its reader built."""
+
+    def sniff(payload: Payload) -> Sniff:
+        return Sniff(1.0) if payload.layout == layout_id else NO_MATCH
+
+    sniff.__name__ = f"sniff_{layout_id.replace('-', '_')}"
+    return sniff
 
 
 def never_raises(sniff: Callable[[Payload], Sniff]) -> Callable[[Payload], Sniff]:

@@ -1,0 +1,89 @@
+"""Reading a source's own storage: SQLite databases and folders on this computer.
+
+The rules (docs/SOURCES.md): the user's files are never opened for writing and no vendor code
+runs on them. The files a layout needs are copied, with a database's ``-journal``/``-wal``/
+``-shm`` companions, into a private temporary folder (:mod:`.safety`); the copy is opened
+read-only and deleted afterwards. A layout is recognised by its tables and columns, or by the
+files a folder holds, never by a version string.
+
+A family module (``mem0``, ``openmemory``, ``letta``, ``letta_code``) exposes ``LAYOUTS``: a
+tuple of :class:`SqliteLayout` and :class:`FolderLayout`. A layout's ``read`` turns the copy
+into one plain JSON-like document, handed to the adapter of the same format id as
+``Payload.value`` (``wizard.core.adapters.*``), so that storage and export files convert
+through the same code and the same memory is the same record from either.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wizard.core.problems import Problem
+
+# table name -> its column names, as PRAGMA table_info gives them
+Tables = dict[str, frozenset[str]]
+CancelFn = Callable[[], bool]
+
+
+@dataclass
+class ReadContext:
+    """What a layout's ``read`` may use besides its input: cancellation (check it between
+    batches of rows), and a list for what reading noticed (schema quirks, rows it skipped)."""
+
+    cancel: CancelFn | None = None
+    warnings: list[Problem] = field(default_factory=list)
+    include_deleted: bool = False
+
+    def check(self) -> None:
+        """Raise ``problems.Cancelled`` when the user asked to stop."""
+        from wizard.core.problems import Cancelled
+
+        if self.cancel is not None and self.cancel():
+            raise Cancelled()
+
+
+@dataclass(frozen=True)
+class SqliteLayout:
+    """A SQLite database recognised by its tables: ``matches(tables)`` is true for this
+    layout's schema (every generation it reads); ``read(conn, tables, ctx)`` reads the
+    read-only copy into the document the adapter ``id`` converts."""
+
+    id: str  # the format id (shown to the user, written to the audit)
+    label: str
+    matches: Callable[[Tables], bool]
+    read: Callable[[sqlite3.Connection, Tables, ReadContext], Any]
+
+
+@dataclass(frozen=True)
+class FolderLayout:
+    """A folder (or a file that names one, such as Qdrant's ``meta.json``) recognised by the
+    files it holds: ``find(path)`` gives the folder's root and the files to read, relative to
+    it (sorted; companions of databases are added by the copier), or None when the path is
+    not this layout; ``read(root_of_copy, ctx)`` reads the private copy."""
+
+    id: str
+    label: str
+    find: Callable[[Path], tuple[Path, list[str]] | None]
+    read: Callable[[Path, ReadContext], Any]
+
+
+Layout = SqliteLayout | FolderLayout
+
+
+def table_columns(conn: sqlite3.Connection) -> Tables:
+    """Every table of a database with its columns."""
+    names = [
+        r[0]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    ]
+    return {
+        name: frozenset(r[1] for r in conn.execute(f'PRAGMA table_info("{_quoted(name)}")'))
+        for name in names
+    }
+
+
+def _quoted(name: str) -> str:
+    return name.replace('"', '""')
