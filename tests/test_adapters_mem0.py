@@ -317,7 +317,7 @@ def test_history_deleted_memories_left_out_with_warning():
     assert mem["b"]["updatedAt"] == "2025-01-03T08:00:00.000Z"
     assert mem["c"]["createdAt"] == "2024-07-01T17:00:00.000Z"
     assert [w.message for w in conv.warnings] == [
-        "1 memory deleted in the history (last event DELETE): not imported"
+        "1 memory deleted in mem0 (last event DELETE): not imported"
     ]
     assert [e.path for e in conv.errors] == ["[5].memory_id"]
 

@@ -20,7 +20,7 @@ from wizard.core.problems import Code
 from wizard.core.schema import validate_records
 
 MEM0 = Path(__file__).parent / "fixtures" / "mem0"
-(FORMAT,) = openmemory.FORMATS
+FORMAT = openmemory.FORMATS[0]
 ALL_OURS = mem0.FORMATS + openmemory.FORMATS
 REAL_ZIP = "openmemory-real-export.zip"
 SYNTH_ZIP = "mem0-synth-openmemory-export.zip"

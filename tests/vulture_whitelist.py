@@ -11,6 +11,7 @@ error_dialog.open_error_dialogs  # the tests find the crash dialogs the app has 
 Store.schema_version  # the store's schema, read by the tests of migrations
 
 # peewee columns that no query names (the migrations create them; rows carry them)
+from wizard.core.storage.mem0 import _PointUnpickler
 from wizard.store import models
 
 models.ALL_MODELS  # every table, for the test that a migrated schema equals a new one
@@ -28,3 +29,4 @@ models.ChangeRow.prev_data
 models.ChangeRow.prev_hash
 models.ChangeRow.prev_bucket
 models.ChangeRow.prev_last_audit
+_PointUnpickler.find_class  # pickle.Unpickler calls it

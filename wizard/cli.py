@@ -21,7 +21,17 @@ from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_STORE, EXIT_USAGE
 from wizard.remote.client import DEFAULT_URL
 from wizard.runs.pruning import MAX_AGE, check_age
 
-COMMANDS = ("validate", "import", "stats", "audit", "export", "revert", "deliver", "prune")
+COMMANDS = (
+    "validate",
+    "import",
+    "stats",
+    "audit",
+    "export",
+    "revert",
+    "deliver",
+    "prune",
+    "sources",
+)
 
 
 def _add_inspect_options(p: argparse.ArgumentParser) -> None:
@@ -38,8 +48,14 @@ def _add_inspect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--include-deleted",
         action="store_true",
-        help="also import memories the source marks deleted (OpenMemory, Letta); they are kept "
-        "with their state and never marked latest",
+        help="also import memories the source marks deleted (mem0's history, OpenMemory, "
+        "Letta); they are kept with their state and never marked latest",
+    )
+    p.add_argument(
+        "--vectors",
+        metavar="QDRANT_DIR",
+        help="with a mem0 history.db: its Qdrant local folder, read with it as one mem0 "
+        "install (whose memory each one is, and its full payload)",
     )
     p.add_argument(
         "--include-inactive",
@@ -134,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.add_argument("--json", action="store_true")
     _add_inspect_options(p)
+
+    p = sub.add_parser(
+        "sources",
+        help="list the memory stores found on this computer (mem0, OpenMemory, Letta); "
+        "reads nothing else and writes nothing",
+    )
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--db", metavar="PATH", help="also look in the folders of the sources this store imported"
+    )
 
     p = sub.add_parser("stats", help="record counts per collection in the store")
     p.add_argument("--db", metavar="PATH")

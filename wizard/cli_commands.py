@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -41,6 +42,7 @@ from wizard.exit_codes import (
 from wizard.remote.client import BadURL, Client
 from wizard.remote.secret import BadSecret, find_secret
 from wizard.runs import ImportResult, delivering, pruning
+from wizard.runs.sources import find_sources
 from wizard.store.audit import list_entries
 from wizard.store.database import Store, StoreError, move_aside_hint, open_store, resolve_db_path
 from wizard.store.exporter import export_store
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         "revert": cmd_revert,
         "deliver": cmd_deliver,
         "prune": cmd_prune,
+        "sources": cmd_sources,
     }
     handler = handlers.get(args.command)
     if handler is None:
@@ -186,6 +189,7 @@ def inspect_options(args: argparse.Namespace) -> InspectOptions:
         treat_as_version=args.treat_as_version,
         include_deleted=args.include_deleted,
         include_inactive=args.include_inactive,
+        vectors=getattr(args, "vectors", None),
         **extra,
     )
 
@@ -458,6 +462,31 @@ def _import_output(
 
 
 # ---------------------------------------------------------------- stats, audit
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    found = find_sources(resolve_db_path(args.db))
+    if args.json:
+        _print_json([f.to_dict() for f in found])
+        return EXIT_OK
+    if not found:
+        print("No memory stores found at mem0's, OpenMemory's or Letta's usual places.")
+        return EXIT_OK
+    for f in found:
+        size = f"{f.size:,} bytes" if f.size is not None else ""
+        parts = [f.kind, f.path]
+        if f.vectors:
+            parts.append(f"with {f.vectors}")
+        parts += [p for p in (size, f.modified or "") if p]
+        if f.counts:
+            parts.append(", ".join(f"{n:,} {what}" for what, n in f.counts.items()))
+        print("  ".join(parts))
+        if not f.readable:
+            print(f"    cannot be read: {f.reason}")
+        else:
+            vectors = f" --vectors {shlex.quote(f.vectors)}" if f.vectors else ""
+            print(f"    import with: {APP_NAME} import {shlex.quote(f.path)}{vectors}")
+    return EXIT_OK
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

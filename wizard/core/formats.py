@@ -39,6 +39,7 @@ class Payload:
     # recognised; ``value`` is then the document that reader built, and only that format's
     # adapter converts it
     layout: str | None = None
+    size: int | None = None  # bytes of every file read, for a storage (a file's own size else)
 
 
 @dataclass

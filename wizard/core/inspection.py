@@ -37,6 +37,7 @@ class InspectOptions:
     include_deleted: bool = False  # memories the source marks deleted (never live)
     include_inactive: bool = False  # OpenMemory's archived and paused memories (never live)
     max_bytes: int = DEFAULT_MAX_BYTES
+    vectors: str | None = None  # mem0's Qdrant folder, read with the history.db given
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,22 @@ class Inspection:
 
 
 def source_info(
-    path: str | os.PathLike, sha256: str | None = None, cancel: CancelFn | None = None
+    path: str | os.PathLike,
+    sha256: str | None = None,
+    cancel: CancelFn | None = None,
+    size: int | None = None,
 ) -> SourceInfo:
     """Name, size and SHA-256 of a file (the audit log records them). Pass ``sha256`` when it
-    is already known (the reader hashes what it reads); else the file is read in chunks."""
+    is already known (the reader hashes what it reads; for a storage, over every file it read,
+    whose total is ``size``); else the file is read in chunks."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError:
-        size = 0
+    if size is None:
+        try:
+            size = p.stat().st_size if p.is_file() else 0
+        except OSError:
+            size = 0
+    if sha256 is None and not p.is_file():
+        sha256 = ""  # a folder or a special file: nothing to hash
     if sha256 is None:
         h = hashlib.sha256()
         try:
@@ -127,6 +135,8 @@ def _inspect(
             else None,
             cancel=cancel,
             sink=validator,
+            vectors=options.vectors,
+            include_deleted=options.include_deleted,
         )
         fmt = _detect(payload)
         report.format = fmt.id
@@ -161,7 +171,7 @@ def _inspect(
             code=Code.CONVERSION_FAILED,
         )
         return refused(problem)
-    source = source_info(path, payload.sha256, cancel)
+    source = source_info(path, payload.sha256, cancel, payload.size)
     read_as_is = (
         fmt.id == "agentmemory"
         and payload.kind == "json"

@@ -21,6 +21,10 @@ class Code(str, Enum):
     UNSAFE_ZIP_PATH = "unsafe-zip-path"  # a zip member with an absolute or escaping path
     NOT_UTF8 = "not-utf8"  # text in another encoding (UTF-16) or invalid UTF-8
     BINARY_FILE = "binary-file"  # binary data (NUL bytes), not JSON text
+    # -- a source's own storage (docs/SOURCES.md) ---------------------------------------------
+    SOURCE_BUSY = "source-busy"  # the source's program is writing its files; close it and retry
+    UNSAFE_PICKLE = "unsafe-pickle"  # a Qdrant row holds something other than the allowed classes
+    STORE_NOT_READABLE = "store-not-readable"  # a known store the wizard cannot read (a server)
     # -- JSON ---------------------------------------------------------------------------------
     SYNTAX_ERROR = "syntax-error"  # malformed JSON (has line and column)
     NAN_OR_INFINITY = "nan-or-infinity"  # NaN or Infinity, which JSON does not allow
@@ -57,6 +61,7 @@ class Code(str, Enum):
     ACCESS_RULES = "access-rules"  # source access rules agentmemory does not enforce
     SECRET_REDACTED = "secret-redacted"  # credential values replaced by [redacted]
     INCOMPLETE_EXPORT = "incomplete-export"  # one page of a listing, or fewer records than declared
+    OWNERS_UNKNOWN = "owners-unknown"  # mem0 history alone: whose memories they are is unknown
     CONVERSION_NOTE = "conversion-note"  # how the file was read (pages merged, unwrapped...)
 
     def __str__(self) -> str:

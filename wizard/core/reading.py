@@ -25,6 +25,7 @@ from wizard.core.formats import Payload
 from wizard.core.jsonstream import JsonStream, RecordSink
 from wizard.core.problems import Code, InputRefused, Problem
 from wizard.core.spool import SPILL_AFTER
+from wizard.core.storage import reader as storage_reader
 
 READ_BYTES = 1024 * 1024
 GIB = 1024**3
@@ -232,18 +233,30 @@ def read_payload(
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
     sink: RecordSink | None = None,
+    *,
+    vectors: str | os.PathLike | None = None,
+    include_deleted: bool = False,
 ) -> Payload:
-    """Read and parse one input file. Raises InputRefused (what and where) or Cancelled.
+    """Read and parse one input file, or a source's own storage (a SQLite database or a
+    folder: ``wizard.core.storage``; ``vectors`` is mem0's Qdrant folder read with a
+    history.db). Raises InputRefused (what and where) or Cancelled.
 
     ``sink`` is handed the records of each record array of a JSON or gzip file as they are
     decoded (``jsonstream.RecordSink``); a zip's members are not."""
     limits = limits or Limits()
     p = Path(path)
     name = p.name
+    if vectors is not None or storage_reader.is_storage(p):
+        return storage_reader.read_storage(
+            p,
+            vectors=Path(vectors) if vectors is not None else None,
+            include_deleted=include_deleted,
+            cancel=cancel,
+        )
     try:
         size = p.stat().st_size
-        if p.is_dir():
-            raise InputRefused(f"{name} is a folder, not a file", code=Code.NOT_A_FILE)
+        if not p.is_file():
+            raise InputRefused(f"{name} is not a regular file", code=Code.NOT_A_FILE)
         f = open(p, "rb")  # noqa: SIM115 - closed below
     except InputRefused:
         raise
@@ -268,6 +281,14 @@ def read_payload(
         tick = (lambda: progress(f.tell(), size)) if progress else None
         magic = f.read(4)
         f.seek(0)
+        if magic[:1] == b"\x80" and magic[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+            raise InputRefused(
+                f"{name} is a Python pickle (mem0's FAISS docstore before mem0 2.0 is one). The "
+                "wizard never unpickles such files: they can run code. Start mem0 2.0 or newer "
+                "once with this store (it rewrites it as NAME.json, which the wizard reads), or "
+                "export the memories with get_all and import that file",
+                code=Code.UNSUPPORTED_FORMAT,
+            )
         if magic == b"PK\x03\x04" or magic == b"PK\x05\x06":
             return _read_zip(f, name, limits, cancel)  # read at random: hashed separately
         hashing = _Hashing(f)

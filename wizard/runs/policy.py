@@ -65,6 +65,7 @@ def import_fields(
         "treat_as_version": report.treated_as_version or opts.treat_as_version,
         "include_deleted": bool(opts.include_deleted),
         "include_inactive": bool(opts.include_inactive),
+        **({"vectors": opts.vectors} if opts.vectors else {}),
     }
     return {
         **_ended(Operation.IMPORT, outcome, error, error_code, duration_ms),

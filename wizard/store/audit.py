@@ -288,3 +288,30 @@ def _undo(db: SqliteDatabase, target: int) -> None:
         for table, params in batch.items():
             writer.executemany(specs[table].restore_sql, params)
         batch.clear()
+
+
+def opened_sources(path: str | os.PathLike, limit: int = 200) -> list[str]:
+    """The source paths of the store's latest import attempts, newest first, read without
+    opening the store for writing (nothing is created, migrated or locked); [] when there is
+    no store or it cannot be read."""
+    import sqlite3
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{p.absolute().as_uri()}?mode=ro", uri=True, timeout=0.2)
+    except sqlite3.Error:
+        return []
+    try:
+        rows = conn.execute(
+            "SELECT source_path FROM audit_log WHERE source_path IS NOT NULL "
+            "GROUP BY source_path ORDER BY max(id) DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+    return [r[0] for r in rows if isinstance(r[0], str) and r[0]]

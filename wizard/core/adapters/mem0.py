@@ -28,6 +28,7 @@ from wizard.core.formats import (
     Payload,
     Sniff,
     never_raises,
+    storage_sniff,
 )
 from wizard.core.losses import Kept, Losses
 from wizard.core.problems import Code, InputRefused, Problem
@@ -40,6 +41,12 @@ PLATFORM = "mem0-platform"
 HISTORY = "mem0-history"
 MIGRATION = "mem0-migration"
 STRUCTURED = "mem0-platform-structured-export"
+# a mem0 install's own storage (wizard.core.storage.mem0 reads it; docs/SOURCES.md)
+HISTORY_DB = "mem0-history-db"
+QDRANT_LOCAL = "mem0-qdrant-local"
+INSTALL = "mem0-install"
+TS_LOCAL = "mem0-ts-local"
+FAISS = "mem0-faiss"
 
 MIGRATION_KIND = "mem0_oss_qdrant_export"
 # Item keys only the Platform emits (MEM0.md 3.1; camelCase from the TypeScript client).
@@ -799,12 +806,22 @@ def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
         raise InputRefused("mem0 history must be a list of rows", code=Code.WRONG_SHAPE)
     errors: list[Problem] = []
     warnings: list[Problem] = []
+    losses = Losses()
+    memories = _history_memories(rows, "", HISTORY, options, errors, warnings, losses)
+    data = _document(memories, HISTORY, warnings, errors)
+    return Conversion(data=data, errors=errors, warnings=warnings, left_behind=losses.items())
+
+
+def _history_by_memory(
+    rows: list, base: str, errors: list[Problem]
+) -> dict[str, list[tuple[int, dict]]]:
+    """History rows grouped by memory id, each with its index in ``rows``."""
     by_memory: dict[str, list[tuple[int, dict]]] = {}
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             errors.append(
                 Problem(
-                    f"[{i}]",
+                    f"{base}[{i}]",
                     "not an object: a history row is expected",
                     code=Code.UNCONVERTIBLE_RECORD,
                 )
@@ -814,39 +831,95 @@ def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
         if mid is None:
             errors.append(
                 Problem(
-                    f"[{i}].memory_id", "missing or empty memory id", code=Code.UNCONVERTIBLE_RECORD
-                )
-            )
-            continue
-        by_memory.setdefault(mid, []).append((i, row))
-    memories = []
-    deleted = 0
-    losses = Losses()
-    for mid, indexed in by_memory.items():
-        events = sorted(indexed, key=_row_order)
-        last_index, last = events[-1]
-        if _is_delete(last):
-            deleted += 1
-            continue
-        text = _new_text(last)
-        if not isinstance(text, str):
-            errors.append(
-                Problem(
-                    f"[{last_index}].new_memory",
-                    (f"the latest event of memory {mid} has no new memory text"),
+                    f"{base}[{i}].memory_id",
+                    "missing or empty memory id",
                     code=Code.UNCONVERTIBLE_RECORD,
                 )
             )
             continue
+        by_memory.setdefault(mid, []).append((i, row))
+    return by_memory
+
+
+def _last_text(events: list[tuple[int, dict]]) -> Any:
+    """The newest memory text of a memory's events (a DELETE row repeats the text it removed
+    as its old text)."""
+    for _i, row in reversed(events):
+        text = _new_text(row)
+        if isinstance(text, str):
+            return text
+        old = _first(row, "old_memory", "prev_value", "previous_value")
+        if isinstance(old, str):
+            return old
+    return None
+
+
+def _history_memories(
+    rows: list,
+    base: str,
+    fmt: str,
+    options: ConvertOptions,
+    errors: list[Problem],
+    warnings: list[Problem],
+    losses: Losses,
+    *,
+    live: dict[str, dict] | None = None,
+) -> list[dict]:
+    """Memories rebuilt from history rows: each memory's final state after its events.
+
+    A memory whose last event is a DELETE is counted and left out, or with
+    ``options.include_deleted`` kept with its last text and marked not latest (never live).
+    ``live`` maps ids to the vector store's get_all items of an install: those memories are
+    built from the item (owner, payload) and keep their history rows in the verbatim copy;
+    the rest come from the history alone."""
+    by_memory = _history_by_memory(rows, base, errors)
+    memories = []
+    deleted = 0
+    for mid, indexed in by_memory.items():
+        events = sorted(indexed, key=_row_order)
+        last_index, last = events[-1]
+        trail = [row for _, row in indexed]  # this memory's rows, in file order, verbatim
         first_row = events[0][1]
         created = _first(first_row, "created_at", "timestamp")
-        raw = [row for _, row in indexed]  # this memory's rows, in file order, verbatim
-        scope = {**first_row, **{k: v for k, v in last.items() if v not in (None, "None")}}
-        memories.append(
-            _memory(
-                mid, text, scope, HISTORY, raw, created=created, updated=_row_time(last) or created
+        if live is not None and mid in live:
+            item = live.pop(mid)
+            memories.append(_memory(mid, item["memory"], item, fmt, {**item, "history": trail}))
+        elif _is_delete(last):
+            deleted += 1
+            if not options.include_deleted:
+                continue
+            text = _last_text(events)
+            if not isinstance(text, str):
+                continue
+            scope = {**first_row, **{k: v for k, v in last.items() if v not in (None, "None")}}
+            record = _memory(
+                mid, text, scope, fmt, trail, created=created, updated=_row_time(last) or created
             )
-        )
+            record["isLatest"] = False  # kept for the record, never live
+            memories.append(record)
+        else:
+            text = _new_text(last)
+            if not isinstance(text, str):
+                errors.append(
+                    Problem(
+                        f"{base}[{last_index}].new_memory",
+                        (f"the latest event of memory {mid} has no new memory text"),
+                        code=Code.UNCONVERTIBLE_RECORD,
+                    )
+                )
+                continue
+            scope = {**first_row, **{k: v for k, v in last.items() if v not in (None, "None")}}
+            memories.append(
+                _memory(
+                    mid,
+                    text,
+                    scope,
+                    fmt,
+                    trail,
+                    created=created,
+                    updated=_row_time(last) or created,
+                )
+            )
         losses.add(
             "mem0.history",
             "earlier versions of a memory (the history's update trail)",
@@ -855,25 +928,26 @@ def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
             "the memory holds its latest text; every event stays in its verbatim copy",
         )
     if deleted:
+        kept = "kept, marked not latest" if options.include_deleted else "not imported"
         warnings.append(
             Problem(
-                "",
+                base,
                 (
-                    f"{deleted} memor{'y' if deleted == 1 else 'ies'} deleted in the history "
-                    "(last event DELETE): not imported"
+                    f"{deleted} memor{'y' if deleted == 1 else 'ies'} deleted in mem0 "
+                    f"(last event DELETE): {kept}"
                 ),
-                code=Code.DELETED_LEFT_OUT,
+                code=Code.CONVERSION_NOTE if options.include_deleted else Code.DELETED_LEFT_OUT,
             )
         )
-    if deleted:
-        losses.add(
-            "mem0.deleted",
-            "memories deleted in mem0 (last event DELETE)",
-            Kept.NOT_IMPORTED,
-            deleted,
-        )
-    data = _document(memories, HISTORY, warnings, errors)
-    return Conversion(data=data, errors=errors, warnings=warnings, left_behind=losses.items())
+        if not options.include_deleted:
+            losses.add(
+                "mem0.deleted",
+                "memories deleted in mem0 (last event DELETE)",
+                Kept.NOT_IMPORTED,
+                deleted,
+                "import with --include-deleted to keep them, marked not latest",
+            )
+    return memories
 
 
 # --- Platform structured export (refused) -----------------------------------------------------
@@ -936,6 +1010,247 @@ def convert_structured(payload: Payload, options: ConvertOptions) -> Conversion:
     raise InputRefused(STRUCTURED_EXPLANATION, code=Code.UNSUPPORTED_FORMAT)
 
 
+# --- a mem0 install's own storage -------------------------------------------------------------
+
+OWNERS_UNKNOWN_TEXT = (
+    "mem0's history holds no user, agent or run ids: these memories are imported under the "
+    "project 'mem0'. To keep whose memory each one is, import the history together with its "
+    "vector store (the folder holding both, or --vectors QDRANT_DIR)"
+)
+
+
+def _messages(rows: list, fmt: str, losses: Losses) -> tuple[list[dict], dict[str, list[dict]]]:
+    """mem0 2's ``messages`` table (the last chat messages of each scope): one session per
+    owner and run, each message a ``conversation`` observation."""
+    sessions: dict[str, dict] = {}
+    observations: dict[str, list[dict]] = {}
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("content"), str):
+            losses.add("mem0.messages", "chat messages without text", Kept.NOT_IMPORTED)
+            continue
+        scope = row.get("session_scope")
+        parts = dict(
+            p.split("=", 1)
+            for p in (scope.split("&") if isinstance(scope, str) else [])
+            if "=" in p
+        )
+        user, agent, run = parts.get("user_id"), parts.get("agent_id"), parts.get("run_id")
+        owner = _owner(user, agent, run)
+        sid = _session_id(owner, run or "")
+        when = canonical.utc_iso(row.get("created_at"))
+        if sid not in sessions:
+            sessions[sid] = canonical.session_record(
+                sid,
+                _project(owner),
+                started_at=when,
+                ended_at=when,
+                agentId=agent,
+                source=canonical.source_block(SYSTEM, fmt, {"session_scope": scope}),
+            )
+        session = sessions[sid]
+        if when and (not session["startedAt"] or when < session["startedAt"]):
+            session["startedAt"] = when
+        if when and (not session.get("endedAt") or when > session["endedAt"]):
+            session["endedAt"] = when
+        role = row.get("role") if isinstance(row.get("role"), str) else "message"
+        text = row["content"]
+        oid = f"mem0-msg-{canonical.stable_id('mem0-msg', row.get('id'), scope)}"
+        observations.setdefault(sid, []).append(
+            canonical.observation_record(
+                oid,
+                sid,
+                timestamp=when,
+                title=f"{role}: {canonical.title_from_text(text)}",
+                narrative=text,
+                obs_type="conversation",
+                source=canonical.source_block(SYSTEM, fmt, row),
+            )
+        )
+    for sid, obs in observations.items():
+        sessions[sid]["observationCount"] = len(obs)
+    return list(sessions.values()), observations
+
+
+def _merge_sessions(data: dict, sessions: list[dict], observations: dict[str, list[dict]]) -> None:
+    """Add chat sessions to a converted document (a run with memories keeps one session)."""
+    known = {s["id"]: s for s in data["sessions"]}
+    for session in sessions:
+        mine = known.get(session["id"])
+        if mine is None:
+            data["sessions"].append(session)
+        else:
+            mine["observationCount"] = session["observationCount"]
+    if observations:
+        data["observations"] = {**data.get("observations", {}), **observations}
+
+
+def _history_db_conversion(
+    value: dict, fmt: str, options: ConvertOptions, live: dict[str, dict] | None
+) -> Conversion:
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    losses = Losses()
+    rows = value.get("history") or []
+    memories = _history_memories(rows, "history", fmt, options, errors, warnings, losses, live=live)
+    if live is not None and live:  # in the vector store, never in the history
+        for item in live.values():
+            memories.append(_memory(item["id"], item["memory"], item, fmt, item))
+    for mem in memories:
+        raw = mem["source"]["raw"]
+        if isinstance(raw, dict):
+            _count_verbatim({k: v for k, v in raw.items() if k != "history"}, losses)
+    data = _document(memories, fmt, warnings, errors)
+    sessions, observations = _messages(value.get("messages") or [], fmt, losses)
+    _merge_sessions(data, sessions, observations)
+    return Conversion(data=data, errors=errors, warnings=warnings, left_behind=losses.items())
+
+
+def _vector_losses(value: dict, losses: Losses) -> None:
+    losses.add(
+        "mem0.vectors",
+        "embedding vectors (dense and BM25) of the vector store",
+        Kept.NOT_IMPORTED,
+        int(value.get("vectors") or 0),
+        "agentmemory computes its own embeddings",
+    )
+    losses.add(
+        "mem0.entities",
+        "points of the entity store (NAME_entities) and mem0's own bookkeeping collections",
+        Kept.NOT_IMPORTED,
+        int(value.get("entities") or 0),
+    )
+    losses.add(
+        "mem0.points",
+        "vector store points without memory text",
+        Kept.NOT_IMPORTED,
+        int(value.get("other") or 0) + int(value.get("unreadable") or 0),
+    )
+
+
+def _live_items(value: dict) -> dict[str, dict]:
+    live: dict[str, dict] = {}
+    for items in (value.get("collections") or {}).values():
+        for item in items:
+            live.setdefault(item["id"], item)
+    return live
+
+
+def convert_history_db(payload: Payload, options: ConvertOptions) -> Conversion:
+    conversion = _history_db_conversion(payload.value, HISTORY_DB, options, None)
+    if conversion.data["memories"]:
+        conversion.warnings.append(
+            Problem("history", OWNERS_UNKNOWN_TEXT, code=Code.OWNERS_UNKNOWN)
+        )
+    return conversion
+
+
+def convert_qdrant_local(payload: Payload, options: ConvertOptions) -> Conversion:
+    value = payload.value
+    items = [item for items in value["collections"].values() for item in items]
+    conversion = _convert_items(items, "collections", QDRANT_LOCAL)
+    losses = Losses()
+    _vector_losses(value, losses)
+    conversion.left_behind.extend(losses.items())
+    conversion.warnings.append(
+        Problem(
+            "",
+            "a vector store holds only the memories that are live now: deleted memories and "
+            "earlier versions are in mem0's history.db; import the folder holding both (or "
+            "history.db with --vectors) to bring them too",
+            code=Code.CONVERSION_NOTE,
+        )
+    )
+    return conversion
+
+
+def convert_install(payload: Payload, options: ConvertOptions) -> Conversion:
+    value = payload.value
+    live = _live_items(value)
+    in_store = len(live)
+    history_ids = {r.get("memory_id") for r in value.get("history") or [] if isinstance(r, dict)}
+    conversion = _history_db_conversion(value, INSTALL, options, live)
+    losses = Losses()
+    _vector_losses(value, losses)
+    conversion.left_behind.extend(losses.items())
+    orphans = [
+        m["id"]
+        for m in conversion.data["memories"]
+        if m.get("isLatest") is not False and m.get("project") == SYSTEM and m["id"] in history_ids
+    ]
+    if orphans and in_store:
+        conversion.warnings.append(
+            Problem(
+                "history",
+                f"{len(orphans)} memor{'y' if len(orphans) == 1 else 'ies'} live in the history "
+                "but missing from the vector store (an older mem0 cleared it at start-up): "
+                "imported from the history, under the project 'mem0'",
+                code=Code.OWNERS_UNKNOWN,
+            )
+        )
+    return conversion
+
+
+def convert_ts_local(payload: Payload, options: ConvertOptions) -> Conversion:
+    value = payload.value
+    if "vectors" in value:
+        conversion = _convert_items(value["vectors"], "vectors", TS_LOCAL)
+        losses = Losses()
+        losses.add(
+            "mem0.vectors",
+            "embedding vectors of the vector store",
+            Kept.NOT_IMPORTED,
+            len(value["vectors"]),
+            "agentmemory computes its own embeddings",
+        )
+        _vector_losses({"other": value.get("unreadable")}, losses)
+        conversion.left_behind.extend(losses.items())
+        return conversion
+    conversion = _history_db_conversion(value, TS_LOCAL, options, None)
+    if conversion.data["memories"]:
+        conversion.warnings.append(
+            Problem("history", OWNERS_UNKNOWN_TEXT, code=Code.OWNERS_UNKNOWN)
+        )
+    return conversion
+
+
+@never_raises
+def sniff_faiss(payload: Payload) -> Sniff:
+    """mem0's FAISS docstore ``NAME.json``: ``{"docstore": {id: payload}, "index_to_id": ...}``."""
+    value = payload.value
+    if not isinstance(value, dict) or "docstore" not in value:
+        return NO_MATCH
+    if not isinstance(value.get("docstore"), dict):
+        return Sniff(0.5, "a 'docstore' that is not an object of payloads")
+    if "index_to_id" not in value:
+        return Sniff(0.6, "a docstore without index_to_id (mem0's FAISS file has both)")
+    return Sniff(1.0)
+
+
+def convert_faiss(payload: Payload, options: ConvertOptions) -> Conversion:
+    from wizard.core.storage.mem0 import get_all_item
+
+    docstore = payload.value["docstore"]
+    items: list = []
+    other = 0
+    for pid, doc in docstore.items():
+        if isinstance(doc, dict) and isinstance(doc.get("data"), str):
+            items.append(get_all_item(str(pid), doc))
+        else:
+            other += 1
+    conversion = _convert_items(items, "docstore", FAISS)
+    losses = Losses()
+    _vector_losses({"other": other}, losses)
+    losses.add(
+        "mem0.vectors",
+        "embedding vectors (in the .faiss index beside this file, not read)",
+        Kept.NOT_IMPORTED,
+        len(items),
+        "agentmemory computes its own embeddings",
+    )
+    conversion.left_behind.extend(losses.items())
+    return conversion
+
+
 FORMATS: tuple[Format, ...] = (
     Format(MIGRATION, "mem0 OSS-to-Platform migration file", sniff_migration, convert_migration),
     Format(
@@ -946,6 +1261,18 @@ FORMATS: tuple[Format, ...] = (
     ),
     Format(OSS, "mem0 library get_all/search output", sniff_oss, convert_oss),
     Format(HISTORY, "mem0 memory history rows", sniff_history, convert_history),
+    Format(FAISS, "mem0 FAISS docstore (NAME.json)", sniff_faiss, convert_faiss),
+    Format(
+        INSTALL,
+        "mem0 install (history.db with its Qdrant folder)",
+        storage_sniff(INSTALL),
+        convert_install,
+    ),
+    Format(HISTORY_DB, "mem0 history.db", storage_sniff(HISTORY_DB), convert_history_db),
+    Format(
+        QDRANT_LOCAL, "mem0 Qdrant local folder", storage_sniff(QDRANT_LOCAL), convert_qdrant_local
+    ),
+    Format(TS_LOCAL, "mem0 TypeScript SDK storage", storage_sniff(TS_LOCAL), convert_ts_local),
     # Last: it claims objects that match nothing else, so detection must try it after every
     # other family's formats.
     Format(

@@ -5,6 +5,13 @@ Shapes: ``docs/MEM0.md`` section 4; mapping: docs/MAPPING.md. Each memory keeps 
 its source row verbatim in ``source.raw``; the app that wrote it (the MCP client: claude,
 cursor...) becomes a session of the user's project ``openmemory:<user>``.
 
+The same code converts OpenMemory's own database (``openmemory-db``): its reader
+(``wizard.core.storage.openmemory``) hands over one backup-shaped document per user, so a memory
+read from the database is the same record as from that user's backup zip. The database adds
+each memory's access log: how often and when it was read becomes agentmemory's access log of the
+memory (``accessLogs``: count, last and recent times), which app read it and with what query
+stays in the memory's source copy.
+
 Only active memories are live. Paused and archived ones are left out unless
 ``ConvertOptions.include_inactive``, deleted ones unless ``include_deleted``; either way they are
 counted and named in a warning, and when included they keep their ``state`` and are marked not
@@ -16,6 +23,7 @@ Each source object is kept once: the backup's user row in the first session's so
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from wizard.core import canonical
@@ -27,18 +35,24 @@ from wizard.core.formats import (
     Payload,
     Sniff,
     never_raises,
+    storage_sniff,
 )
 from wizard.core.losses import Kept, Losses
 from wizard.core.problems import Code, InputRefused, Problem
 
 SYSTEM = "openmemory"
 FORMAT_ID = "openmemory"
+DB_FORMAT_ID = "openmemory-db"
 SAMPLE = 20  # sniff looks at no more than this many items
 JSONL_MEMBER = "memories.jsonl.gz"
 ACTIVE = "active"
 INACTIVE = ("paused", "archived")
 DELETED = "deleted"
 NAMED = 5  # how many left-out memories a warning names
+RECENT = 20  # access times an agentmemory access log keeps (its RECENT_CAP)
+ACCESS_DETAILS = 100  # accesses of one memory kept in its source copy (the latest)
+NOT_READS = frozenset({"delete", "delete_all"})  # access types that are no reading
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Row fields that reach an agentmemory field (the rest stay only in the verbatim copy).
 MAPPED = frozenset(
     {"id", "content", "text", "created_at", "updated_at", "state", "app_id", "app", "app_name"}
@@ -159,8 +173,9 @@ def _unique(names: list[Any]) -> list[str]:
 class _Builder:
     """Collects memories (and the per-app sessions they belong to) for one conversion."""
 
-    def __init__(self, user: str | None, options: ConvertOptions) -> None:
+    def __init__(self, user: str | None, options: ConvertOptions, fmt: str = FORMAT_ID) -> None:
         self.user = user
+        self.fmt = fmt
         self.project = f"openmemory:{user}" if user else "openmemory"
         self.options = options
         self.memories: list[dict] = []
@@ -226,7 +241,7 @@ class _Builder:
         if app:
             sessions.append(_session_id(self.user, app))
             self.apps.setdefault(app, app_row or {"name": app})
-        source = canonical.source_block(SYSTEM, FORMAT_ID, row)
+        source = canonical.source_block(SYSTEM, self.fmt, row)
         if related:
             source["related"] = related
         record = canonical.memory_record(
@@ -255,6 +270,7 @@ class _Builder:
         for key, what in (
             ("status_history", "state changes (status history)"),
             ("access_controls", "access rules (an app allowed or denied a memory)"),
+            ("access_logs", "accesses of a memory (which app, search query and score)"),
         ):
             if related and related.get(key):
                 self.losses.add(f"openmemory.{key}", what, Kept.VERBATIM_ONLY, len(related[key]))
@@ -267,7 +283,7 @@ class _Builder:
             mems = [m for m in self.memories if sid in m["sessionIds"]]
             starts = [m["createdAt"] for m in mems if m["createdAt"]]
             ends = [m["updatedAt"] for m in mems if m["updatedAt"]]
-            source = canonical.source_block(SYSTEM, FORMAT_ID, app_row)
+            source = canonical.source_block(SYSTEM, self.fmt, app_row)
             if isinstance(user_row, dict) and not out:  # the user row once, in the first session
                 source["related"] = {"user": user_row}
             out.append(
@@ -283,15 +299,38 @@ class _Builder:
             )
         return out
 
-    def conversion(self, user_row: Any = None, source_version: str | None = None) -> Conversion:
+    def user_sessions(self, user_row: Any) -> list[dict]:
+        """The sessions, with the user row kept once (in the first memory when no session)."""
+        sessions = self.sessions(user_row)
+        if isinstance(user_row, dict) and not sessions and self.memories:
+            self.memories[0]["source"].setdefault("related", {})["user"] = user_row
+        return sessions
+
+    def absorb(self, other: _Builder) -> None:
+        """Take over another builder's memories and findings (one builder per user)."""
+        self.memories.extend(other.memories)
+        self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
+        self.duplicates += other.duplicates
+        for state, names in other.left_out.items():
+            self.left_out.setdefault(state, []).extend(names)
+        for item in other.losses.items():
+            self.losses.add(item.category, item.what, item.kept, item.count, item.detail)
+
+    def conversion(
+        self,
+        user_row: Any = None,
+        source_version: str | None = None,
+        sessions: list[dict] | None = None,
+        **collections: Any,
+    ) -> Conversion:
         self._report_left_out()
         if self.duplicates:
             message = f"{self.duplicates} duplicate memory id(s): kept the first"
             self.warnings.append(Problem("", message, code=Code.DUPLICATE_KEY))
-        sessions = self.sessions(user_row)
-        if isinstance(user_row, dict) and not sessions and self.memories:
-            self.memories[0]["source"].setdefault("related", {})["user"] = user_row
-        data = canonical.export_document(sessions=sessions, memories=self.memories)
+        if sessions is None:
+            sessions = self.user_sessions(user_row)
+        data = canonical.export_document(sessions=sessions, memories=self.memories, **collections)
         return Conversion(
             data=data,
             source_version=source_version,
@@ -333,21 +372,21 @@ class _Builder:
 # --- convert ----------------------------------------------------------------------------------
 
 
-def _convert_backup(payload: Payload, value: dict, options: ConvertOptions) -> Conversion:
-    """The relational ``memories.json``: ids of apps and categories resolved to their names."""
-    user_row = value.get("user")
-    user = (
-        _name(user_row.get("user_id")) or _name(user_row.get("name"))
-        if isinstance(user_row, dict)
-        else None
-    )
+def _user_name(user_row: Any) -> str | None:
+    if not isinstance(user_row, dict):
+        return None
+    return _name(user_row.get("user_id")) or _name(user_row.get("name"))
+
+
+def _fill_backup(builder: _Builder, value: dict, lines: dict[str, dict], base: str) -> list[dict]:
+    """Add the memories of one relational ``memories.json`` (ids of apps and categories
+    resolved to their names); returns its access rules."""
     apps = _by_id(value.get("apps"))
     categories = {cid: _name(c.get("name")) for cid, c in _by_id(value.get("categories")).items()}
     links = _grouped(value.get("memory_categories"), "memory_id")
     history = _grouped(value.get("status_history"), "memory_id")
     controls = _grouped(value.get("access_controls"), "object_id")
-    lines = _jsonl_lines(payload)
-    builder = _Builder(user, options)
+    accesses = _grouped(value.get("access_logs"), "memory_id")  # the database only
     for i, row in enumerate(value.get("memories") or []):
         mid = row.get("id") if isinstance(row, dict) else None
         line = lines.get(mid, {}) if isinstance(mid, str) else {}
@@ -365,34 +404,51 @@ def _convert_backup(payload: Payload, value: dict, options: ConvertOptions) -> C
             related["status_history"] = history[mid]
         if isinstance(mid, str) and controls.get(mid):
             related["access_controls"] = controls[mid]
+        if isinstance(mid, str) and accesses.get(mid):
+            related["access_logs"] = accesses[mid][-ACCESS_DETAILS:]
         builder.add(
             row,
-            f"memories[{i}]",
+            f"{base}[{i}]",
             app=app,
             categories=names,
             app_row=app_row,
             related=related or None,
         )
-    rules = [r for rows in controls.values() for r in rows if isinstance(r, dict)]
-    if rules:
-        denied = sum(1 for r in rules if r.get("effect") == "deny")
-        n = len(rules)
-        builder.warnings.append(
-            Problem(
-                "access_controls",
-                f"{n} access rule{'s' if n != 1 else ''} ({denied} denying an app a memory) "
-                "will not be enforced: agentmemory has no access rules, so every agent can read "
-                "these memories; the rules stay in each memory's source copy",
-                code=Code.ACCESS_RULES,
-            )
+    return [r for rows in controls.values() for r in rows if isinstance(r, dict)]
+
+
+def _report_rules(builder: _Builder, rules: list[dict]) -> None:
+    if not rules:
+        return
+    denied = sum(1 for r in rules if r.get("effect") == "deny")
+    n = len(rules)
+    builder.warnings.append(
+        Problem(
+            "access_controls",
+            f"{n} access rule{'s' if n != 1 else ''} ({denied} denying an app a memory) "
+            "will not be enforced: agentmemory has no access rules, so every agent can read "
+            "these memories; the rules stay in each memory's source copy",
+            code=Code.ACCESS_RULES,
         )
-    described = sum(1 for c in _by_id(value.get("categories")).values() if c.get("description"))
+    )
+
+
+def _count_descriptions(builder: _Builder, categories: list[dict]) -> None:
     builder.losses.add(
         "openmemory.category_descriptions",
         "category descriptions (the names become concepts)",
         Kept.NOT_IMPORTED,
-        described,
+        sum(1 for c in categories if c.get("description")),
     )
+
+
+def _convert_backup(payload: Payload, value: dict, options: ConvertOptions) -> Conversion:
+    """The relational ``memories.json`` of one user."""
+    user_row = value.get("user")
+    builder = _Builder(_user_name(user_row), options)
+    rules = _fill_backup(builder, value, _jsonl_lines(payload), "memories")
+    _report_rules(builder, rules)
+    _count_descriptions(builder, list(_by_id(value.get("categories")).values()))
     meta = value.get("export_meta")
     version = meta.get("version") if isinstance(meta, dict) else None
     return builder.conversion(user_row, None if version is None else str(version))
@@ -426,6 +482,179 @@ def convert(payload: Payload, options: ConvertOptions) -> Conversion:
     )
 
 
+# --- OpenMemory's database -------------------------------------------------------------------
+
+
+def _epoch_ms(value: Any) -> int | None:
+    text = canonical.utc_iso(value)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    return None if dt is None else (dt - EPOCH) // timedelta(milliseconds=1)
+
+
+def _iso_ms(ms: int) -> str:
+    """A time as JavaScript's ``toISOString`` writes it (agentmemory's ``lastAt``)."""
+    dt = EPOCH + timedelta(milliseconds=ms)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _access_log(mid: str, rows: list[dict]) -> dict | None:
+    """agentmemory's access log of a memory (``{memoryId, count, lastAt, recent}``) from
+    OpenMemory's accesses of it: searches and listings count, deletions do not."""
+    reads = [r for r in rows if isinstance(r, dict) and r.get("access_type") not in NOT_READS]
+    if not reads:
+        return None
+    times = sorted(t for t in (_epoch_ms(r.get("accessed_at")) for r in reads) if t is not None)
+    return {
+        "memoryId": mid,
+        "count": len(reads),
+        "lastAt": _iso_ms(times[-1]) if times else "",
+        "recent": times[-RECENT:],
+    }
+
+
+def _db_user(
+    main: _Builder, doc: dict, base: str, options: ConvertOptions
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Convert one user's document of the database: their sessions, access logs and rules."""
+    user_row = doc.get("user")
+    label = _user_name(user_row)
+    if label is None and isinstance(user_row, dict):
+        label = _name(user_row.get("id"))  # memories whose user row is missing
+    builder = _Builder(label or "unknown", options, DB_FORMAT_ID)
+    rules = _fill_backup(builder, doc, {}, f"{base}.memories")
+    sessions = builder.user_sessions(user_row)
+    accesses = _grouped(doc.get("access_logs"), "memory_id")
+    logs = []
+    for record in builder.memories:
+        rows = accesses.pop(record["id"], [])
+        log = _access_log(record["id"], rows)
+        if log:
+            logs.append(log)
+        if len(rows) > ACCESS_DETAILS:
+            builder.losses.add(
+                "openmemory.access_details_older",
+                f"accesses of a memory older than its latest {ACCESS_DETAILS} (only counted "
+                "in its access log)",
+                Kept.NOT_IMPORTED,
+                len(rows) - ACCESS_DETAILS,
+            )
+    builder.losses.add(
+        "openmemory.access_logs_left_out",
+        "accesses of memories left out",
+        Kept.NOT_IMPORTED,
+        sum(len(rows) for rows in accesses.values()),
+    )
+    if isinstance(user_row, dict) and not builder.memories:
+        main.losses.add(
+            "openmemory.users_without_memories",
+            "users with no imported memory (their user rows)",
+            Kept.NOT_IMPORTED,
+        )
+    apps = doc.get("apps")
+    idle = [a for a in apps if isinstance(a, dict)] if isinstance(apps, list) else []
+    main.losses.add(
+        "openmemory.apps_without_memories",
+        "apps with no imported memory (their names, descriptions and metadata)",
+        Kept.NOT_IMPORTED,
+        len([a for a in idle if a.get("name") not in builder.apps]),
+    )
+    main.absorb(builder)
+    return sessions, logs, rules
+
+
+def convert_db(payload: Payload, options: ConvertOptions) -> Conversion:
+    """OpenMemory's database, as its reader hands it over: every user's memories in their own
+    project ``openmemory:<user>``, one session per app of the user."""
+    value = payload.value
+    users = value.get("users") if isinstance(value, dict) else None
+    if not isinstance(users, list):
+        raise InputRefused(
+            "not an OpenMemory database document: no users[] list",
+            path="users",
+            code=Code.WRONG_SHAPE,
+        )
+    main = _Builder(None, options, DB_FORMAT_ID)
+    sessions: list[dict] = []
+    logs: list[dict] = []
+    rules: list[dict] = []
+    categories: dict[str, dict] = {}
+    for i, doc in enumerate(users):
+        if not isinstance(doc, dict):
+            main.errors.append(
+                Problem(f"users[{i}]", "not an object", code=Code.UNCONVERTIBLE_RECORD)
+            )
+            continue
+        user_sessions, user_logs, user_rules = _db_user(main, doc, f"users[{i}]", options)
+        sessions += user_sessions
+        logs += user_logs
+        rules += user_rules
+        categories.update(_by_id(doc.get("categories")))
+    _report_rules(main, rules)
+    _count_descriptions(main, list(categories.values()))
+    meta = value.get("openmemory_db") if isinstance(value.get("openmemory_db"), dict) else {}
+    _count_db_leftovers(main, meta)
+    schema = meta.get("schema")
+    return main.conversion(
+        sessions=sessions,
+        source_version=schema if isinstance(schema, str) else None,
+        **({"accessLogs": logs} if logs else {}),
+    )
+
+
+def _count_db_leftovers(builder: _Builder, meta: dict) -> None:
+    """What the reader counted without reading: the settings, archive policies, tables it
+    does not know, rows that refer to nothing."""
+
+    def number(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    builder.losses.add(
+        "openmemory.configs",
+        "settings (the configs table: LLM, embedder and vector store, which can hold API keys)",
+        Kept.NOT_IMPORTED,
+        number(meta.get("configs")),
+        "never read",
+    )
+    builder.losses.add(
+        "openmemory.archive_policies",
+        "archive policies (archive an app's or a category's memories after some days)",
+        Kept.NOT_IMPORTED,
+        number(meta.get("archive_policies")),
+    )
+    builder.losses.add(
+        "openmemory.unused_categories",
+        "categories no memory has",
+        Kept.NOT_IMPORTED,
+        number(meta.get("unused_categories")),
+    )
+    unknown = meta.get("unknown_tables")
+    for table, n in unknown.items() if isinstance(unknown, dict) else ():
+        builder.losses.add(
+            f"openmemory.table.{table}",
+            f"rows of the table '{table}', which the wizard does not know",
+            Kept.NOT_IMPORTED,
+            number(n),
+            "never read",
+        )
+    dangling = meta.get("dangling")
+    for table, n in dangling.items() if isinstance(dangling, dict) else ():
+        builder.losses.add(
+            f"openmemory.dangling.{table}",
+            f"rows of '{table}' that refer to a memory, category or app not in the database",
+            Kept.NOT_IMPORTED,
+            number(n),
+        )
+
+
 FORMATS: tuple[Format, ...] = (
     Format(FORMAT_ID, "OpenMemory backup (zip or memories.json)", sniff, convert),
+    Format(
+        DB_FORMAT_ID,
+        "OpenMemory database (openmemory.db)",
+        storage_sniff(DB_FORMAT_ID),
+        convert_db,
+    ),
 )

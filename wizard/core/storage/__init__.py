@@ -55,6 +55,8 @@ class SqliteLayout:
     label: str
     matches: Callable[[Tables], bool]
     read: Callable[[sqlite3.Connection, Tables, ReadContext], Any]
+    # what discovery may show before anything is read: a few cheap counts by name
+    count: Callable[[sqlite3.Connection, Tables], dict[str, int]] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,485 @@
-"""Storage layouts of the mem0 family (see the package docstring)."""
+"""mem0's own storage: ``history.db``, a Qdrant local folder, both together (an install), and
+the TypeScript SDK's ``vector_store.db`` / ``memory.db`` (docs/SOURCES.md).
+
+Each read gives the adapter (``wizard.core.adapters.mem0``) plain rows:
+
+- ``mem0-history-db``: ``{"history": [row...], "messages": [row...]}``, every column of the
+  ``history`` table by name (all three schema generations keep their own column names, which
+  the history converter already reads) in insertion order, and the v2 ``messages`` table;
+- ``mem0-qdrant-local``: ``{"collections": {name: [item...]}, "entities": n, "other": n,
+  "vectors": n}``, each point as the item mem0's ``get_all`` returns for it (``id``, ``memory``,
+  ``hash``, ``metadata``, the promoted keys), so that a memory read here is the same record as
+  the same memory in a ``get_all`` export;
+- ``mem0-install``: ``{"history": ..., "messages": ..., "collections": ..., ...}``, both;
+- ``mem0-ts-local``: ``{"vectors": [item...]}`` or ``{"history": [row...]}``.
+
+Qdrant's rows are pickles. They are read by :class:`_PointUnpickler`, which knows exactly the
+classes qdrant-client writes (``PointStruct``, ``SparseVector``) and builds inert stand-ins for
+them; any other class, or a point that is not plain data, refuses the file without running
+anything.
+"""
 
 from __future__ import annotations
 
-from wizard.core.storage import Layout
+import io
+import json
+import os
+import pickle
+import sqlite3
+from pathlib import Path
+from typing import Any
 
-LAYOUTS: tuple[Layout, ...] = ()
+from wizard.core.problems import Code, InputRefused
+from wizard.core.storage import FolderLayout, Layout, ReadContext, SqliteLayout, Tables
+
+BATCH = 500
+QDRANT_MODELS = ("qdrant_client.http.models.models", "qdrant_client.models")
+POINT_CLASSES = frozenset({"PointStruct", "SparseVector", "Record"})
+MAX_POINT_BYTES = 64 * 1024 * 1024
+HISTORY_FILE = "history.db"
+ENTITY_SUFFIX = "_entities"
+TELEMETRY = "mem0migrations"
+# mem0 lifts these payload keys onto a get_all item; the rest, but its own bookkeeping, goes to
+# the item's metadata (mem0/memory/main.py, promoted_payload_keys)
+PROMOTED = ("user_id", "agent_id", "run_id", "actor_id", "role", "attributed_to", "expiration_date")
+CORE = frozenset({"data", "hash", "created_at", "updated_at", "id", "text_lemmatized", *PROMOTED})
+# the TypeScript SDK writes camelCase
+TS_PROMOTED = ("userId", "agentId", "runId", "actorId", "role")
+TS_CORE = frozenset({"data", "hash", "createdAt", "updatedAt", "id", *TS_PROMOTED})
+
+
+# --- history.db -------------------------------------------------------------------------------
+
+
+def _is_history(tables: Tables) -> bool:
+    cols = tables.get("history")
+    if not cols or "memory_id" not in cols:
+        return False
+    return bool(cols & {"new_memory", "new_value", "prev_value", "old_memory"}) and bool(
+        cols & {"event", "action"}
+    )
+
+
+def _rows(conn: sqlite3.Connection, sql: str, ctx: ReadContext) -> list[dict[str, Any]]:
+    cur = conn.execute(sql)
+    names = [d[0] for d in cur.description]
+    out: list[dict[str, Any]] = []
+    while batch := cur.fetchmany(BATCH):
+        ctx.check()
+        out.extend(dict(zip(names, map(_plain, row), strict=True)) for row in batch)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A column value as JSON can hold it (a blob is not text: it is left out)."""
+    if isinstance(value, bytes):
+        return None
+    return value
+
+
+def read_history(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict[str, Any]:
+    history = _rows(conn, "SELECT * FROM history ORDER BY rowid", ctx)
+    messages: list[dict[str, Any]] = []
+    cols = tables.get("messages", frozenset())
+    if {"session_scope", "content"} <= cols:
+        messages = _rows(conn, "SELECT * FROM messages ORDER BY rowid", ctx)
+    return {"history": history, "messages": messages}
+
+
+# --- Qdrant local -----------------------------------------------------------------------------
+
+
+class _Inert:
+    """What a pickled qdrant-client model becomes: its state, nothing else."""
+
+    __slots__ = ("kind", "state")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+def _inert_class(name: str) -> type:
+    def new(cls: type, *args: Any) -> _Inert:
+        if args:
+            raise pickle.UnpicklingError(f"{name} built with arguments")
+        return _Inert(name)
+
+    return type(name, (), {"__new__": new})
+
+
+class _PointUnpickler(pickle.Unpickler):
+    """Unpickles a Qdrant point with an allow-list of exactly the classes qdrant-client
+    writes; they become inert stand-ins, so no code of the pickle's choosing ever runs."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in QDRANT_MODELS and name in POINT_CLASSES:
+            return _inert_class(name)
+        if (module, name) == ("builtins", "set"):
+            return set
+        raise pickle.UnpicklingError(f"it names {module}.{name}")
+
+
+def unpickle_point(blob: bytes, where: str) -> dict[str, Any]:
+    """A point's id, payload and vector count from its pickle, or InputRefused."""
+    if not isinstance(blob, bytes) or len(blob) > MAX_POINT_BYTES:
+        raise InputRefused(f"{where}: not a Qdrant point", path=where, code=Code.UNSAFE_PICKLE)
+    try:
+        obj = _PointUnpickler(io.BytesIO(blob)).load()
+    except Exception as exc:  # any unpickling failure refuses the file, by design
+        raise InputRefused(
+            f"{where} is not a plain Qdrant point ({exc}): the file was refused without "
+            "running anything in it",
+            path=where,
+            code=Code.UNSAFE_PICKLE,
+        ) from None
+    if not isinstance(obj, _Inert) or not isinstance(obj.state, dict):
+        raise InputRefused(
+            f"{where} is not a Qdrant point: the file was refused",
+            path=where,
+            code=Code.UNSAFE_PICKLE,
+        )
+    fields = obj.state.get("__dict__", obj.state)
+    if not isinstance(fields, dict):
+        raise InputRefused(
+            f"{where}: a Qdrant point without fields", path=where, code=Code.UNSAFE_PICKLE
+        )
+    pid = fields.get("id")
+    payload = fields.get("payload")
+    if not isinstance(pid, (str, int)) or isinstance(pid, bool) or not isinstance(payload, dict):
+        raise InputRefused(
+            f"{where}: a Qdrant point without an id or payload",
+            path=where,
+            code=Code.UNSAFE_PICKLE,
+        )
+    vector = fields.get("vector")
+    vectors = len(vector) if isinstance(vector, dict) else (1 if vector is not None else 0)
+    return {"id": str(pid), "payload": _json_value(payload, where), "vectors": vectors}
+
+
+def _json_value(value: Any, where: str, depth: int = 0) -> Any:
+    """Payload values as plain JSON data; anything else refuses the file."""
+    if depth > 100:
+        raise InputRefused(
+            f"{where}: a payload nested too deeply", path=where, code=Code.UNSAFE_PICKLE
+        )
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v, where, depth + 1) for v in value]
+    if isinstance(value, set):
+        return sorted((_json_value(v, where, depth + 1) for v in value), key=repr)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _json_value(v, where, depth + 1) for k, v in value.items()}
+    raise InputRefused(
+        f"{where}: the payload holds a {type(value).__name__}, not plain data; refused",
+        path=where,
+        code=Code.UNSAFE_PICKLE,
+    )
+
+
+def get_all_item(pid: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The item mem0's ``get_all`` returns for a point (Python or TypeScript spelling)."""
+    ts = (
+        "data" in payload
+        and not any(k in payload for k in ("created_at", "user_id"))
+        and any(k in payload for k in ("createdAt", "userId", "agentId", "runId"))
+    )
+    promoted, core = (TS_PROMOTED, TS_CORE) if ts else (PROMOTED, CORE)
+    created, updated = ("createdAt", "updatedAt") if ts else ("created_at", "updated_at")
+    item: dict[str, Any] = {
+        "id": pid,
+        "memory": payload.get("data", ""),
+        "hash": payload.get("hash"),
+        "metadata": {k: v for k, v in payload.items() if k not in core} or None,
+        created: payload.get(created),
+        updated: payload.get(updated),
+    }
+    for key in promoted:
+        if key in payload:
+            item[key] = payload[key]
+    return item
+
+
+def read_points(path: Path, ctx: ReadContext, where: str) -> list[dict[str, Any]]:
+    """Every point of one collection's ``storage.sqlite`` (a private copy)."""
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "points" not in tables:
+            raise InputRefused(
+                f"{where} has no points table: not a Qdrant local collection",
+                path=where,
+                code=Code.UNKNOWN_FORMAT,
+            )
+        cur = conn.execute("SELECT point FROM points ORDER BY rowid")
+        points = []
+        n = 0
+        while batch := cur.fetchmany(BATCH):
+            ctx.check()
+            for (blob,) in batch:
+                points.append(unpickle_point(blob, f"{where} row {n + 1}"))
+                n += 1
+        return points
+    except sqlite3.DatabaseError as exc:
+        raise InputRefused(
+            f"{where} is a damaged SQLite database: {exc}", path=where, code=Code.FILE_UNREADABLE
+        ) from None
+    finally:
+        conn.close()
+
+
+def _qdrant_collections(root: Path) -> list[str]:
+    """Collection names of a Qdrant local folder that have a storage.sqlite."""
+    base = root / "collection"
+    try:
+        names = sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+    return [n for n in names if (base / n / "storage.sqlite").is_file()]
+
+
+def _is_qdrant_folder(path: Path) -> bool:
+    return (path / "meta.json").is_file() and (path / "collection").is_dir()
+
+
+def find_qdrant(path: Path) -> tuple[Path, list[str]] | None:
+    """A Qdrant local folder, its meta.json, or one collection's storage.sqlite."""
+    if path.is_dir():
+        if not _is_qdrant_folder(path):
+            return None
+        names = _qdrant_collections(path)
+        return path, ["meta.json", *(f"collection/{n}/storage.sqlite" for n in names)]
+    if path.name == "meta.json" and _is_qdrant_folder(path.parent):
+        return find_qdrant(path.parent)
+    if path.name == "storage.sqlite" and path.parent.parent.name == "collection":
+        root = path.parent.parent.parent
+        rel = f"collection/{path.parent.name}/storage.sqlite"
+        meta = ["meta.json"] if (root / "meta.json").is_file() else []
+        return root, [*meta, rel]
+    return None
+
+
+def read_qdrant(root: Path, ctx: ReadContext, shown: str = "") -> dict[str, Any]:
+    """The memories of every collection of a Qdrant local folder (a private copy). The entity
+    store (``NAME_entities``) and points without memory text are counted, not read as
+    memories."""
+    collections: dict[str, list[dict[str, Any]]] = {}
+    entities = other = vectors = 0
+    prefix = f"{shown}/" if shown else ""
+    for name in _qdrant_collections(root):
+        where = f"{prefix}collection/{name}/storage.sqlite"
+        points = read_points(root / "collection" / name / "storage.sqlite", ctx, where)
+        if name.endswith(ENTITY_SUFFIX) or name == TELEMETRY:
+            entities += len(points)
+            continue
+        items = []
+        for point in points:
+            payload = point["payload"]
+            if not isinstance(payload.get("data"), str):
+                other += 1
+                continue
+            vectors += point["vectors"]
+            items.append(get_all_item(point["id"], payload))
+        collections[name] = items
+    return {"collections": collections, "entities": entities, "other": other, "vectors": vectors}
+
+
+def _read_qdrant_folder(root: Path, ctx: ReadContext) -> dict[str, Any]:
+    return read_qdrant(root, ctx)
+
+
+def _is_points_table(tables: Tables) -> bool:
+    return set(tables) == {"points"} and tables["points"] == frozenset({"id", "point"})
+
+
+def _read_points_db(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict[str, Any]:
+    """A collection's storage.sqlite found on its own (renamed or moved)."""
+    del tables
+    items = []
+    other = vectors = 0
+    cur = conn.execute("SELECT point FROM points ORDER BY rowid")
+    n = 0
+    while batch := cur.fetchmany(BATCH):
+        ctx.check()
+        for (blob,) in batch:
+            n += 1
+            point = unpickle_point(blob, f"points row {n}")
+            if isinstance(point["payload"].get("data"), str):
+                vectors += point["vectors"]
+                items.append(get_all_item(point["id"], point["payload"]))
+            else:
+                other += 1
+    return {"collections": {"": items}, "entities": 0, "other": other, "vectors": vectors}
+
+
+# --- an install: history.db with its Qdrant folder --------------------------------------------
+
+
+def _install_qdrant_dir(folder: Path) -> str | None:
+    """The Qdrant folder inside a mem0 folder: ``qdrant/`` first, else any subfolder."""
+    if _is_qdrant_folder(folder / "qdrant"):
+        return "qdrant"
+    try:
+        subs = sorted(e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return None
+    for sub in subs:
+        if _is_qdrant_folder(folder / sub):
+            return sub
+    return None
+
+
+def find_install(path: Path) -> tuple[Path, list[str]] | None:
+    if not path.is_dir() or not (path / HISTORY_FILE).is_file():
+        return None
+    sub = _install_qdrant_dir(path)
+    if sub is None:
+        return None
+    found = find_qdrant(path / sub)
+    if found is None:
+        return None
+    return path, [HISTORY_FILE, *(f"{sub}/{rel}" for rel in found[1])]
+
+
+def _open_history(path: Path, where: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    from wizard.core.storage import table_columns
+
+    try:
+        tables = table_columns(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise InputRefused(
+            f"{where} is a damaged SQLite database: {exc}", path=where, code=Code.FILE_UNREADABLE
+        ) from None
+    if not _is_history(tables):
+        conn.close()
+        raise InputRefused(
+            f"{where} is not mem0's history database (no history table with memory_id and event)",
+            path=where,
+            code=Code.UNKNOWN_FORMAT,
+        )
+    return conn
+
+
+def read_install_parts(
+    root: Path, history_rel: str, qdrant_rel: str, ctx: ReadContext
+) -> dict[str, Any]:
+    conn = _open_history(root / history_rel, history_rel)
+    try:
+        from wizard.core.storage import table_columns
+
+        history = read_history(conn, table_columns(conn), ctx)
+    finally:
+        conn.close()
+    return {**history, **read_qdrant(root / qdrant_rel, ctx, qdrant_rel)}
+
+
+def _read_install(root: Path, ctx: ReadContext) -> dict[str, Any]:
+    sub = _install_qdrant_dir(root)
+    if sub is None:  # the copy holds what find_install listed
+        raise InputRefused("the mem0 folder's Qdrant folder vanished", code=Code.FILE_NOT_FOUND)
+    return read_install_parts(root, HISTORY_FILE, sub, ctx)
+
+
+INSTALL_LABEL = "mem0 install (history.db with its Qdrant local folder)"
+
+
+def install_parts(history: Path, vectors: Path) -> tuple[FolderLayout, Path, list[str]]:
+    """``import HISTORY.db --vectors QDRANT_DIR``: the two as one install."""
+    found = find_qdrant(vectors)
+    if found is None:
+        raise InputRefused(
+            f"{vectors} is not a Qdrant local folder (it needs meta.json and collection/)",
+            code=Code.UNKNOWN_FORMAT,
+        )
+    qroot, qrels = found
+    if not history.is_file():
+        raise InputRefused(f"{history} is not a file", code=Code.NOT_A_FILE)
+    hist = history.resolve()
+    qroot = qroot.resolve()
+    root = Path(os.path.commonpath([hist.parent, qroot]))
+    history_rel = hist.relative_to(root).as_posix()
+    qdrant_rel = qroot.relative_to(root).as_posix()
+    rels = [history_rel, *(f"{qdrant_rel}/{r}" if qdrant_rel != "." else r for r in qrels)]
+
+    def read(copy_root: Path, ctx: ReadContext) -> dict[str, Any]:
+        return read_install_parts(copy_root, history_rel, qdrant_rel, ctx)
+
+    layout = FolderLayout("mem0-install", INSTALL_LABEL, find=lambda _p: None, read=read)
+    return layout, root, rels
+
+
+# --- the TypeScript SDK -----------------------------------------------------------------------
+
+
+def _is_ts(tables: Tables) -> bool:
+    vectors = tables.get("vectors", frozenset())
+    history = tables.get("memory_history", frozenset())
+    return {"id", "payload"} <= vectors or {"memory_id", "action"} <= history
+
+
+def _read_ts(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if {"id", "payload"} <= tables.get("vectors", frozenset()):
+        items = []
+        bad = 0
+        for row in _rows(conn, "SELECT id, payload FROM vectors ORDER BY rowid", ctx):
+            try:
+                payload = json.loads(row["payload"]) if isinstance(row["payload"], str) else None
+            except ValueError:
+                payload = None
+            if not isinstance(payload, dict) or not isinstance(payload.get("data"), str):
+                bad += 1
+                continue
+            items.append(get_all_item(str(row["id"]), payload))
+        out["vectors"] = items
+        out["unreadable"] = bad
+    if {"memory_id", "action"} <= tables.get("memory_history", frozenset()):
+        out["history"] = _rows(conn, "SELECT * FROM memory_history ORDER BY rowid", ctx)
+    return out
+
+
+def _count_history(conn: sqlite3.Connection, tables: Tables) -> dict[str, int]:
+    del tables
+    ids = conn.execute("SELECT count(DISTINCT memory_id) FROM history").fetchone()[0]
+    return {"memory ids": int(ids)}
+
+
+def _count_points(conn: sqlite3.Connection, tables: Tables) -> dict[str, int]:
+    del tables
+    return {"points": int(conn.execute("SELECT count(*) FROM points").fetchone()[0])}
+
+
+LAYOUTS: tuple[Layout, ...] = (
+    FolderLayout("mem0-install", INSTALL_LABEL, find=find_install, read=_read_install),
+    FolderLayout(
+        "mem0-qdrant-local", "mem0 Qdrant local folder", find=find_qdrant, read=_read_qdrant_folder
+    ),
+    SqliteLayout(
+        "mem0-history-db",
+        "mem0 history.db",
+        matches=_is_history,
+        read=read_history,
+        count=_count_history,
+    ),
+    SqliteLayout(
+        "mem0-qdrant-local",
+        "mem0 Qdrant local collection (storage.sqlite)",
+        matches=_is_points_table,
+        read=_read_points_db,
+        count=_count_points,
+    ),
+    SqliteLayout(
+        "mem0-ts-local",
+        "mem0 TypeScript SDK storage (vector_store.db / memory.db)",
+        matches=_is_ts,
+        read=_read_ts,
+    ),
+)
