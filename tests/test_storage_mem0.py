@@ -386,3 +386,41 @@ def test_the_private_copy_is_gone_afterwards(install, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", None)
     assert inspect_file(install).ok
     assert not any(p.name.startswith(safety.PREFIX) for p in (tmp_path / "t").iterdir())
+
+
+TS = Path(__file__).parent / "fixtures" / "native" / "mem0-ts"
+
+
+def test_the_typescript_sdks_vector_store(tmp_path):
+    """Made by the real mem0ai 3.3.1 (tests/fixtures/native/mem0-ts/README.md)."""
+    shutil.copy(TS / "vector_store.db", tmp_path / "vector_store.db")
+    result = inspect_file(tmp_path / "vector_store.db")
+    assert result.ok and result.format == "mem0-ts-local"
+    mems = memories(result)
+    assert len(mems) == 10
+    projects = [m["project"] for m in mems.values()]
+    assert projects.count("mem0:user:alice") == 7 and projects.count("mem0:user:bob") == 3
+    assert sum(1 for m in mems.values() if m.get("agentId") == "travel-agent") == 4
+    assert all(m["createdAt"] for m in mems.values())
+
+
+def test_the_typescript_sdks_history_and_messages(tmp_path):
+    shutil.copy(TS / "memory.db", tmp_path / "memory.db")
+    result = inspect_file(tmp_path / "memory.db")
+    assert result.ok and result.format == "mem0-ts-local"
+    assert len(memories(result)) == 10
+    assert sum(len(v) for v in result.data["observations"].values()) == 5
+    left = {lb.category: lb.count for lb in result.report.left_behind}
+    assert left["mem0.deleted"] == 1 and left["mem0.history"] == 2
+    deleted = memories(inspect_file(tmp_path / "memory.db", InspectOptions(include_deleted=True)))
+    assert [m["content"] for m in deleted.values() if not m["isLatest"]] == [
+        "Bob drinks decaf after 3pm"
+    ]
+
+
+def test_the_typescript_entity_store_holds_no_memories(tmp_path):
+    shutil.copy(TS / "vector_store_entities.db", tmp_path / "vector_store_entities.db")
+    result = inspect_file(tmp_path / "vector_store_entities.db")
+    assert memories(result) == {}
+    left = {lb.category: lb.count for lb in result.report.left_behind}
+    assert left["mem0.entities"] == 7

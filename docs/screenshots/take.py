@@ -119,11 +119,29 @@ def main() -> None:
         "2026-11-20 (copy 3) final FINAL.json",
     )
 
+    # a mem0 install at its default place, and a Letta on PostgreSQL the wizard cannot read
+    home = Path(os.environ["HOME"])
+    (home / ".mem0").mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "native" / "mem0" / "history.db", home / ".mem0" / "history.db")
+    shutil.copytree(FIXTURES / "native" / "mem0" / "qdrant", home / ".mem0" / "qdrant")
+    (home / ".letta" / ".persist" / "pgdata").mkdir(parents=True, exist_ok=True)
+
     w = new_wizard()
     for path in (old, letta, small):
         w.settings.add_recent_file(path)
     w.file_page.initializePage()
+    w.file_page.find_sources()
+    spin(lambda: w.file_page._found_task is None)
     shot(w, "01-choose-file")
+
+    w.file_page.found.setCurrentItem(w.file_page.found.topLevelItem(0))
+    w.file_page._found_activated(w.file_page.found.topLevelItem(0))
+    spin(lambda: w.session.inspection is not None)
+    shot(w, "01b-mem0-store-detected")
+    w.next()
+    spin(lambda: w.validation_page.isComplete())
+    shot(w, "01c-mem0-store-validation")
+    w.start_over()
 
     w.load_file(small)
     spin(lambda: w.session.inspection is not None)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from wizard.core.adapters import agentmemory, letta, mem0, openmemory
+from wizard.core.adapters import agentmemory, letta, letta_code, mem0, openmemory
 from wizard.core.formats import Format, Payload, never_raises
 from wizard.core.problems import Code, InputRefused
 from wizard.core.storage import registry
 
 # Order matters only where a format is a fallback (mem0's structured-export refusal is last).
 FORMATS: tuple[Format, ...] = (
-    agentmemory.FORMATS + openmemory.FORMATS + letta.FORMATS + mem0.FORMATS
+    agentmemory.FORMATS + openmemory.FORMATS + letta.FORMATS + letta_code.FORMATS + mem0.FORMATS
 )
 BY_ID: dict[str, Format] = {f.id: f for f in FORMATS}
 # formats of a source's own storage: recognised by the storage reader, never by a JSON sniff

@@ -35,7 +35,7 @@ LABELS = {
     "openmemory-db": "OpenMemory database",
     "letta-sqlite": "Letta database (0.11 and earlier)",
     "letta-code-local": "Letta Code local backend",
-    "letta-postgres": "Letta on PostgreSQL (0.12 and later, Docker)",
+    "letta-postgres": "Letta 0.12+ on PostgreSQL",
     "letta-desktop-postgres": "Letta Desktop's embedded PostgreSQL",
     "chroma": "mem0's Chroma database",
     "mem0-faiss-pickle": "mem0 FAISS docstore pickle (before mem0 2.0)",

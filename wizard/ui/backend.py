@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from wizard import runs
+from wizard.core.discovery import Found
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Strategy
 from wizard.remote.client import Client
@@ -30,6 +31,7 @@ from wizard.runs.delivering import (
     tuned,
 )
 from wizard.runs.pruning import PruneResult, PruneStep, prune_steps
+from wizard.runs.sources import find_sources
 from wizard.store import audit, database
 from wizard.store.database import Store, StoreError
 from wizard.ui.worker import Job, TaskContext, release_data
@@ -107,6 +109,16 @@ def read_job(path: str, options: InspectOptions) -> Job:
         return runs.read(path, options, progress=ctx.report, cancel=ctx.cancelled)
 
     return Job(job, heavy=True)
+
+
+def sources_job(db_path: str | os.PathLike[str], recent: list[str]) -> Job:
+    """The sources run (looks only); finishes with the list of stores found."""
+
+    def job(ctx: TaskContext) -> list[Found]:
+        del ctx
+        return find_sources(db_path, recent)
+
+    return Job(job)
 
 
 def plan_job(store: StoreHandle, inspection: Inspection, strategy: Strategy) -> Job:

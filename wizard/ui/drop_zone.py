@@ -69,7 +69,11 @@ class DropZone(QFrame):
         self.title = heading_label("Drop a memory export here", scale=1.3)
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint = muted(
-            plain_label("mem0, OpenMemory, Letta or agentmemory — JSON, JSON Lines, .gz or .zip")
+            plain_label(
+                "mem0, OpenMemory, Letta or agentmemory — an export (JSON, JSON Lines, .gz, "
+                ".zip) or the store itself (history.db, a Qdrant folder, openmemory.db, "
+                "sqlite.db)"
+            )
         )
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.browse_button = QPushButton("&Browse…")

@@ -18,11 +18,18 @@ from PySide6.QtCore import QObject, Signal
 
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Outcome, Strategy
+from wizard.core.storage.mem0 import install_pair
 from wizard.runs import ImportResult, Plan
 from wizard.store.database import StoreError
 from wizard.ui import backend
 from wizard.ui.settings import Settings
 from wizard.ui.worker import Task, dispose_in_background, running_tasks, start_task
+
+
+def is_source_path(path: str) -> bool:
+    """A path the wizard reads: a regular file, or a folder (the reader says whether it is a
+    store's folder it knows)."""
+    return os.path.isfile(path) or os.path.isdir(path)
 
 
 class MigrationSession(QObject):
@@ -78,22 +85,37 @@ class MigrationSession(QObject):
         """Options for a new file: the defaults, with the size limit from the settings."""
         return InspectOptions(max_bytes=self.settings.max_input_bytes())
 
-    def load_file(self, path: str) -> bool:
-        """Start over with ``path`` (a drop, the command line, the file manager, a recent file).
+    def load_file(self, path: str, vectors: str | None = None) -> bool:
+        """Start over with ``path`` (a drop, the command line, the file manager, a recent file,
+        a store found on this computer); ``vectors`` is mem0's Qdrant folder read with a
+        history.db as one install.
 
         Refused (returns False) while an import is running."""
         if not path or self.is_importing():
             return False
         self.restartRequested.emit()
-        self.set_file(path)
+        options = self.default_options()
+        if vectors:
+            options = dataclasses.replace(options, vectors=os.path.abspath(vectors))
+        self.set_file(path, options)
         return True
+
+    def load_files(self, paths: list[str]) -> bool:
+        """Several paths dropped at once: a mem0 history.db with its Qdrant folder is one
+        source; otherwise the first path is read."""
+        if not paths:
+            return False
+        pair = install_pair([Path(p) for p in paths])
+        if pair is not None:
+            return self.load_file(str(pair[0]), vectors=str(pair[1]))
+        return self.load_file(paths[0])
 
     def set_file(self, path: str, options: InspectOptions | None = None) -> None:
         """Choose ``path`` (read at once when it is a file)."""
         path = os.path.abspath(os.path.expanduser(path))
         self.path = path
         self.options = options or self.default_options()
-        if os.path.isfile(path):
+        if is_source_path(path):
             self.settings.add_recent_file(path)
             self.fileChanged.emit(path)
             self.start_inspection()
@@ -138,7 +160,7 @@ class MigrationSession(QObject):
         if limit == self.options.max_bytes:
             return
         options = dataclasses.replace(self.options, max_bytes=limit)
-        if reinspect and self.path and os.path.isfile(self.path) and not self.is_importing():
+        if reinspect and self.path and is_source_path(self.path) and not self.is_importing():
             self.reinspect(options)
         else:
             self.options = options

@@ -1202,7 +1202,9 @@ def convert_ts_local(payload: Payload, options: ConvertOptions) -> Conversion:
             len(value["vectors"]),
             "agentmemory computes its own embeddings",
         )
-        _vector_losses({"other": value.get("unreadable")}, losses)
+        _vector_losses(
+            {"other": value.get("unreadable"), "entities": value.get("entities")}, losses
+        )
         conversion.left_behind.extend(losses.items())
         return conversion
     conversion = _history_db_conversion(value, TS_LOCAL, options, None)

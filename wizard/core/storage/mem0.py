@@ -45,7 +45,9 @@ PROMOTED = ("user_id", "agent_id", "run_id", "actor_id", "role", "attributed_to"
 CORE = frozenset({"data", "hash", "created_at", "updated_at", "id", "text_lemmatized", *PROMOTED})
 # the TypeScript SDK writes camelCase
 TS_PROMOTED = ("userId", "agentId", "runId", "actorId", "role")
-TS_CORE = frozenset({"data", "hash", "createdAt", "updatedAt", "id", *TS_PROMOTED})
+TS_CORE = frozenset(
+    {"data", "hash", "createdAt", "updatedAt", "id", "textLemmatized", *TS_PROMOTED}
+)
 
 
 # --- history.db -------------------------------------------------------------------------------
@@ -184,26 +186,32 @@ def _json_value(value: Any, where: str, depth: int = 0) -> Any:
 
 
 def get_all_item(pid: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The item mem0's ``get_all`` returns for a point (Python or TypeScript spelling)."""
-    ts = (
-        "data" in payload
-        and not any(k in payload for k in ("created_at", "user_id"))
-        and any(k in payload for k in ("createdAt", "userId", "agentId", "runId"))
-    )
-    promoted, core = (TS_PROMOTED, TS_CORE) if ts else (PROMOTED, CORE)
-    created, updated = ("createdAt", "updatedAt") if ts else ("created_at", "updated_at")
+    """The item mem0's ``get_all`` returns for a point. The TypeScript SDK writes the same
+    scope keys (``user_id``...) but its own fields in camelCase (``createdAt``,
+    ``textLemmatized``): both spellings are read, and the item uses the Python one."""
     item: dict[str, Any] = {
         "id": pid,
         "memory": payload.get("data", ""),
         "hash": payload.get("hash"),
-        "metadata": {k: v for k, v in payload.items() if k not in core} or None,
-        created: payload.get(created),
-        updated: payload.get(updated),
+        "metadata": {k: v for k, v in payload.items() if k not in CORE and k not in TS_CORE}
+        or None,
+        "created_at": payload.get("created_at", payload.get("createdAt")),
+        "updated_at": payload.get("updated_at", payload.get("updatedAt")),
     }
-    for key in promoted:
+    for key in PROMOTED:
         if key in payload:
             item[key] = payload[key]
+    for key, snake in zip(
+        TS_PROMOTED, ("user_id", "agent_id", "run_id", "actor_id", "role"), strict=True
+    ):
+        if key in payload and snake not in item:
+            item[snake] = payload[key]
     return item
+
+
+def is_entity(payload: dict[str, Any]) -> bool:
+    """A point of mem0's entity store (an entity linked to memories), not a memory."""
+    return "linkedMemoryIds" in payload or "entityType" in payload or "linked_memory_ids" in payload
 
 
 def read_points(path: Path, ctx: ReadContext, where: str) -> list[dict[str, Any]]:
@@ -281,6 +289,9 @@ def read_qdrant(root: Path, ctx: ReadContext, shown: str = "") -> dict[str, Any]
         items = []
         for point in points:
             payload = point["payload"]
+            if is_entity(payload):
+                entities += 1
+                continue
             if not isinstance(payload.get("data"), str):
                 other += 1
                 continue
@@ -416,6 +427,26 @@ def install_parts(history: Path, vectors: Path) -> tuple[FolderLayout, Path, lis
     return layout, root, rels
 
 
+def install_pair(paths: list[Path]) -> tuple[Path, Path] | None:
+    """Two paths given together that are one mem0 install: a history.db (by name, or a SQLite
+    file beside a Qdrant folder) and a Qdrant local folder (or its meta.json); (history,
+    folder) or None."""
+    if len(paths) != 2:
+        return None
+    for history, vectors in (paths, paths[::-1]):
+        found = find_qdrant(vectors)
+        if found is None or not history.is_file() or history.name == "storage.sqlite":
+            continue
+        try:
+            with open(history, "rb") as f:
+                if f.read(16) != b"SQLite format 3\x00":
+                    continue
+        except OSError:
+            continue
+        return history, found[0]
+    return None
+
+
 # --- the TypeScript SDK -----------------------------------------------------------------------
 
 
@@ -429,7 +460,7 @@ def _read_ts(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict
     out: dict[str, Any] = {}
     if {"id", "payload"} <= tables.get("vectors", frozenset()):
         items = []
-        bad = 0
+        bad = entities = 0
         for row in _rows(conn, "SELECT id, payload FROM vectors ORDER BY rowid", ctx):
             try:
                 payload = json.loads(row["payload"]) if isinstance(row["payload"], str) else None
@@ -437,12 +468,17 @@ def _read_ts(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict
                 payload = None
             if not isinstance(payload, dict) or not isinstance(payload.get("data"), str):
                 bad += 1
-                continue
-            items.append(get_all_item(str(row["id"]), payload))
+            elif is_entity(payload):
+                entities += 1
+            else:
+                items.append(get_all_item(str(row["id"]), payload))
         out["vectors"] = items
         out["unreadable"] = bad
+        out["entities"] = entities
     if {"memory_id", "action"} <= tables.get("memory_history", frozenset()):
         out["history"] = _rows(conn, "SELECT * FROM memory_history ORDER BY rowid", ctx)
+        if {"session_scope", "content"} <= tables.get("messages", frozenset()):
+            out["messages"] = _rows(conn, "SELECT * FROM messages ORDER BY rowid", ctx)
     return out
 
 

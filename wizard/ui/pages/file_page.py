@@ -22,15 +22,19 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from wizard.ui.backend import sources_job
 from wizard.ui.delivery_dialog import open_delivery
 from wizard.ui.drop_zone import DropZone
+from wizard.ui.formatting import fmt_size
 from wizard.ui.labels import describe_counts, format_label, phase_text
 from wizard.ui.plain_text import plain_label, plain_tooltip
-from wizard.ui.session import MigrationSession
+from wizard.ui.session import MigrationSession, is_source_path
 from wizard.ui.status import clear_status, muted, set_status
+from wizard.ui.worker import Task, start_task
 
 FILE_FILTER = (
-    "Memory exports (*.json *.jsonl *.ndjson *.af *.gz *.zip);;"
+    "Memory exports and stores (*.json *.jsonl *.ndjson *.af *.gz *.zip *.db *.sqlite "
+    "*.sqlite3);;"
     "JSON (*.json *.jsonl *.ndjson);;Letta agent files (*.af);;Archives (*.gz *.zip);;"
     "All files (*)"
 )
@@ -43,14 +47,15 @@ class FilePage(QWizardPage):
         self.session = session
         self.setTitle("Choose a file")
         self.setSubTitle(
-            "Drag a memory export from your file manager onto this window, or browse for it. "
-            "Nothing is written until the Import step."
+            "Drag a memory export (or a store's own file or folder) from your file manager onto "
+            "this window, browse for it, or pick a store found on this computer. Nothing is "
+            "written until the Import step."
         )
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
 
         self.drop_zone = DropZone()
-        self.drop_zone.filesDropped.connect(lambda files: self.session.load_file(files[0]))
+        self.drop_zone.filesDropped.connect(self.session.load_files)
         self.drop_zone.browseRequested.connect(self.browse)
         layout.addWidget(self.drop_zone, 3)
 
@@ -59,7 +64,7 @@ class FilePage(QWizardPage):
         self.path_edit = QLineEdit()
         self.path_edit.setObjectName("filePathEdit")
         self.path_edit.setAccessibleName("File path")
-        self.path_edit.setPlaceholderText("Path of the export file")
+        self.path_edit.setPlaceholderText("Path of an export file, or of a store's file or folder")
         self.path_edit.setClearButtonEnabled(True)
         self.path_edit.setAcceptDrops(False)  # a drop here goes to the window: it loads the file
         self.path_edit.returnPressed.connect(self._path_entered)
@@ -93,6 +98,46 @@ class FilePage(QWizardPage):
         self.progress.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         layout.addWidget(self.status)
         layout.addWidget(self.progress)
+
+        found_head = QHBoxLayout()
+        found_label = QLabel("Memory stores found on this &computer")
+        self.found = QTreeWidget()
+        self.found.setObjectName("foundSources")
+        self.found.setAccessibleName("Memory stores found on this computer")
+        self.found.setAcceptDrops(False)
+        self.found.setColumnCount(4)
+        self.found.setHeaderLabels(["Store", "Where", "Size", "Changed"])
+        self.found.setRootIsDecorated(False)
+        self.found.setUniformRowHeights(True)
+        self.found.setAlternatingRowColors(True)
+        self.found.setStyleSheet("QTreeView::item { padding: 3px 2px; }")
+        self.found.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.found.header().setStretchLastSection(False)
+        self.found.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.found.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col in (2, 3):
+            self.found.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.found.setColumnWidth(0, 300)
+        self.found.itemActivated.connect(self._found_activated)
+        found_label.setBuddy(self.found)
+        self.rescan = QPushButton("Look a&gain")
+        self.rescan.setObjectName("rescanSourcesButton")
+        self.rescan.setToolTip("Look again at mem0's, OpenMemory's and Letta's usual places")
+        self.rescan.clicked.connect(self.find_sources)
+        self.open_folder = QPushButton("Open a &folder…")
+        self.open_folder.setObjectName("openFolderButton")
+        self.open_folder.setToolTip(
+            "A mem0 folder (history.db with its Qdrant folder), a Qdrant local folder, or Letta "
+            "Code's local backend"
+        )
+        self.open_folder.clicked.connect(self.browse_folder)
+        found_head.addWidget(found_label)
+        found_head.addStretch(1)
+        found_head.addWidget(self.open_folder)
+        found_head.addWidget(self.rescan)
+        layout.addLayout(found_head)
+        layout.addWidget(self.found, 2)
+        self._found_task: Task | None = None
 
         recent_head = QHBoxLayout()
         recent_label = QLabel("&Recent files")
@@ -129,9 +174,14 @@ class FilePage(QWizardPage):
         self.setTabOrder(self.drop_zone.browse_button, self.path_edit)
         self.setTabOrder(self.path_edit, self.settings_button)
         self.setTabOrder(self.settings_button, self.send_button)
-        self.setTabOrder(self.send_button, self.recent)
+        self.setTabOrder(self.send_button, self.found)
+        self.setTabOrder(self.found, self.open_folder)
+        self.setTabOrder(self.open_folder, self.rescan)
+        self.setTabOrder(self.rescan, self.recent)
         self.setTabOrder(self.recent, self.clear_recent)
         self._fill_recent()
+        self._fill_found(None)
+        self.find_sources()
 
     # -- QWizardPage -----------------------------------------------------------------------------
     def initializePage(self) -> None:
@@ -140,7 +190,7 @@ class FilePage(QWizardPage):
         self._refresh_status()
 
     def isComplete(self) -> bool:
-        return bool(self.session.path) and os.path.isfile(self.session.path)
+        return bool(self.session.path) and is_source_path(self.session.path)
 
     # -- actions ---------------------------------------------------------------------------------
     def browse(self) -> None:
@@ -154,6 +204,36 @@ class FilePage(QWizardPage):
         )
         if path:
             self.session.load_file(path)
+
+    def browse_folder(self) -> None:
+        start = self.session.settings.last_dir() or os.path.expanduser("~")
+        path = QFileDialog.getExistingDirectory(self, "Choose a memory store's folder", start)
+        if path:
+            self.session.load_file(path)
+
+    def find_sources(self) -> None:
+        """Look for stores on this computer, on a worker (it only reads file metadata)."""
+        if self._found_task is not None:
+            return
+        self.rescan.setEnabled(False)
+        self._found_task = start_task(
+            sources_job(self.session.db_path, self.session.settings.recent_files()),
+            name="sources",
+            finished=self._on_found,
+            failed=lambda _exc: self._on_found([]),
+            cancelled=lambda: self._on_found([]),
+        )
+
+    def _on_found(self, found: list) -> None:
+        self._found_task = None
+        self.rescan.setEnabled(True)
+        self._fill_found(found)
+
+    def _found_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        data = item.data(0, Qt.ItemDataRole.UserRole)
+        if data:
+            path, vectors = data
+            self.session.load_file(path, vectors=vectors or None)
 
     def send_store(self) -> QWidget:
         """The delivery window for the whole store."""
@@ -174,11 +254,40 @@ class FilePage(QWizardPage):
         self._fill_recent()
 
     # -- view ------------------------------------------------------------------------------------
+    def _fill_found(self, found: list | None) -> None:
+        self.found.clear()
+        if not found:
+            text = (
+                "Looking…"
+                if found is None
+                else "None at mem0's, OpenMemory's or Letta's usual places"
+            )
+            item = QTreeWidgetItem([text, "", "", ""])
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.found.addTopLevelItem(item)
+            return
+        for f in found:
+            where = f.path + (f"  +  {f.vectors}" if f.vectors else "")
+            size = fmt_size(f.size) if f.size is not None else ""
+            changed = (f.modified or "").replace("T", " ").replace("Z", "")[:16]
+            label = f.label if f.readable else f"{f.label}: cannot be read"
+            item = QTreeWidgetItem([label, where, size, changed])
+            tip = f.reason if not f.readable else "Double-click or press Enter to read it"
+            if f.counts:
+                tip += "\n" + ", ".join(f"{n:,} {what}" for what, n in f.counts.items())
+            for col in range(4):
+                item.setToolTip(col, plain_tooltip(f"{where}\n{tip}"))
+            if f.readable:
+                item.setData(0, Qt.ItemDataRole.UserRole, (f.path, f.vectors or ""))
+            else:
+                item.setFlags(Qt.ItemFlag.ItemIsSelectable)
+            self.found.addTopLevelItem(item)
+
     def _fill_recent(self) -> None:
         self.recent.clear()
         files = self.session.settings.recent_files()
         for path in files:
-            exists = os.path.isfile(path)
+            exists = is_source_path(path)
             name = os.path.basename(path) + ("" if exists else "  (missing)")
             item = QTreeWidgetItem([name, os.path.dirname(path)])
             item.setData(0, Qt.ItemDataRole.UserRole, path)
@@ -224,7 +333,7 @@ class FilePage(QWizardPage):
         if not session.path:
             muted(label)
             label.setText("No file chosen yet.")
-        elif not os.path.isfile(session.path):
+        elif not is_source_path(session.path):
             set_status(label, False)
             label.setText(f"There is no file at {session.path}.")
         elif session.inspection is None:
