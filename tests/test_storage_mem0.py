@@ -332,11 +332,11 @@ def test_the_v2_messages_table_becomes_conversation_observations(install):
     obs = result.data["observations"]
     assert sum(len(v) for v in obs.values()) == 3
     sessions = {s["id"]: s for s in result.data["sessions"]}
-    alice_run = [sid for sid, o in obs.items() if len(o) == 2][0]
+    alice_run = next(sid for sid, o in obs.items() if len(o) == 2)
     assert sessions[alice_run]["project"] == "mem0:user:alice"
     # the run's memories and its messages share one session
     assert any(alice_run in m["sessionIds"] for m in result.data["memories"])
-    bob = [sid for sid, o in obs.items() if len(o) == 1][0]
+    bob = next(sid for sid, o in obs.items() if len(o) == 1)
     assert sessions[bob]["project"] == "mem0:user:bob"
 
 
@@ -424,3 +424,16 @@ def test_the_typescript_entity_store_holds_no_memories(tmp_path):
     assert memories(result) == {}
     left = {lb.category: lb.count for lb in result.report.left_behind}
     assert left["mem0.entities"] == 7
+
+
+def test_a_store_over_the_size_limit_is_refused_before_it_is_copied(install):
+    result = inspect_file(install, InspectOptions(max_bytes=100_000))
+    assert result.report.errors[0].code == Code.SIZE_LIMIT
+
+
+def test_a_store_too_big_for_this_computers_memory_is_refused(install, monkeypatch):
+    from wizard.core.storage import reader
+
+    monkeypatch.setattr(reader, "available_memory", lambda: 1024 * 1024)
+    result = inspect_file(install)
+    assert result.report.errors[0].code == Code.NOT_ENOUGH_MEMORY

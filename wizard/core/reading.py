@@ -252,6 +252,7 @@ def read_payload(
             vectors=Path(vectors) if vectors is not None else None,
             include_deleted=include_deleted,
             cancel=cancel,
+            max_bytes=limits.max_bytes,
         )
     try:
         size = p.stat().st_size

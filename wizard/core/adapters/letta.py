@@ -6,6 +6,9 @@ Formats (FORMATS.md section 6, LETTA.md):
 - ``letta-af-legacy``: first Agent File schema, one agent at the top level (``core_memory``,
   ``messages``, ``llm_config``...).
 - ``letta-passages``: a bare list of archival passages (``{id: "passage-...", text, ...}``).
+- ``letta-sqlite``: Letta's own database (``~/.letta/sqlite.db``, Letta 0.6 to 0.11.7), read by
+  ``wizard.core.storage.letta`` into a document shaped like the current Agent File (see the
+  section on the database at the end of this docstring).
 
 Mapping: agent -> Session, message -> ``conversation`` observation, core memory block -> Memory,
 the agent's system prompt -> Memory of type ``workflow``, the text of a file attached to an
@@ -48,6 +51,39 @@ A passage belongs to its agent when known (its ``agent_id``, or the one agent th
 passages of its archive name): ``project = "letta:agent:<agent id>"``, ``agentId =
 "letta-<agent id>"`` (a file-local ``agent-<n>`` is namespaced by the file's passage ids);
 else to its archive (``letta:archive:<archive id>``); else to the file (``letta:passages``).
+
+The database (``letta-sqlite``). It is converted by the same helpers as an agent file (agent
+-> session, message -> observation, block -> memory, system prompt -> memory) and the passages
+converter (archival and source passages), so the same memory gets the same title, content,
+type, concepts, times and project (``letta:<agent name>``, ``letta:group:...``) from either.
+
+- Ids are Letta's real ids, which the database holds and which are unique on their own:
+  session ``letta-<agent id>`` (``letta-agent-<uuid>``, also the agentId, and the same agentId
+  the passages converter gives that agent's passages), message ``letta-<message id>``, block
+  ``letta-<block id>``, block version ``letta-<block_history id>``, system prompt
+  ``<session id>-system-prompt``, passage ``passage-<uuid>`` as is (as in ``letta-passages``).
+  They are not the ids an agent file of the same agent gives: an export renumbers its rows
+  (``agent-0``, ``message-0``...) in an order that depends on which agents and which messages
+  it holds (0.11.7 exports the first 50 messages, later servers the in-context ones or the
+  last 50), so no id computed from the database could promise to equal the file's, and one
+  that equals it only sometimes would merge unrelated records. Real ids never collide with
+  the files' namespaced ids and stay the same for as long as the row exists.
+- Every live message is imported (an agent file holds at most 50), in Letta's order.
+- ``block_history``: each checkpoint of a block is a memory of its own, ``isLatest: false``,
+  ``version`` = its sequence number; the block's current value is the latest memory, with
+  ``version`` one above its last checkpoint and ``supersedes`` listing them.
+- Soft-deleted rows (``is_deleted``): agents (with their messages), messages, blocks, block
+  versions and passages are left out and counted. With ``include_deleted`` deleted blocks,
+  versions and passages come back with ``isLatest: false``; deleted messages and agents never
+  do (an observation or a session cannot say it was deleted).
+- Source passages (the chunks of files in sources) are memories of type ``fact`` with the
+  concept ``document``, scoped like a document to the agents their source is attached to
+  (else ``letta:source:<source name>``); the files' full texts are counted, not imported.
+- A block several agents share outside a group, or no agent uses, gets ``letta:sqlite``;
+  blocks of Letta's presets (``is_template``) that no agent uses are counted, not imported.
+- Counted, never read (rule 6 of docs/SOURCES.md): credentials and the tables that may hold
+  them (environment variables, providers, API keys, MCP servers, sandboxes, identities);
+  counted: archives (and those without passages), run records, embeddings; tools by name only.
 """
 
 from __future__ import annotations
@@ -58,7 +94,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from wizard.core import canonical
-from wizard.core.formats import NO_MATCH, Conversion, ConvertOptions, Format, Payload, Sniff
+from wizard.core.formats import (
+    NO_MATCH,
+    Conversion,
+    ConvertOptions,
+    Format,
+    Payload,
+    Sniff,
+    storage_sniff,
+)
 from wizard.core.losses import Kept, LeftBehind, Losses
 from wizard.core.problems import Code, Problem
 
@@ -66,6 +110,7 @@ SYSTEM = "letta"
 AF = "letta-af"
 AF_LEGACY = "letta-af-legacy"
 PASSAGES = "letta-passages"
+SQLITE = "letta-sqlite"
 
 SAMPLE = 20  # items looked at by a sniff
 TITLE_WORDS = 60  # characters of text after the role in an observation title
@@ -148,6 +193,15 @@ CATEGORY_ORDER = (
     "letta.duplicate-passages",
     "letta.embeddings",
     "letta.passage-fields",
+    # the database (letta-sqlite)
+    "letta.credentials",
+    "letta.deleted-agents",
+    "letta.deleted-messages",
+    "letta.deleted-blocks",
+    "letta.block-templates",
+    "letta.archives",
+    "letta.file-contents",
+    "letta.run-records",
 )
 
 UNWRAPPED_WARNING = "the file was JSON-encoded twice; unwrapped one level"
@@ -1238,8 +1292,391 @@ def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
     )
 
 
+# --- letta-sqlite (Letta's own database, read by wizard.core.storage.letta) ----------------
+
+SQLITE_PROJECT = "letta:sqlite"  # blocks several agents share outside a group, or none uses
+# Block fields that are the database's bookkeeping, not the block's settings (kept verbatim).
+BLOCK_BOOKKEEPING = frozenset({"version", "current_history_entry_id", "is_deleted"})
+
+
+def _listed(value: dict, key: str) -> list[dict]:
+    items = value.get(key)
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _counted(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+class _SqliteTally:
+    """What a database conversion leaves out because it is deleted, counted per kind."""
+
+    def __init__(self) -> None:
+        self.agents = self.agent_messages = self.messages = 0
+        self.blocks = self.versions = 0
+
+    def warn(self, warnings: list[Problem], losses: _Tally) -> None:
+        if self.agents:
+            losses.add(
+                "letta.deleted-agents",
+                "soft-deleted agents (is_deleted), with their messages",
+                Kept.NOT_IMPORTED,
+                self.agents,
+                f"{self.agent_messages} message(s) of theirs left out too",
+            )
+        if self.messages:
+            losses.add(
+                "letta.deleted-messages",
+                "soft-deleted messages (is_deleted)",
+                Kept.NOT_IMPORTED,
+                self.messages,
+                "a conversation record cannot be marked deleted, so they are never imported",
+            )
+        if self.blocks or self.versions:
+            losses.add(
+                "letta.deleted-blocks",
+                "soft-deleted core memory blocks and block versions (is_deleted)",
+                Kept.NOT_IMPORTED,
+                self.blocks + self.versions,
+                "included, never live, when asked (--include-deleted)",
+            )
+        parts = [
+            f"{n} {what}"
+            for n, what in (
+                (self.agents, "agent(s)"),
+                (self.messages + self.agent_messages, "message(s)"),
+                (self.blocks, "block(s)"),
+                (self.versions, "block version(s)"),
+            )
+            if n
+        ]
+        if parts:
+            warnings.append(
+                Problem(
+                    "",
+                    f"soft-deleted rows (is_deleted) left out: {', '.join(parts)}",
+                    code=Code.DELETED_LEFT_OUT,
+                )
+            )
+
+
+def _sqlite_agent_related(
+    agent: dict, groups: dict[str, dict], sources: dict[str, dict], files: list[dict]
+) -> dict:
+    """The groups and sources (with their files' metadata) an agent of the database uses."""
+    related: dict[str, list] = {}
+    for gid in _ids(agent.get("group_ids")):
+        if gid in groups:
+            related.setdefault("groups", []).append(groups[gid])
+    for sid in _ids(agent.get("source_ids")):
+        if sid in sources:
+            listed = [f for f in files if f.get("source_id") == sid]
+            related.setdefault("sources", []).append({**sources[sid], "files": listed})
+    return related
+
+
+def _sqlite_blocks(
+    value: dict,
+    known: list[_Agent],
+    block_ids: dict[str, list[str]],
+    owners: _Owners,
+    options: ConvertOptions,
+    deleted: _SqliteTally,
+    losses: _Tally,
+    warnings: list[Problem],
+) -> list[dict]:
+    """Blocks as memories, each followed by its earlier versions (``block_history``)."""
+    history: dict[str, list[dict]] = {}
+    for row in _listed(value, "block_history"):
+        history.setdefault(_local_id(row.get("block_id"), ""), []).append(row)
+    memories: list[dict] = []
+    seen: set[str] = set()
+    templates = unused = 0
+    for k, block in enumerate(_listed(value, "blocks")):
+        bid = _local_id(block.get("id"), f"block-{k}")
+        users = _users(known, block_ids, bid)
+        versions = history.get(bid, [])
+        if not users and block.get("is_template") is True:
+            templates += 1
+            continue
+        gone = block.get("is_deleted") is True
+        if gone and not options.include_deleted:
+            deleted.blocks += 1
+            deleted.versions += len(versions)
+            continue
+        mid = f"{SYSTEM}-{bid}"
+        if mid in seen:
+            losses.add(
+                "letta.duplicate-blocks",
+                "blocks repeating an earlier block's id",
+                Kept.NOT_IMPORTED,
+            )
+            continue
+        seen.add(mid)
+        unused += not users
+        scope = owners.scope(users)
+        memory = _block_memory(mid, block, SQLITE, scope, None)
+        _count_block({k: v for k, v in block.items() if k not in BLOCK_BOOKKEEPING}, losses)
+        older: list[dict] = []
+        for row in versions:
+            if row.get("is_deleted") is True and not options.include_deleted:
+                deleted.versions += 1
+                continue
+            hid = f"{SYSTEM}-{_local_id(row.get('id'), f'{bid}-v{len(older) + 1}')}"
+            if hid in seen:
+                continue
+            seen.add(hid)
+            version = _block_memory(hid, row, SQLITE, scope, None)
+            sequence = row.get("sequence_number")
+            version["version"] = sequence if isinstance(sequence, int) and sequence > 0 else 1
+            version["isLatest"] = False
+            older.append(version)
+        if older:
+            memory["version"] = max(v["version"] for v in older) + 1
+            memory["supersedes"] = [v["id"] for v in older]
+        if gone:  # included on request: kept, never live
+            memory["isLatest"] = False
+        memories.append(memory)
+        memories.extend(older)
+    if templates:
+        losses.add(
+            "letta.block-templates",
+            "block templates no agent uses (Letta's presets: is_template)",
+            Kept.NOT_IMPORTED,
+            templates,
+        )
+    if unused:
+        warnings.append(
+            Problem(
+                "blocks",
+                f"{unused} block(s) used by no agent were imported without sessions",
+                code=Code.CONVERSION_NOTE,
+            )
+        )
+    return memories
+
+
+def _sqlite_passages(
+    value: dict,
+    known: list[_Agent],
+    owners: _Owners,
+    options: ConvertOptions,
+    losses: _Tally,
+    warnings: list[Problem],
+) -> list[dict]:
+    """Archival and source passages as the passages converter makes them; a source passage
+    is then scoped like a document: to the agents its source is attached to."""
+    archival = _listed(value, "passages")
+    documents = _listed(value, "source_passages")
+    done = convert_passages(Payload(value=archival + documents), options)
+    warnings.extend(done.warnings)
+    for entry in done.left_behind:
+        losses.add(entry.category, entry.what, entry.kept, entry.count, entry.detail)
+    sources = {s.get("id"): s for s in _listed(value, "sources")}
+    users_of: dict[str, list[_Agent]] = {}
+    by_local = {a.local: a for a in known}
+    attached = {a.local: set(_ids(a_raw.get("source_ids"))) for a, a_raw in _raw(value, known)}
+    for item in documents:
+        sid = _local_id(item.get("source_id"), "")
+        users = [a for a in known if sid and sid in attached.get(a.local, set())]
+        agent = by_local.get(_local_id(item.get("agent_id"), ""))
+        if agent is not None and agent not in users:  # (0.6.4: the passage names its agent)
+            users.append(agent)
+        users_of[_local_id(item.get("id"), "")] = users
+    for memory in done.data["memories"]:
+        memory["source"]["format"] = SQLITE
+        raw = memory["source"]["raw"]
+        pid = _local_id(raw.get("id"), "")
+        if pid not in users_of:
+            continue
+        users = users_of[pid]
+        source = sources.get(raw.get("source_id")) or {}
+        name = source.get("name") or raw.get("source_id") or "source"
+        scope = owners.scope(users) if users else _Scope(f"letta:source:{name}", None, ())
+        memory["project"] = scope.project
+        memory["sessionIds"] = list(scope.session_ids)
+        if scope.agent_id:
+            memory["agentId"] = scope.agent_id
+        else:
+            memory.pop("agentId", None)
+        memory["concepts"] = list(dict.fromkeys([DOCUMENT_CONCEPT, *memory["concepts"]]))
+    return done.data["memories"]
+
+
+def _raw(value: dict, known: list[_Agent]) -> list[tuple[_Agent, dict]]:
+    by_id = {_local_id(a.get("id"), ""): a for a in _listed(value, "agents")}
+    return [(a, by_id.get(a.local, {})) for a in known]
+
+
+def _sqlite_counts(value: dict, losses: _Tally, warnings: list[Problem]) -> None:
+    """Count what the reader only counted or read for the record (archives, sources...)."""
+    counts = _mapping(value.get("counts"))
+    secrets = _mapping(counts.get("secrets"))
+    held = {k: _counted(v) for k, v in secrets.items() if _counted(v)}
+    losses.add(
+        "letta.credentials",
+        "rows holding credentials or settings that may (environment variables, providers, "
+        "API keys, MCP servers, sandboxes, identities)",
+        Kept.NOT_IMPORTED,
+        sum(held.values()),
+        "never read: " + ", ".join(f"{k} {v}" for k, v in sorted(held.items())) if held else "",
+    )
+    runs = _mapping(counts.get("runs"))
+    losses.add(
+        "letta.run-records",
+        "run records (steps, jobs, provider traces, batches)",
+        Kept.NOT_IMPORTED,
+        sum(_counted(v) for v in runs.values()),
+    )
+    losses.add(
+        "letta.file-contents",
+        "full texts of files in sources",
+        Kept.NOT_IMPORTED,
+        _counted(counts.get("file_contents")),
+        "their text reaches agentmemory as the source passages",
+    )
+    archives = _listed(value, "archives")
+    used = {
+        p.get("archive_id") for p in _listed(value, "passages") if p.get("archive_id") is not None
+    }
+    empty = [a for a in archives if a.get("id") not in used]
+    losses.add(
+        "letta.archives",
+        "archives (name, description, which agents share them)",
+        Kept.NOT_IMPORTED,
+        len(archives),
+        f"their passages are imported; {len(empty)} hold no passages" if empty else "",
+    )
+    if empty:
+        warnings.append(
+            Problem(
+                "archives",
+                f"{len(empty)} archive(s) hold no passages (Letta 0.11 on SQLite could not store "
+                "archival passages)",
+                code=Code.CONVERSION_NOTE,
+            )
+        )
+    losses.add(
+        "letta.sources",
+        "data sources and folders (name, description, instructions, embedding settings)",
+        Kept.VERBATIM_ONLY,
+        len(_listed(value, "sources")),
+        "kept with the sessions of the agents they are attached to",
+    )
+    losses.add(
+        "letta.groups",
+        "multi-agent groups (manager type and settings)",
+        Kept.VERBATIM_ONLY,
+        len(_listed(value, "groups")),
+        "blocks their agents share are scoped to the group (project letta:group:...)",
+    )
+
+
+def convert_sqlite(payload: Payload, options: ConvertOptions) -> Conversion:
+    """Letta's database as read by ``wizard.core.storage.letta`` (see the module docstring:
+    real ids, every message, block versions, passages; deleted rows left out)."""
+    value = payload.value if isinstance(payload.value, dict) else {}
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    losses = _Tally()
+    deleted = _SqliteTally()
+    data = _empty_export(None)
+    groups = {_local_id(g.get("id"), ""): g for g in _listed(value, "groups")}
+    sources = {_local_id(s.get("id"), ""): s for s in _listed(value, "sources")}
+    files = _listed(value, "files")
+    known: list[_Agent] = []
+    block_ids: dict[str, list[str]] = {}
+    prompts: list[dict] = []
+    tools: set[str] = set()
+
+    for i, agent in enumerate(_listed(value, "agents")):
+        path = f"agents[{i}]"
+        messages = _agent_messages(agent, path, errors)
+        if agent.get("is_deleted") is True:
+            deleted.agents += 1
+            deleted.agent_messages += len(messages)
+            continue
+        local = _local_id(agent.get("id"), f"agent-{i}")
+        sid = f"{SYSTEM}-{local}"
+        me = _Agent(
+            local, sid, "", _label(agent.get("name"), sid), tuple(_ids(agent.get("group_ids")))
+        )
+        known.append(me)
+        times = _message_times([m for _, m in messages])
+        started = times[0] if times else _time(agent.get("created_at"))
+        observations = []
+        for j, message in messages:
+            oid = f"{SYSTEM}-{_local_id(message.get('id'), f'{local}-msg-{j}')}"
+            observations.append(_observation(oid, me, message, SQLITE, started))
+            _count_message(message, losses)
+        source = canonical.source_block(
+            SYSTEM, SQLITE, {k: v for k, v in agent.items() if k != "messages"}
+        )
+        related = _sqlite_agent_related(agent, groups, sources, files)
+        if related:
+            source["related"] = related
+        session = canonical.session_record(
+            sid,
+            me.project,
+            started_at=started,
+            ended_at=times[-1] if times else None,
+            observation_count=len(observations),
+            model=_model(agent),
+            tags=_tags(agent.get("tags")),
+            agentId=sid,
+        )
+        session["source"] = source
+        _add_session(data, session, observations)
+        block_ids[sid] = list(dict.fromkeys(_ids(agent.get("block_ids"))))
+        prompt = _system_prompt_memory(me, agent, SQLITE, started, _time(agent.get("updated_at")))
+        if prompt is not None:
+            prompts.append(prompt)
+        _count_agent(agent, losses)
+        tools.update(t for t in agent.get("tools") or [] if isinstance(t, str))
+
+    owners = _Owners({"groups": list(groups.values())}, known, "")
+    owners.file_project = SQLITE_PROJECT
+    data["memories"].extend(
+        _sqlite_blocks(value, known, block_ids, owners, options, deleted, losses, warnings)
+    )
+    data["memories"].extend(prompts)
+    data["memories"].extend(_sqlite_passages(value, known, owners, options, losses, warnings))
+    deleted.messages = _counted(_mapping(value.get("counts")).get("deleted_messages"))
+    deleted.warn(warnings, losses)
+    losses.add(
+        "letta.tools",
+        "tools (definitions and source code)",
+        Kept.VERBATIM_ONLY,
+        len(tools),
+        "only their names are read, kept with the sessions",
+    )
+    _sqlite_counts(value, losses, warnings)
+
+    wanted = {bid for ids in block_ids.values() for bid in ids}
+    present = {_local_id(b.get("id"), "") for b in _listed(value, "blocks")}
+    missing = sorted(wanted - present)
+    if missing:
+        warnings.append(
+            Problem(
+                "blocks",
+                f"agents refer to blocks not in the database: {', '.join(missing)}",
+                code=Code.DANGLING_REFERENCE,
+            )
+        )
+    times = [s.get("endedAt") or s.get("startedAt") for s in data["sessions"]]
+    times += [m.get("updatedAt") for m in data["memories"]]
+    stamped = sorted(t for t in times if isinstance(t, str) and t)
+    data["exportedAt"] = stamped[-1] if stamped else canonical.now_iso()
+    return Conversion(data, errors=errors, warnings=warnings, left_behind=losses.items())
+
+
 FORMATS: tuple[Format, ...] = (
     Format(AF, "Letta Agent File (.af)", sniff_af, convert_af),
     Format(AF_LEGACY, "Letta Agent File (.af), first schema", sniff_af_legacy, convert_af_legacy),
     Format(PASSAGES, "Letta archival memory passages", sniff_passages, convert_passages),
+    Format(SQLITE, "Letta server database (sqlite.db)", storage_sniff(SQLITE), convert_sqlite),
 )

@@ -36,6 +36,7 @@ class ReadContext:
     cancel: CancelFn | None = None
     warnings: list[Problem] = field(default_factory=list)
     include_deleted: bool = False
+    max_bytes: int | None = None  # the input size limit: the store's files in all
 
     def check(self) -> None:
         """Raise ``problems.Cancelled`` when the user asked to stop."""

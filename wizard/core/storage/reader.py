@@ -8,6 +8,7 @@ from pathlib import Path
 
 from wizard.core.formats import Payload
 from wizard.core.problems import Code, InputRefused
+from wizard.core.spool import available_memory
 from wizard.core.storage import (
     CancelFn,
     FolderLayout,
@@ -69,11 +70,12 @@ def read_storage(
     vectors: Path | None = None,
     include_deleted: bool = False,
     cancel: CancelFn | None = None,
+    max_bytes: int | None = None,
 ) -> Payload:
     """Read a source's storage at ``path`` (with mem0's Qdrant folder ``vectors`` when given,
     as one mem0 install). Raises InputRefused (what and where) or Cancelled."""
     sweep_stale()
-    ctx = ReadContext(cancel=cancel, include_deleted=include_deleted)
+    ctx = ReadContext(cancel=cancel, include_deleted=include_deleted, max_bytes=max_bytes)
     if vectors is not None:
         from wizard.core.storage.mem0 import install_parts
 
@@ -95,8 +97,11 @@ def read_storage(
 def _read_folder(
     layout: FolderLayout, root: Path, rels: list[str], shown: Path, ctx: ReadContext
 ) -> Payload:
-    copied = copy_source(root, rels, program=program_of(layout.id), cancel=ctx.cancel)
+    copied = copy_source(
+        root, rels, program=program_of(layout.id), cancel=ctx.cancel, max_bytes=ctx.max_bytes
+    )
     try:
+        _check_room(copied, layout.label)
         value = layout.read(copied.root, ctx)
     finally:
         copied.remove()
@@ -104,8 +109,15 @@ def _read_folder(
 
 
 def _read_sqlite(path: Path, ctx: ReadContext) -> Payload:
-    copied = copy_source(path.parent, [path.name], program="its program", cancel=ctx.cancel)
+    copied = copy_source(
+        path.parent,
+        [path.name],
+        program="its program",
+        cancel=ctx.cancel,
+        max_bytes=ctx.max_bytes,
+    )
     try:
+        _check_room(copied, "this database")
         conn = _open_copy(copied.root / path.name, path)
         try:
             tables = table_columns(conn)
@@ -121,6 +133,24 @@ def _read_sqlite(path: Path, ctx: ReadContext) -> Payload:
     finally:
         copied.remove()
     return _payload(value, path, layout.id, copied, ctx)
+
+
+# What reading a store's rows and converting them takes in memory, per byte of its files (rows
+# become Python objects, then records; the same bound as for other formats' JSON text).
+MEMORY_FACTOR = 10
+MB = 1024 * 1024
+
+
+def _check_room(copied: Copied, what: str) -> None:
+    """Refuse, before reading it, a store this computer has no memory to convert."""
+    need = copied.size * MEMORY_FACTOR
+    free = available_memory()
+    if free is not None and need > free:
+        raise InputRefused(
+            f"reading {what} needs about {need // MB:,} MB of memory and this computer has "
+            f"{free // MB:,} MB free; close other programs and try again",
+            code=Code.NOT_ENOUGH_MEMORY,
+        )
 
 
 def _open_copy(copy: Path, shown: Path) -> sqlite3.Connection:

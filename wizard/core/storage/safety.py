@@ -30,6 +30,7 @@ READ_BYTES = 1024 * 1024
 BUSY_PAUSES = (0.1, 0.2, 0.4, 0.8)  # seconds between copies of a file that is being written
 ROOM_MARGIN = 16 * 1024 * 1024  # free space kept beyond the copy
 PREFIX = "agentmemory-wizard-source-"
+MIB = 1024 * 1024
 
 
 @dataclass
@@ -101,6 +102,7 @@ def copy_source(
     *,
     program: str,
     cancel: object = None,
+    max_bytes: int | None = None,
 ) -> Copied:
     """Copy ``rels`` (relative to ``root``) with their companions into a new private folder.
 
@@ -111,6 +113,12 @@ def copy_source(
     total = 0
     for rel in rels:
         total += regular_size(root / rel)
+    if max_bytes is not None and total > max_bytes:
+        raise InputRefused(
+            f"{root} holds {total / MIB:,.1f} MB to read; sources up to {max_bytes / MIB:,.0f} MB "
+            "are accepted (the limit can be raised in the settings, or with --max-size)",
+            code=Code.SIZE_LIMIT,
+        )
     tmp = Path(tempfile.gettempdir())
     try:
         free = shutil.disk_usage(tmp).free

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -38,6 +39,20 @@ FILE_FILTER = (
     "JSON (*.json *.jsonl *.ndjson);;Letta agent files (*.af);;Archives (*.gz *.zip);;"
     "All files (*)"
 )
+
+
+class ListOfSources(QTreeWidget):
+    """A list whose Enter opens the current item, and only that: Qt passes Enter on to the
+    wizard too, which would also press Next while the item is still being read."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            item = self.currentItem()
+            if item is not None and item.flags() & Qt.ItemFlag.ItemIsEnabled:
+                self.itemActivated.emit(item, self.currentColumn())
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
 
 class FilePage(QWizardPage):
@@ -101,7 +116,7 @@ class FilePage(QWizardPage):
 
         found_head = QHBoxLayout()
         found_label = QLabel("Memory stores found on this &computer")
-        self.found = QTreeWidget()
+        self.found = ListOfSources()
         self.found.setObjectName("foundSources")
         self.found.setAccessibleName("Memory stores found on this computer")
         self.found.setAcceptDrops(False)
@@ -141,7 +156,7 @@ class FilePage(QWizardPage):
 
         recent_head = QHBoxLayout()
         recent_label = QLabel("&Recent files")
-        self.recent = QTreeWidget()
+        self.recent = ListOfSources()
         self.recent.setObjectName("recentFiles")
         self.recent.setAccessibleName("Recent files")
         self.recent.setAcceptDrops(False)
