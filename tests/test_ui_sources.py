@@ -91,3 +91,20 @@ def test_a_dropped_folder_is_read_and_an_unknown_one_explained(qtbot, wiz, tmp_p
     inspected(qtbot, wiz)
     assert not wiz.session.inspection.ok
     assert "holds no source the wizard reads" in wiz.session.inspection.report.errors[0].message
+
+
+def test_a_recent_install_reads_its_qdrant_folder_again(qtbot, wiz, tmp_path):
+    a = tmp_path / "a"
+    a.mkdir()
+    shutil.copy(NATIVE / "history.db", a / "history.db")
+    shutil.copytree(NATIVE / "qdrant", tmp_path / "b" / "qdrant")
+    wiz.session.load_file(str(a / "history.db"), vectors=str(tmp_path / "b" / "qdrant"))
+    inspected(qtbot, wiz)
+    wiz.session.start_over()
+    page = wiz.file_page
+    page.initializePage()
+    item = page.recent.topLevelItem(0)
+    assert item.text(0) == "history.db + qdrant"
+    page._recent_activated(item)
+    inspected(qtbot, wiz)
+    assert wiz.session.inspection.format == "mem0-install"

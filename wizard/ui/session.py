@@ -116,7 +116,7 @@ class MigrationSession(QObject):
         self.path = path
         self.options = options or self.default_options()
         if is_source_path(path):
-            self.settings.add_recent_file(path)
+            self.settings.add_recent_file(path, self.options.vectors)
             self.fileChanged.emit(path)
             self.start_inspection()
         else:

@@ -4,6 +4,7 @@ the agentmemory server last delivered to (its URL only: the secret is never save
 
 from __future__ import annotations
 
+import json
 import os
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -59,17 +60,37 @@ class Settings:
             return []
         return [str(v) for v in value if v][:MAX_RECENT]
 
-    def add_recent_file(self, path: str) -> list[str]:
+    def add_recent_file(self, path: str, vectors: str | None = None) -> list[str]:
+        """``path`` first in the recent list; ``vectors`` is the Qdrant folder a mem0
+        history.db was read with (kept so that the recent entry reads both again)."""
         path = os.path.abspath(path)
         recent = [p for p in self.recent_files() if p != path]
         recent.insert(0, path)
         recent = recent[:MAX_RECENT]
         self._s.setValue("files/recent", recent)
+        pairs = {k: v for k, v in self._recent_vectors().items() if k in recent and k != path}
+        if vectors:
+            pairs[path] = os.path.abspath(vectors)
+        self._s.setValue("files/recentVectors", json.dumps(pairs))
         self.set_last_dir(os.path.dirname(path))
         return recent
 
+    def _recent_vectors(self) -> dict[str, str]:
+        try:
+            value = json.loads(str(self._s.value("files/recentVectors", "{}")))
+        except ValueError:
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {str(k): str(v) for k, v in value.items() if isinstance(v, str)}
+
+    def recent_vectors(self, path: str) -> str | None:
+        """The Qdrant folder a recent history.db was read with, if any."""
+        return self._recent_vectors().get(os.path.abspath(path))
+
     def clear_recent_files(self) -> None:
         self._s.remove("files/recent")
+        self._s.remove("files/recentVectors")
 
     # -- strategy --------------------------------------------------------------------------------
     def last_strategy(self) -> Strategy:

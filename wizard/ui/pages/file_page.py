@@ -262,7 +262,7 @@ class FilePage(QWizardPage):
     def _recent_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         path = item.data(0, Qt.ItemDataRole.UserRole)
         if path:
-            self.session.load_file(path)
+            self.session.load_file(path, vectors=self.session.settings.recent_vectors(path))
 
     def _clear_recent(self) -> None:
         self.session.settings.clear_recent_files()
@@ -303,7 +303,9 @@ class FilePage(QWizardPage):
         files = self.session.settings.recent_files()
         for path in files:
             exists = is_source_path(path)
-            name = os.path.basename(path) + ("" if exists else "  (missing)")
+            vectors = self.session.settings.recent_vectors(path)
+            name = os.path.basename(path) + (f" + {os.path.basename(vectors)}" if vectors else "")
+            name += "" if exists else "  (missing)"
             item = QTreeWidgetItem([name, os.path.dirname(path)])
             item.setData(0, Qt.ItemDataRole.UserRole, path)
             item.setToolTip(0, plain_tooltip(path))
