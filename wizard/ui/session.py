@@ -53,6 +53,7 @@ class MigrationSession(QObject):
     unexpectedError = Signal(object)  # any other exception
     settingsRequested = Signal()
     auditHistoryRequested = Signal()
+    browserRequested = Signal(object)  # an audit id (the records that import wrote), or None
     startOverRequested = Signal()
 
     def __init__(
@@ -381,6 +382,10 @@ class MigrationSession(QObject):
 
     def request_audit_history(self) -> None:
         self.auditHistoryRequested.emit()
+
+    def request_browser(self, audit_id: int | None = None) -> None:
+        """Open the store browser (filtered to what import ``audit_id`` wrote, when given)."""
+        self.browserRequested.emit(audit_id)
 
     def request_start_over(self) -> None:
         self.startOverRequested.emit()
