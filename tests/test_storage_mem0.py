@@ -437,3 +437,40 @@ def test_a_store_too_big_for_this_computers_memory_is_refused(install, monkeypat
     monkeypatch.setattr(reader, "available_memory", lambda: 1024 * 1024)
     result = inspect_file(install)
     assert result.report.errors[0].code == Code.NOT_ENOUGH_MEMORY
+
+
+def test_a_hostile_database_cannot_make_sqlite_write_or_attach(tmp_path):
+    """The source's database is untrusted: the connection reads, nothing else."""
+    from wizard.core.storage import open_untrusted
+
+    db = tmp_path / "history.db"
+    shutil.copy(NATIVE / "history.db", db)
+    conn = open_untrusted(db)
+    try:
+        for sql in (
+            "DELETE FROM history",
+            f"ATTACH DATABASE '{tmp_path / 'new.db'}' AS x",
+            "PRAGMA journal_mode = WAL",
+            "CREATE TABLE t (x)",
+        ):
+            with pytest.raises(sqlite3.DatabaseError):
+                conn.execute(sql)
+    finally:
+        conn.close()
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_a_cancel_stops_a_long_query_inside_sqlite(tmp_path):
+    from wizard.core.storage import open_untrusted
+
+    db = tmp_path / "history.db"
+    shutil.copy(NATIVE / "history.db", db)
+    conn = open_untrusted(db, cancel=lambda: True)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            conn.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+                "SELECT count(*) FROM n"
+            ).fetchone()
+    finally:
+        conn.close()

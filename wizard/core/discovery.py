@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from wizard.core.storage import table_columns
+from wizard.core.storage import open_untrusted, table_columns
 from wizard.core.storage.reader import find_folder_layout, is_sqlite
 from wizard.core.storage.registry import SQLITE_LAYOUTS
 
@@ -119,7 +119,7 @@ def identify_sqlite(path: Path) -> tuple[str | None, dict[str, int]]:
         for suffix in ("", "-wal"):
             if (path.parent / (path.name + suffix)).is_file():
                 shutil.copyfile(path.parent / (path.name + suffix), folder / ("db" + suffix))
-        conn = sqlite3.connect(f"{copy.as_uri()}?mode=ro", uri=True)
+        conn = open_untrusted(copy)
         try:
             tables = table_columns(conn)
             for layout in SQLITE_LAYOUTS:

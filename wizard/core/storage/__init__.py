@@ -76,6 +76,51 @@ class FolderLayout:
 Layout = SqliteLayout | FolderLayout
 
 
+# What a source's database may make SQLite do: read. (The file is untrusted: no writing, no
+# attaching other files, no pragmas but the ones that read the schema.)
+_ALLOWED_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
+_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info"})
+PROGRESS_STEPS = 100_000  # SQLite instructions between two checks for cancellation
+
+
+def _authorize(
+    action: int, arg1: str | None, _arg2: str | None, _db: str | None, _trigger: str | None
+) -> int:
+    if action in _ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _READ_PRAGMAS:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def open_untrusted(path: Path, cancel: CancelFn | None = None) -> sqlite3.Connection:
+    """A read-only connection to a private copy of a source's database, hardened for a file
+    that may be hostile: the schema is not trusted (``trusted_schema=OFF``: no SQL function of
+    a view, trigger or default runs with side effects), cell sizes are checked as pages are
+    read, writing is impossible (``query_only``, and an authorizer that allows reading only:
+    no ATTACH, no pragma but schema reads), and long queries stop when ``cancel()`` turns
+    true. Raises sqlite3.DatabaseError for a file that is not a database."""
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        for pragma in (
+            "trusted_schema = OFF",
+            "query_only = ON",
+            "cell_size_check = ON",
+            "mmap_size = 0",
+        ):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.set_authorizer(_authorize)
+        if cancel is not None:
+            conn.set_progress_handler(lambda: 1 if cancel() else 0, PROGRESS_STEPS)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def table_columns(conn: sqlite3.Connection) -> Tables:
     """Every table of a database with its columns."""
     names = [

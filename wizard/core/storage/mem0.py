@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from wizard.core.problems import Code, InputRefused
-from wizard.core.storage import FolderLayout, Layout, ReadContext, SqliteLayout, Tables
+from wizard.core.storage import (
+    FolderLayout,
+    Layout,
+    ReadContext,
+    SqliteLayout,
+    Tables,
+    open_untrusted,
+    table_columns,
+)
 
 BATCH = 500
 QDRANT_MODELS = ("qdrant_client.http.models.models", "qdrant_client.models")
@@ -216,7 +224,14 @@ def is_entity(payload: dict[str, Any]) -> bool:
 
 def read_points(path: Path, ctx: ReadContext, where: str) -> list[dict[str, Any]]:
     """Every point of one collection's ``storage.sqlite`` (a private copy)."""
-    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        conn = open_untrusted(path, ctx.cancel)
+    except sqlite3.DatabaseError as exc:
+        raise InputRefused(
+            f"{where} is not a readable SQLite database: {exc}",
+            path=where,
+            code=Code.FILE_UNREADABLE,
+        ) from None
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "points" not in tables:
@@ -358,10 +373,13 @@ def find_install(path: Path) -> tuple[Path, list[str]] | None:
     return path, [HISTORY_FILE, *(f"{sub}/{rel}" for rel in found[1])]
 
 
-def _open_history(path: Path, where: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    from wizard.core.storage import table_columns
-
+def _open_history(path: Path, where: str, ctx: ReadContext) -> sqlite3.Connection:
+    try:
+        conn = open_untrusted(path, ctx.cancel)
+    except sqlite3.DatabaseError as exc:
+        raise InputRefused(
+            f"{where} is a damaged SQLite database: {exc}", path=where, code=Code.FILE_UNREADABLE
+        ) from None
     try:
         tables = table_columns(conn)
     except sqlite3.DatabaseError as exc:
@@ -382,10 +400,8 @@ def _open_history(path: Path, where: str) -> sqlite3.Connection:
 def read_install_parts(
     root: Path, history_rel: str, qdrant_rel: str, ctx: ReadContext
 ) -> dict[str, Any]:
-    conn = _open_history(root / history_rel, history_rel)
+    conn = _open_history(root / history_rel, history_rel, ctx)
     try:
-        from wizard.core.storage import table_columns
-
         history = read_history(conn, table_columns(conn), ctx)
     finally:
         conn.close()

@@ -15,6 +15,7 @@ from wizard.core.storage import (
     ReadContext,
     SqliteLayout,
     Tables,
+    open_untrusted,
     table_columns,
 )
 from wizard.core.storage.registry import FOLDER_LAYOUTS, SQLITE_LAYOUTS
@@ -118,7 +119,7 @@ def _read_sqlite(path: Path, ctx: ReadContext) -> Payload:
     )
     try:
         _check_room(copied, "this database")
-        conn = _open_copy(copied.root / path.name, path)
+        conn = _open_copy(copied.root / path.name, path, ctx.cancel)
         try:
             tables = table_columns(conn)
             layout = _sqlite_layout(tables, path)
@@ -153,12 +154,11 @@ def _check_room(copied: Copied, what: str) -> None:
         )
 
 
-def _open_copy(copy: Path, shown: Path) -> sqlite3.Connection:
-    """The private copy, read-only. A copy with a WAL beside it is opened so that SQLite may
-    read the WAL (the copy is ours: nothing the user owns is touched)."""
+def _open_copy(copy: Path, shown: Path, cancel: CancelFn | None) -> sqlite3.Connection:
+    """The private copy, read-only and hardened (``storage.open_untrusted``); a WAL beside it
+    is read too (the copy is ours: nothing the user owns is touched)."""
     try:
-        conn = sqlite3.connect(f"{copy.as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn = open_untrusted(copy, cancel)
     except sqlite3.DatabaseError as exc:
         raise InputRefused(
             f"{shown.name} is not a readable SQLite database: {exc}", code=Code.FILE_UNREADABLE
