@@ -4,12 +4,15 @@ the FAISS docstore. The real storage is tests/fixtures/native/mem0 (made by mem0
 
 from __future__ import annotations
 
+import copyreg
 import hashlib
 import json
 import os
 import pickle
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,14 +163,56 @@ def test_a_pickle_of_an_unknown_class_is_refused(install):
     assert result.report.errors[0].code == Code.UNSAFE_PICKLE
 
 
-def test_a_busy_database_is_retried_then_named(install, monkeypatch):
-    (install / "history.db-journal").write_bytes(b"\x00" * 512)  # a write in progress
+def unfinished_write(db: Path) -> None:
+    """Leave ``db`` as a writer killed mid-transaction leaves it: a live rollback journal."""
+    script = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA journal_mode=DELETE')\n"
+        "c.execute('BEGIN IMMEDIATE')\n"
+        "c.execute(\"UPDATE history SET new_memory = 'HALF-WRITTEN'\")\n"
+        "c.execute('PRAGMA cache_size=1'); c.execute('PRAGMA cache_spill=ON')\n"
+        'c.execute("UPDATE history SET old_memory = hex(randomblob(4000))")\n'
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(db)], check=True)
+
+
+def test_a_database_being_written_is_retried_then_named(install, monkeypatch):
+    unfinished_write(install / "history.db")
+    ticks = iter(range(100))  # the journal changes between attempts: a writer is at work
+    real = safety._hot_journals
+    monkeypatch.setattr(
+        safety, "_hot_journals", lambda root, rels: {**real(root, rels), "tick": next(ticks)}
+    )
     monkeypatch.setattr(safety, "BUSY_PAUSES", (0.0, 0.0))
     result = inspect_file(install / "history.db")
     assert not result.ok
     problem = result.report.errors[0]
     assert problem.code == Code.SOURCE_BUSY
-    assert "in use by" in problem.message and "try again" in problem.message
+    assert "history.db is in use by mem0" in problem.message and "try again" in problem.message
+
+
+def test_a_write_its_writer_left_unfinished_is_rolled_back_in_the_copy(install, monkeypatch):
+    db = install / "history.db"
+    unfinished_write(db)
+    assert (install / "history.db-journal").read_bytes()[:8] == safety.JOURNAL_MAGIC
+    before = digest_tree(install)
+    monkeypatch.setattr(safety, "BUSY_PAUSES", (0.0,))
+    result = inspect_file(db)
+    assert result.ok, result.report.errors
+    assert "HALF-WRITTEN" not in {m["content"] for m in memories(result).values()}
+    assert digest_tree(install) == before  # the user's files, journal included, untouched
+
+
+def test_a_persist_journal_is_not_busy(install):
+    db = install / "history.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=PERSIST")
+        conn.execute("DELETE FROM messages")
+    conn.close()
+    assert (install / "history.db-journal").exists()
+    assert inspect_file(db).ok
 
 
 def test_qdrants_lock_file_alone_is_not_busy(install):
@@ -474,3 +519,121 @@ def test_a_cancel_stops_a_long_query_inside_sqlite(tmp_path):
             ).fetchone()
     finally:
         conn.close()
+
+
+class PointStruct:
+    """Pickles as qdrant-client's class does (module and name), with plain state."""
+
+    def __init__(self, pid, payload):
+        self.id, self.payload, self.vector = pid, payload, {"": [0.1, 0.2]}
+
+    def __reduce_ex__(self, protocol):
+        return (copyreg.__newobj__, (PointStruct,), {"__dict__": dict(vars(self))})
+
+
+PointStruct.__module__ = "qdrant_client.http.models.models"
+
+
+@pytest.fixture
+def fake_qdrant_module(monkeypatch):
+    import types
+
+    names = ["qdrant_client", "qdrant_client.http", "qdrant_client.http.models"]
+    for name in names:
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    module = types.ModuleType("qdrant_client.http.models.models")
+    module.PointStruct = PointStruct
+    monkeypatch.setitem(sys.modules, "qdrant_client.http.models.models", module)
+
+
+def point_blob(payload, pid="p1") -> bytes:
+    return pickle.dumps(PointStruct(pid, payload), protocol=4)
+
+
+def test_a_plain_point_is_read(fake_qdrant_module):
+    from wizard.core.storage.mem0 import unpickle_point
+
+    point = unpickle_point(point_blob({"data": "hi", "user_id": "u"}), "row 1")
+    assert point == {"id": "p1", "payload": {"data": "hi", "user_id": "u"}, "vectors": 1}
+
+
+def test_a_payload_sharing_itself_exponentially_is_refused_at_once(fake_qdrant_module):
+    from wizard.core.problems import InputRefused
+    from wizard.core.storage.mem0 import unpickle_point
+
+    shared: list = []
+    for _ in range(60):  # 2**60 values once copied out
+        shared = [shared, shared]
+    with pytest.raises(InputRefused) as refused:
+        unpickle_point(point_blob({"data": "hi", "x": shared}), "row 1")
+    assert refused.value.problem.code == Code.UNSAFE_PICKLE
+
+
+def test_a_huge_memo_index_or_integer_is_refused_before_loading(fake_qdrant_module):
+    import struct
+
+    from wizard.core.problems import InputRefused
+    from wizard.core.storage.mem0 import unpickle_point
+
+    memo_bomb = b"\x80\x04K\x01r" + struct.pack("<I", 2**29) + b"."
+    for blob in (
+        memo_bomb,
+        point_blob({"data": "hi", "n": 10**5000}),
+        point_blob({"data": "hi"}, pid=2**70),
+    ):
+        with pytest.raises(InputRefused) as refused:
+            unpickle_point(blob, "row 1")
+        assert refused.value.problem.code == Code.UNSAFE_PICKLE
+
+
+def test_camelcase_metadata_keys_never_change_the_owner(install):
+    """A user's metadata key spelt like the TypeScript SDK's (userId) stays metadata."""
+    from wizard.core.storage.mem0 import get_all_item
+
+    item = get_all_item("m", {"data": "x", "agent_id": "support", "userId": "bob"})
+    assert "user_id" not in item and item["metadata"] == {"userId": "bob"}
+
+
+def test_an_install_whose_vector_store_is_empty_says_owners_are_unknown(install):
+    with sqlite3.connect(install / "qdrant" / "collection" / "mem" / "storage.sqlite") as conn:
+        conn.execute("DELETE FROM points")
+    conn.close()
+    result = inspect_file(install)
+    assert len(memories(result)) == LIVE
+    assert Code.OWNERS_UNKNOWN.value in codes(result)
+
+
+def test_an_install_with_no_collection_at_all_is_read_from_its_history(install):
+    shutil.rmtree(install / "qdrant" / "collection" / "mem")
+    result = inspect_file(install)
+    assert result.ok and len(memories(result)) == LIVE
+    assert Code.OWNERS_UNKNOWN.value in codes(result)
+
+
+def test_a_collection_that_is_not_a_regular_file_is_refused_not_skipped(install):
+    db = install / "qdrant" / "collection" / "mem" / "storage.sqlite"
+    db.unlink()
+    os.mkfifo(db)
+    result = inspect_file(install / "qdrant")
+    assert result.report.errors[0].code == Code.NOT_A_FILE
+
+
+def test_a_qdrant_folder_without_collections_is_refused(install):
+    shutil.rmtree(install / "qdrant" / "collection" / "mem")
+    result = inspect_file(install / "qdrant")
+    assert not result.ok and "no collection" in result.report.errors[0].message
+
+
+def test_computed_columns_are_refused(tmp_path):
+    db = tmp_path / "history.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TABLE history (id, memory_id, new_memory, event, created_at, "
+            "old_memory TEXT GENERATED ALWAYS AS (hex(zeroblob(50000000))) VIRTUAL)"
+        )
+        conn.execute(
+            "INSERT INTO history (id, memory_id, new_memory, event) VALUES (1,'m','x','ADD')"
+        )
+    conn.close()
+    result = inspect_file(db)
+    assert not result.ok and "computed columns" in result.report.errors[0].message

@@ -26,6 +26,7 @@ from wizard.core.storage.registry import SQLITE_LAYOUTS
 
 IDENTIFY_UP_TO = 64 * 1024 * 1024  # SQLite files up to this size are identified by their tables
 MAX_ENTRIES = 400  # entries looked at per folder the user opened before
+MAX_IDENTIFIED = 24  # SQLite files identified in one discovery (each a copy of at most 64 MB)
 LABELS = {
     "mem0-install": "mem0 (history.db with its Qdrant folder)",
     "mem0-history-db": "mem0 history.db",
@@ -117,8 +118,13 @@ def identify_sqlite(path: Path) -> tuple[str | None, dict[str, int]]:
     try:
         copy = folder / "db"
         for suffix in ("", "-wal"):
-            if (path.parent / (path.name + suffix)).is_file():
-                shutil.copyfile(path.parent / (path.name + suffix), folder / ("db" + suffix))
+            src = path.parent / (path.name + suffix)
+            part = _stat(src)
+            if part is None or not stat.S_ISREG(part.st_mode):
+                continue
+            if part.st_size > IDENTIFY_UP_TO:
+                return None, {}
+            shutil.copyfile(src, folder / ("db" + suffix))
         conn = open_untrusted(copy)
         try:
             tables = table_columns(conn)
@@ -139,6 +145,7 @@ class _Finder:
     def __init__(self) -> None:
         self.found: list[Found] = []
         self.seen: set[str] = set()
+        self.identified = 0  # SQLite files copied to be identified
 
     def _key(self, path: Path) -> str:
         try:
@@ -162,6 +169,9 @@ class _Finder:
             return
         counts: dict[str, int] = {}
         if is_sqlite(path):
+            if self.identified >= MAX_IDENTIFIED:
+                return
+            self.identified += 1
             kind, counts = identify_sqlite(path)
             if kind is None:
                 return
@@ -220,7 +230,7 @@ def discover(
     qdrant = temp / "qdrant"
     if not f.folder(mem0_dir, "default"):
         st = _stat(history)
-        if st is not None and (qdrant / "meta.json").is_file():
+        if st is not None and is_sqlite(history) and (qdrant / "meta.json").is_file():
             rels = [
                 "meta.json",
                 *(str(p.relative_to(qdrant)) for p in qdrant.glob("collection/*/storage.sqlite")),
@@ -296,6 +306,8 @@ def _scan(f: _Finder, folder: Path) -> None:
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)[:MAX_ENTRIES]
     except OSError:
+        return
+    if f.identified >= MAX_IDENTIFIED:
         return
     for entry in entries:
         path = Path(entry.path)

@@ -1048,7 +1048,7 @@ def _messages(rows: list, fmt: str, losses: Losses) -> tuple[list[dict], dict[st
                 source=canonical.source_block(SYSTEM, fmt, {"session_scope": scope}),
             )
         session = sessions[sid]
-        if when and (not session["startedAt"] or when < session["startedAt"]):
+        if when and (not session.get("startedAt") or when < session["startedAt"]):
             session["startedAt"] = when
         if when and (not session.get("endedAt") or when > session["endedAt"]):
             session["endedAt"] = when
@@ -1078,8 +1078,17 @@ def _merge_sessions(data: dict, sessions: list[dict], observations: dict[str, li
         mine = known.get(session["id"])
         if mine is None:
             data["sessions"].append(session)
-        else:
-            mine["observationCount"] = session["observationCount"]
+            continue
+        mine["observationCount"] = session["observationCount"]
+        # the run's session spans its memories and its messages
+        if session.get("startedAt") and (
+            not mine.get("startedAt") or session["startedAt"] < mine["startedAt"]
+        ):
+            mine["startedAt"] = session["startedAt"]
+        if session.get("endedAt") and (
+            not mine.get("endedAt") or session["endedAt"] > mine["endedAt"]
+        ):
+            mine["endedAt"] = session["endedAt"]
     if observations:
         data["observations"] = {**data.get("observations", {}), **observations}
 
@@ -1127,11 +1136,23 @@ def _vector_losses(value: dict, losses: Losses) -> None:
     )
 
 
-def _live_items(value: dict) -> dict[str, dict]:
+def _live_items(value: dict, warnings: list[Problem]) -> dict[str, dict]:
     live: dict[str, dict] = {}
+    repeated = 0
     for items in (value.get("collections") or {}).values():
         for item in items:
-            live.setdefault(item["id"], item)
+            if item["id"] in live:
+                repeated += 1
+            else:
+                live[item["id"]] = item
+    if repeated:
+        warnings.append(
+            Problem(
+                "collections",
+                f"{repeated} memory id(s) found in more than one collection: kept the first",
+                code=Code.DUPLICATE_KEY,
+            )
+        )
     return live
 
 
@@ -1165,19 +1186,30 @@ def convert_qdrant_local(payload: Payload, options: ConvertOptions) -> Conversio
 
 def convert_install(payload: Payload, options: ConvertOptions) -> Conversion:
     value = payload.value
-    live = _live_items(value)
-    in_store = len(live)
-    history_ids = {r.get("memory_id") for r in value.get("history") or [] if isinstance(r, dict)}
+    duplicates: list[Problem] = []
+    live = _live_items(value, duplicates)
+    in_store = set(live)
     conversion = _history_db_conversion(value, INSTALL, options, live)
+    conversion.warnings.extend(duplicates)
     losses = Losses()
     _vector_losses(value, losses)
     conversion.left_behind.extend(losses.items())
     orphans = [
         m["id"]
         for m in conversion.data["memories"]
-        if m.get("isLatest") is not False and m.get("project") == SYSTEM and m["id"] in history_ids
+        if m.get("isLatest") is not False and m["id"] not in in_store
     ]
-    if orphans and in_store:
+    if orphans and not in_store:
+        conversion.warnings.append(
+            Problem(
+                "history",
+                "the vector store holds no memories (an older mem0 cleared it at start-up), "
+                "and the history holds no user, agent or run ids: whose memory each one is "
+                "is unknown; they are imported under the project 'mem0'",
+                code=Code.OWNERS_UNKNOWN,
+            )
+        )
+    elif orphans:
         conversion.warnings.append(
             Problem(
                 "history",

@@ -82,6 +82,7 @@ _ALLOWED_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 )
 _READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info"})
+MAX_VALUE_BYTES = 16 * 1024 * 1024  # one text or blob value (agentmemory's request frame)
 PROGRESS_STEPS = 100_000  # SQLite instructions between two checks for cancellation
 
 
@@ -111,6 +112,7 @@ def open_untrusted(path: Path, cancel: CancelFn | None = None) -> sqlite3.Connec
             "mmap_size = 0",
         ):
             conn.execute(f"PRAGMA {pragma}")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         conn.set_authorizer(_authorize)
         if cancel is not None:
             conn.set_progress_handler(lambda: 1 if cancel() else 0, PROGRESS_STEPS)
@@ -122,15 +124,25 @@ def open_untrusted(path: Path, cancel: CancelFn | None = None) -> sqlite3.Connec
 
 
 def table_columns(conn: sqlite3.Connection) -> Tables:
-    """Every table of a database with its columns."""
+    """Every table of a database with its columns. A table with computed (generated) columns
+    is refused: no program the wizard reads makes one, and a computed value can be made to
+    take any amount of memory when read."""
+    from wizard.core.problems import Code, InputRefused
+
     names = [
         r[0]
         for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     ]
-    return {
-        name: frozenset(r[1] for r in conn.execute(f'PRAGMA table_info("{_quoted(name)}")'))
-        for name in names
-    }
+    tables: Tables = {}
+    for name in names:
+        info = conn.execute(f'PRAGMA table_xinfo("{_quoted(name)}")').fetchall()
+        if any(r[6] in (2, 3) for r in info):  # hidden: 2 virtual, 3 stored generated column
+            raise InputRefused(
+                f"table {name!r} has computed columns: not a database the wizard reads",
+                code=Code.UNKNOWN_FORMAT,
+            )
+        tables[name] = frozenset(r[1] for r in info if r[6] == 0)
+    return tables
 
 
 def _quoted(name: str) -> str:

@@ -269,7 +269,8 @@ def _agents(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> list[
         row["tags"] = []
         row["block_ids"] = []
         row["tool_ids"] = []
-        row["tools"] = row.pop("tool_names", None) or []  # 0.6.4 keeps the names on the agent
+        names = row.pop("tool_names", None)  # 0.6.4 keeps the names on the agent
+        row["tools"] = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
         row["source_ids"] = []
         row["group_ids"] = []
         row["messages"] = []

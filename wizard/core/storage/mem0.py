@@ -25,6 +25,7 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from wizard.core.storage import (
 BATCH = 500
 QDRANT_MODELS = ("qdrant_client.http.models.models", "qdrant_client.models")
 POINT_CLASSES = frozenset({"PointStruct", "SparseVector", "Record"})
+POINT_KINDS = frozenset({"PointStruct", "Record"})  # what a row holds (SparseVector: a part)
 MAX_POINT_BYTES = 64 * 1024 * 1024
 HISTORY_FILE = "history.db"
 ENTITY_SUFFIX = "_entities"
@@ -133,87 +135,128 @@ class _PointUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"it names {module}.{name}")
 
 
-def unpickle_point(blob: bytes, where: str) -> dict[str, Any]:
-    """A point's id, payload and vector count from its pickle, or InputRefused."""
-    if not isinstance(blob, bytes) or len(blob) > MAX_POINT_BYTES:
-        raise InputRefused(f"{where}: not a Qdrant point", path=where, code=Code.UNSAFE_PICKLE)
-    try:
-        obj = _PointUnpickler(io.BytesIO(blob)).load()
-    except Exception as exc:  # any unpickling failure refuses the file, by design
-        raise InputRefused(
-            f"{where} is not a plain Qdrant point ({exc}): the file was refused without "
-            "running anything in it",
-            path=where,
-            code=Code.UNSAFE_PICKLE,
-        ) from None
-    if not isinstance(obj, _Inert) or not isinstance(obj.state, dict):
-        raise InputRefused(
-            f"{where} is not a Qdrant point: the file was refused",
-            path=where,
-            code=Code.UNSAFE_PICKLE,
-        )
-    fields = obj.state.get("__dict__", obj.state)
-    if not isinstance(fields, dict):
-        raise InputRefused(
-            f"{where}: a Qdrant point without fields", path=where, code=Code.UNSAFE_PICKLE
-        )
-    pid = fields.get("id")
-    payload = fields.get("payload")
-    if not isinstance(pid, (str, int)) or isinstance(pid, bool) or not isinstance(payload, dict):
-        raise InputRefused(
-            f"{where}: a Qdrant point without an id or payload",
-            path=where,
-            code=Code.UNSAFE_PICKLE,
-        )
-    vector = fields.get("vector")
-    vectors = len(vector) if isinstance(vector, dict) else (1 if vector is not None else 0)
-    return {"id": str(pid), "payload": _json_value(payload, where), "vectors": vectors}
+# Opcodes whose argument says how much memory unpickling takes: bounded before anything loads.
+_MEMO_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+_NUMBER_OPS = frozenset({"INT", "LONG", "LONG1", "LONG4"})
+MAX_INT = 2**63  # numbers a payload may hold (JSON readers and SQLite handle 64-bit integers)
+MAX_NODES = 1_000_000  # values in one point's payload
 
 
-def _json_value(value: Any, where: str, depth: int = 0) -> Any:
-    """Payload values as plain JSON data; anything else refuses the file."""
-    if depth > 100:
-        raise InputRefused(
-            f"{where}: a payload nested too deeply", path=where, code=Code.UNSAFE_PICKLE
-        )
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v, where, depth + 1) for v in value]
-    if isinstance(value, set):
-        return sorted((_json_value(v, where, depth + 1) for v in value), key=repr)
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: _json_value(v, where, depth + 1) for k, v in value.items()}
-    raise InputRefused(
-        f"{where}: the payload holds a {type(value).__name__}, not plain data; refused",
+def _refuse(where: str, why: str) -> InputRefused:
+    return InputRefused(
+        f"not a plain Qdrant point ({why}): the file was refused without running anything in it",
         path=where,
         code=Code.UNSAFE_PICKLE,
     )
 
 
-def get_all_item(pid: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The item mem0's ``get_all`` returns for a point. The TypeScript SDK writes the same
-    scope keys (``user_id``...) but its own fields in camelCase (``createdAt``,
-    ``textLemmatized``): both spellings are read, and the item uses the Python one."""
+def _check_opcodes(blob: bytes, where: str) -> None:
+    """Refuse, before loading, a pickle whose arguments would take unbounded memory or time:
+    a memo index beyond the pickle's own size (the C unpickler sizes its memo by it) or an
+    integer beyond 64 bits."""
+    try:
+        for op, arg, _pos in pickletools.genops(blob):
+            if op.name in _MEMO_OPS and isinstance(arg, int) and arg > len(blob):
+                raise _refuse(where, f"a memo index of {arg:,}")
+            if op.name in _NUMBER_OPS and isinstance(arg, int) and abs(arg) >= MAX_INT:
+                raise _refuse(where, "an integer beyond 64 bits")
+            if op.name in _NUMBER_OPS and not isinstance(arg, (int, bool)):
+                raise _refuse(where, f"an unreadable number ({op.name})")
+    except InputRefused:
+        raise
+    except Exception as exc:  # pickletools refuses malformed streams: so does the reader
+        raise _refuse(where, str(exc)) from None
+
+
+def unpickle_point(blob: bytes, where: str) -> dict[str, Any]:
+    """A point's id, payload and vector count from its pickle, or InputRefused."""
+    if not isinstance(blob, bytes) or len(blob) > MAX_POINT_BYTES:
+        raise _refuse(where, "not a pickle of a sensible size")
+    _check_opcodes(blob, where)
+    try:
+        obj = _PointUnpickler(io.BytesIO(blob)).load()
+    except Exception as exc:  # any unpickling failure refuses the file, by design
+        raise _refuse(where, str(exc)) from None
+    if not isinstance(obj, _Inert) or obj.kind not in POINT_KINDS:
+        raise _refuse(where, "the row is not a point")
+    if not isinstance(obj.state, dict):
+        raise _refuse(where, "a point without its fields")
+    fields = obj.state.get("__dict__", obj.state)
+    if not isinstance(fields, dict):
+        raise _refuse(where, "a point without its fields")
+    pid = fields.get("id")
+    payload = fields.get("payload")
+    if (
+        not isinstance(pid, (str, int))
+        or isinstance(pid, bool)
+        or (isinstance(pid, int) and abs(pid) >= MAX_INT)
+        or not isinstance(payload, dict)
+    ):
+        raise _refuse(where, "a point without an id or payload")
+    vector = fields.get("vector")
+    vectors = len(vector) if isinstance(vector, dict) else (1 if vector is not None else 0)
+    return {"id": str(pid), "payload": _PlainData(where).value(payload), "vectors": vectors}
+
+
+class _PlainData:
+    """Payload values as plain JSON data; anything else refuses the file. Each list or object
+    is visited once: a pickle may share one object many times (its memo), which copied out
+    would grow without bound."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.seen: set[int] = set()
+
+    def value(self, value: Any, depth: int = 0) -> Any:
+        if depth > 100:
+            raise _refuse(self.where, "a payload nested too deeply")
+        if value is None or isinstance(value, (str, bool)):
+            return value
+        if isinstance(value, int):
+            if abs(value) >= MAX_INT:
+                raise _refuse(self.where, "an integer beyond 64 bits")
+            return value
+        if isinstance(value, float):
+            return value if value == value and abs(value) != float("inf") else None
+        if isinstance(value, (list, tuple, set, dict)):
+            if id(value) in self.seen:
+                raise _refuse(self.where, "a payload that repeats parts of itself")
+            self.seen.add(id(value))
+            if len(self.seen) > MAX_NODES:
+                raise _refuse(self.where, "a payload of more than a million values")
+        if isinstance(value, (list, tuple)):
+            return [self.value(v, depth + 1) for v in value]
+        if isinstance(value, set):
+            return sorted((self.value(v, depth + 1) for v in value), key=repr)
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return {k: self.value(v, depth + 1) for k, v in value.items()}
+        raise _refuse(self.where, f"the payload holds a {type(value).__name__}, not plain data")
+
+
+def get_all_item(pid: str, payload: dict[str, Any], *, typescript: bool = False) -> dict[str, Any]:
+    """The item mem0's ``get_all`` returns for a point. The TypeScript SDK (``typescript``)
+    writes the same scope keys (``user_id``...) but its own fields in camelCase
+    (``createdAt``, ``textLemmatized``); elsewhere camelCase keys are the user's metadata."""
+    core = CORE | TS_CORE if typescript else CORE
     item: dict[str, Any] = {
         "id": pid,
         "memory": payload.get("data", ""),
         "hash": payload.get("hash"),
-        "metadata": {k: v for k, v in payload.items() if k not in CORE and k not in TS_CORE}
-        or None,
-        "created_at": payload.get("created_at", payload.get("createdAt")),
-        "updated_at": payload.get("updated_at", payload.get("updatedAt")),
+        "metadata": {k: v for k, v in payload.items() if k not in core} or None,
+        "created_at": payload.get("created_at"),
+        "updated_at": payload.get("updated_at"),
     }
+    if typescript:
+        item["created_at"] = payload.get("created_at", payload.get("createdAt"))
+        item["updated_at"] = payload.get("updated_at", payload.get("updatedAt"))
     for key in PROMOTED:
         if key in payload:
             item[key] = payload[key]
-    for key, snake in zip(
-        TS_PROMOTED, ("user_id", "agent_id", "run_id", "actor_id", "role"), strict=True
-    ):
-        if key in payload and snake not in item:
-            item[snake] = payload[key]
+    if typescript:
+        snakes = ("user_id", "agent_id", "run_id", "actor_id", "role")
+        for key, snake in zip(TS_PROMOTED, snakes, strict=True):
+            if key in payload and snake not in item:
+                item[snake] = payload[key]
     return item
 
 
@@ -258,13 +301,15 @@ def read_points(path: Path, ctx: ReadContext, where: str) -> list[dict[str, Any]
 
 
 def _qdrant_collections(root: Path) -> list[str]:
-    """Collection names of a Qdrant local folder that have a storage.sqlite."""
+    """Collection names of a Qdrant local folder: every folder under ``collection/`` with a
+    ``storage.sqlite`` entry (of whatever kind: the copier refuses one that is not a regular
+    file, rather than the collection being skipped without a word)."""
     base = root / "collection"
     try:
-        names = sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False))
+        names = sorted(e.name for e in os.scandir(base) if e.is_dir())
     except OSError:
         return []
-    return [n for n in names if (base / n / "storage.sqlite").is_file()]
+    return [n for n in names if os.path.lexists(base / n / "storage.sqlite")]
 
 
 def _is_qdrant_folder(path: Path) -> bool:
@@ -317,6 +362,12 @@ def read_qdrant(root: Path, ctx: ReadContext, shown: str = "") -> dict[str, Any]
 
 
 def _read_qdrant_folder(root: Path, ctx: ReadContext) -> dict[str, Any]:
+    if not _qdrant_collections(root):
+        raise InputRefused(
+            "this Qdrant folder holds no collection (collection/NAME/storage.sqlite): there are "
+            "no memories in it",
+            code=Code.WRONG_SHAPE,
+        )
     return read_qdrant(root, ctx)
 
 
@@ -409,8 +460,11 @@ def read_install_parts(
 
 
 def _read_install(root: Path, ctx: ReadContext) -> dict[str, Any]:
-    sub = _install_qdrant_dir(root)
-    if sub is None:  # the copy holds what find_install listed
+    # the copy holds the files find_install listed (no empty folders): its meta.json says
+    # where the Qdrant folder is
+    metas = sorted(p.parent.name for p in root.glob("*/meta.json"))
+    sub = "qdrant" if "qdrant" in metas else (metas[0] if metas else None)
+    if sub is None:
         raise InputRefused("the mem0 folder's Qdrant folder vanished", code=Code.FILE_NOT_FOUND)
     return read_install_parts(root, HISTORY_FILE, sub, ctx)
 
@@ -487,7 +541,7 @@ def _read_ts(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict
             elif is_entity(payload):
                 entities += 1
             else:
-                items.append(get_all_item(str(row["id"]), payload))
+                items.append(get_all_item(str(row["id"]), payload, typescript=True))
         out["vectors"] = items
         out["unreadable"] = bad
         out["entities"] = entities

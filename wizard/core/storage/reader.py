@@ -60,6 +60,21 @@ def is_storage(path: Path) -> bool:
     return path.is_dir() or is_sqlite(path) or find_folder_layout(path) is not None
 
 
+# Who writes a database, by the name its program gives it (before its tables are read).
+PROGRAMS_BY_NAME = {
+    "history.db": "mem0",
+    "vector_store.db": "mem0",
+    "memory.db": "mem0",
+    "storage.sqlite": "mem0's Qdrant",
+    "openmemory.db": "OpenMemory",
+    "sqlite.db": "Letta",
+}
+
+
+def _program_by_name(path: Path) -> str:
+    return PROGRAMS_BY_NAME.get(path.name, "the program that writes it")
+
+
 def program_of(layout_id: str) -> str:
     family = layout_id.split("-")[0]
     return {"mem0": "mem0", "openmemory": "OpenMemory", "letta": "Letta"}.get(family, family)
@@ -99,7 +114,12 @@ def _read_folder(
     layout: FolderLayout, root: Path, rels: list[str], shown: Path, ctx: ReadContext
 ) -> Payload:
     copied = copy_source(
-        root, rels, program=program_of(layout.id), cancel=ctx.cancel, max_bytes=ctx.max_bytes
+        root,
+        rels,
+        program=program_of(layout.id),
+        cancel=ctx.cancel,
+        max_bytes=ctx.max_bytes,
+        shown=shown,
     )
     try:
         _check_room(copied, layout.label)
@@ -113,9 +133,10 @@ def _read_sqlite(path: Path, ctx: ReadContext) -> Payload:
     copied = copy_source(
         path.parent,
         [path.name],
-        program="its program",
+        program=_program_by_name(path),
         cancel=ctx.cancel,
         max_bytes=ctx.max_bytes,
+        shown=path,
     )
     try:
         _check_room(copied, "this database")

@@ -84,16 +84,49 @@ def _snapshot(path: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _busy(root: Path, rels: list[str]) -> bool:
-    """A database whose rollback journal is not empty: its program is writing it now."""
+JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")  # a rollback journal that is live
+
+
+def _hot_journals(root: Path, rels: list[str]) -> dict[str, tuple[int, int] | None]:
+    """The rollback journals beside the databases that hold a live header (a write is under
+    way, or its writer died), with their size and time. A journal kept with a zeroed header
+    (``journal_mode=PERSIST``, ``TRUNCATE``) is not live."""
+    hot: dict[str, tuple[int, int] | None] = {}
     for rel in rels:
+        if rel.endswith(COMPANIONS):
+            continue
         journal = root / (rel + "-journal")
         try:
-            if journal.stat().st_size > 0:
-                return True
+            if not stat.S_ISREG(journal.stat().st_mode):
+                continue
+            with open(journal, "rb") as f:
+                if f.read(8) != JOURNAL_MAGIC:
+                    continue
         except OSError:
             continue
-    return False
+        hot[rel] = _snapshot(journal)
+    return hot
+
+
+def recover_copy(copy_root: Path, rels: list[str]) -> None:
+    """Roll back, in the private copy, a write its program left unfinished (a live journal
+    that did not change while we waited: its writer died). SQLite does this on the first read
+    of a database opened for writing; the copy is ours, so it may."""
+    import sqlite3
+
+    for rel in rels:
+        journal = copy_root / (rel + "-journal")
+        if rel.endswith(COMPANIONS) or not journal.is_file():
+            continue
+        try:
+            conn = sqlite3.connect(copy_root / rel)
+            try:
+                conn.execute("PRAGMA trusted_schema = OFF")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            continue  # the reader says what is wrong with it
 
 
 def copy_source(
@@ -103,6 +136,7 @@ def copy_source(
     program: str,
     cancel: object = None,
     max_bytes: int | None = None,
+    shown: Path | None = None,
 ) -> Copied:
     """Copy ``rels`` (relative to ``root``) with their companions into a new private folder.
 
@@ -132,18 +166,26 @@ def copy_source(
         )
     dest = Path(tempfile.mkdtemp(prefix=PREFIX))  # 0700: only this user can open it
     try:
+        first_hot: dict[str, tuple[int, int] | None] | None = None
+        changed = False
         for pause in (*BUSY_PAUSES, None):
             for entry in list(dest.iterdir()):  # what an earlier attempt copied
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             copied = _copy_once(root, rels, dest, cancel)
-            if copied is not None and not _busy(root, rels):
+            hot = _hot_journals(root, rels)
+            if copied is not None and not hot:
                 return copied
+            changed = changed or copied is None or (first_hot is not None and hot != first_hot)
+            first_hot = hot if first_hot is None else first_hot
             if pause is None:
                 break
             time.sleep(pause)
+        if copied is not None and not changed:  # a writer that died mid-write
+            recover_copy(dest, rels)
+            return copied
         raise InputRefused(
-            f"{root} is in use by {program}: it is being written right now. Close {program} "
-            "and try again",
+            f"{shown or root} is in use by {program}: it is being written right now. Close "
+            f"{program} and try again",
             code=Code.SOURCE_BUSY,
         )
     except BaseException:
