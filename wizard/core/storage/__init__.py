@@ -82,6 +82,7 @@ _ALLOWED_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 )
 _READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info"})
+SQLITE_LIMIT_LENGTH = 0  # sqlite3.SQLITE_LIMIT_LENGTH (named in Python 3.11 and later)
 MAX_VALUE_BYTES = 16 * 1024 * 1024  # one text or blob value (agentmemory's request frame)
 PROGRESS_STEPS = 100_000  # SQLite instructions between two checks for cancellation
 
@@ -112,7 +113,9 @@ def open_untrusted(path: Path, cancel: CancelFn | None = None) -> sqlite3.Connec
             "mmap_size = 0",
         ):
             conn.execute(f"PRAGMA {pragma}")
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        setlimit = getattr(conn, "setlimit", None)  # Python 3.11 and later
+        if setlimit is not None:
+            setlimit(SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         conn.set_authorizer(_authorize)
         if cancel is not None:
             conn.set_progress_handler(lambda: 1 if cancel() else 0, PROGRESS_STEPS)
