@@ -316,6 +316,59 @@ def test_ico_and_icns_hold_the_expected_sizes() -> None:
     assert found["ic07"] == 128 and found["ic08"] == 256 and found["ic10"] == 1024
 
 
+# -- the wheel (pip install .) ------------------------------------------------------------------
+def _setuptools() -> dict[str, Any]:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["tool"]["setuptools"]
+
+
+def test_every_package_of_wizard_is_in_the_wheel_list() -> None:
+    """pyproject lists the packages (so that resources/ can be mapped in): a new package
+    missing from the list would be missing from `pip install .`."""
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "wizard").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    listed = set(_setuptools()["packages"])
+    assert on_disk <= listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}"
+    assert _setuptools()["package-dir"]["wizard.resources"] == "resources"
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_icons_where_the_app_looks(tmp_path: Path) -> None:
+    """`pip install .` gave a window without an icon: resources/ was not in the wheel."""
+    from wizard.ui import app
+
+    src = tmp_path / "src"  # built from a copy: no build/ or egg-info left in the work tree
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("wizard", "resources"):
+        shutil.copytree(ROOT / name, src / name, ignore=ignore)
+    out = tmp_path / "dist"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-w", str(out)],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [wheel] = out.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    # where icon_dirs() looks in an installed copy: the package's resources/icons
+    package = Path(app.__file__).resolve().parent.parent
+    icons = "/".join((*package.relative_to(ROOT).parts, "resources", "icons"))
+    assert package / "resources" / "icons" in app.icon_dirs()
+    assert f"{icons}/{APP}.svg" in names
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        assert f"{icons}/hicolor/{size}x{size}/apps/{APP}.png" in names
+    assert f"{icons}/{APP}.ico" in names and f"{icons}/{APP}.icns" in names
+    assert not [n for n in names if n.startswith(icons) and n.endswith(".py")]  # render.py
+
+
 # -- Linux desktop integration ------------------------------------------------------------------
 def desktop_entry(path: Path) -> dict[str, str]:
     lines = path.read_text(encoding="utf-8").splitlines()

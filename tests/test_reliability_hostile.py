@@ -217,7 +217,9 @@ def _shows_refusal(qtbot, wiz, case) -> None:
     assert table.isVisibleTo(page) and table.rowCount() >= 1
     where = table.item(0, 0).text()
     assert where.startswith("✗ Error: ")
-    assert re.fullmatch(case.where, where[len("✗ Error: ") :]), where
+    # the window says "whole file" where the report says "(file)"
+    ui_where = case.where.replace(r"\(file\)", "whole file")
+    assert re.fullmatch(ui_where, where[len("✗ Error: ") :]), where
     assert case.expect.lower() in table.item(0, 1).text().lower()
 
 

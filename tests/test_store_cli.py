@@ -186,9 +186,9 @@ def test_stats_audit_export_revert(tmp_path, db, capsys):
     assert "#1" in capsys.readouterr().out
 
 
-def test_export_to_unwritable_place_exit_3(tmp_path, db, capsys):
+def test_export_into_a_missing_folder_is_a_usage_error(tmp_path, db, capsys):
     database.open_store(db).close()
-    assert main(["export", "--out", str(tmp_path / "missing" / "x.json")]) == 3
+    assert main(["export", "--out", str(tmp_path / "missing" / "x.json")]) == 2
     assert "cannot write" in capsys.readouterr().err
 
 

@@ -118,10 +118,10 @@ def test_details_pane_shows_the_whole_entry(window):
     text = window.findChild(object, "auditDetails").toPlainText()
     assert "refused" in text and REFUSED.name in text
     assert "structured export" in text  # the error
-    assert '"sha256"' in text  # and the whole JSON
+    assert "SHA-256:" in text and '"sha256"' not in text  # all of it, as readable lines
     window.table.selectRow(proxy.rowCount() - 1)  # the first import
     text = window.details.toPlainText()
-    assert "Caps:" in text and "Records per collection" in text
+    assert "agentmemory's caps:" in text and "Records per collection" in text
     assert window.revert_button.isEnabled()
     window.table.selectRow(row)
     assert not window.revert_button.isEnabled()

@@ -29,6 +29,7 @@ from wizard import runs
 from wizard.store import audit, database, importer
 from wizard.ui import open_wizard
 from wizard.ui.ask import Ask
+from wizard.ui.main_window import MainWindow
 from wizard.ui.settings import Settings
 from wizard.ui.wizard import MigrationWizard, PageId
 from wizard.ui.worker import Task
@@ -446,14 +447,14 @@ def test_run_gui_preloads_argv_and_handles_file_open_events(qtbot, qapp, db_path
 
     monkeypatch.setattr(type(qapp), "exec", lambda self: 0)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_gui installs its own
-    assert app_module.run_gui([str(SMALL)]) == 0
-    [w] = [
-        x
-        for x in QApplication.topLevelWidgets()
-        if isinstance(x, MigrationWizard) and x.isVisible()
-    ]
-    qtbot.addWidget(w)
+    assert app_module.run_gui([str(SMALL), "--db", str(db_path)]) == 0
+    [main] = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow)]
+    qtbot.addWidget(main)
+    w = main.wizard
+    assert w.isVisible()
     assert w.session.path == str(SMALL)
+    assert str(w.session.db_path) == str(db_path)
+    assert str(db_path) in main.store_label.text()
     assert QApplication.desktopFileName() == "agentmemory-wizard"
     assert QApplication.applicationName() == "agentmemory-wizard"
     inspected(qtbot, w)
@@ -580,7 +581,7 @@ def test_settings_persist_strategy_recent_files_and_geometry(qtbot, db_path):
     )
     w.resize(1000, 720)
     w.reject()
-    settings = Settings()
+    settings = Settings().for_store(db_path)
     assert settings.last_strategy() == "skip"
     assert settings.recent_files()[0] == str(SMALL)
     assert settings.last_dir() == str(SMALL.parent)

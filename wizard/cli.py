@@ -9,6 +9,8 @@ and go to the log file with their traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -34,12 +36,22 @@ COMMANDS = (
 )
 
 
-def _add_inspect_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="import the valid records of a file that has invalid ones",
-    )
+# What --skip-invalid does, said for the command it is given to (validate writes nothing).
+_SKIP_INVALID_HELP = {
+    "validate": "check the file as if its invalid records were left out: what import "
+    "--skip-invalid would import",
+    "import": "import the valid records of a file that has invalid ones (those left out are "
+    "listed in the audit entry)",
+}
+_DB_HELP = "store file (default: env AGENTMEMORY_WIZARD_DB or the user data directory)"
+_JSON_HELP = "print the result as JSON"
+
+
+def _add_inspect_options(p: argparse.ArgumentParser, command: str) -> None:
+    """The read options of validate and import, their help said for that command (validate
+    checks what import would take; it writes nothing)."""
+    take = "import" if command == "import" else "check (as import would take them)"
+    p.add_argument("--skip-invalid", action="store_true", help=_SKIP_INVALID_HELP[command])
     p.add_argument(
         "--treat-as-version",
         metavar="X",
@@ -48,7 +60,7 @@ def _add_inspect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--include-deleted",
         action="store_true",
-        help="also import memories the source marks deleted (mem0's history, OpenMemory, "
+        help=f"also {take} memories the source marks deleted (mem0's history, OpenMemory, "
         "Letta); they are kept with their state and never marked latest",
     )
     p.add_argument(
@@ -60,8 +72,8 @@ def _add_inspect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--include-inactive",
         action="store_true",
-        help="also import OpenMemory's paused and archived memories; they are kept with their "
-        "state and never marked latest",
+        help=f"also {take} OpenMemory's paused and archived memories; they are kept with "
+        "their state and never marked latest",
     )
     p.add_argument(
         "--max-size",
@@ -111,6 +123,84 @@ def parse_age(text: str) -> timedelta:
     return age
 
 
+def output_path(text: str) -> str:
+    """A file to write: its folder must exist (else a usage error that names the folder)."""
+    folder = os.path.dirname(os.path.abspath(os.path.expanduser(text)))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: the folder {folder} does not exist")
+    return text
+
+
+# What each command takes besides its options (said when it is given more).
+_TAKES = {
+    "validate": "one file",
+    "import": "one file",
+    "revert": "one audit entry number",
+}
+
+
+def unknown_command(word: str) -> str:
+    """The message for a word that is not a subcommand, naming the closest one."""
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    hint = f", did you mean '{close[0]}'?" if close else f" (commands: {', '.join(COMMANDS)})"
+    return f"unknown command '{word}'{hint}"
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z_-]*")
+
+
+def is_misspelt_command(word: str) -> bool:
+    """A word close to a subcommand that is no file or folder here ('valdate'): the user meant
+    the command line, not to open the window with a file that does not exist."""
+    return (
+        word not in COMMANDS
+        and _WORD.fullmatch(word) is not None  # not a path ('export.json', 'dir/x')
+        and not os.path.exists(word)
+        and bool(difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6))
+    )
+
+
+def opens_window(args: Sequence[str]) -> bool:
+    """Whether ``agentmemory-wizard ARGS`` opens the window: no arguments, or a file to preload
+    (neither a subcommand, an option, nor a misspelt subcommand, which the CLI reports)."""
+    if not args:
+        return True
+    first = args[0]
+    return first not in COMMANDS and not first.startswith("-") and not is_misspelt_command(first)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; arguments a command does not take are reported by that command's own
+    usage, naming them (argparse's own message would show the top-level usage). Raises
+    SystemExit as argparse does."""
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        parser.print_usage(sys.stderr)
+        print(f"{APP_NAME}: error: {unknown_command(argv[0])}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command = _subparsers(parser).get(args.command or "")
+        if command is None:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        options = [e for e in extra if e.startswith("-")]
+        if options:
+            command.error(f"{args.command} has no option {options[0]}")
+        takes = _TAKES.get(args.command)
+        named = ", ".join(f"'{e}'" for e in extra)
+        extra_word = "argument" if len(extra) == 1 else "arguments"
+        if takes:
+            command.error(f"{args.command} takes {takes}; the extra {extra_word}: {named}")
+        command.error(f"{args.command} takes no file or other argument; got {named}")
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=APP_NAME,
@@ -118,10 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
         "store. Without a subcommand the wizard window opens (with FILE preloaded).",
     )
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        help="what to do (agentmemory-wizard COMMAND --help says more); without one, the "
+        "wizard window opens",
+    )
 
     p = sub.add_parser("validate", help="detect, convert and check a file; write nothing")
-    p.add_argument("file")
+    p.add_argument("file", help="the export file, or a memory store's file or folder, to check")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
         "--preview",
@@ -131,16 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show N converted records beside their source records (a memory, a session "
         "and an observation first)",
     )
-    _add_inspect_options(p)
+    _add_inspect_options(p, "validate")
 
     p = sub.add_parser("import", help="import a file into the store")
-    p.add_argument("file", nargs="?")
-    p.add_argument("--payload", metavar="@FILE", help="agentmemory's spelling: --payload @FILE")
     p.add_argument(
-        "--db",
-        metavar="PATH",
-        help="store file (default: env AGENTMEMORY_WIZARD_DB or the user data directory)",
+        "file", nargs="?", help="the export file, or a memory store's file or folder, to import"
     )
+    p.add_argument(
+        "--payload",
+        metavar="@FILE",
+        help="the file to import, in agentmemory's spelling (--payload @FILE)",
+    )
+    p.add_argument("--db", metavar="PATH", help=_DB_HELP)
     p.add_argument(
         "--strategy",
         choices=[str(s) for s in Strategy],
@@ -148,31 +245,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="; ".join(s.description for s in Strategy),
     )
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
-    p.add_argument("--json", action="store_true")
-    _add_inspect_options(p)
+    p.add_argument("--json", action="store_true", help=_JSON_HELP)
+    _add_inspect_options(p, "import")
 
     p = sub.add_parser(
         "sources",
         help="list the memory stores found on this computer (mem0, OpenMemory, Letta); "
         "reads nothing else and writes nothing",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.add_argument(
         "--db", metavar="PATH", help="also look in the folders of the sources this store imported"
     )
 
     p = sub.add_parser("stats", help="record counts per collection in the store")
-    p.add_argument("--db", metavar="PATH")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--db", metavar="PATH", help=_DB_HELP)
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
 
     p = sub.add_parser("audit", help="the audit history, newest first")
-    p.add_argument("--db", metavar="PATH")
-    p.add_argument("--limit", type=int, metavar="N")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--db", metavar="PATH", help=_DB_HELP)
+    p.add_argument("--limit", type=int, metavar="N", help="show only the N newest entries")
+    p.add_argument("--json", action="store_true", help="print the entries as JSON")
 
     p = sub.add_parser("export", help="write the whole store as agentmemory ExportData")
-    p.add_argument("--db", metavar="PATH")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--db", metavar="PATH", help=_DB_HELP)
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        type=output_path,
+        help="the file to write (its folder must exist); with --split, the first part of the "
+        "numbered files' names",
+    )
     p.add_argument(
         "--split",
         metavar="SIZE",
@@ -206,8 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="send only the records whose current version import N wrote (merge or skip)",
     )
     p.add_argument("--dry-run", action="store_true", help="reach the server and plan; send nothing")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--db", metavar="PATH")
+    p.add_argument("--json", action="store_true", help=_JSON_HELP)
+    p.add_argument("--db", metavar="PATH", help=_DB_HELP)
     p.add_argument(
         "--token-file",
         metavar="FILE",
@@ -222,9 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("revert", help="undo a successful import")
-    p.add_argument("audit_id", type=int)
-    p.add_argument("--db", metavar="PATH")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "audit_id", type=int, help="the import's number in the audit history (see: audit)"
+    )
+    p.add_argument("--db", metavar="PATH", help=_DB_HELP)
+    p.add_argument("--json", action="store_true", help=_JSON_HELP)
 
     p = sub.add_parser(
         "prune",
@@ -238,11 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="entries older than AGE: a number of hours, days or weeks (12h, 90d, 2w)",
     )
-    p.add_argument("--db", metavar="PATH")
+    p.add_argument("--db", metavar="PATH", help=_DB_HELP)
     p.add_argument(
         "--dry-run", action="store_true", help="show what would be dropped; write nothing"
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=_JSON_HELP)
     return parser
 
 
@@ -251,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0)
     if not args.command:

@@ -18,8 +18,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from wizard.selftest import run_self_test  # Qt is imported only when it is needed
 
         return run_self_test()
-    if not args or (args[0] not in cli.COMMANDS and not args[0].startswith("-")):
+    gui_args = _without_db(args)
+    if cli.opens_window(gui_args):
         from wizard.ui.app import run_gui
 
         return run_gui(args)
     return cli.main(args)
+
+
+def _without_db(args: list[str]) -> list[str]:
+    """The arguments without a leading ``--db PATH`` (the GUI takes it too: the store to open)."""
+    if args[:1] == ["--db"] and len(args) >= 2:
+        return args[2:]
+    if args[:1] and args[0].startswith("--db="):
+        return args[1:]
+    return args

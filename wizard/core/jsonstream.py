@@ -300,7 +300,7 @@ class JsonStream:
                         "the file holds only whitespace, no JSON", code=Code.EMPTY_FILE
                     )
                 return
-            line, _ = self.location(self.pos)
+            line, column = self.location(self.pos)
             if end_line and self._sink is not None:  # JSON Lines: pages, not the document
                 self._sink.spoil()
                 self._sink = None
@@ -317,6 +317,17 @@ class JsonStream:
                     p = exc.problem
                     raise InputRefused(
                         f"{p.message} (in the JSON Lines record that starts on line {line})",
+                        p.path,
+                        p.line,
+                        p.column,
+                        code=p.code,
+                    ) from None
+                p = exc.problem
+                if p.code == Code.SYNTAX_ERROR and (p.line, p.column) == (line, column):
+                    # Not JSON from its first character on: text, HTML, a log... not an export.
+                    raise InputRefused(
+                        "this is not a memory export: it is not JSON (a memory export starts "
+                        "with '{' or '[')",
                         p.path,
                         p.line,
                         p.column,

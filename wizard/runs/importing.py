@@ -159,8 +159,10 @@ def _result(
     collections: dict[str, CollectionPlan] | None = None,
     *,
     dry_run: bool = False,
+    duration_ms: int | None = None,
     **kw: Any,
 ) -> ImportResult:
+    """``duration_ms``: the one the audit entry holds, when it has one (else up to now)."""
     cols = collections if collections is not None else empty_plans()
     return ImportResult(
         ok=outcome in (Outcome.SUCCEEDED, Outcome.PLANNED),
@@ -170,7 +172,7 @@ def _result(
         dry_run=dry_run,
         stats=stats_of(cols),
         collections=cols,
-        duration_ms=_ms(t0),
+        duration_ms=_ms(t0) if duration_ms is None else duration_ms,
         warnings=list(inspection.report.warnings),
         left_behind=list(inspection.report.left_behind),
         **kw,
@@ -236,8 +238,11 @@ def import_steps(
         error_code=ErrorKind.INTERRUPTED,
     )
 
+    recorded: list[int] = []  # the duration the entry holds (its commit comes after it)
+
     def finish(plans: dict[str, CollectionPlan]) -> dict[str, Any]:
-        return {"counts": import_counts(inspection, plans), "duration_ms": _ms(t0)}
+        recorded.append(_ms(t0))
+        return {"counts": import_counts(inspection, plans), "duration_ms": recorded[-1]}
 
     outcome: Outcome
     error: str
@@ -294,6 +299,7 @@ def import_steps(
             plans,
             audit_id=write.audit_id,
             earlier_imports=earlier,
+            duration_ms=recorded[-1] if recorded else None,
         )
     audit_id, error = _audit_after_rollback(
         store, inspection, strategy, outcome, error, code, write, t0

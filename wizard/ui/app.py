@@ -13,10 +13,11 @@ from PySide6.QtGui import QFileOpenEvent, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from wizard import __version__
+from wizard.store.database import DB_ENV
 from wizard.ui import backend
 from wizard.ui.error_dialog import install_excepthook
+from wizard.ui.main_window import MainWindow, last_store
 from wizard.ui.settings import APPLICATION, ORGANIZATION
-from wizard.ui.wizard import MigrationWizard
 from wizard.ui.worker import cancel_all_and_wait
 
 DISPLAY_NAME = "AgentMemory Migration Wizard"
@@ -135,6 +136,7 @@ def run_gui(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 3
+    explicit_db, argv = _db_option(list(argv))
     files = [a for a in argv if a and not a.startswith("-")]
     app = QApplication.instance()
     if app is None:
@@ -144,12 +146,34 @@ def run_gui(argv: Sequence[str]) -> int:
     install_excepthook()
     app.aboutToQuit.connect(_shutdown)
 
-    db_path = backend.resolve_db_path()
-    wizard = MigrationWizard(db_path)
+    if explicit_db or os.environ.get(DB_ENV):
+        db_path = backend.resolve_db_path(explicit_db)
+    else:  # the store used last, else the default one
+        db_path = backend.resolve_db_path(last_store())
+    window = MainWindow(db_path)
     router: FileOpenRouter | None = getattr(app, "files", None)
     if router is not None:
-        router.connect_receiver(wizard.load_file)
+        router.connect_receiver(window.load_file)
     if files:
-        wizard.load_file(os.path.abspath(files[0]))
-    wizard.show()
+        window.wizard.load_file(os.path.abspath(files[0]))
+    window.show()
     return app.exec()
+
+
+def _db_option(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``--db PATH`` / ``--db=PATH`` taken out of the GUI's arguments."""
+    db: str | None = None
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--db" and i + 1 < len(argv):
+            db = argv[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--db="):
+            db = arg[len("--db=") :]
+        else:
+            rest.append(arg)
+        i += 1
+    return db, rest

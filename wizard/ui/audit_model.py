@@ -1,6 +1,7 @@
 """The audit history as a Qt model: a QAbstractTableModel over the entries (plain dicts from
 ``audit.list_entries``, newest first) and a sort/filter proxy (outcome, format, text). An import
-whose revert data a prune dropped is marked "revert data pruned"."""
+whose revert data a prune dropped is marked "revert data pruned"; a revert shows the file of the
+import it reverted."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QGuiApplication
 
 from wizard.core.names import Operation, Outcome
-from wizard.ui.formatting import fmt_duration, fmt_int
-from wizard.ui.labels import OPERATION_LABELS, OUTCOME_MARKS
+from wizard.ui.formatting import fmt_duration_ms, fmt_int, plural
+from wizard.ui.labels import OPERATION_LABELS, OUTCOME_MARKS, readable_version
 from wizard.ui.plain_text import plain_tooltip
 from wizard.ui.results import written_totals
 from wizard.ui.status import status_color
@@ -65,6 +66,13 @@ def file_name(entry: dict) -> str:
     return src.get("name") or ""
 
 
+def format_text(entry: dict) -> str:
+    """The format's id, and the export's version when it is one people read as a version."""
+    fmt = entry.get("format") or ""
+    version = readable_version(entry.get("source_version"))
+    return f"{fmt} {version}" if fmt and version else fmt
+
+
 PRUNED_MARK = "revert data pruned"
 
 
@@ -90,13 +98,13 @@ def counts_text(entry: dict) -> str:
         rows = counts.get("rows")
         if entry.get("outcome") != Outcome.SUCCEEDED or not isinstance(rows, int):
             return ""
-        return f"{fmt_int(rows)} versions dropped"
+        return f"{plural(rows, 'version')} dropped"
     if entry.get("operation") == Operation.REVERT:
         removed = sum(v for v in (counts.get("removed") or {}).values() if isinstance(v, int))
         restored = sum(v for v in (counts.get("restored") or {}).values() if isinstance(v, int))
         if entry.get("outcome") != Outcome.SUCCEEDED:
             n = len(counts.get("conflicts") or [])
-            return f"{fmt_int(n)} conflicts" if n else ""
+            return plural(n, "conflict") if n else ""
         return f"{fmt_int(removed)} removed, {fmt_int(restored)} restored"
     if counts.get("collections") and entry.get("outcome") == Outcome.SUCCEEDED:
         t = written_totals(entry)
@@ -144,9 +152,9 @@ def operation_text(entry: dict) -> str:
     return label
 
 
-def duration_seconds(entry: dict) -> float | None:
-    ms = entry.get("duration_ms")
-    return ms / 1000 if isinstance(ms, (int, float)) else None
+def duration_text(entry: dict) -> str:
+    """How long the attempt took, as the result page writes an import's duration."""
+    return fmt_duration_ms(entry.get("duration_ms"))
 
 
 class AuditTableModel(QAbstractTableModel):
@@ -155,12 +163,29 @@ class AuditTableModel(QAbstractTableModel):
     def __init__(self, entries: list[dict] | None = None, parent=None) -> None:
         super().__init__(parent)
         self._entries: list[dict] = list(entries or [])
+        self._by_id = self._index(self._entries)
+
+    @staticmethod
+    def _index(entries: list[dict]) -> dict[int, dict]:
+        return {e["id"]: e for e in entries if isinstance(e.get("id"), int)}
 
     # -- data ------------------------------------------------------------------------------------
     def set_entries(self, entries: list[dict]) -> None:
         self.beginResetModel()
         self._entries = list(entries)
+        self._by_id = self._index(self._entries)
         self.endResetModel()
+
+    def source_of(self, entry: dict) -> dict:
+        """The file an entry is about: its own, or for a revert the file of the import it
+        reverted (when that import is loaded)."""
+        src = entry.get("source") or {}
+        if not src and entry.get("operation") == Operation.REVERT:
+            target_id = entry.get("target_id")
+            target = self._by_id.get(target_id) if isinstance(target_id, int) else None
+            if target is not None:
+                src = target.get("source") or {}
+        return src
 
     def entries(self) -> list[dict]:
         return list(self._entries)
@@ -215,6 +240,8 @@ class AuditTableModel(QAbstractTableModel):
         entry = self._entries[index.row()]
         col = COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
+            if col == "file":
+                return self.source_of(entry).get("name") or ""
             return self._display(entry, col)
         if role == ENTRY_ROLE:
             return entry
@@ -222,7 +249,7 @@ class AuditTableModel(QAbstractTableModel):
             return self._sort_key(entry, col)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == "file":
-                return plain_tooltip((entry.get("source") or {}).get("path")) or None
+                return plain_tooltip(self.source_of(entry).get("path")) or None
             if col == "outcome" and is_pruned(entry):
                 return plain_tooltip(pruned_text(entry))
             if col == "outcome" and entry.get("error"):
@@ -249,19 +276,16 @@ class AuditTableModel(QAbstractTableModel):
         if col == "strategy":
             return entry.get("strategy") or ""
         if col == "format":
-            fmt = entry.get("format") or ""
-            version = entry.get("source_version")
-            return f"{fmt} {version}" if fmt and version else fmt
+            return format_text(entry)
         if col == "file":
             return file_name(entry)
         if col == "counts":
             return counts_text(entry)
         if col == "duration":
-            return fmt_duration(duration_seconds(entry))
+            return duration_text(entry)
         return ""
 
-    @staticmethod
-    def _sort_key(entry: dict, col: str) -> Any:
+    def _sort_key(self, entry: dict, col: str) -> Any:
         if col in ("id", "time"):
             return int(entry.get("id") or 0)
         if col == "duration":
@@ -269,6 +293,8 @@ class AuditTableModel(QAbstractTableModel):
         if col == "counts":
             t = written_totals(entry)
             return t["inserted"] + t["updated"]
+        if col == "file":
+            return self.source_of(entry).get("name", "").lower()
         return AuditTableModel._display(entry, col).lower()
 
 

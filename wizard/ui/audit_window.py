@@ -4,7 +4,6 @@ import whose revert data was pruned is marked, and asking to revert it says why 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wizard.core.collections import in_order
 from wizard.core.names import Operation, Outcome
 from wizard.runs import RevertPreview, RevertResult
 from wizard.store.database import StoreError
@@ -48,8 +48,15 @@ from wizard.ui.audit_model import (
     pruned_text,
 )
 from wizard.ui.error_dialog import show_store_error, show_unexpected_error
-from wizard.ui.formatting import fmt_duration, fmt_int, fmt_size
-from wizard.ui.labels import OPERATION_LABELS, OUTCOME_LABELS, collection_label
+from wizard.ui.formatting import fmt_duration_ms, fmt_int, fmt_size, plural
+from wizard.ui.labels import (
+    OPERATION_LABELS,
+    OUTCOME_LABELS,
+    cap_label,
+    collection_label,
+    count_of,
+    readable_version,
+)
 from wizard.ui.plain_text import plain_message_box
 from wizard.ui.results import PLAN_COLUMNS
 from wizard.ui.settings import Settings
@@ -58,8 +65,41 @@ from wizard.ui.worker import Task
 WINDOW_TITLE = "Audit history — AgentMemory Migration Wizard"
 
 
-def describe_entry(entry: dict) -> str:
-    """The whole entry as readable plain text (then its JSON)."""
+# Options the details name in words; any other option is listed as "name: value".
+_OPTIONS_SHOWN = frozenset(
+    {
+        "treat_as_version",
+        "skip_invalid",
+        "skipped_invalid",
+        "skipped_invalid_total",
+        "include_deleted",
+        "include_inactive",
+        "url",
+        "server_version",
+        "declared_version",
+        "scope",
+        "older_than",
+        "cutoff",
+    }
+)
+
+
+def _plain_value(value: object) -> str:
+    """An option's value in words: lists joined, objects as 'key value' pairs, no JSON."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k} {_plain_value(v)}" for k, v in value.items()) or "none"
+    return fmt_int(value) if isinstance(value, int) else str(value)
+
+
+def describe_entry(entry: dict, source: dict | None = None) -> str:
+    """The whole entry as readable plain text, line by line (no JSON). ``source``: the file
+    the entry is about when it has none of its own (a revert: its import's file)."""
     lines: list[str] = []
     op = operation_text(entry)
     lines.append(f"Audit entry #{entry.get('id')} — {op}, {entry.get('outcome')}")
@@ -70,7 +110,7 @@ def describe_entry(entry: dict) -> str:
     lines.append("")
     ts = entry.get("timestamp")
     lines.append(f"Time:            {local_time(ts)}  ({ts})")
-    src = entry.get("source") or {}
+    src = entry.get("source") or source or {}
     options = entry.get("options") or {}
     if entry.get("operation") == Operation.DELIVER:
         lines.append(f"Server:          {options.get('url') or src.get('name')}")
@@ -86,15 +126,15 @@ def describe_entry(entry: dict) -> str:
         lines.append(f"Path:            {src.get('path')}")
         lines.append(f"SHA-256:         {src.get('sha256')}")
     if entry.get("format"):
-        version = entry.get("source_version")
+        version = readable_version(entry.get("source_version"))
         lines.append(
             f"Format:          {entry['format']}" + (f", version {version}" if version else "")
         )
     if entry.get("strategy"):
         lines.append(f"Strategy:        {entry['strategy']}")
-    seconds = entry.get("duration_ms")
-    if isinstance(seconds, (int, float)):
-        lines.append(f"Duration:        {fmt_duration(seconds / 1000)}")
+    took = fmt_duration_ms(entry.get("duration_ms"))
+    if took:
+        lines.append(f"Duration:        {took}")
     lines.append(f"User:            {entry.get('user')}")
     lines.append(
         f"App version:     {entry.get('app_version')}  (store schema {entry.get('schema_version')})"
@@ -112,6 +152,9 @@ def describe_entry(entry: dict) -> str:
         chosen.append("included paused and archived memories")
     if chosen:
         lines.append("Choices:         " + "; ".join(chosen))
+    for key, value in options.items():
+        if key not in _OPTIONS_SHOWN and value not in (None, False, "", [], {}):
+            lines.append(f"{key.replace('_', ' ').capitalize() + ':':<17}{_plain_value(value)}")
     if entry.get("error"):
         lines.append("")
         code = entry.get("error_code")
@@ -126,7 +169,8 @@ def describe_entry(entry: dict) -> str:
         head = PLAN_COLUMNS
         width = max(len(collection_label(n)) for n in cols) + 2
         lines.append("  " + "Collection".ljust(width) + "".join(h.rjust(11) for h in head))
-        for name, c in cols.items():
+        for name in in_order(cols):  # (a stored entry's keys come back sorted by name)
+            c = cols[name]
             lines.append(
                 "  "
                 + collection_label(name).ljust(width)
@@ -148,13 +192,14 @@ def describe_entry(entry: dict) -> str:
     caps = entry.get("caps") or []
     if caps:
         lines.append("")
-        lines.append("Caps:")
+        lines.append("agentmemory's caps:")
         for cap in caps:
-            mark = "ok  " if cap.get("ok") else "OVER"
+            ok = bool(cap.get("ok"))
+            # agentmemory's message ("Too many memories") is said of an exceeded cap only
             lines.append(
-                f"  [{mark}] {cap.get('name')}: {fmt_int(cap.get('count'))} of "
-                f"{fmt_int(cap.get('limit'))}"
-                + ("" if cap.get("ok") else f"  {cap.get('message')}")
+                f"  {'within the cap' if ok else 'OVER THE CAP':<15}"
+                f"{cap_label(str(cap.get('name')))}: {fmt_int(cap.get('count'))} of "
+                f"{fmt_int(cap.get('limit'))}" + ("" if ok else f" ({cap.get('message')})")
             )
     skipped = options.get("skipped_invalid") or []
     if skipped:
@@ -164,11 +209,7 @@ def describe_entry(entry: dict) -> str:
             lines.append(f"  {path}")
         total = max(options.get("skipped_invalid_total") or 0, len(skipped))
         if total > 50:
-            listed = " (the first ones are in the JSON below)" if total > len(skipped) else ""
-            lines.append(f"  … and {fmt_int(total - 50)} more{listed}")
-    lines.append("")
-    lines.append("Whole entry (JSON):")
-    lines.append(json.dumps(entry, indent=2, ensure_ascii=False))
+            lines.append(f"  … and {fmt_int(total - 50)} more (Export JSON lists those recorded)")
     return "\n".join(lines)
 
 
@@ -183,9 +224,9 @@ def _prune_lines(entry: dict) -> list[str]:
     if isinstance(counts.get("rows"), int):
         partial = " (rolled back: none of it was dropped)" if counts.get("partial") else ""
         lines.append(
-            f"Versions:        {fmt_int(counts['rows'])} previous versions of records "
-            f"({fmt_size(counts.get('data_bytes'))}), kept by {fmt_int(counts.get('entries'))} "
-            f"entries{partial}"
+            f"Versions:        {plural(counts['rows'], 'previous version')} of records "
+            f"({fmt_size(counts.get('data_bytes'))}), kept by "
+            f"{plural(int(counts.get('entries') or 0), 'entry', 'entries')}{partial}"
         )
     imports = counts.get("imports") or []
     if imports and not counts.get("partial"):
@@ -211,17 +252,13 @@ def describe_preview(preview: RevertPreview) -> str:
     parts = []
     if removed:
         n = sum(removed.values())
-        detail = ", ".join(
-            f"{fmt_int(v)} {collection_label(k).lower()}" for k, v in removed.items()
-        )
-        parts.append(f"Removes the {fmt_int(n)} records this import added ({detail}).")
+        detail = ", ".join(count_of(k, v) for k, v in removed.items())
+        parts.append(f"Removes the {plural(n, 'record')} this import added ({detail}).")
     if restored:
         n = sum(restored.values())
-        detail = ", ".join(
-            f"{fmt_int(v)} {collection_label(k).lower()}" for k, v in restored.items()
-        )
+        detail = ", ".join(count_of(k, v) for k, v in restored.items())
         parts.append(
-            f"Puts back the previous version of {fmt_int(n)} records it overwrote or "
+            f"Puts back the previous version of {plural(n, 'record')} it overwrote or "
             f"deleted ({detail})."
         )
     if not parts:
@@ -285,7 +322,7 @@ class AuditWindow(QMainWindow):
         self.search.setAccessibleName("Search the history")
         self.search.setPlaceholderText("Search file, error, id, user…")
         self.search.setClearButtonEnabled(True)
-        self.refresh_button = QPushButton("Re&fresh")
+        self.refresh_button = QPushButton("R&efresh")
         self.refresh_button.setObjectName("refreshButton")
         self.refresh_button.clicked.connect(self.reload)
         bar.addWidget(outcome_label)
@@ -469,9 +506,9 @@ class AuditWindow(QMainWindow):
         if total == 0:
             self.status.setText("No attempts recorded yet.")
         elif shown == total:
-            self.status.setText(f"{fmt_int(total)} entries")
+            self.status.setText(plural(total, "entry", "entries"))
         else:
-            self.status.setText(f"{fmt_int(shown)} of {fmt_int(total)} entries shown")
+            self.status.setText(f"{fmt_int(shown)} of {plural(total, 'entry', 'entries')} shown")
         self.export_csv_button.setEnabled(shown > 0)
         self.export_json_button.setEnabled(shown > 0)
 
@@ -510,7 +547,9 @@ class AuditWindow(QMainWindow):
         self._show_entry(entry)
 
     def _show_entry(self, entry: dict | None) -> None:
-        self.details.setPlainText(describe_entry(entry) if entry else "")
+        self.details.setPlainText(
+            describe_entry(entry, self.model.source_of(entry)) if entry else ""
+        )
         revertable = bool(
             entry
             and entry.get("operation") == Operation.IMPORT
@@ -554,7 +593,7 @@ class AuditWindow(QMainWindow):
         task.start()
 
     def _on_exported(self, path: str) -> None:
-        self.status.setText(f"Exported {fmt_int(self._export_count)} entries to {path}")
+        self.status.setText(f"Exported {plural(self._export_count, 'entry', 'entries')} to {path}")
         self.exportFinished.emit(path)
 
     def _on_export_failed(self, exc: BaseException) -> None:

@@ -23,6 +23,7 @@ from wizard.core.names import ErrorKind, Strategy
 from wizard.remote.client import Client
 from wizard.remote.secret import Secret
 from wizard.runs import ImportResult, Plan, Progress, RevertPreview, RevertResult
+from wizard.runs.batch import BatchItem, batch_steps
 from wizard.runs.delivering import (
     DeliverOptions,
     DeliveryProgress,
@@ -139,6 +140,18 @@ def import_job(store: StoreHandle, inspection: Inspection, strategy: Strategy) -
         # Once the result is out the export is not needed any more: free it here, in this thread
         # (and before the thread winds down), never on the GUI thread.
         ctx.defer(lambda: release_data(inspection))
+        return _closing(store, gen)
+
+    return Job(job, heavy=True, cooperative=True)
+
+
+def batch_job(
+    store: StoreHandle, sources: list[tuple[str, InspectOptions]], strategy: Strategy
+) -> Job:
+    """The batch run over the sources after the first; finishes with its BatchItems."""
+
+    def job(ctx: TaskContext) -> Generator[object, None, list[BatchItem]]:
+        gen = batch_steps(store.get(), sources, strategy, cancel=ctx.cancelled)
         return _closing(store, gen)
 
     return Job(job, heavy=True, cooperative=True)

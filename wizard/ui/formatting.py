@@ -1,4 +1,4 @@
-"""How numbers, sizes, durations and times left are written for people."""
+"""How numbers, counts of things, sizes, durations and times left are written for people."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ import math
 
 def fmt_int(n: object) -> str:
     return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 session', '2 sessions', '1,000 entries' (``many`` when adding an s is wrong)."""
+    return f"{fmt_int(n)} {one if n == 1 else (many or one + 's')}"
 
 
 def fmt_size(n: int | None) -> str:
@@ -32,6 +37,14 @@ def fmt_duration(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def fmt_duration_ms(ms: object) -> str:
+    """A recorded duration in milliseconds (an import result's or an audit entry's
+    ``duration_ms``), written as ``fmt_duration`` writes it; '' when there is none."""
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)):
+        return ""
+    return fmt_duration(ms / 1000)
 
 
 def fmt_eta(seconds: float | None) -> str:

@@ -7,10 +7,12 @@ how the UI names them lives here. A test checks that every member of each set ha
 
 from __future__ import annotations
 
+import re
+
 from wizard.core.detection import BY_ID
 from wizard.core.names import Operation, Outcome, Phase, Strategy
 from wizard.runs import Progress
-from wizard.ui.formatting import fmt_int
+from wizard.ui.formatting import plural
 
 # -- collections and caps -------------------------------------------------------------------------
 COLLECTION_LABELS = {
@@ -30,12 +32,31 @@ COLLECTION_LABELS = {
 }
 
 
+# One of a collection, where dropping the plural's last letter is wrong.
+COLLECTION_SINGULAR = {
+    "memories": "memory",
+    "summaries": "summary",
+    "semanticMemories": "semantic memory",
+    "proceduralMemories": "procedural memory",
+    "observationBuckets": "session with observations",
+    "observationsPerSession": "observation in one session",
+    "skipped": "skipped",
+}
+
+
 def collection_label(name: str) -> str:
     """'graphNodes' → 'Graph nodes' (known names as listed, others split at capitals)."""
     if name in COLLECTION_LABELS:
         return COLLECTION_LABELS[name]
     out = "".join(" " + c.lower() if c.isupper() else c for c in name)
     return out[:1].upper() + out[1:]
+
+
+def count_of(name: str, n: int) -> str:
+    """'1 session', '500 observations', '1 memory': a count of a collection's records."""
+    many = collection_label(name).lower()
+    one = COLLECTION_SINGULAR.get(name) or (many[:-1] if many.endswith("s") else many)
+    return plural(n, one, many)
 
 
 CAP_LABELS = {
@@ -55,21 +76,36 @@ def cap_label(name: str) -> str:
 
 def describe_counts(counts: dict[str, int], limit: int = 6) -> str:
     """'10 sessions · 500 observations · …' (collections with no records left out)."""
-    parts = [f"{fmt_int(n)} {collection_label(name).lower()}" for name, n in counts.items() if n]
+    parts = [count_of(name, n) for name, n in counts.items() if n]
     if len(parts) > limit:
         parts = [*parts[:limit], f"{len(parts) - limit} more collections"]
     return " · ".join(parts)
 
 
 # -- formats --------------------------------------------------------------------------------------
+# A version people read as one ("0.9.5", "1", "2.0-beta"), not an internal revision id (a Letta
+# database's migration revision such as "f6cd5a1e519d").
+_READABLE_VERSION = re.compile(r"^v?\d{1,4}(\.\d+)*([-+][0-9A-Za-z.]+)?$")
+
+
+def readable_version(version: object) -> str | None:
+    """The version of the export as people know it, or None (no version, or only a revision
+    id that means nothing to them)."""
+    if not isinstance(version, str) or not _READABLE_VERSION.match(version.strip()):
+        return None
+    return version.strip()
+
+
 def format_label(fmt: str | None, version: str | None = None) -> str:
-    """A format's label and id (``BY_ID``), and the source version when known."""
+    """A format's label and id (``BY_ID``), and the export's version when it has a readable
+    one (``readable_version``)."""
     if not fmt:
         return "unknown format"
     known = BY_ID.get(fmt)
     text = f"{known.label} [{fmt}]" if known is not None else fmt
-    if version:
-        text += f", version {version}"
+    shown = readable_version(version)
+    if shown:
+        text += f", version {shown}"
     return text
 
 

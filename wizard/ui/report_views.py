@@ -1,5 +1,6 @@
-"""Views of a validation report shared by the validation and result pages: what the file
-leaves behind, and the preview of converted records beside their source records."""
+"""Views of a validation report shared by the validation and result pages: warnings apart
+from notes, what the file leaves behind, and the preview of converted records beside their
+source records."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from wizard.core.losses import Kept, LeftBehind
 from wizard.core.preview import PreviewItem, as_text
+from wizard.core.problems import Code, Problem
 from wizard.ui.plain_text import plain_label
 from wizard.ui.tables import fit_table_height, make_table, table_item
 
@@ -24,6 +26,35 @@ KEPT_LABELS = {
     Kept.VERBATIM_ONLY: "only in the verbatim source copy",
     Kept.REDACTED: "replaced by [redacted]",
 }
+
+
+# Problems that only say how the file was read (pages merged, a wrapper unwrapped): information,
+# shown as notes, never as warnings.
+NOTE_CODES = frozenset({Code.CONVERSION_NOTE})
+
+
+WHOLE_FILE = "whole file"  # where a problem about the file, not a place in it, is
+
+
+def problem_where(problem: Problem) -> str:
+    """Where a problem is, in words: a line and column, a path in the file, or the whole file
+    (never the report's "(file)")."""
+    if problem.line is not None:
+        return f"line {problem.line}, column {problem.column}"
+    return problem.path or WHOLE_FILE
+
+
+def problem_line(problem: Problem) -> str:
+    """A problem as one line of a list: where (unless it is the whole file), then what."""
+    where = problem_where(problem)
+    return problem.message if where == WHOLE_FILE else f"{where}: {problem.message}"
+
+
+def split_notes(problems: list[Problem]) -> tuple[list[Problem], list[Problem]]:
+    """(warnings, notes) of a report's warnings, by code."""
+    warnings = [p for p in problems if p.code not in NOTE_CODES]
+    notes = [p for p in problems if p.code in NOTE_CODES]
+    return warnings, notes
 
 
 def left_behind_table(object_name: str = "leftBehindTable") -> QTableWidget:
@@ -53,7 +84,7 @@ class PreviewPane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
-        label = QLabel("Re&cord:")
+        label = QLabel("&Record:")
         self.combo = QComboBox()
         self.combo.setObjectName("previewCombo")
         self.combo.setAccessibleName("Record to preview")

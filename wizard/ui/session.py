@@ -20,10 +20,32 @@ from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.core.storage.mem0 import install_pair
 from wizard.runs import ImportResult, Plan
+from wizard.runs.batch import BatchItem, BatchStep
 from wizard.store.database import StoreError
 from wizard.ui import backend
 from wizard.ui.settings import Settings
 from wizard.ui.worker import Task, dispose_in_background, running_tasks, start_task
+
+
+def group_sources(paths: list[str]) -> list[tuple[str, str | None]]:
+    """Dropped paths as sources, in order: (path, Qdrant folder read with it). A mem0
+    history.db and a Qdrant folder dropped together are one source."""
+    sources: list[tuple[str, str | None]] = []
+    used: set[int] = set()
+    for i, path in enumerate(paths):
+        if i in used:
+            continue
+        for j in range(i + 1, len(paths)):
+            if j in used:
+                continue
+            pair = install_pair([Path(path), Path(paths[j])])
+            if pair is not None:
+                used |= {i, j}
+                sources.append((str(pair[0]), str(pair[1])))
+                break
+        else:
+            sources.append((path, None))
+    return sources
 
 
 def is_source_path(path: str) -> bool:
@@ -46,6 +68,7 @@ class MigrationSession(QObject):
     importProgress = Signal(object)  # runs.Progress
     importFinished = Signal()  # .result / .import_outcome / .import_error are set
     importStopped = Signal()  # the import's thread has ended
+    batchProgress = Signal(object)  # runs.batch.BatchStep: the next source of a batch starts
     storeMovedAside = Signal(str)  # where a damaged store was moved
     # What the window is asked to show or do:
     restartRequested = Signal()  # back to the first page (a new file while on another)
@@ -64,13 +87,13 @@ class MigrationSession(QObject):
     ) -> None:
         super().__init__(parent)
         self.db_path = Path(db_path)
-        self.settings = settings
+        self.settings = settings.for_store(self.db_path)  # recent files, strategy: per store
         self.store = backend.StoreHandle(self.db_path)
         self.path = ""
         self.options = self.default_options()
         self.inspection: Inspection | None = None
         self.inspection_error: BaseException | None = None
-        self.strategy: Strategy = settings.last_strategy()
+        self.strategy: Strategy = self.settings.last_strategy()
         self.plans: dict[Strategy, Plan] = {}
         self.plan_error: BaseException | None = None
         self.result: ImportResult | None = None
@@ -80,6 +103,10 @@ class MigrationSession(QObject):
         self._plan_task: Task | None = None
         self._plan_strategy: Strategy | None = None
         self._import_task: Task | None = None
+        # sources dropped together with this one, imported after it: (path, Qdrant folder)
+        self.queue: list[tuple[str, str | None]] = []
+        self.batch: list[BatchItem] = []  # what became of them (after the import)
+        self._batch_next = False
 
     # -- the file --------------------------------------------------------------------------------
     def default_options(self) -> InspectOptions:
@@ -102,17 +129,24 @@ class MigrationSession(QObject):
         return True
 
     def load_files(self, paths: list[str]) -> bool:
-        """Several paths dropped at once: a mem0 history.db with its Qdrant folder is one
-        source; otherwise the first path is read."""
-        if not paths:
+        """Several paths dropped at once: the first source is read and goes through the pages;
+        the others wait in ``queue`` and are imported after it, one after the other, with the
+        same strategy (each its own import and audit entry). Paths that together form one
+        source (a mem0 history.db and its Qdrant folder) are taken as one."""
+        sources = group_sources(paths)
+        if not sources:
             return False
-        pair = install_pair([Path(p) for p in paths])
-        if pair is not None:
-            return self.load_file(str(pair[0]), vectors=str(pair[1]))
-        return self.load_file(paths[0])
+        first, *rest = sources
+        if not self.load_file(first[0], vectors=first[1]):
+            return False
+        self.queue = rest
+        self.fileChanged.emit(self.path)  # the first page says what waits
+        return True
 
     def set_file(self, path: str, options: InspectOptions | None = None) -> None:
         """Choose ``path`` (read at once when it is a file)."""
+        self.queue = []
+        self.batch = []
         path = os.path.abspath(os.path.expanduser(path))
         self.path = path
         self.options = options or self.default_options()
@@ -173,6 +207,8 @@ class MigrationSession(QObject):
         self.cancel_inspection()
         self._reset_inspection()
         self.path = ""
+        self.queue = []
+        self.batch = []
         self.options = self.default_options()
         self.result = None
         self.import_outcome = None
@@ -324,6 +360,9 @@ class MigrationSession(QObject):
     def _on_imported(self, result: ImportResult) -> None:
         self.result = result
         self.import_outcome = result.outcome
+        if self.queue and result.outcome == Outcome.SUCCEEDED:
+            self._batch_next = True  # the others start once this import's thread has ended
+            return
         self._finish_import()
         if result.error_code == ErrorKind.CORRUPT:  # offer to start a new store
             self.storeProblem.emit(backend.corrupt_store_error(str(result.error), self.db_path))
@@ -344,7 +383,42 @@ class MigrationSession(QObject):
 
     def _on_import_stopped(self) -> None:
         self._import_task = None  # (its worker has freed the imported data: backend.import_job)
+        if self._batch_next:
+            self._batch_next = False
+            self._start_batch()
+            return
         self.importStopped.emit()
+
+    # -- the others of a batch -------------------------------------------------------------------
+    def _start_batch(self) -> None:
+        sources = [(path, self._options_for(vectors)) for path, vectors in self.queue]
+        self.queue = []
+        self._import_task = start_task(
+            backend.batch_job(self.store, sources, self.strategy),
+            name="import",
+            progress=self._on_batch_progress,
+            finished=self._on_batch_done,
+            failed=self._on_import_failed,
+            cancelled=self._on_import_cancelled,
+            stopped=self._on_import_stopped,
+        )
+
+    def _options_for(self, vectors: str | None) -> InspectOptions:
+        """The options of the first source (deleted/inactive choices, size limit) for the next;
+        its version choice and skipping of invalid records were made for that file only."""
+        return dataclasses.replace(
+            self.options, vectors=vectors, treat_as_version=None, skip_invalid=False
+        )
+
+    def _on_batch_progress(self, item: object) -> None:
+        if isinstance(item, BatchStep):
+            self.batchProgress.emit(item)
+        else:
+            self.importProgress.emit(item)
+
+    def _on_batch_done(self, items: list[BatchItem]) -> None:
+        self.batch = items
+        self._finish_import()
 
     # -- the store -------------------------------------------------------------------------------
     def _report(self, exc: BaseException) -> None:

@@ -29,7 +29,7 @@ from wizard.store.database import StoreError
 from wizard.ui import backend
 from wizard.ui.ask import Ask
 from wizard.ui.error_dialog import show_unexpected_error
-from wizard.ui.formatting import fmt_int, fmt_size
+from wizard.ui.formatting import fmt_int, fmt_size, plural
 from wizard.ui.plain_text import heading_label, plain_label
 from wizard.ui.settings import DEFAULT_MAX_INPUT_MB, MAX_INPUT_MB_RANGE, Settings
 from wizard.ui.status import clear_status, muted, set_status
@@ -45,19 +45,15 @@ def _imports_text(ids: list[int]) -> str:
     return named + (f" and {fmt_int(more)} more" if more > 0 else "")
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{fmt_int(n)} {one if n == 1 else many}"
-
-
 def prune_question(result: PruneResult, days: int) -> tuple[str, str]:
     """The confirmation of a prune, from its dry run: the question and what it would drop."""
-    text = f"Drop the revert data of the audit entries older than {_count(days, 'day', 'days')}?"
+    text = f"Drop the revert data of the audit entries older than {plural(days, 'day', 'days')}?"
     parts = []
     if result.rows:
         parts.append(
-            f"This drops {_count(result.rows, 'previous version', 'previous versions')} of "
+            f"This drops {plural(result.rows, 'previous version', 'previous versions')} of "
             f"records ({fmt_size(result.data_bytes)}), kept by "
-            f"{_count(result.entries, 'audit entry', 'audit entries')}."
+            f"{plural(result.entries, 'audit entry', 'audit entries')}."
         )
     if len(result.imports) == 1:
         parts.append(
@@ -77,13 +73,13 @@ def prune_question(result: PruneResult, days: int) -> tuple[str, str]:
 
 def prune_summary(result: PruneResult) -> str:
     """What a finished prune did, in one paragraph."""
-    parts = [f"Dropped {_count(result.rows, 'previous version', 'previous versions')} of records"]
+    parts = [f"Dropped {plural(result.rows, 'previous version', 'previous versions')} of records"]
     if result.rows:
         parts[0] += f" ({fmt_size(result.data_bytes)})"
     parts[0] += "."
     if result.imports:
         n = len(result.imports)
-        parts.append(f"{_count(n, 'import', 'imports')} can no longer be reverted.")
+        parts.append(f"{plural(n, 'import', 'imports')} can no longer be reverted.")
     if result.bytes_after is not None:
         parts.append(
             f"Store file: {fmt_size(result.bytes_before)} before, "

@@ -39,6 +39,7 @@ class MigrationWizard(QWizard):
     """One migration at a time; ``load_file(path)`` starts over with another file."""
 
     auditWindowOpened = Signal(object)
+    browserOpened = Signal(object)
     settingsOpened = Signal(object)  # the Settings dialog
 
     def __init__(
@@ -85,6 +86,7 @@ class MigrationWizard(QWizard):
         session.storeMovedAside.connect(self._on_store_moved_aside)
         session.settingsRequested.connect(self.open_settings)
         session.auditHistoryRequested.connect(self.open_audit_history)
+        session.browserRequested.connect(self.open_store_browser)
         session.startOverRequested.connect(self.start_over)
         session.importStopped.connect(self._on_import_stopped)
 
@@ -161,6 +163,14 @@ class MigrationWizard(QWizard):
         self.auditWindowOpened.emit(window)
         return window
 
+    def open_store_browser(self, audit_id: int | None = None) -> QWidget:
+        """The store browser (filtered to what import ``audit_id`` wrote, when given)."""
+        from wizard.ui.store_browser import show_store_browser
+
+        window = show_store_browser(self.session.db_path, self.audit_windows, audit_id)
+        self.browserOpened.emit(window)
+        return window
+
     def reject(self) -> None:
         """Cancel, Esc: during an import, stop it (rolled back, audited) and stay; otherwise
         close. Never waits for a worker."""
@@ -204,4 +214,4 @@ class MigrationWizard(QWizard):
             event.ignore()
             return
         event.acceptProposedAction()
-        self.load_file(files[0])
+        self.session.load_files(files)

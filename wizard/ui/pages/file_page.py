@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -33,6 +33,7 @@ from wizard.ui.session import MigrationSession, is_source_path
 from wizard.ui.status import clear_status, muted, set_status
 from wizard.ui.worker import Task, start_task
 
+TYPING_PAUSE_MS = 600
 FILE_FILTER = (
     "Memory exports and stores (*.json *.jsonl *.ndjson *.af *.gz *.zip *.db *.sqlite "
     "*.sqlite3);;"
@@ -75,7 +76,7 @@ class FilePage(QWizardPage):
         layout.addWidget(self.drop_zone, 3)
 
         row = QHBoxLayout()
-        file_label = QLabel("&File:")
+        file_label = QLabel("&Path:")
         self.path_edit = QLineEdit()
         self.path_edit.setObjectName("filePathEdit")
         self.path_edit.setAccessibleName("File path")
@@ -84,8 +85,14 @@ class FilePage(QWizardPage):
         self.path_edit.setAcceptDrops(False)  # a drop here goes to the window: it loads the file
         self.path_edit.returnPressed.connect(self._path_entered)
         self.path_edit.editingFinished.connect(self._path_entered)
+        # a typed path is read once typing pauses (reading writes nothing)
+        self.typing_pause = QTimer(self)
+        self.typing_pause.setSingleShot(True)
+        self.typing_pause.setInterval(TYPING_PAUSE_MS)
+        self.typing_pause.timeout.connect(self._path_paused)
+        self.path_edit.textEdited.connect(lambda _text: self.typing_pause.start())
         file_label.setBuddy(self.path_edit)
-        self.settings_button = QPushButton("&Settings…")
+        self.settings_button = QPushButton("S&ettings…")
         self.settings_button.setObjectName("settingsButton")
         self.settings_button.setToolTip("The largest input file the wizard reads")
         self.settings_button.clicked.connect(self.session.request_settings)
@@ -98,8 +105,25 @@ class FilePage(QWizardPage):
         row.addWidget(file_label)
         row.addWidget(self.path_edit, 1)
         row.addWidget(self.settings_button)
-        row.addWidget(self.send_button)
         layout.addLayout(row)
+
+        # the front door to what the store already holds
+        store_row = QHBoxLayout()
+        store_label = QLabel("Your store:")
+        self.browser_button = QPushButton("Bro&wse store…")
+        self.browser_button.setObjectName("homeBrowserButton")
+        self.browser_button.setToolTip("Search and look at the records the store holds")
+        self.browser_button.clicked.connect(lambda: self.session.request_browser(None))
+        self.audit_button = QPushButton("&Audit history…")
+        self.audit_button.setObjectName("homeAuditButton")
+        self.audit_button.setToolTip("Every import, revert, delivery and prune; revert an import")
+        self.audit_button.clicked.connect(self.session.request_audit_history)
+        store_row.addWidget(store_label)
+        store_row.addWidget(self.browser_button)
+        store_row.addWidget(self.audit_button)
+        store_row.addWidget(self.send_button)
+        store_row.addStretch(1)
+        layout.addLayout(store_row)
 
         self.status = plain_label(
             "No file chosen yet.", object_name="detectedFormatLabel", selectable=True
@@ -139,7 +163,7 @@ class FilePage(QWizardPage):
         self.rescan.setObjectName("rescanSourcesButton")
         self.rescan.setToolTip("Look again at mem0's, OpenMemory's and Letta's usual places")
         self.rescan.clicked.connect(self.find_sources)
-        self.open_folder = QPushButton("Open a &folder…")
+        self.open_folder = QPushButton("Open a f&older…")
         self.open_folder.setObjectName("openFolderButton")
         self.open_folder.setToolTip(
             "A mem0 folder (history.db with its Qdrant folder), a Qdrant local folder, or Letta "
@@ -188,7 +212,9 @@ class FilePage(QWizardPage):
         self.setTabOrder(self.drop_zone, self.drop_zone.browse_button)
         self.setTabOrder(self.drop_zone.browse_button, self.path_edit)
         self.setTabOrder(self.path_edit, self.settings_button)
-        self.setTabOrder(self.settings_button, self.send_button)
+        self.setTabOrder(self.settings_button, self.browser_button)
+        self.setTabOrder(self.browser_button, self.audit_button)
+        self.setTabOrder(self.audit_button, self.send_button)
         self.setTabOrder(self.send_button, self.found)
         self.setTabOrder(self.found, self.open_folder)
         self.setTabOrder(self.open_folder, self.rescan)
@@ -255,9 +281,27 @@ class FilePage(QWizardPage):
         return open_delivery(self.session.db_path, settings=self.session.settings)
 
     def _path_entered(self) -> None:
+        self.typing_pause.stop()
         text = self.path_edit.text().strip()
         if text and os.path.abspath(os.path.expanduser(text)) != self.session.path:
             self.session.set_file(text)
+
+    def _path_paused(self) -> None:
+        """Typing paused: read the path when there is something there, else say so."""
+        text = self.path_edit.text().strip()
+        if not text:
+            return
+        full = os.path.abspath(os.path.expanduser(text))
+        if full == self.session.path:
+            return
+        if is_source_path(full):
+            self.session.set_file(full)
+            return
+        clear_status(self.status)
+        muted(self.status)
+        self.status.setText(
+            f"Nothing at {full} yet: keep typing, or press Enter when the path is complete."
+        )
 
     def _recent_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         path = item.data(0, Qt.ItemDataRole.UserRole)
@@ -364,6 +408,14 @@ class FilePage(QWizardPage):
                     text += f" — {counts}"
             else:
                 text = "Format not recognised."
+            if session.queue:
+                names = ", ".join(os.path.basename(p) for p, _v in session.queue[:3])
+                more = len(session.queue) - 3
+                names += f" and {more} more" if more > 0 else ""
+                text += (
+                    f"\nThen {len(session.queue)} more, imported after it with the same "
+                    f"strategy, each its own import: {names}."
+                )
             if session.inspection.ok:
                 set_status(label, True)
                 text = "✓ " + text

@@ -1,31 +1,40 @@
-"""Page 5: the result: what was written per collection, the audit entry id, and buttons to open
-the audit history, send the import to agentmemory or import another file."""
+"""Page 5: the result: what was written per collection (with a Total row), the audit entry id,
+and buttons to see what was imported, open the audit history, send the import to agentmemory or
+import another file. The Close button has the focus."""
 
 from __future__ import annotations
 
 import os
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QPushButton,
     QVBoxLayout,
     QWidget,
+    QWizard,
     QWizardPage,
 )
 
 from wizard.core.names import Outcome
+from wizard.runs import ImportResult
 from wizard.ui.delivery_dialog import open_delivery
-from wizard.ui.formatting import fmt_duration, fmt_int
-from wizard.ui.labels import collection_label, format_label
+from wizard.ui.formatting import fmt_duration_ms
+from wizard.ui.labels import count_of, format_label
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
-from wizard.ui.report_views import fill_left_behind, left_behind_table
-from wizard.ui.results import PLAN_COLUMNS, collection_rows
+from wizard.ui.report_views import (
+    fill_left_behind,
+    left_behind_table,
+    problem_line,
+    split_notes,
+)
+from wizard.ui.results import PLAN_COLUMNS, collection_rows, plan_totals
 from wizard.ui.session import MigrationSession
 from wizard.ui.status import FAIL_MARK, PASS_MARK, muted, set_status
-from wizard.ui.tables import fit_table_height, make_table, plan_headers, table_item
+from wizard.ui.tables import fill_count_table, make_count_table
 
-MAX_WARNINGS = 5  # warnings repeated on the result page
+MAX_WARNINGS = 5  # warnings (and notes) repeated on the result page
 
 
 class ResultPage(QWizardPage):
@@ -54,10 +63,8 @@ class ResultPage(QWizardPage):
         layout.addLayout(form)
         self.table_heading = heading_label("Written per collection")
         layout.addWidget(self.table_heading)
-        self.table = make_table(
-            plan_headers(PLAN_COLUMNS),
-            "resultTable",
-            "Records written per collection",
+        self.table = make_count_table(
+            PLAN_COLUMNS, "resultTable", "Records written per collection", warning=("deleted",)
         )
         layout.addWidget(self.table)
         self.stats = muted(plain_label("", object_name="resultStats", selectable=True))
@@ -67,16 +74,24 @@ class ResultPage(QWizardPage):
         layout.addWidget(self.warnings_heading)
         self.warnings = plain_label("", object_name="resultWarnings", selectable=True)
         layout.addWidget(self.warnings)
+        self.notes_heading = heading_label("Notes")
+        layout.addWidget(self.notes_heading)
+        self.notes = muted(plain_label("", object_name="resultNotes", selectable=True))
+        layout.addWidget(self.notes)
         self.left_heading = heading_label("Left behind")
         layout.addWidget(self.left_heading)
         self.left_table = left_behind_table("resultLeftBehind")
         layout.addWidget(self.left_table)
         layout.addStretch(1)
         row = QHBoxLayout()
+        self.show_button = QPushButton("Show what was im&ported")
+        self.show_button.setObjectName("showImportedButton")
+        self.show_button.setToolTip("Browse the records this import wrote")
+        self.show_button.clicked.connect(self.show_imported)
         self.audit_button = QPushButton("Open the &audit history")
         self.audit_button.setObjectName("openAuditButton")
         self.audit_button.clicked.connect(self.session.request_audit_history)
-        self.again_button = QPushButton("Import &another file")
+        self.again_button = QPushButton("Import a&nother file")
         self.again_button.setObjectName("importAnotherButton")
         self.again_button.clicked.connect(self.session.request_start_over)
         self.send_button = QPushButton("&Send to agentmemory…")
@@ -85,6 +100,7 @@ class ResultPage(QWizardPage):
             "Send this import's records (or the whole store) into a running agentmemory"
         )
         self.send_button.clicked.connect(self.send_to_agentmemory)
+        row.addWidget(self.show_button)
         row.addWidget(self.send_button)
         row.addWidget(self.audit_button)
         row.addWidget(self.again_button)
@@ -121,10 +137,9 @@ class ResultPage(QWizardPage):
             )
             self.headline.setText(f"{PASS_MARK} Import finished")
             set_status(self.headline, True)
-            ms = result.duration_ms if result else None
+            took = fmt_duration_ms(result.duration_ms if result else None)
             self.explain.setText(
-                "Everything was written in one transaction"
-                + (f" in {fmt_duration(ms / 1000)}." if isinstance(ms, (int, float)) else ".")
+                "Everything was written in one transaction" + (f" in {took}." if took else ".")
             )
         elif outcome == Outcome.CANCELLED:
             self.setSubTitle("You stopped the import.")
@@ -146,27 +161,46 @@ class ResultPage(QWizardPage):
                 f"The transaction was rolled back: nothing was written.\nError: {error}"
             )
             rows = []
-        self._fill(rows)
+        self._fill(rows, result if rows and result is not None else None)
         succeeded = outcome == Outcome.SUCCEEDED
         self.stats.setVisible(succeeded and result is not None)
         if succeeded and result is not None:
-            counted = " · ".join(f"{fmt_int(n)} {name}" for name, n in result.stats.items())
+            counted = " · ".join(count_of(name, n) for name, n in result.stats.items())
             self.stats.setText(
                 f"agentmemory's own count of this import (every record written, identical ones "
                 f"included): {counted}"
             )
-        warnings = result.warnings if result else []
-        self.warnings_heading.setVisible(bool(warnings))
-        self.warnings.setVisible(bool(warnings))
-        shown = [f"• {p}" for p in warnings[:MAX_WARNINGS]]
-        if len(warnings) > MAX_WARNINGS:
-            shown.append(f"… and {len(warnings) - MAX_WARNINGS} more (the validation page)")
-        self.warnings.setText("\n".join(shown))
+        warnings, notes = split_notes(result.warnings if result else [])
+        for heading, label, problems in (
+            (self.warnings_heading, self.warnings, warnings),
+            (self.notes_heading, self.notes, notes),
+        ):
+            heading.setVisible(bool(problems))
+            label.setVisible(bool(problems))
+            shown = [f"• {problem_line(p)}" for p in problems[:MAX_WARNINGS]]
+            if len(problems) > MAX_WARNINGS:
+                shown.append(f"… and {len(problems) - MAX_WARNINGS} more (the validation page)")
+            label.setText("\n".join(shown))
         self.left_heading.setVisible(bool(left))
         fill_left_behind(self.left_table, left, max_rows=6)
         self.hint.setVisible(succeeded)
         self.send_button.setVisible(succeeded and audit_id is not None)
-        self.again_button.setFocus()
+        self.show_button.setVisible(succeeded and audit_id is not None)
+        # The wizard gives the focus to the page's first focusable child after this returns:
+        # Close (Finish) takes it back once the page is shown.
+        QTimer.singleShot(0, self.focus_close)
+
+    def focus_close(self) -> None:
+        """The focus on the Close (Finish) button, when this page is the one shown."""
+        wizard = self.wizard()
+        if wizard is not None and wizard.currentPage() is self:
+            wizard.button(QWizard.WizardButton.FinishButton).setFocus()
+
+    def show_imported(self) -> None:
+        """The store browser, showing the records this import wrote."""
+        result = self.session.result
+        if result is not None and result.audit_id is not None:
+            self.session.request_browser(result.audit_id)
 
     def send_to_agentmemory(self) -> QWidget:
         """The delivery window, offering this import's records (or the whole store)."""
@@ -174,14 +208,10 @@ class ResultPage(QWizardPage):
         audit_id = result.audit_id if result is not None else None
         return open_delivery(self.session.db_path, audit_id, settings=self.session.settings)
 
-    def _fill(self, rows: list) -> None:
-        table = self.table
-        table.setRowCount(len(rows))
-        for r, (name, counts) in enumerate(rows):
-            table.setItem(r, 0, table_item(collection_label(name)))
-            for c, col in enumerate(PLAN_COLUMNS, start=1):
-                table.setItem(r, c, table_item(counts[col], number=True))
+    def _fill(self, rows: list, result: ImportResult | None) -> None:
+        """The counts per collection and their Total row (none for an import that wrote
+        nothing)."""
+        totals = plan_totals(result) if result is not None else None
+        fill_count_table(self.table, PLAN_COLUMNS, rows, totals)
         self.table.setVisible(bool(rows))
         self.table_heading.setVisible(bool(rows))
-        if rows:
-            fit_table_height(table, max_rows=14)

@@ -1,5 +1,6 @@
 """Page 3: the strategy (merge, replace, skip) and its dry-run plan, computed on a worker.
-Replace asks for confirmation, saying how many existing records it deletes."""
+Replace asks for confirmation, saying how many existing records it deletes; it is never
+preselected (the page starts on the last merge or skip)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from PySide6.QtWidgets import (
 
 from wizard.core.names import Strategy
 from wizard.ui.ask import Ask
-from wizard.ui.formatting import fmt_int
-from wizard.ui.labels import STRATEGY_OBJECT_NAMES, collection_label, phase_text
+from wizard.ui.formatting import fmt_int, plural
+from wizard.ui.labels import STRATEGY_OBJECT_NAMES, count_of, phase_text
 from wizard.ui.plain_text import heading_label, plain_label
 from wizard.ui.results import PLAN_COLUMNS, collection_rows, plan_totals
 from wizard.ui.session import MigrationSession
 from wizard.ui.status import muted, set_status
-from wizard.ui.tables import fit_table_height, make_table, plan_headers, table_item
+from wizard.ui.tables import fill_count_table, fit_table_height, make_count_table
 
 
 class StrategyPage(QWizardPage):
@@ -53,7 +54,7 @@ class StrategyPage(QWizardPage):
             layout.addWidget(desc)
             radio.toggled.connect(lambda on, s=strategy: self._strategy_toggled(on, s))
 
-        self.plan_heading = heading_label("Dry run")
+        self.plan_heading = heading_label("Dry run: what Import would do")
         layout.addWidget(self.plan_heading)
         self.plan_status = plain_label("", object_name="planStatus")
         layout.addWidget(self.plan_status)
@@ -65,10 +66,8 @@ class StrategyPage(QWizardPage):
         self.earlier_note = plain_label("", object_name="earlierImportsNote", selectable=True)
         self.earlier_note.setVisible(False)
         layout.addWidget(self.earlier_note)
-        self.plan_table = make_table(
-            plan_headers(PLAN_COLUMNS),
-            "planTable",
-            "Dry-run plan",
+        self.plan_table = make_count_table(
+            PLAN_COLUMNS, "planTable", "Dry-run plan", warning=("deleted",)
         )
         layout.addWidget(self.plan_table)
         layout.addStretch(1)
@@ -80,6 +79,8 @@ class StrategyPage(QWizardPage):
     # -- QWizardPage -----------------------------------------------------------------------------
     def initializePage(self) -> None:
         strategy = self.session.strategy
+        if strategy.deletes_all:  # Replace is chosen each time, never preselected
+            strategy = self.session.settings.last_strategy()
         radio = self.radios[strategy]
         if radio.isChecked():
             self._strategy_chosen(strategy)
@@ -105,9 +106,9 @@ class StrategyPage(QWizardPage):
         deleted = plan_totals(plan)["deleted"] if plan is not None else 0
         collections = plan.collections if plan is not None else {}
         rows = [(name, c["deleted"]) for name, c in collection_rows(collections) if c["deleted"]]
-        detail = "\n".join(f"  {collection_label(n)}: {fmt_int(d)}" for n, d in rows)
+        detail = "\n".join(f"  {count_of(n, d)}" for n, d in rows)
         text = (
-            f"Replace deletes the {fmt_int(deleted)} record{'s' if deleted != 1 else ''} of "
+            f"Replace deletes the {plural(deleted, 'record')} of "
             "the store that this file does not hold, and makes every other one as the file "
             "has it."
             if deleted
@@ -176,24 +177,8 @@ class StrategyPage(QWizardPage):
                 "first (Audit history → Revert), then import the file again."
             )
             set_status(self.earlier_note, None)
-        rows = collection_rows(plan.collections)
-        table.setRowCount(len(rows) + 1)
         totals = plan_totals(plan)
-        for r, (name, counts) in enumerate(rows):
-            table.setItem(r, 0, table_item(collection_label(name)))
-            for c, col in enumerate(PLAN_COLUMNS, start=1):
-                table.setItem(r, c, table_item(counts[col], number=True))
-        last = len(rows)
-        total_item = table_item("Total")
-        font = total_item.font()
-        font.setBold(True)
-        total_item.setFont(font)
-        table.setItem(last, 0, total_item)
-        for c, col in enumerate(PLAN_COLUMNS, start=1):
-            item = table_item(totals[col], number=True)
-            item.setFont(font)
-            table.setItem(last, c, item)
-        fit_table_height(table, max_rows=14)
+        fill_count_table(table, PLAN_COLUMNS, collection_rows(plan.collections), totals)
         self.plan_status.setPalette(self.palette())
         self.plan_status.setText(self._summary(strategy, totals))
         self.completeChanged.emit()
@@ -206,5 +191,10 @@ class StrategyPage(QWizardPage):
         if t["skipped"]:
             parts.append(f"{fmt_int(t['skipped'])} skipped")
         if t["deleted"]:
-            parts.append(f"{fmt_int(t['deleted'])} records the file does not hold deleted")
-        return f"{strategy.label} would write: " + ", ".join(parts) + "."
+            what = (
+                "record the file does not hold"
+                if t["deleted"] == 1
+                else "records the file does not hold"
+            )
+            parts.append(f"{fmt_int(t['deleted'])} {what} deleted")
+        return f"{strategy.label} would write: " + ", ".join(parts) + ". Nothing is written yet."

@@ -1,6 +1,9 @@
-"""Page 2: validation and caps. Format, source version, counts against agentmemory's caps (with a
-pass/fail mark per row), then every error and warning with its location. Next only when the file
-can be imported. Offers 'treat it as version X' and 'import only the valid records'."""
+"""Page 2: validation and caps. Format, the export's version (when it has one people read as a
+version), counts against agentmemory's caps (with a pass/fail mark per row), then every error,
+warning and note with its location. Next only when the file can be imported. Offers 'treat it
+as version X' and 'import only the valid records' (only for invalid records, by code).
+
+A file that could not be read as a memory export at all leaves the recent files list."""
 
 from __future__ import annotations
 
@@ -28,10 +31,16 @@ from wizard.core.inspection import Inspection
 from wizard.core.preview import samples
 from wizard.core.problems import Code
 from wizard.core.report_text import report_lines
-from wizard.ui.formatting import fmt_int, fmt_size
-from wizard.ui.labels import cap_label, describe_counts, format_label, phase_text
+from wizard.ui.formatting import fmt_int, fmt_size, plural
+from wizard.ui.labels import cap_label, describe_counts, format_label, phase_text, readable_version
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
-from wizard.ui.report_views import PreviewPane, fill_left_behind, left_behind_table
+from wizard.ui.report_views import (
+    PreviewPane,
+    fill_left_behind,
+    left_behind_table,
+    problem_where,
+    split_notes,
+)
 from wizard.ui.session import MigrationSession
 from wizard.ui.status import FAIL_MARK, PASS_MARK, muted, set_status, status_color
 from wizard.ui.tables import fit_table_height, make_table, table_item
@@ -40,6 +49,29 @@ MAX_PROBLEM_ROWS = 500
 VERSION_CODES = (Code.VERSION_MISSING, Code.VERSION_UNSUPPORTED)
 PREVIEW_RECORDS = 6  # records the preview offers (a memory, a session, an observation first)
 AGENTMEMORY_FORMATS = ("agentmemory", "agentmemory-jsonl")
+# Refusals that say nothing against the file itself (a setting, a busy source, this computer's
+# memory or disk): the file stays in the recent list, to be read again.
+KEEP_RECENT_CODES = frozenset(
+    {
+        Code.SIZE_LIMIT,
+        Code.SOURCE_BUSY,
+        Code.NO_TEMP_SPACE,
+        Code.NOT_ENOUGH_MEMORY,
+        Code.TOO_COMPLEX,
+    }
+)
+
+
+def unreadable_as_export(insp: Inspection) -> bool:
+    """Whether the file could not be read as a memory export at all: refused before any format
+    was recognised, for a reason in the file (not a setting or this computer)."""
+    report = insp.report
+    return (
+        not insp.ok
+        and report.format is None
+        and bool(report.errors)
+        and not any(p.code in KEEP_RECENT_CODES for p in report.errors)
+    )
 
 
 class ValidationPage(QWizardPage):
@@ -79,7 +111,7 @@ class ValidationPage(QWizardPage):
         self.verdict = heading_label("", scale=1.2)
         self.verdict.setObjectName("verdictLabel")
         layout.addWidget(self.verdict)
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         self.file_value = plain_label(selectable=True, object_name="fileValue")
@@ -88,7 +120,7 @@ class ValidationPage(QWizardPage):
         self.records_value = plain_label(selectable=True, object_name="recordsValue")
         form.addRow("File:", self.file_value)
         form.addRow("Format:", self.format_value)
-        form.addRow("Source version:", self.version_value)
+        form.addRow("Version of the export:", self.version_value)
         form.addRow("Records:", self.records_value)
         layout.addLayout(form)
 
@@ -228,6 +260,7 @@ class ValidationPage(QWizardPage):
         session.inspectionStarted.connect(self._refresh)
         session.inspectionProgress.connect(self._on_progress)
         session.inspectionFinished.connect(self._refresh)
+        session.inspectionFinished.connect(self._forget_if_unreadable)
 
     # -- QWizardPage -----------------------------------------------------------------------------
     def initializePage(self) -> None:
@@ -262,6 +295,13 @@ class ValidationPage(QWizardPage):
             QGuiApplication.clipboard().setText(
                 "\n".join(report_lines(insp.report, insp.source.name))
             )
+
+    def _forget_if_unreadable(self) -> None:
+        """A file that is not a memory export at all does not stay in the recent files list
+        (it is dropped, not marked: it would only be chosen again by mistake)."""
+        insp = self.session.inspection
+        if insp is not None and unreadable_as_export(insp):
+            self.session.settings.forget_recent_file(insp.source.path)
 
     # -- view ------------------------------------------------------------------------------------
     def _on_progress(self, item: object) -> None:
@@ -298,6 +338,7 @@ class ValidationPage(QWizardPage):
             self.verdict.setPalette(self.palette())
             for label in (self.format_value, self.version_value, self.records_value):
                 label.setText("")
+            self.form.setRowVisible(self.version_value, False)
             self._hide_optional()
             self._set_details_visible(False)
             self.completeChanged.emit()
@@ -307,6 +348,7 @@ class ValidationPage(QWizardPage):
                 "The file could not be checked." if session.inspection_error else ""
             )
             set_status(self.verdict, False)
+            self.form.setRowVisible(self.version_value, False)
             self._set_details_visible(False)
             self._hide_optional()
             self.completeChanged.emit()
@@ -318,22 +360,22 @@ class ValidationPage(QWizardPage):
         self.format_value.setText(
             format_label(report.format) if report.format else "not recognised"
         )
-        version = report.source_version or "none"
+        version = readable_version(report.source_version)
         if report.treated_as_version:
-            version += f" — read as {report.treated_as_version}, as you chose"
-        self.version_value.setText(version)
+            version = f"{version or 'none'} — read as {report.treated_as_version}, as you chose"
+        self.version_value.setText(version or "")
+        self.form.setRowVisible(self.version_value, bool(version))
         self.records_value.setText(describe_counts(report.counts, limit=10) or "none")
         if insp.ok:
-            n_warn = len(report.warnings)
+            n_warn = len(split_notes(report.warnings)[0])
             self.verdict.setText(
                 f"{PASS_MARK} This file can be imported"
-                + (f" ({n_warn} warning{'s' if n_warn != 1 else ''} below)" if n_warn else "")
+                + (f" ({plural(n_warn, 'warning')} below)" if n_warn else "")
             )
             set_status(self.verdict, True)
         else:
-            n = len(report.errors)
             self.verdict.setText(
-                f"{FAIL_MARK} This file cannot be imported: {n} error{'s' if n != 1 else ''}"
+                f"{FAIL_MARK} This file cannot be imported: {plural(len(report.errors), 'error')}"
             )
             set_status(self.verdict, False)
         self._set_details_visible(True)
@@ -383,29 +425,34 @@ class ValidationPage(QWizardPage):
             table.setItem(row, 0, table_item(label, tooltip=cap.detail or None))
             table.setItem(row, 1, table_item(cap.count, number=True))
             table.setItem(row, 2, table_item(cap.limit, number=True))
+            # agentmemory's message ("Too many memories") belongs to a cap that is exceeded only
             mark = f"{PASS_MARK} within the cap" if cap.ok else f"{FAIL_MARK} {cap.message}"
-            table.setItem(
-                row, 3, table_item(mark, color=status_color(table, cap.ok), tooltip=cap.message)
-            )
+            tip = None if cap.ok else cap.message
+            table.setItem(row, 3, table_item(mark, color=status_color(table, cap.ok), tooltip=tip))
         fit_table_height(table, max_rows=len(caps))
 
     def _fill_problems(self, errors: list, warnings: list) -> None:
         table = self.problems_table
         table.setRowCount(0)
-        rows = [("Error", p) for p in errors] + [("Warning", p) for p in warnings]
+        warned, notes = split_notes(warnings)
+        rows = (
+            [("Error", p) for p in errors]
+            + [("Warning", p) for p in warned]
+            + [("Note", p) for p in notes]
+        )
         shown = rows[:MAX_PROBLEM_ROWS]
         extra = len(rows) - len(shown)
         table.setRowCount(len(shown) + (1 if extra else 0))
         for r, (severity, problem) in enumerate(shown):
-            ok = None if severity == "Warning" else False
-            mark = FAIL_MARK if severity == "Error" else "!"
-            color = status_color(table, ok)
+            where = problem_where(problem)
+            mark = {"Error": FAIL_MARK, "Warning": "!", "Note": "ℹ"}[severity]
+            color = (
+                None
+                if severity == "Note"  # information: the ordinary text colour
+                else status_color(table, None if severity == "Warning" else False)
+            )
             table.setItem(
-                r,
-                0,
-                table_item(
-                    f"{mark} {severity}: {problem.where()}", color=color, tooltip=problem.where()
-                ),
+                r, 0, table_item(f"{mark} {severity}: {where}", color=color, tooltip=where)
             )
             table.setItem(r, 1, table_item(problem.message, tooltip=problem.message))
         if extra:
@@ -456,10 +503,15 @@ class ValidationPage(QWizardPage):
             )
 
     def _refresh_skip_invalid(self, insp: Inspection) -> None:
+        """Offered for invalid records only (by code): never for a file that is not JSON, or
+        whose problem is elsewhere; kept while records are being left out, to undo it."""
         report = insp.report
         invalid = sum(1 for p in report.errors if p.code == Code.INVALID_RECORD)
         skipped = report.skipped_invalid_total
-        show = invalid > 0 or insp.options.skip_invalid
+        leaving_out = insp.options.skip_invalid and any(
+            p.code == Code.INVALID_RECORDS_SKIPPED for p in report.warnings
+        )
+        show = invalid > 0 or leaving_out
         self.skip_invalid.setVisible(show)
         self.skip_invalid.blockSignals(True)
         self.skip_invalid.setChecked(insp.options.skip_invalid)
@@ -470,8 +522,7 @@ class ValidationPage(QWizardPage):
             )
         else:
             self.skip_invalid.setText(
-                f"Import only the valid records (leave out the {fmt_int(invalid)} invalid "
-                f"record{'s' if invalid != 1 else ''})"
+                f"Import only the valid records (leave out the {plural(invalid, 'invalid record')})"
             )
 
     def _refresh_advice(self, insp: Inspection) -> None:
