@@ -11,6 +11,7 @@ import http.client
 import ipaddress
 import json
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -19,6 +20,8 @@ from wizard.remote.secret import Secret
 
 DEFAULT_URL = "http://127.0.0.1:3111"
 BASE_PATH = "/agentmemory"
+MAX_ANSWER_BYTES = 256 * 1024 * 1024  # an export page of a full-cap server fits many times
+READ_CHUNK = 1024 * 1024
 TIMEOUT_S = 190.0  # the server's own function timeout is 180 s: let it answer with its error
 
 
@@ -71,6 +74,21 @@ def normalized(url: str) -> str:
         raise BadURL(f"not a port number in {url!r}") from None
     host = parts.netloc.rpartition("@")[2]  # a user:password@ part is never used nor kept
     return f"{parts.scheme}://{host}".rstrip("/")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_answer(raw: bytes) -> Any:
+    """An answer's JSON, or None when it is empty or not JSON (NaN and Infinity are not;
+    nor is anything nested too deeply to read)."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
 
 
 class Client:
@@ -127,7 +145,7 @@ class Client:
             conn = self._connection()
             conn.request(method, target, body=body, headers=headers)
             response = conn.getresponse()
-            raw = response.read()
+            raw = self._read_bounded(response)
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
             self.close()  # a broken connection is not reused
             raise Unreachable(
@@ -136,11 +154,36 @@ class Client:
             ) from None
         if response.will_close:
             self.close()
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
-        return Answer(response.status, parsed)
+        if 300 <= response.status < 400:
+            # never followed: the secret goes to the address the user gave, nowhere else
+            where = response.getheader("Location") or "another address"
+            return Answer(
+                response.status,
+                {
+                    "error": f"the server redirects to {where[:200]}; the wizard never follows a "
+                    "redirect: give the address agentmemory really answers on"
+                },
+            )
+        return Answer(response.status, parse_answer(raw))
+
+    def _read_bounded(self, response: http.client.HTTPResponse) -> bytes:
+        """The answer's body: at most MAX_ANSWER_BYTES, within the timeout in all (a server
+        that sends a byte now and then cannot hold the client forever)."""
+        deadline = time.monotonic() + self.timeout
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = response.read1(READ_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise http.client.HTTPException(
+                    f"the answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the answer took longer than {self.timeout:.0f} s to arrive")
+            chunks.append(chunk)
 
     # -- the endpoints ------------------------------------------------------------------------
     def livez(self) -> Answer:
