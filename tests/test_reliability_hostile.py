@@ -15,7 +15,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from fuzz.hostile import NAMES, build
+from fuzz.hostile import NAMES, SPECIAL, build
 from store_helpers import AUDIT_TABLES, DATA_TABLES, SMALL_030, copy_of, dump, integrity
 
 from wizard import runs
@@ -29,7 +29,7 @@ BIG = ("gzip-bomb-1gb", "string-64mb", "over-cap-observations")  # validate take
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     """Every hostile file, written once for the module (the 1 GB gzip bomb is 1 MB on disk)."""
-    return build(tmp_path_factory.mktemp("hostile"))
+    return build(tmp_path_factory.mktemp("hostile"), special=True)
 
 
 @pytest.fixture
@@ -234,6 +234,9 @@ def wizard_on(qtbot, store):
         return w
 
     return make
+
+
+NOT_FILES = [n for n in SPECIAL if n != "proc-file"]  # (a /proc file is a regular file)
 
 
 @pytest.mark.parametrize("name", NAMES)

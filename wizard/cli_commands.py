@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from wizard import APP_NAME, runs
 from wizard.core import preview
 from wizard.core.chunking import FRAME_BYTES
+from wizard.core.fastjson import escaped_all
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.core.problems import Cancelled, Code
@@ -107,7 +108,7 @@ def _store_err(exc: StoreError) -> None:
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False))
+    print(json.dumps(escaped_all(obj), indent=2, ensure_ascii=False))
 
 
 class ProgressBar:

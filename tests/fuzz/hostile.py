@@ -8,9 +8,13 @@ the CLI and the wizard; the fuzzer uses them as seeds.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
+import os
+import socket
+import struct
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +55,68 @@ def _zip(members: dict[str, bytes | str]) -> bytes:
         for member, data in members.items():
             z.writestr(member, data)
     return buf.getvalue()
+
+
+def _encrypted_zip(members: dict[str, bytes]) -> bytes:
+    """A zip whose members are marked encrypted (the flag bit in the local header and the
+    directory entry; zipfile writes no encryption, and the wizard must refuse before it tries
+    to decrypt)."""
+    data = bytearray(_zip(members))
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        while at != -1:
+            (flags,) = struct.unpack_from("<H", data, at + flags_at)
+            struct.pack_into("<H", data, at + flags_at, flags | 0x1)
+            at = data.find(signature, at + 4)
+    return bytes(data)
+
+
+def _many_members(count: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("memories.json", "[]")
+        for i in range(count - 1):
+            z.writestr(f"n/{i}", b"")
+    return buf.getvalue()
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _socket(path: Path) -> None:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(path))  # the socket file stays when it is closed
+
+
+def _link_to(target: str) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        path.symlink_to(target)
+
+    return make
+
+
+def _surrogate(where: str) -> bytes:
+    """A small valid export with a lone surrogate escape (JSON "\\ud800") in one place."""
+    data: dict = {
+        "version": "0.9.5",
+        "sessions": [{"id": "s1", "project": "/p"}],
+        "observations": {"s1": [{"id": "o1", "sessionId": "s1"}]},
+        "memories": [{"id": "m1", "type": "fact", "title": "t", "content": "c"}],
+        "summaries": [],
+    }
+    mark = "@SURROGATE@"
+    if where == "id":
+        data["memories"][0]["id"] = f"m{mark}"
+    elif where == "project":
+        data["sessions"][0]["project"] = f"/p{mark}"
+    elif where == "version":
+        data["version"] = f"0.9.5{mark}"
+    elif where == "bucket":
+        data["observations"] = {f"s1{mark}": data["observations"]["s1"]}
+    elif where == "collection":
+        data[f"lessons{mark}"] = [{"id": "l1"}]
+    return json.dumps(data).replace(mark, "\\ud800").encode("utf-8")
 
 
 def _gzip_bomb(path: Path, expanded_mib: int = 1024) -> None:
@@ -96,9 +162,12 @@ def _cap_data(name: str) -> dict:
     raise ValueError(name)
 
 
-def catalog(*, big: bool = True) -> list[_Spec]:
+def catalog(*, big: bool = True, special: bool = False) -> list[_Spec]:
     """Every hostile file, not written yet. ``big=False`` leaves out the 1 GB gzip bomb, the
-    64 MB string and the 500,000-record cap file."""
+    64 MB string and the 500,000-record cap file. ``special=True`` adds the things that are not
+    regular files (a named pipe, devices, a socket, a /proc file whose size is 0 but which
+    reads on): the reliability tests send them everywhere; the fuzzer, which reads every
+    case's bytes, leaves them out (reading them would block or never end)."""
     specs: list[_Spec] = []
 
     def add(name, file, content, expect, where, is_big=False):
@@ -248,20 +317,107 @@ def catalog(*, big: bool = True) -> list[_Spec]:
             message,
             cap,
         )
+    # -- hardening round two (issue 17): numbers, encodings, archives, surrogates, special files
+    document = '{"version": "0.9.5", "memories": [{"id": "m", "strength": %s}]}'
+    add("number-1e999", "huge-number.json", document % "1e999", "beyond what a double", LINE)
+    add("number-minus-1e400", "minus-huge.json", document % "-1e400", "beyond what a double", LINE)
+    text = '{"version": "0.9.5", "sessions": []}'
+    for label, encoding, bom in (
+        ("utf32-le-bom", "utf-32-le", codecs.BOM_UTF32_LE),
+        ("utf32-be-bom", "utf-32-be", codecs.BOM_UTF32_BE),
+        ("utf32-le", "utf-32-le", b""),
+        ("utf32-be", "utf-32-be", b""),
+    ):
+        add(label, f"{label}.json", bom + text.encode(encoding), "is UTF-32 text", FILE)
+    for label, encoding in (("utf16-le", "utf-16-le"), ("utf16-be", "utf-16-be")):
+        add(
+            label,
+            f"{label}.json",
+            text.encode(encoding),
+            "is UTF-16 text without a byte order mark",
+            FILE,
+        )
+    add(
+        "zip-encrypted-member",
+        "encrypted.zip",
+        _encrypted_zip({"memories.json": b'{"memories": []}'}),
+        "encrypted: the wizard cannot read it; export it without a password",
+        r"memories\.json",
+    )
+    add(
+        "zip-10001-members",
+        "many-members.zip",
+        _many_members(10_001),
+        "10,001 members",
+        FILE,
+    )
+    add(
+        "surrogate-in-id", "surrogate-id.json", _surrogate("id"), "lone surrogate", r"memories\[0\]"
+    )
+    add(
+        "surrogate-in-project",
+        "surrogate-project.json",
+        _surrogate("project"),
+        "lone surrogate",
+        r"sessions\[0\]",
+    )
+    add(
+        "surrogate-in-version",
+        "surrogate-version.json",
+        _surrogate("version"),
+        "lone surrogate",
+        "version",
+    )
+    add(
+        "surrogate-in-bucket",
+        "surrogate-bucket.json",
+        _surrogate("bucket"),
+        "lone surrogate",
+        r'observations\["s1\\ud800"\]',
+    )
+    add(
+        "surrogate-in-collection-name",
+        "surrogate-collection.json",
+        _surrogate("collection"),
+        "lone surrogate",
+        r'"lessons\\ud800"',
+    )
+    if special:
+        add("fifo", "fifo.json", _fifo, "is a named pipe (FIFO), not a regular file", FILE)
+        add("socket", "socket.json", _socket, "is a socket, not a regular file", FILE)
+        for device in ("/dev/zero", "/dev/urandom"):
+            if os.path.exists(device):
+                add(
+                    f"device-{device.rsplit('/', 1)[1]}",
+                    f"{device.rsplit('/', 1)[1]}.json",
+                    _link_to(device),
+                    "is a device",
+                    FILE,
+                )
+        if os.path.exists("/proc/self/pagemap"):  # size 0, reads on for hundreds of GB
+            add(
+                "proc-file",
+                "pagemap.json",
+                _link_to("/proc/self/pagemap"),
+                "says it holds 0 bytes but has content",
+                FILE,
+            )
     if big:
         add("gzip-bomb-1gb", "bomb-1gb.json.gz", _gzip_bomb, "compression bomb", FILE, True)
         add("string-64mb", "string-64mb.json", _huge_string, "longer than 10 MB", LINE, True)
     return specs
 
 
-NAMES = [spec.name for spec in catalog()]
+NAMES = [spec.name for spec in catalog(special=True)]
+SPECIAL = [n for n in NAMES if n not in {spec.name for spec in catalog()}]
 
 
-def build(folder: Path, *, big: bool = True) -> dict[str, Hostile]:
-    """Write every hostile file into ``folder``; returns them by name."""
+def build(folder: Path, *, big: bool = True, special: bool = False) -> dict[str, Hostile]:
+    """Write every hostile file into ``folder``; returns them by name (``special``: see
+    :func:`catalog`)."""
     folder.mkdir(parents=True, exist_ok=True)
     cases: dict[str, Hostile] = {}
-    for spec in catalog(big=big):
+    for spec in catalog(big=big, special=special):
         path = folder / spec.file
         if callable(spec.content):
             spec.content(path)
@@ -271,4 +427,4 @@ def build(folder: Path, *, big: bool = True) -> dict[str, Hostile]:
     return cases
 
 
-__all__ = ["NAMES", "Hostile", "build", "catalog"]
+__all__ = ["NAMES", "SPECIAL", "Hostile", "build", "catalog"]

@@ -88,7 +88,8 @@ def source_block(system: str, fmt: str, raw: Any) -> dict:
 
 def stable_id(*parts: Any, length: int = 16) -> str:
     """A short hex digest of the parts: the same input always gives the same id."""
-    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8"))
+    # surrogatepass: a lone surrogate in a source id (a JSON "\ud800") hashes, not raises
+    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:length]
 
 

@@ -20,8 +20,10 @@ from typing import Any
 
 import orjson
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+# allow_nan=False: a non-finite float raises rather than writing "Infinity" (not JSON); the
+# reader refuses them (jsonstream), so only a bug could bring one here
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
 # orjson's forms of the floats json writes otherwise (1e-7 for 1e-07)
 _SMALL_EXPONENT = re.compile(rb"[0-9]e-[0-9](?![0-9])")
 _orjson_dumps = orjson.dumps
@@ -55,3 +57,27 @@ def json_utf8(value: Any) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (JavaScript allows them): escape it
         return _ASCII(value).encode("utf-8")
+
+
+def escaped(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\udcff``): text that UTF-8,
+    SQLite and a terminal can take. A file name that is not UTF-8 (``os.fsdecode`` gives
+    surrogates for its odd bytes) or a JSON ``"\\ud800"`` is shown and audited so, losslessly
+    enough to tell it apart; valid text is returned as it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def escaped_all(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings...) with every string and key
+    :func:`escaped`. For small values (an audit entry's fields), not records."""
+    if isinstance(value, str):
+        return escaped(value)
+    if isinstance(value, dict):
+        return {escaped_all(k): escaped_all(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escaped_all(v) for v in value]
+    return value

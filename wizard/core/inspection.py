@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +14,12 @@ from wizard.core import preflight, spool
 from wizard.core.adapters.agentmemory import AGENTMEMORY_FORMATS
 from wizard.core.allocation import paused_gc, release
 from wizard.core.detection import detect
+from wizard.core.fastjson import escaped
 from wizard.core.formats import Conversion, ConvertOptions, Format, Payload
 from wizard.core.losses import Kept, LeftBehind
 from wizard.core.names import Phase
 from wizard.core.problems import Cancelled, Code, InputRefused, Problem
-from wizard.core.reading import Limits, read_payload
+from wizard.core.reading import FileFacts, Limits, read_payload
 from wizard.core.redact import REDACTED, redact
 from wizard.core.report import Report
 from wizard.core.spool import counted_objects, head_view, holds_spooled, materialize
@@ -48,7 +50,13 @@ class SourceInfo:
     sha256: str
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "name": self.name, "size": self.size, "sha256": self.sha256}
+        """Printable: a path that is not UTF-8 is escaped (``fastjson.escaped``)."""
+        return {
+            "path": escaped(self.path),
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
 
 
 @dataclass
@@ -74,29 +82,40 @@ def source_info(
     cancel: CancelFn | None = None,
     size: int | None = None,
 ) -> SourceInfo:
-    """Name, size and SHA-256 of a file (the audit log records them). Pass ``sha256`` when it
-    is already known (the reader hashes what it reads; for a storage, over every file it read,
-    whose total is ``size``); else the file is read in chunks."""
+    """Name, size and SHA-256 of a file as the audit records them. ``inspect_file`` passes
+    those of the bytes it read (``FileFacts``; for a storage, over every file it read, whose
+    total is ``size``), and "" as the hash of a file refused before it was read to its end:
+    such a file is never read on just to hash it. Only without ``sha256`` (a caller that has
+    not read the file) is a regular file hashed here, from one open file, in chunks (not a
+    pipe or a device: their hash is ""). The name is printable (a name that is not UTF-8 is
+    escaped: ``fastjson.escaped``); the path is the path given."""
     p = Path(path)
     if size is None:
         try:
-            size = p.stat().st_size if p.is_file() else 0
+            st = p.stat()
+            size = st.st_size if stat.S_ISREG(st.st_mode) else 0
         except OSError:
             size = 0
-    if sha256 is None and not p.is_file():
-        sha256 = ""  # a folder or a special file: nothing to hash
     if sha256 is None:
-        h = hashlib.sha256()
-        try:
-            with open(p, "rb") as f:
-                while chunk := f.read(4 * 1024 * 1024):
-                    if cancel is not None and cancel():
-                        raise Cancelled()
-                    h.update(chunk)
-            sha256 = h.hexdigest()
-        except OSError:
-            sha256 = ""
-    return SourceInfo(path=str(p.absolute()), name=p.name, size=size, sha256=sha256)
+        sha256 = _hash_regular_file(p, cancel)
+    return SourceInfo(path=str(p.absolute()), name=escaped(p.name), size=size, sha256=sha256)
+
+
+def _hash_regular_file(p: Path, cancel: CancelFn | None) -> str:
+    """The SHA-256 of a regular file ("" for anything else, or one that cannot be read)."""
+    h = hashlib.sha256()
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return ""
+            while chunk := f.read(4 * 1024 * 1024):
+                if cancel is not None and cancel():
+                    raise Cancelled()
+                h.update(chunk)
+    except OSError:
+        return ""
+    return h.hexdigest()
 
 
 def inspect_file(
@@ -120,8 +139,13 @@ def _inspect(
 ) -> Inspection:
     report = Report(ok=False)
 
+    facts = FileFacts()  # what the reader learned of the bytes, refused or not
+
     def refused(problem: Problem) -> Inspection:
-        return Inspection(source_info(path, cancel=cancel), report.refuse(problem), None, options)
+        size = facts.size if facts.opened else None
+        return Inspection(
+            source_info(path, facts.sha256, size=size), report.refuse(problem), None, options
+        )
 
     # Records are validated as the reader decodes them; used when the file is agentmemory's
     # own single document (then nothing is decoded twice), else preflight validates.
@@ -137,6 +161,7 @@ def _inspect(
             sink=validator,
             vectors=options.vectors,
             include_deleted=options.include_deleted,
+            facts=facts,
         )
         fmt = _detect(payload)
         report.format = fmt.id
@@ -149,6 +174,10 @@ def _inspect(
             ),
         )
         conversion.warnings[:0] = payload.warnings
+        if facts.surrogates:  # names the store keeps as text (in records: the validator's)
+            surrogate = preflight.lone_surrogate_in_names(conversion.data)
+            if surrogate is not None:
+                return refused(surrogate)
         if fmt.id not in AGENTMEMORY_FORMATS:
             _redact_secrets(conversion)
     except Cancelled:
@@ -171,7 +200,7 @@ def _inspect(
             code=Code.CONVERSION_FAILED,
         )
         return refused(problem)
-    source = source_info(path, payload.sha256, cancel, payload.size)
+    source = source_info(path, payload.sha256, size=payload.size or facts.size or None)
     read_as_is = (
         fmt.id == "agentmemory"
         and payload.kind == "json"
@@ -189,6 +218,7 @@ def _inspect(
         progress=progress,
         cancel=cancel,
         validated=validator if read_as_is else None,
+        surrogates=facts.surrogates,
     )
     if not report.ok:  # nothing will be imported: free it a piece at a time (see allocation)
         release(conversion.data)

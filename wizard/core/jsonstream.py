@@ -32,6 +32,8 @@ _STR = r'"[^"\\]*(?:\\.[^"\\]*)*"'
 _STRING_OR_CONSTANT = re.compile(_STR + r"|(-?Infinity|NaN)")
 _STRING_OR_BRACKET = re.compile(_STR + r"|([\[\]{}])")
 _STRING = re.compile(_STR + "?")
+# a JSON escape of a UTF-16 surrogate, which json decodes alone when it is not half of a pair
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 PROGRESS_EVERY = 2000  # elements between progress callbacks / cancel checks
 _LOOKAHEAD = 64 * 1024  # a record starting closer than this to the window's end is refilled
 _MISSING = object()
@@ -53,6 +55,26 @@ class _NotJson(ValueError):
 
 def _reject_constant(name: str) -> Any:
     raise _NotJson(name)
+
+
+class _NotFinite(ValueError):
+    """A number literal beyond a double's range (``1e999``), which ``float`` reads as inf."""
+
+
+_INF = float("inf")
+
+
+def _finite_float(text: str, _float: Callable[[str], float] = float) -> float:
+    """``float(text)``, refusing what would be infinite. (A call per float literal: records
+    hold few; a file of embeddings reads about a third slower, still in C otherwise.)"""
+    value = _float(text)
+    if value == _INF or value == -_INF:
+        raise _NotFinite(text)
+    return value
+
+
+# a number outside strings: where a _NotFinite literal is
+_STRING_OR_NUMBER = re.compile(_STR + r"|(-?[0-9]+(?:\.[0-9]+)?[eE][-+]?[0-9]+|-?[0-9]{300,}\.?)")
 
 
 # With a spool (a file read for import), the bounds that keep memory flat whatever the shape:
@@ -106,6 +128,10 @@ class RecordSink(Protocol):
     def spoil(self) -> None:
         """What was fed is not the document (a key repeated, JSON Lines): do not use it."""
 
+    def surrogates(self) -> None:
+        """The text holds an escaped UTF-16 surrogate: records fed from now on may hold lone
+        surrogates (told before the first such record is fed)."""
+
 
 SINK_CHUNK = 500  # records per feed of an array read element by element
 
@@ -149,7 +175,9 @@ class JsonStream:
         self._repeated: list[str] = []  # keys repeated in the values just decoded
         self._repeats = 0
         self._decoder = json.JSONDecoder(
-            parse_constant=_reject_constant, object_pairs_hook=self._pairs
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=self._pairs,
         )
         # Record arrays (one or two levels down) are kept in memory until what they cost
         # decoded (``_cost``) passes ``spill_after``; past it, each is a RecordList in a spool,
@@ -160,6 +188,9 @@ class JsonStream:
         self._held = 0
         self._sink = sink
         self._keys: list[str] = []  # the keys leading to the value being read
+        # whether the text holds an escape of a UTF-16 surrogate (see _look_for_surrogates)
+        self.surrogates = False
+        self._tail = ""
 
     def _feed(self, depth: int, start: int, records: list, keys: list[Any] | None = None) -> None:
         """Hand the records of a record array at ``depth`` (from index ``start``) to the sink,
@@ -190,25 +221,48 @@ class JsonStream:
 
     # -- buffer -------------------------------------------------------------------------------
     def _fill(self, need: int = 1) -> bool:
-        """Make sure ``need`` characters are available after ``pos``; False at end of input."""
-        while len(self.buf) - self.pos < need and not self._eof:
-            if self.pos > 0:
-                consumed = self.buf[: self.pos]
-                newlines = consumed.count("\n")
-                if newlines:
-                    self._line_base += newlines
-                    self._col_base = len(consumed) - consumed.rfind("\n") - 1
-                else:
-                    self._col_base += len(consumed)
-                self._base += self.pos
-                self.buf = self.buf[self.pos :]
-                self.pos = 0
+        """Make sure ``need`` characters are available after ``pos``; False at end of input.
+
+        The chunks needed are joined once: appending them one by one to the window copied it
+        at each chunk, quadratic in the size of one huge record."""
+        have = len(self.buf) - self.pos
+        if have >= need or self._eof:
+            return have >= need
+        parts = [self.buf[self.pos :]] if have else []
+        if self.pos > 0:
+            consumed = self.buf[: self.pos]
+            newlines = consumed.count("\n")
+            if newlines:
+                self._line_base += newlines
+                self._col_base = len(consumed) - consumed.rfind("\n") - 1
+            else:
+                self._col_base += len(consumed)
+            self._base += self.pos
+            self.pos = 0
+        while have < need:
             chunk = next(self._chunks, None)
             if chunk is None:
                 self._eof = True
-            elif chunk:
-                self.buf += chunk
-        return len(self.buf) - self.pos >= need
+                break
+            if not self.surrogates:
+                self._look_for_surrogates(chunk)
+            parts.append(chunk)
+            have += len(chunk)
+        self.buf = "".join(parts) if len(parts) != 1 else parts[0]
+        return have >= need
+
+    def _look_for_surrogates(self, chunk: str) -> None:
+        """Note a ``\\uD800``-``\\uDFFF`` escape in the text (``json`` decodes a lone one into
+        a lone surrogate, which is not text: UTF-8, SQLite and orjson refuse it). Only then
+        are strings looked at for them (``RecordSink.surrogates``); C-speed searches per chunk,
+        and across the boundary with the chunk before."""
+        if _SURROGATE_ESCAPE.search(chunk) or (
+            self._tail and _SURROGATE_ESCAPE.search(self._tail + chunk[:5])
+        ):
+            self.surrogates = True
+            if self._sink is not None:
+                self._sink.surrogates()
+        self._tail = chunk[-5:]
 
     def location(self, pos: int) -> tuple[int, int]:
         """1-based line and column of a position in the current buffer."""
@@ -584,12 +638,15 @@ class JsonStream:
         (a record refused past ``limit`` characters, before it is decoded)."""
         self._fill(_LOOKAHEAD)
         start = self.pos
+        checked = 0  # where the next string check starts its blocks (see _check_strings)
         while True:
             self._repeated.clear()
             try:
                 value, end = self._decoder.raw_decode(self.buf, start)
             except _NotJson as exc:
                 raise self._constant_error(start, str(exc), path) from None
+            except _NotFinite as exc:
+                raise self._infinite_error(start, str(exc), path) from None
             except RecursionError:
                 raise self._depth_error(start, depth, path) from None
             except json.JSONDecodeError as exc:
@@ -602,13 +659,17 @@ class JsonStream:
                 ) from None
             if end == -1 or (end >= len(self.buf) and not self._eof):
                 # Maybe cut off at the end of the window: read more and try again.
-                if len(self.buf) - start > self.max_string:
-                    self._check_strings(start, len(self.buf), path)
+                if len(self.buf) - start > self.max_string:  # (from where it stopped)
+                    checked = (
+                        self._check_strings(start, len(self.buf), path, start + checked) - start
+                    )
                 if limit is None:
                     self._fill(2 * (len(self.buf) - start) + CHUNK_CHARS)
                 else:  # a record: refused before it is decoded, memory bounded on the way
                     self._record_bounds(start, path, limit)
-                    self._fill(len(self.buf) - start + CHUNK_CHARS)
+                    # twice the window each time (up to the limit): decoding again from the
+                    # record's start after each chunk made one big record quadratic
+                    self._fill(min(2 * (len(self.buf) - start), limit) + CHUNK_CHARS)
                 start = self.pos
                 continue
             break
@@ -623,7 +684,7 @@ class JsonStream:
             if brackets > self.max_depth - depth:
                 self._check_depth(start, end, depth, path)
         if size > self.max_string:
-            self._check_strings(start, end, path)
+            self._check_strings(start, end, path, start + min(checked, size))
         return self._share_keys(value)
 
     def _too_long(self, start: int, path: str, limit: int) -> InputRefused:
@@ -703,6 +764,21 @@ class JsonStream:
             code=Code.NAN_OR_INFINITY,
         )
 
+    def _infinite_error(self, start: int, literal: str, path: str) -> InputRefused:
+        pos = start
+        for m in _STRING_OR_NUMBER.finditer(self.buf, start):
+            if m.group(1) and m.group(1).rstrip(".") == literal.rstrip("."):
+                pos = m.start(1)
+                break
+        shown = literal if len(literal) <= 24 else f"{literal[:12]}...{literal[-8:]}"
+        return self.refuse(
+            f"the number {shown} is beyond what a double can hold: it would be read as "
+            "infinity, which is not valid JSON (no NaN or Infinity)",
+            pos,
+            path,
+            code=Code.NAN_OR_INFINITY,
+        )
+
     def _check_depth(self, start: int, end: int, depth: int, path: str) -> None:
         level = depth
         for m in _STRING_OR_BRACKET.finditer(self.buf, start, end):
@@ -730,9 +806,27 @@ class JsonStream:
             f"nesting deeper than {self.max_depth} levels", start, path, code=Code.TOO_DEEP
         )
 
-    def _check_strings(self, start: int, end: int, path: str) -> None:
+    def _check_strings(self, start: int, end: int, path: str, fast_from: int | None = None) -> int:
+        """Refuse a string over the limit in ``buf[start:end]`` (``start`` outside a string).
+
+        First in C: a block of half the limit with a quote not after a backslash (a string's
+        end or start) cannot be inside a string, so when every block from ``fast_from`` on has
+        one, no string is too long (strings cut off at ``end`` aside). Only otherwise are the
+        strings matched one by one. Returns where a check of a longer window of the same value
+        may start its blocks: a growing record costs C work once per character, not a Python
+        step per string each time it grows."""
         limit = self.max_string
-        for m in _STRING.finditer(self.buf, start, end):
+        half = limit // 2
+        buf = self.buf
+        pos = start if fast_from is None else fast_from
+        if half >= 4096:
+            while pos + half <= end and buf.count('"', pos, pos + half) > buf.count(
+                '\\"', pos, pos + half
+            ):
+                pos += half
+            if pos + half > end:
+                return max(start, end - limit)
+        for m in _STRING.finditer(buf, start, end):
             if m.end() - m.start() - 2 > limit:
                 raise self.refuse(
                     f"a single string longer than {limit // (1024 * 1024)} MB",
@@ -740,6 +834,7 @@ class JsonStream:
                     path,
                     code=Code.STRING_TOO_LONG,
                 )
+        return max(start, end - limit)
 
 
 def _cut_off(exc: json.JSONDecodeError, text: str) -> bool:

@@ -7,6 +7,7 @@ thread never holds the GIL for long and cancel is honoured); caps last, all of t
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,12 +22,19 @@ from wizard.core.collections import (
     count_records,
     iter_records,
 )
+from wizard.core.fastjson import escaped
 from wizard.core.formats import Conversion
 from wizard.core.names import Phase
 from wizard.core.problems import Cancelled, Code, Problem
 from wizard.core.report import Report
 from wizard.core.spool import RecordList, is_array, iter_chunks
-from wizard.core.validation import RecordValidator, bucket_path, chunk_invalid
+from wizard.core.validation import (
+    LONE_SURROGATE,
+    RecordValidator,
+    bucket_path,
+    chunk_invalid,
+    lone_surrogate_message,
+)
 
 CHUNK = 2000
 ARRAY_COLLECTIONS = ("sessions", "memories", "summaries")
@@ -101,10 +109,13 @@ def check(
     progress: Callable[[str, int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     validated: RecordValidator | None = None,
+    surrogates: bool = False,
 ) -> Report:
     """Check canonical data. With ``skip_invalid`` the invalid records are removed from ``data``
     (in place) and listed in ``Report.skipped_invalid``. ``validated``: a validator that was
-    fed every record of ``data`` already (by the reader), in place of validating them here."""
+    fed every record of ``data`` already (by the reader), in place of validating them here.
+    ``surrogates``: the text held a surrogate escape (``FileFacts.surrogates``): a record
+    whose key or column fields hold a lone one is invalid."""
     report = Report(ok=True, format=format_id)
     if conversion is not None:
         report.source_version = conversion.source_version
@@ -130,12 +141,12 @@ def check(
         invalid_total, invalid_in = validated.invalid_total, validated.invalid_in
     else:
         invalid, invalid_total, invalid_in, repeated = _validate(
-            data, report.warnings, progress, cancel
+            data, report.warnings, progress, cancel, surrogates
         )
     more = invalid_total - len(invalid)
     if invalid_total:
         if skip_invalid:
-            _remove_invalid(data, invalid_in, cancel)
+            _remove_invalid(data, invalid_in, cancel, surrogates)
             report.skipped_invalid = [p for p, _ in sorted(invalid.items())]
             report.skipped_invalid_total = invalid_total
             report.warnings.append(
@@ -177,6 +188,35 @@ def check(
     return report
 
 
+def lone_surrogate_in_names(data: Any) -> Problem | None:
+    """The first name of canonical data that holds a lone surrogate (a JSON "\\ud800" escape
+    alone), which the store would keep as text: the version, a collection's name, an
+    observation bucket's (its session id). Looked at only when the text held such an escape;
+    in records, keys and column fields are the validator's."""
+    if not isinstance(data, dict):
+        return None
+    version = data.get("version")
+    if isinstance(version, str) and LONE_SURROGATE.search(version):
+        return Problem("version", lone_surrogate_message(version), code=Code.LONE_SURROGATE)
+    for name in data:
+        if isinstance(name, str) and LONE_SURROGATE.search(name):
+            return Problem(
+                escaped(json.dumps(name, ensure_ascii=False)),
+                f"a collection name {lone_surrogate_message(name)}",
+                code=Code.LONE_SURROGATE,
+            )
+    buckets = data.get("observations")
+    if isinstance(buckets, dict):
+        for sid in buckets:
+            if isinstance(sid, str) and LONE_SURROGATE.search(sid):
+                return Problem(
+                    bucket_path("observations", sid),
+                    f"a session id {lone_surrogate_message(sid)}",
+                    code=Code.LONE_SURROGATE,
+                )
+    return None
+
+
 def _check_version(data: dict, report: Report, treat_as_version: str | None) -> None:
     version = data.get("version")
     if versions.is_supported(version):
@@ -201,11 +241,12 @@ def _validate(
     warnings: list[Problem],
     progress: Callable[[str, int, int], None] | None,
     cancel: Callable[[], bool] | None,
+    surrogates: bool = False,
 ) -> tuple[dict[str, str], int, set[tuple[str, str | None]], list[tuple[str, set[str]]]]:
     """Validate every record (a RecordValidator fed chunk by chunk): the first invalid ones
     ({path: message}), how many there are, the arrays holding them, and the collections with
     repeated keys."""
-    validator = RecordValidator()
+    validator = RecordValidator(surrogates)
     names = collection_names(data)
     total = sum(count_records(data, n) for n in names)
     done = 0
@@ -305,18 +346,25 @@ def _check(cancel: Callable[[], bool] | None) -> None:
 
 
 def _without_invalid(
-    records: list | RecordList, name: str, key_field: str, cancel: Callable[[], bool] | None
+    records: list | RecordList,
+    name: str,
+    key_field: str,
+    cancel: Callable[[], bool] | None,
+    surrogates: bool = False,
 ) -> Any:
     out: list | RecordList = RecordList(records.spool) if isinstance(records, RecordList) else []
     for chunk in iter_chunks(records, CHUNK):
         _check(cancel)
-        found = chunk_invalid(name, key_field, chunk)
+        found = chunk_invalid(name, key_field, chunk, surrogates=surrogates)
         out.extend(r for i, r in enumerate(chunk) if i not in found)
     return out
 
 
 def _remove_invalid(
-    data: dict, where: set[tuple[str, str | None]], cancel: Callable[[], bool] | None = None
+    data: dict,
+    where: set[tuple[str, str | None]],
+    cancel: Callable[[], bool] | None = None,
+    surrogates: bool = False,
 ) -> None:
     """Leave out the invalid records (validated again, chunk by chunk: the same ones), in the
     arrays ``where`` they are ((collection, bucket)); the others are left as they are."""
@@ -326,9 +374,11 @@ def _remove_invalid(
             buckets = data["observations"]
             for sid in list(buckets):
                 if (name, sid) in where:
-                    buckets[sid] = _without_invalid(buckets[sid], name, key_field, cancel)
+                    buckets[sid] = _without_invalid(
+                        buckets[sid], name, key_field, cancel, surrogates
+                    )
         elif (name, None) in where:
-            data[name] = _without_invalid(data[name], name, key_field, cancel)
+            data[name] = _without_invalid(data[name], name, key_field, cancel, surrogates)
 
 
 def _warn_unimported_fields(data: dict, report: Report) -> None:

@@ -21,6 +21,10 @@ class Code(str, Enum):
     UNSAFE_ZIP_PATH = "unsafe-zip-path"  # a zip member with an absolute or escaping path
     NOT_UTF8 = "not-utf8"  # text in another encoding (UTF-16) or invalid UTF-8
     BINARY_FILE = "binary-file"  # binary data (NUL bytes), not JSON text
+    FILE_CHANGED = "file-changed"  # the file changed (grew, shrank, was rewritten) while read
+    ENCRYPTED_ARCHIVE = "encrypted-archive"  # a zip member behind a password
+    DUPLICATE_ZIP_MEMBER = "duplicate-zip-member"  # a zip names the member read more than once
+    TOO_MANY_ZIP_MEMBERS = "too-many-zip-members"  # a zip directory past its fixed limits
     # -- a source's own storage (docs/SOURCES.md) ---------------------------------------------
     SOURCE_BUSY = "source-busy"  # the source's program is writing its files; close it and retry
     UNSAFE_PICKLE = "unsafe-pickle"  # a Qdrant row holds something other than the allowed classes
@@ -36,6 +40,7 @@ class Code(str, Enum):
     NO_TEMP_SPACE = "no-temp-space"  # the temporary folder a big file's records wait in is full
     NOT_ENOUGH_MEMORY = "not-enough-memory"  # converting a big file of another format would not fit
     TOO_MANY_FIELDS = "too-many-fields"  # an object with more fields than the reader keeps
+    LONE_SURROGATE = "lone-surrogate"  # a name holds half a UTF-16 pair ("\\ud800"), not text
     # -- format -------------------------------------------------------------------------------
     UNKNOWN_FORMAT = "unknown-format"  # no supported format matches the file
     UNSUPPORTED_FORMAT = "unsupported-format"  # a recognised export that holds nothing to import

@@ -12,6 +12,7 @@ MAX_INVALID_LISTED invalid records of each collection, and counts.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import methodcaller
@@ -19,6 +20,7 @@ from typing import Any
 
 from wizard.core.caps import LIMITS
 from wizard.core.collections import META_KEYS, collection, order_key
+from wizard.core.fastjson import escaped
 from wizard.core.problems import Code, Problem
 from wizard.core.schema import validate_records
 
@@ -50,10 +52,50 @@ KNOWN_VALUES = {
 
 _CAP = {name: limit for name, limit, _message in LIMITS}
 
+# Record fields the store keeps as text columns of their own, besides each collection's key
+# (``store/models.py``, ``record_fields``; a test keeps the two alike). Text there must be
+# UTF-8: a lone surrogate (a JSON "\\ud800" escape alone) makes the record invalid. Elsewhere
+# in a record it is stored escaped, losslessly (``fastjson``).
+COLUMN_FIELDS: dict[str, tuple[str, ...]] = {
+    "sessions": ("project", "startedAt"),
+    "observations": ("sessionId", "timestamp", "type"),
+    "memories": ("type", "createdAt", "project"),
+    "summaries": ("project",),
+    "graphNodes": ("type", "name"),
+    "graphEdges": ("sourceNodeId", "targetNodeId", "type"),
+}
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate_message(value: str) -> str:
+    """What to say of a name holding a lone surrogate (the value shown escaped, cut short)."""
+    shown = escaped(value)
+    if len(shown) > 60:
+        shown = shown[:40] + "..." + shown[-12:]
+    return (
+        f"'{shown}' holds a lone surrogate (half of a UTF-16 pair, written \\ud800-\\udfff "
+        "alone): it is not text, and the store cannot keep it as a key or a name"
+    )
+
+
+def _surrogate_fields(name: str, key_field: str, chunk: list[Any]) -> dict[int, str]:
+    """{index: message} of the records whose key or column fields hold a lone surrogate (each
+    field's values of the chunk searched at once, in C; one by one only when one has one)."""
+    found: dict[int, str] = {}
+    for name_field in (key_field, *COLUMN_FIELDS.get(name, ())):
+        values = [r.get(name_field) if type(r) is dict else None for r in chunk]
+        text = "".join(v for v in values if type(v) is str)
+        if LONE_SURROGATE.search(text) is None:
+            continue
+        for index, value in enumerate(values):
+            if type(value) is str and LONE_SURROGATE.search(value):
+                found.setdefault(index, f"{name_field}: {lone_surrogate_message(value)}")
+    return found
+
 
 def bucket_path(name: str, bucket: str) -> str:
     """The JSON path of an observation bucket: ``observations.ses_1``."""
-    return f"{name}.{bucket}" if bucket.isidentifier() else f'{name}["{bucket}"]'
+    return f"{name}.{bucket}" if bucket.isidentifier() else escaped(f'{name}["{bucket}"]')
 
 
 def path_of(name: str, bucket: str | None, index: int) -> str:
@@ -64,13 +106,21 @@ def path_of(name: str, bucket: str | None, index: int) -> str:
 
 
 def chunk_invalid(
-    name: str, key_field: str, chunk: list[Any], keys: list[Any] | None = None
+    name: str,
+    key_field: str,
+    chunk: list[Any],
+    keys: list[Any] | None = None,
+    surrogates: bool = False,
 ) -> dict[int, str]:
     """{index: message} of the invalid records of a chunk (the first problem of each);
-    ``keys``: each record's key field, when known."""
+    ``keys``: each record's key field, when known; ``surrogates``: the text held a surrogate
+    escape, so keys and column fields are searched for lone ones."""
     found: dict[int, str] = {}
     for index, where, message in validate_records(name, chunk):
-        found.setdefault(index, f"{where.lstrip('.') or 'record'}: {message}")
+        found.setdefault(index, f"{where.lstrip('.') or 'record'}: {escaped(message)}")
+    if surrogates:
+        for index, message in _surrogate_fields(name, key_field, chunk).items():
+            found.setdefault(index, message)
     if keys is None:
         keys = [r.get(key_field) if type(r) is dict else None for r in chunk]
     if "" in keys:
@@ -109,7 +159,9 @@ class _Collection:
 class RecordValidator:
     """Validate the records of canonical collections, fed a chunk at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, surrogates: bool = False) -> None:
+        # the text held a surrogate escape: keys and column fields are searched for lone ones
+        self.lone_surrogates = surrogates
         self._collections: dict[str, _Collection] = {}
         self._unknown: Counter = Counter()
         self._feeds = 0  # order of the chunks fed (buckets come in their file order)
@@ -120,6 +172,9 @@ class RecordValidator:
 
     def spoil(self) -> None:
         self.spoiled = True
+
+    def surrogates(self) -> None:
+        self.lone_surrogates = True
 
     def _state(self, name: str) -> _Collection:
         state = self._collections.get(name)
@@ -160,7 +215,7 @@ class RecordValidator:
             except AttributeError:  # something else than an object: the schema says what
                 records = [r if type(r) is dict else {} for r in chunk]
                 keys = list(map(key_of, records))
-        found = chunk_invalid(name, state.key_field, chunk, keys)
+        found = chunk_invalid(name, state.key_field, chunk, keys, self.lone_surrogates)
         if found:
             self.invalid_total += len(found)
             self.invalid_in.add((name, bucket))

@@ -8,8 +8,10 @@ The secret is held in memory only: never printed, logged, stored or saved in the
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +50,41 @@ def checked(value: str | None, where: str) -> str | None:
     return value
 
 
+MAX_SECRET_FILE = 64 * 1024  # a token or an .env file; more is not one
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _read_text(path: Path) -> str:
+    """A small text file's content, read without blocking or reading forever: a named pipe,
+    a device (``/dev/zero``) or a socket is refused before a byte is read (opened without
+    waiting for a writer, then its type taken from the open file), and at most
+    MAX_SECRET_FILE bytes are read. Raises OSError saying why (``strerror``); text that is
+    not UTF-8 raises BadSecret (never quoting it)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with open(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((k for test, k in _KINDS if test(mode)), "a special file")
+            raise OSError(errno.EINVAL, f"it is {kind}, not a regular file")
+        data = f.read(MAX_SECRET_FILE + 1)
+    if len(data) > MAX_SECRET_FILE:
+        raise OSError(errno.EFBIG, f"it is larger than {MAX_SECRET_FILE // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadSecret(f"the secret file {path} is not UTF-8 text") from None
+
+
 def _read(path: Path) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError:
+        text = _read_text(path).strip()
+    except (OSError, BadSecret):
         return None
     return text or None
 
@@ -82,10 +115,12 @@ def find_secret(
     home: Path | None = None,
 ) -> Secret:
     """The secret to send, in the order of docs/DELIVERY.md section 1. A ``token_file`` that
-    cannot be read raises OSError (the user named it: say so rather than going on without)."""
+    cannot be read raises OSError (the user named it: say so rather than going on without),
+    also when it is not a regular file (a pipe, ``/dev/zero``: refused before it is read) or
+    larger than MAX_SECRET_FILE; one that is not UTF-8 raises BadSecret."""
     if token_file is not None:
         path = Path(token_file).expanduser()
-        given = path.read_text(encoding="utf-8").strip()
+        given = _read_text(path).strip()
         where = f"the file {path}"
         return Secret(checked(given or None, where), where)
     env = os.environ if environ is None else environ

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wizard.core.fastjson import escaped_all
 from wizard.core.inspection import Inspection
 from wizard.core.names import ErrorKind, Operation, Outcome, Strategy
 from wizard.core.problems import Code
@@ -67,19 +68,25 @@ def import_fields(
         "include_inactive": bool(opts.include_inactive),
         **({"vectors": opts.vectors} if opts.vectors else {}),
     }
-    return {
-        **_ended(Operation.IMPORT, outcome, error, error_code, duration_ms),
-        "strategy": str(strategy),
-        "format": report.format,
-        "source_version": report.source_version,
-        "source_path": src.path,
-        "source_name": src.name,
-        "source_size": src.size,
-        "source_sha256": src.sha256,
-        "counts": counts if counts is not None else {"source": dict(report.counts)},
-        "caps": [c.to_dict() for c in report.caps],
-        "options": options,
-    }
+    # Text from the file (its name, a message quoting a value, a path with a bucket name) may
+    # hold surrogates (a name that is not UTF-8, a JSON "\ud800"): the store's text cannot, so
+    # the entry keeps them escaped ("\udcff"), and the attempt is audited, never lost.
+    fields: dict[str, Any] = escaped_all(
+        {
+            **_ended(Operation.IMPORT, outcome, error, error_code, duration_ms),
+            "strategy": str(strategy),
+            "format": report.format,
+            "source_version": report.source_version,
+            "source_path": src.path,
+            "source_name": src.name,
+            "source_size": src.size,
+            "source_sha256": src.sha256,
+            "counts": counts if counts is not None else {"source": dict(report.counts)},
+            "caps": [c.to_dict() for c in report.caps],
+            "options": options,
+        }
+    )
+    return fields
 
 
 def _ended(

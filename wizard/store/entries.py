@@ -8,6 +8,7 @@ from typing import Any
 
 from peewee import SqliteDatabase
 
+from wizard.core.fastjson import escaped_all
 from wizard.core.names import Outcome
 from wizard.store.models import AuditEntry
 
@@ -19,6 +20,9 @@ def _dumps(value: Any) -> str | None:
 
 
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    """The row of an entry: JSON columns encoded, and every text escaped where it is not valid
+    Unicode (a file name that is not UTF-8), so that any run's entry can be written."""
+    fields = escaped_all(fields)
     return {k: (_dumps(v) if k in JSON_COLUMNS else v) for k, v in fields.items()}
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+import os
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
@@ -23,7 +26,14 @@ def local_files(mime: QMimeData | None) -> list[str]:
     """The local file paths carried by a drag (URLs from a file manager)."""
     if mime is None or not mime.hasUrls():
         return []
-    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
+    return [_local_path(u) for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
+
+
+def _local_path(url: QUrl) -> str:
+    """A dropped file's path with its bytes as they are: ``toLocalFile`` replaces bytes that
+    are not UTF-8, so the path is decoded from the percent-encoded URL instead."""
+    encoded = bytes(url.toEncoded().data()).decode("ascii", "replace")
+    return os.fsdecode(unquote_to_bytes(urlsplit(encoded).path))
 
 
 def accept_file_drag(event: QDragEnterEvent | QDragMoveEvent) -> bool:
@@ -42,7 +52,8 @@ class DropZone(QFrame):
     a click on the zone, or Enter/Space while it has focus.
     """
 
-    filesDropped = Signal(list)
+    # list[str] as Python strings: a name that is not UTF-8 would not survive Qt's strings
+    filesDropped = Signal(object)
     browseRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from wizard.core.fastjson import escaped
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Outcome, Strategy
 from wizard.core.storage.mem0 import install_pair
@@ -49,9 +50,9 @@ def group_sources(paths: list[str]) -> list[tuple[str, str | None]]:
 
 
 def is_source_path(path: str) -> bool:
-    """A path the wizard reads: a regular file, or a folder (the reader says whether it is a
-    store's folder it knows)."""
-    return os.path.isfile(path) or os.path.isdir(path)
+    """A path the wizard reads: anything that exists (the reader refuses, at once, what is not
+    a regular file or a store's folder it knows, saying what it is)."""
+    return os.path.exists(path)
 
 
 class MigrationSession(QObject):
@@ -151,7 +152,8 @@ class MigrationSession(QObject):
         self.path = path
         self.options = options or self.default_options()
         if is_source_path(path):
-            self.settings.add_recent_file(path, self.options.vectors)
+            if escaped(path) == path:  # Qt's settings cannot hold a name that is not UTF-8
+                self.settings.add_recent_file(path, self.options.vectors)
             self.fileChanged.emit(path)
             self.start_inspection()
         else:

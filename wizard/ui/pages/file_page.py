@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from wizard.core.fastjson import escaped
 from wizard.ui.backend import sources_job
 from wizard.ui.delivery_dialog import open_delivery
 from wizard.ui.drop_zone import DropZone
@@ -226,7 +227,7 @@ class FilePage(QWizardPage):
 
     # -- QWizardPage -----------------------------------------------------------------------------
     def initializePage(self) -> None:
-        self.path_edit.setText(self.session.path)
+        self.path_edit.setText(escaped(self.session.path))
         self._fill_recent()
         self._refresh_status()
 
@@ -283,13 +284,15 @@ class FilePage(QWizardPage):
     def _path_entered(self) -> None:
         self.typing_pause.stop()
         text = self.path_edit.text().strip()
+        if text == escaped(self.session.path):
+            return
         if text and os.path.abspath(os.path.expanduser(text)) != self.session.path:
             self.session.set_file(text)
 
     def _path_paused(self) -> None:
         """Typing paused: read the path when there is something there, else say so."""
         text = self.path_edit.text().strip()
-        if not text:
+        if not text or text == escaped(self.session.path):
             return
         full = os.path.abspath(os.path.expanduser(text))
         if full == self.session.path:
@@ -363,9 +366,11 @@ class FilePage(QWizardPage):
             self.recent.addTopLevelItem(item)
         self.clear_recent.setEnabled(bool(files))
 
-    def _on_file_changed(self, path: str) -> None:
-        if self.path_edit.text() != path:
-            self.path_edit.setText(path)
+    def _on_file_changed(self, _path: str) -> None:
+        # the session's own path: a name that is not UTF-8 does not survive Qt's strings
+        shown = escaped(self.session.path)
+        if self.path_edit.text() != shown:
+            self.path_edit.setText(shown)
         self._fill_recent()
         self.completeChanged.emit()
         self._refresh_status()
