@@ -15,9 +15,11 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from wizard import APP_NAME, __version__, cli_commands
 from wizard.core.names import Strategy
+from wizard.core.terminal import terminal_safe
 from wizard.crashlog import log_crash, log_path, redact
 from wizard.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_STORE, EXIT_USAGE
 from wizard.remote.client import DEFAULT_URL
@@ -182,7 +184,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     SystemExit as argparse does."""
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         parser.print_usage(sys.stderr)
-        print(f"{APP_NAME}: error: {unknown_command(argv[0])}", file=sys.stderr)
+        print(terminal_safe(f"{APP_NAME}: error: {unknown_command(argv[0])}"), file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
     args, extra = parser.parse_known_args(argv)
     if extra:
@@ -201,14 +203,25 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     return args
 
 
+class SafeParser(argparse.ArgumentParser):
+    """argparse, whose messages quote what was typed: control characters in it are shown as
+    escapes, never sent to the terminal."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            safe = "\n".join(terminal_safe(line) for line in message.split("\n"))
+            super()._print_message(safe, file)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SafeParser(
         prog=APP_NAME,
         description="Migrate mem0, OpenMemory, Letta and agentmemory exports into agentmemory's "
         "store. Without a subcommand the wizard window opens (with FILE preloaded).",
     )
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     sub = parser.add_subparsers(
+        parser_class=SafeParser,
         dest="command",
         metavar="COMMAND",
         help="what to do (agentmemory-wizard COMMAND --help says more); without one, the "
@@ -290,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(Strategy.MERGE),
         help="the strategy written into split files (replace: the first file empties the "
         "server, the others merge)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace FILE when it exists (never the store, a link or anything but a file)",
     )
     p.add_argument("--with-source", action="store_true", help="keep the verbatim source copies")
 
@@ -373,8 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # never a traceback on the terminal
         log_crash(exc)
         print(
-            f"{APP_NAME}: unexpected error: {type(exc).__name__}: {redact(str(exc))} "
-            f"(details in {log_path()})",
+            terminal_safe(
+                f"{APP_NAME}: unexpected error: {type(exc).__name__}: {redact(str(exc))} "
+                f"(details in {log_path()})"
+            ),
             file=sys.stderr,
         )
         return EXIT_STORE

@@ -27,9 +27,11 @@ from wizard.core.chunking import FRAME_BYTES
 from wizard.core.fastjson import escaped_all
 from wizard.core.inspection import Inspection, InspectOptions
 from wizard.core.names import ErrorKind, Outcome, Strategy
+from wizard.core.outputs import OutputRefused, check_output, protected_paths
 from wizard.core.problems import Cancelled, Code
 from wizard.core.report import Report
 from wizard.core.report_text import left_behind_lines, report_lines
+from wizard.core.terminal import json_terminal_safe, terminal_safe
 from wizard.crashlog import log_crash, log_path
 from wizard.exit_codes import (
     EXIT_CANCELLED,
@@ -82,7 +84,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _err(message: str) -> None:
-    print(f"{APP_NAME}: {message}", file=sys.stderr)
+    _say(f"{APP_NAME}: {message}", file=sys.stderr)
+
+
+def _say(text: str, file: Any = None) -> None:
+    """One line of output: names and record text in it are never sent raw to the terminal,
+    nor can a line break inside a name forge another line (``core.terminal``)."""
+    print(terminal_safe(text), file=file)
 
 
 # What the command line offers for a store problem, by its kind.
@@ -108,7 +116,7 @@ def _store_err(exc: StoreError) -> None:
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(escaped_all(obj), indent=2, ensure_ascii=False))
+    print(json_terminal_safe(json.dumps(escaped_all(obj), indent=2, ensure_ascii=False)))
 
 
 class ProgressBar:
@@ -132,7 +140,7 @@ class ProgressBar:
         filled = int(frac * self.WIDTH)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         text = f"\r[{bar}] {frac * 100:5.1f}% {label} {done}/{total}" if total else f"\r{label}"
-        sys.stderr.write(text[:120].ljust(80))
+        sys.stderr.write(terminal_safe(text)[:120].ljust(80))
         sys.stderr.flush()
         self._shown = True
 
@@ -240,11 +248,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _print_json(out)
     else:
         for line in report_lines(inspection.report, inspection.source.name):
-            print(line)
+            _say(line)
         for line in advice_lines(inspection.report):
-            print(line)
+            _say(line)
         for line in _preview_lines(shown):
-            print(line)
+            _say(line)
     return EXIT_OK if inspection.ok else EXIT_REFUSED
 
 
@@ -443,21 +451,21 @@ def _import_output(
         head = f"Imported {name} ({fmt}) with strategy {result.strategy} into {store.path}:"
     else:
         head = f"Import of {name} {result.outcome}: {result.error}"
-    print(head)
+    _say(head)
     if result.ok:
         cols = ("inserted", "updated", "unchanged", "skipped", "deleted")
         width = max([len(n) for n in result.collections] + [10])
-        print("  " + "collection".ljust(width) + "".join(c.rjust(11) for c in cols))
+        _say("  " + "collection".ljust(width) + "".join(c.rjust(11) for c in cols))
         for n, p in result.collections.items():
             d = p.to_dict()
-            print("  " + n.ljust(width) + "".join(str(d[c]).rjust(11) for c in cols))
+            _say("  " + n.ljust(width) + "".join(str(d[c]).rjust(11) for c in cols))
         stats = ", ".join(f"{k} {v}" for k, v in result.stats.items())
-        print(f"Stats (as agentmemory counts them: every record written): {stats}")
+        _say(f"Stats (as agentmemory counts them: every record written): {stats}")
         for line in _warning_lines(inspection.report):
-            print(line)
+            _say(line)
     if result.audit_id is not None:
         hint = f" (undo with: {APP_NAME} revert {result.audit_id})" if result.ok else ""
-        print(f"Audit entry #{result.audit_id}{hint}")
+        _say(f"Audit entry #{result.audit_id}{hint}")
     if not result.ok:
         _err(_advised(result.error or str(result.outcome), result.error_code))
 
@@ -471,7 +479,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         _print_json([f.to_dict() for f in found])
         return EXIT_OK
     if not found:
-        print("No memory stores found at mem0's, OpenMemory's or Letta's usual places.")
+        _say("No memory stores found at mem0's, OpenMemory's or Letta's usual places.")
         return EXIT_OK
     for f in found:
         size = f"{f.size:,} bytes" if f.size is not None else ""
@@ -481,12 +489,12 @@ def cmd_sources(args: argparse.Namespace) -> int:
         parts += [p for p in (size, f.modified or "") if p]
         if f.counts:
             parts.append(", ".join(f"{n:,} {what}" for what, n in f.counts.items()))
-        print("  ".join(parts))
+        _say("  ".join(parts))
         if not f.readable:
-            print(f"    cannot be read: {f.reason}")
+            _say(f"    cannot be read: {f.reason}")
         else:
             vectors = f" --vectors {shlex.quote(f.vectors)}" if f.vectors else ""
-            print(f"    import with: {APP_NAME} import {shlex.quote(f.path)}{vectors}")
+            _say(f"    import with: {APP_NAME} import {shlex.quote(f.path)}{vectors}")
     return EXIT_OK
 
 
@@ -496,11 +504,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(counts)
         return EXIT_OK
-    print(f"Store: {store.path}")
+    _say(f"Store: {store.path}")
     width = max(len(n) for n in counts)
     for name, n in counts.items():
-        print(f"  {name.ljust(width)} {n:>9}")
-    print(f"  {'total'.ljust(width)} {sum(counts.values()):>9}")
+        _say(f"  {name.ljust(width)} {n:>9}")
+    _say(f"  {'total'.ljust(width)} {sum(counts.values()):>9}")
     return EXIT_OK
 
 
@@ -514,7 +522,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         _print_json(entries)
         return EXIT_OK
     if not entries:
-        print(f"No audit entries in {store.path}")
+        _say(f"No audit entries in {store.path}")
     for e in entries:
         src = (e["source"] or {}).get("name") or (
             f"import #{e['target_id']}" if e["target_id"] else ""
@@ -535,14 +543,29 @@ def cmd_audit(args: argparse.Namespace) -> int:
             parts.append(f"(revert data pruned by #{e['pruned_by']})")
         if e["error"]:
             parts.append(f"error: {e['error']}")
-        print("  ".join(parts))
+        _say("  ".join(parts))
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- export, revert
 
 
+def _output_refused(args: argparse.Namespace) -> str | None:
+    """Why ``--out`` cannot be written (the store, a link, an existing file without --force),
+    or None."""
+    protected = protected_paths(resolve_db_path(getattr(args, "db", None)))
+    try:
+        check_output(args.out, protected=protected, force=getattr(args, "force", False))
+    except OutputRefused as exc:
+        return str(exc)
+    return None
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    refused = _output_refused(args)
+    if refused is not None:
+        _err(refused)
+        return EXIT_USAGE
     if args.split is not None:
         return _export_split(args)
     with _open(args) as store:
@@ -553,7 +576,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             return EXIT_STORE
     total = sum(counts.values())
     detail = ", ".join(f"{k} {v}" for k, v in counts.items())
-    print(f"Exported {total} records ({detail}) from {store.path} to {args.out}")
+    _say(f"Exported {total} records ({detail}) from {store.path} to {args.out}")
     return EXIT_OK
 
 
@@ -582,7 +605,7 @@ def _export_split(args: argparse.Namespace) -> int:
             return EXIT_STORE
     for path, size, counts in written.files:
         detail = ", ".join(f"{k} {v}" for k, v in counts.items()) or "empty: the wipe"
-        print(f"{path}  {size:,} bytes  ({detail})")
+        _say(f"{path}  {size:,} bytes  ({detail})")
     if written.too_big:
         _err(
             f"{len(written.too_big)} record(s) too big for any request were left out: "
@@ -680,7 +703,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         _print_json(result.to_dict())
     else:
         for line in _delivery_lines(result):
-            print(line)
+            _say(line)
     if not result.ok:
         advice = DELIVER_ADVICE.get(result.error_code) if result.error_code else None
         if result.resumable:
@@ -748,7 +771,7 @@ def cmd_revert(args: argparse.Namespace) -> int:
     elif result.ok:
         removed = ", ".join(f"{k} {v}" for k, v in result.removed.items()) or "none"
         restored = ", ".join(f"{k} {v}" for k, v in result.restored.items()) or "none"
-        print(
+        _say(
             f"Reverted import #{result.target_id}: removed the records it added ({removed}); "
             f"restored the previous versions ({restored}). Audit entry #{result.audit_id}"
         )
@@ -781,7 +804,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         _print_json(result.to_dict())
     else:
         for line in _prune_lines(store, result):
-            print(line)
+            _say(line)
     if result.compact_error:
         _err(result.compact_error)
     if result.ok:

@@ -21,6 +21,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QGuiApplication
 
 from wizard.core.names import Operation, Outcome
+from wizard.core.terminal import spreadsheet_safe
 from wizard.ui.formatting import fmt_duration_ms, fmt_int, plural
 from wizard.ui.labels import OPERATION_LABELS, OUTCOME_MARKS, readable_version
 from wizard.ui.plain_text import plain_tooltip
@@ -434,38 +435,41 @@ def entries_to_csv(entries: list[dict]) -> str:
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for e in entries:
-        src = e.get("source") or {}
-        t = written_totals(e)
-        writer.writerow(
-            {
-                "id": e.get("id"),
-                "timestamp": e.get("timestamp"),
-                "operation": e.get("operation"),
-                "outcome": e.get("outcome"),
-                "strategy": e.get("strategy"),
-                "format": e.get("format"),
-                "source_version": e.get("source_version"),
-                "file_name": src.get("name"),
-                "file_path": src.get("path"),
-                "file_size": src.get("size"),
-                "file_sha256": src.get("sha256"),
-                "written": t["inserted"] + t["updated"],
-                "skipped": t["skipped"],
-                "deleted": t["deleted"],
-                "duration_ms": e.get("duration_ms"),
-                "error": e.get("error"),
-                "target_id": e.get("target_id"),
-                "reverted_by": e.get("reverted_by"),
-                "pruned_by": e.get("pruned_by"),
-                "user": e.get("user"),
-                "app_version": e.get("app_version"),
-                "schema_version": e.get("schema_version"),
-                "counts": json.dumps(e.get("counts") or {}, ensure_ascii=False),
-                "caps": json.dumps(e.get("caps") or [], ensure_ascii=False),
-                "options": json.dumps(e.get("options") or {}, ensure_ascii=False),
-            }
-        )
+        writer.writerow({k: spreadsheet_safe(v) for k, v in _csv_row(e).items()})
     return buf.getvalue()
+
+
+def _csv_row(e: dict) -> dict:
+    """One entry as CSV cells (before they are made safe for spreadsheets)."""
+    src = e.get("source") or {}
+    t = written_totals(e)
+    return {
+        "id": e.get("id"),
+        "timestamp": e.get("timestamp"),
+        "operation": e.get("operation"),
+        "outcome": e.get("outcome"),
+        "strategy": e.get("strategy"),
+        "format": e.get("format"),
+        "source_version": e.get("source_version"),
+        "file_name": src.get("name"),
+        "file_path": src.get("path"),
+        "file_size": src.get("size"),
+        "file_sha256": src.get("sha256"),
+        "written": t["inserted"] + t["updated"],
+        "skipped": t["skipped"],
+        "deleted": t["deleted"],
+        "duration_ms": e.get("duration_ms"),
+        "error": e.get("error"),
+        "target_id": e.get("target_id"),
+        "reverted_by": e.get("reverted_by"),
+        "pruned_by": e.get("pruned_by"),
+        "user": e.get("user"),
+        "app_version": e.get("app_version"),
+        "schema_version": e.get("schema_version"),
+        "counts": json.dumps(e.get("counts") or {}, ensure_ascii=False),
+        "caps": json.dumps(e.get("caps") or [], ensure_ascii=False),
+        "options": json.dumps(e.get("options") or {}, ensure_ascii=False),
+    }
 
 
 def entries_to_json(entries: list[dict]) -> str:

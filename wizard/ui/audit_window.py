@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from wizard.core.collections import in_order
 from wizard.core.names import Operation, Outcome
+from wizard.core.outputs import OutputRefused, protected_paths, write_text_atomic
 from wizard.runs import RevertPreview, RevertResult
 from wizard.store.database import StoreError
 from wizard.ui import backend
@@ -580,10 +581,12 @@ class AuditWindow(QMainWindow):
         if not os.path.splitext(path)[1]:
             path += f".{kind}"
 
+        protected = protected_paths(self.db_path)
+
         def job(_ctx) -> str:
             text = entries_to_csv(entries) if kind == "csv" else entries_to_json(entries)
-            with open(path, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
+            # the file dialog asked before replacing a file: force; never the store itself
+            write_text_atomic(path, text, protected=protected, force=True)
             return path
 
         task = Task(job, name="audit-export")
@@ -597,7 +600,7 @@ class AuditWindow(QMainWindow):
         self.exportFinished.emit(path)
 
     def _on_export_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, OSError):
+        if isinstance(exc, (OSError, OutputRefused)):
             box = plain_message_box(
                 self,
                 QMessageBox.Icon.Warning,

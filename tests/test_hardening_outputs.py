@@ -1,0 +1,122 @@
+"""Hardening round two, outputs: what the app writes never destroys anything (the store, a
+link's target, an existing file without --force, a half-written file after a kill), cells for
+spreadsheets never run as formulas, and text printed to a terminal never carries control
+characters from names or records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from store_helpers import SMALL
+
+from wizard.cli import main
+from wizard.core import outputs
+from wizard.core.outputs import OutputRefused, check_output, write_text_atomic
+from wizard.core.terminal import json_terminal_safe, spreadsheet_safe, terminal_safe
+from wizard.ui.audit_model import entries_to_csv
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    db = tmp_path / "store.sqlite"
+    assert main(["import", str(SMALL), "--db", str(db)]) == 0
+    return db
+
+
+def test_export_refuses_the_store_and_its_companions(store, capsys):
+    for target in (store, Path(f"{store}-wal")):
+        before = store.read_bytes()
+        assert main(["export", "--db", str(store), "--out", str(target), "--force"]) == 2
+        assert "is the store" in capsys.readouterr().err
+        assert store.read_bytes() == before
+
+
+def test_export_needs_force_to_replace_a_file(store, tmp_path, capsys):
+    out = tmp_path / "out.json"
+    out.write_text("keep me")
+    assert main(["export", "--db", str(store), "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err and out.read_text() == "keep me"
+    assert main(["export", "--db", str(store), "--out", str(out), "--force"]) == 0
+    assert json.loads(out.read_text())["memories"]
+
+
+def test_export_never_writes_through_a_link_or_into_a_pipe(store, tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "link.json"
+    link.symlink_to(victim)
+    assert main(["export", "--db", str(store), "--out", str(link), "--force"]) == 2
+    assert victim.read_text() == "precious"
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    assert main(["export", "--db", str(store), "--out", str(fifo), "--force"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_an_atomic_write_leaves_the_old_file_when_it_fails(tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("old")
+
+    def boom(f):
+        f.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        outputs.write_atomic(out, boom, force=True)
+    assert out.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_a_partial_file_a_killed_writer_left_is_removed_next_time(tmp_path):
+    dead = 2**22 + 12345  # no such process
+    partial = tmp_path / f".out.csv{outputs.TEMP_MARK}{dead}-0"
+    partial.write_text("half")
+    write_text_atomic(tmp_path / "out.csv", "new")
+    assert not partial.exists() and (tmp_path / "out.csv").read_text() == "new"
+
+
+def test_check_output_names_a_missing_folder(tmp_path):
+    with pytest.raises(OutputRefused, match="does not exist"):
+        check_output(tmp_path / "nope" / "x.json")
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx"])
+def test_spreadsheet_cells_never_start_a_formula(cell):
+    assert spreadsheet_safe(cell) == "'" + cell
+    assert spreadsheet_safe("plain") == "plain" and spreadsheet_safe(5) == 5
+
+
+def test_the_audit_csv_neutralizes_formulas_in_file_names():
+    entry = {
+        "id": 1,
+        "operation": "import",
+        "outcome": "refused",
+        "source": {"name": '=HYPERLINK("http://evil")', "path": "/x"},
+    }
+    rows = list(csv.DictReader(io.StringIO(entries_to_csv([entry]))))
+    assert rows[0]["file_name"].startswith("'=")
+
+
+def test_terminal_text_escapes_control_characters():
+    name = "evil\x1b]0;owned\x07\nAudit entry #999 succeeded\x9b31m\u202e"
+    safe = terminal_safe(name)
+    assert "\n" not in safe and "\x1b" not in safe and "\x9b" not in safe
+    assert "\u202e" not in safe and "\\e]0;owned" in safe
+    assert json.loads(json_terminal_safe(json.dumps({"n": "\x9b"}, ensure_ascii=False))) == {
+        "n": "\x9b"
+    }
+
+
+def test_the_cli_prints_hostile_names_escaped(tmp_path, capsys):
+    bad = tmp_path / "x\x1b[2J\nforged line.json"
+    bad.write_text("not json")
+    assert main(["validate", str(bad)]) == 1
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "\x1b" not in text
+    assert not any(line.startswith("forged line") for line in text.splitlines())
