@@ -120,3 +120,44 @@ def test_the_cli_prints_hostile_names_escaped(tmp_path, capsys):
     text = out.out + out.err
     assert "\x1b" not in text
     assert not any(line.startswith("forged line") for line in text.splitlines())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit", "--limit", "9" * 30],
+        ["revert", "9" * 30],
+        ["deliver", "--audit-id", "-1"],
+        ["validate", "x.json", "--max-size", "1" + "0" * 400 + "G"],
+        ["validate", "x.json", "--preview", "9" * 30],
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(args, capsys):
+    assert main(args) == 2
+    assert "error: argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stdout", ["/dev/full", "closed"])
+def test_an_import_whose_result_cannot_be_written_is_still_committed(tmp_path, stdout):
+    import subprocess
+    import sys
+
+    db = tmp_path / "s.sqlite"
+    cmd = [sys.executable, "-m", "wizard", "import", str(SMALL), "--db", str(db)]
+    if stdout == "/dev/full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    with open(os.devnull, "rb") as stdin:
+        if stdout == "closed":
+            proc = subprocess.run(
+                cmd,
+                stdin=stdin,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                preexec_fn=lambda: os.close(1),
+            )
+        else:
+            with open("/dev/full", "w") as full:
+                proc = subprocess.run(cmd, stdin=stdin, stdout=full, stderr=subprocess.PIPE)
+    assert proc.returncode == 0, proc.stderr
+    assert b"import committed (audit entry #1)" in proc.stderr
+    assert main(["stats", "--db", str(db), "--json"]) == 0

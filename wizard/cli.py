@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
+import io
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -91,6 +93,28 @@ _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 
 
+MAX_SIZE = 1024**5  # 1 PiB: larger sizes are typos, and SQLite's integers end at 2**63
+
+
+def bounded_int(low: int, high: int, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (else a usage error, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be from {low} to {high:,}, not {text}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+ENTRY_ID = bounded_int(1, 2**62, "an audit entry number")
+
+
 def parse_size(text: str) -> int:
     """'4G', '500M', '1.5GB', '4GiB', '123' (bytes) -> bytes (binary units, as the messages use)."""
     m = _SIZE.match(text)
@@ -98,7 +122,12 @@ def parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"not a size: {text!r} (use e.g. 500M, 4G or a number of bytes)"
         )
-    size = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    try:
+        size = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    except (OverflowError, ValueError):
+        size = MAX_SIZE + 1
+    if size > MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (at most 1 PiB)")
     if size < 1:
         raise argparse.ArgumentTypeError(f"the size must be at least 1 byte, not {text!r}")
     return size
@@ -234,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--preview",
         metavar="N",
-        type=int,
+        type=bounded_int(0, 10_000, "--preview"),
         default=0,
         help="also show N converted records beside their source records (a memory, a session "
         "and an observation first)",
@@ -277,7 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="the audit history, newest first")
     p.add_argument("--db", metavar="PATH", help=_DB_HELP)
-    p.add_argument("--limit", type=int, metavar="N", help="show only the N newest entries")
+    p.add_argument(
+        "--limit",
+        type=bounded_int(0, 2**31, "--limit"),
+        metavar="N",
+        help="show only the N newest entries",
+    )
     p.add_argument("--json", action="store_true", help="print the entries as JSON")
 
     p = sub.add_parser("export", help="write the whole store as agentmemory ExportData")
@@ -324,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--audit-id",
         metavar="N",
-        type=int,
+        type=ENTRY_ID,
         help="send only the records whose current version import N wrote (merge or skip)",
     )
     p.add_argument("--dry-run", action="store_true", help="reach the server and plan; send nothing")
@@ -345,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("revert", help="undo a successful import")
     p.add_argument(
-        "audit_id", type=int, help="the import's number in the audit history (see: audit)"
+        "audit_id", type=ENTRY_ID, help="the import's number in the audit history (see: audit)"
     )
     p.add_argument("--db", metavar="PATH", help=_DB_HELP)
     p.add_argument("--json", action="store_true", help=_JSON_HELP)
@@ -370,9 +404,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ClosedStream(io.TextIOBase):
+    """Stands for a stream the program was started without: writing to it fails as writing to
+    a closed file does (so a committed import says it could not show its result)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, _text: str) -> int:
+        raise OSError(errno.EBADF, f"{self.name} is closed")
+
+    def isatty(self) -> bool:
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand (``wizard.main`` routes everything else to the window)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # started with that stream closed
+            setattr(sys, name, _ClosedStream(name))
     parser = build_parser()
     try:
         args = _parse(parser, argv)

@@ -345,9 +345,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     if result.outcome == Outcome.REFUSED:
         return _refused(args, inspection, result)
-    if result.earlier_imports:
-        _err(_earlier_note(result.earlier_imports))
-    _import_output(args, store, inspection, result)
+    try:
+        if result.earlier_imports:
+            _err(_earlier_note(result.earlier_imports))
+        _import_output(args, store, inspection, result)
+        sys.stdout.flush()
+    except (OSError, ValueError) as exc:  # a full or closed stdout: the import stands
+        if not result.ok or result.dry_run:
+            raise
+        with contextlib.suppress(OSError, ValueError):
+            _err(
+                f"import committed (audit entry #{result.audit_id}), but its result could not "
+                f"be written: {getattr(exc, 'strerror', None) or exc}"
+            )
+        return EXIT_OK
     if result.ok:
         return EXIT_OK
     if result.outcome == Outcome.CANCELLED:
