@@ -49,6 +49,7 @@ from wizard.store.database import open_store  # noqa: E402
 from wizard.ui.app import WizardApplication  # noqa: E402
 from wizard.ui.ask import Ask  # noqa: E402
 from wizard.ui.delivery_dialog import open_delivery  # noqa: E402
+from wizard.ui.main_window import MainWindow  # noqa: E402
 from wizard.ui.plain_text import plain_message_box  # noqa: E402
 from wizard.ui.settings_dialog import prune_question  # noqa: E402
 from wizard.ui.wizard import MigrationWizard, PageId  # noqa: E402
@@ -133,6 +134,21 @@ def main() -> None:
     w.file_page.find_sources()
     spin(lambda: w.file_page._found_task is None)
     shot(w, "01-choose-file")
+
+    main_window = MainWindow(os.environ["AGENTMEMORY_WIZARD_DB"], w.settings)
+    main_window.resize(900, 760)
+    main_window.show()
+    main_window.wizard.file_page.find_sources()
+    spin(lambda: main_window.wizard.file_page._found_task is None)
+    shot(main_window, "00-main-window")
+    main_window.menuBar().actions()[1].menu().popup(
+        main_window.mapToGlobal(main_window.menuBar().actionGeometry(
+            main_window.menuBar().actions()[1]).bottomLeft())
+    )
+    spin(settle=0.3)
+    main_window.menuBar().actions()[1].menu().grab().save(str(HERE / "00b-store-menu.png"))
+    main_window.menuBar().actions()[1].menu().close()
+    main_window.close()
 
     w.file_page.found.setCurrentItem(w.file_page.found.topLevelItem(0))
     w.file_page._found_activated(w.file_page.found.topLevelItem(0))
