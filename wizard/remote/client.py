@@ -11,6 +11,7 @@ import http.client
 import ipaddress
 import json
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,9 @@ from wizard.remote.secret import Secret
 
 DEFAULT_URL = "http://127.0.0.1:3111"
 BASE_PATH = "/agentmemory"
-MAX_ANSWER_BYTES = 256 * 1024 * 1024  # an export page of a full-cap server fits many times
+# No answer of agentmemory's can pass its engine's 16 MiB frame (docs/DELIVERY.md section 3:
+# bigger export pages are refused as oversized); twice that bounds what a hostile server costs.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
 TIMEOUT_S = 190.0  # the server's own function timeout is 180 s: let it answer with its error
 
@@ -91,6 +94,17 @@ def parse_answer(raw: bytes) -> Any:
         return None
 
 
+def _cut_off(conn: http.client.HTTPConnection, expired: threading.Event) -> None:
+    """The timeout passed: end the exchange (the blocked read returns, the request fails)."""
+    expired.set()
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class Client:
     """Requests to one agentmemory server."""
 
@@ -141,17 +155,35 @@ class Client:
             headers["Content-Type"] = "application/json"
         if auth and self._secret.value:
             headers["Authorization"] = f"Bearer {self._secret.value}"
+        expired = threading.Event()
+        watchdog: threading.Timer | None = None
         try:
             conn = self._connection()
+            # The timeout bounds the whole exchange, not each read: a server that drips its
+            # head, or floods "100 Continue", would otherwise hold the client for ever.
+            watchdog = threading.Timer(self.timeout, _cut_off, (conn, expired))
+            watchdog.daemon = True
+            watchdog.start()
             conn.request(method, target, body=body, headers=headers)
             response = conn.getresponse()
             raw = self._read_bounded(response)
-        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            if expired.is_set():  # cut off: what came is not the whole answer
+                raise TimeoutError(f"the answer took longer than {self.timeout:g} s")
+        except (TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
+            # (http.client raises ValueError for some malformed heads, e.g. a bad status code)
             self.close()  # a broken connection is not reused
+            if expired.is_set():
+                raise Unreachable(
+                    f"no whole answer within {self.timeout:g} s", timed_out=True
+                ) from None
+            said = str(exc)[:200]  # (a bad status line is quoted whole: keep it short)
             raise Unreachable(
-                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                f"{type(exc).__name__}: {said}" if said else type(exc).__name__,
                 timed_out=isinstance(exc, TimeoutError),
             ) from None
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
         if response.will_close:
             self.close()
         if 300 <= response.status < 400:
@@ -175,6 +207,11 @@ class Client:
         while True:
             chunk = response.read1(READ_CHUNK)
             if not chunk:
+                if response.length:  # the connection ended before the Content-Length
+                    raise http.client.IncompleteRead(b"", response.length)
+                # read to its end: closing the answer (not the connection) lets the next
+                # request go on the same keep-alive connection
+                response.close()
                 return b"".join(chunks)
             size += len(chunk)
             if size > MAX_ANSWER_BYTES:

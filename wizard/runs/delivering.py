@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import reprlib
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from wizard.core.chunking import CHUNK_BYTES, FRAME_BYTES, Chunk, Item, body, digest, pack
 from wizard.core.collections import MAIN, in_order, record_key
@@ -160,6 +161,41 @@ class DeliveryResult:
 
 TOO_BIG_KEPT = 100  # too-big keys an audit entry keeps (the count is always whole)
 
+# What the server says is untrusted text: shown, audited and stored only short and as UTF-8.
+_SHORT = reprlib.Repr()
+for _limit, _names in ((200, ("maxstring", "maxother", "maxlong")), (10, ("maxlist", "maxdict"))):
+    for _name in _names:
+        setattr(_SHORT, _name, _limit)
+SAID_CHARS = 300
+ANSWER_FIELDS = (
+    *MAIN_COUNTED,
+    "success",
+    "strategy",
+    "skipped",
+    "sourceTruncated",
+    "sourceOmitted",
+)
+
+
+def _said(value: Any, limit: int = SAID_CHARS) -> str:
+    """Something a server sent, as text fit for a message, the audit and the store: at most
+    ``limit`` characters, what UTF-8 cannot hold (a lone surrogate) replaced."""
+    text = value if isinstance(value, str) else _SHORT.repr(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _recorded(body: Any) -> dict[str, Any] | None:
+    """The part of an acknowledged answer a chunk keeps: its known fields, plain values only."""
+    if not isinstance(body, dict):
+        return None
+    return {
+        name: _said(value, 100) if isinstance(value, str) else value
+        for name, value in body.items()
+        if name in ANSWER_FIELDS and (value is None or isinstance(value, (int, float, str)))
+    }
+
 
 class _Stop(Exception):
     """The delivery stops: ``outcome``, ``code`` and a message."""
@@ -257,7 +293,7 @@ def _connect(client: Client) -> str | None:
             f"{client.url} answered {health.status} to the health check",
         )
     version = health.field("version")
-    return version if isinstance(version, str) else None
+    return _said(version, 64) if isinstance(version, str) else None
 
 
 def _pause(seconds: float, cancel: CancelFn | None) -> None:
@@ -321,7 +357,8 @@ def _send(
             raise _Stop(
                 Outcome.REFUSED,
                 ErrorKind.SERVER_REFUSED,
-                f"the server refused the request: {answer.field('error') or 'no reason given'}",
+                "the server refused the request: "
+                f"{_said(answer.field('error') or 'no reason given')}",
             )
         if answer.status == 401:
             raise _Stop(
@@ -330,15 +367,16 @@ def _send(
                 f"{client.url} refused the secret (401 unauthorized); nothing more was sent",
             )
         if answer.status == 200:  # success, but other counts: the chunk did not land whole
-            last = f"the server wrote other counts than sent ({answer.body})"
+            last = f"the server wrote other counts than sent ({_said(answer.body)})"
             continue
         if answer.status in (404, 408, 429) or answer.status >= 500:
-            last = f"HTTP {answer.status} {answer.field('error') or ''}".strip()
+            last = f"HTTP {answer.status} {_said(answer.field('error') or '')}".strip()
             continue
         raise _Stop(
             Outcome.FAILED,
             ErrorKind.INTERNAL,
-            f"the server answered HTTP {answer.status}: {answer.field('error') or answer.body}",
+            f"the server answered HTTP {answer.status}: "
+            f"{_said(answer.field('error') or answer.body)}",
         )
     raise _Stop(
         Outcome.FAILED,
@@ -360,6 +398,9 @@ def _keys_summary(keys: dict[str, list[str]], limit: int = 10) -> str:
 # -- reading back ----------------------------------------------------------------------------------
 MAX_PAGE_SESSIONS = 1000
 MEMORY_PAGE = 1000  # memories per request of the fallback read-back
+# Records one listing may give back before the server counts as endless (a server that says
+# "more" for ever would hold the read-back for ever): far more than any store the wizard sends.
+MAX_READ_BACK = 5_000_000
 
 
 def _keys_of(data: dict[str, Any], first: bool) -> Iterator[tuple[str, str]]:
@@ -369,15 +410,31 @@ def _keys_of(data: dict[str, Any], first: bool) -> Iterator[tuple[str, str]]:
         if name == "observations" and isinstance(value, dict):
             for bucket in value.values():
                 for rec in bucket if isinstance(bucket, list) else ():
-                    if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+                    if isinstance(rec, dict) and _usable(rec.get("id")):
                         yield "observations", rec["id"]
             continue
         if not isinstance(value, list) or not (first or name in ("sessions", "profiles")):
             continue
         for rec in value:
             key = record_key(name, rec) if isinstance(rec, dict) else None
-            if key is not None:
+            if _usable(key) and _usable(name):
                 yield name, key
+
+
+def _usable(key: Any) -> TypeGuard[str]:
+    """A key the server gave that can be one of ours: text SQLite can hold (UTF-8)."""
+    if not isinstance(key, str):
+        return False
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: none of the store's keys is one
+        return False
+    return True
+
+
+def _list(value: Any) -> list[Any]:
+    """A list from an answer, or [] for anything else (the server is not trusted)."""
+    return value if isinstance(value, list) else []
 
 
 class _Patient:
@@ -423,6 +480,7 @@ class _ReadBack:
 
     def pairs(self) -> Iterator[tuple[str, str]]:
         size, offset, first = MAX_PAGE_SESSIONS, 0, True
+        previous: list[Any] | None = None
         while True:
             if self.cancel is not None and self.cancel():
                 raise Cancelled("delivery cancelled")
@@ -443,39 +501,52 @@ class _ReadBack:
             if data is None or answer.field("success") is False:
                 yield from self._fallback()
                 return
+            sessions = data.get("sessions")
+            if sessions == previous:  # the same page again: the server does not move on
+                self.unverified.extend(["sessions", "observations"])
+                return
             yield from _keys_of(data, first)
             first = False
-            page = data.get("pagination") or {}
-            sessions = data.get("sessions") or []
-            if not page.get("hasMore") or not sessions:
+            page = data.get("pagination")
+            if not isinstance(page, dict) or page.get("hasMore") is not True:
+                return
+            if not isinstance(sessions, list) or not sessions:
                 return
             offset += len(sessions)
+            previous = sessions
+            if offset > MAX_READ_BACK:
+                self.unverified.extend(["sessions", "observations"])
+                return
 
     def _fallback(self) -> Iterator[tuple[str, str]]:
         """Export refused at every page size: the list endpoints (sessions, their
         observations, memories); the other collections cannot be listed."""
         client = self.client
-        sessions = client.get("/sessions").field("sessions") or []
-        for rec in sessions:
-            if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+        for rec in _list(client.get("/sessions").field("sessions")):
+            if isinstance(rec, dict) and _usable(rec.get("id")):
                 yield "sessions", rec["id"]
                 obs = client.get("/observations", {"sessionId": rec["id"]}).field("observations")
-                for o in obs or []:
-                    if isinstance(o, dict) and isinstance(o.get("id"), str):
+                for o in _list(obs):
+                    if isinstance(o, dict) and _usable(o.get("id")):
                         yield "observations", o["id"]
         offset = 0
+        previous: list[Any] | None = None
         while True:  # a page at a time: the list of every memory can be large
             answer = client.get("/memories", {"limit": MEMORY_PAGE, "offset": offset})
             memories = answer.field("memories")
-            if not isinstance(memories, list):
-                self.unverified.append("memories")
+            if not isinstance(memories, list) or (memories and memories == previous):
+                self.unverified.append("memories")  # no list, or the same page again
                 break
+            previous = memories
             for rec in memories:
-                if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+                if isinstance(rec, dict) and _usable(rec.get("id")):
                     yield "memories", rec["id"]
             total = answer.field("total")
             offset += len(memories)
             if not memories or not isinstance(total, int) or offset >= total:
+                break
+            if offset > MAX_READ_BACK:
+                self.unverified.append("memories")
                 break
         self.unverified.extend(["summaries", "profiles", "graphNodes", "graphEdges"])
 
@@ -696,7 +767,7 @@ def _deliver(
         deliveries.record_chunk(store, record.id, 0, "wipe", {}, {}, len(wipe))
         deliveries.mark_chunk(store, record.id, 0, ChunkState.SENT)
         answer = _send(client, wipe, {}, Strategy.REPLACE, options, cancel)
-        deliveries.mark_chunk(store, record.id, 0, ChunkState.ACKNOWLEDGED, answer.body)
+        deliveries.mark_chunk(store, record.id, 0, ChunkState.ACKNOWLEDGED, _recorded(answer.body))
     total = deliveries.scope_bytes(store, scope)
     planned = max(1, -(-total // options.max_bytes))
     yield DeliveryProgress(Phase.SEND, 0, planned, 0, total)
@@ -727,7 +798,9 @@ def _deliver(
                 result.refused_keys = chunk.keys()
                 stop.message += f" (chunk {chunk.number}: {_keys_summary(chunk.keys())})"
             raise
-        deliveries.mark_chunk(store, record.id, chunk.number, ChunkState.ACKNOWLEDGED, answer.body)
+        deliveries.mark_chunk(
+            store, record.id, chunk.number, ChunkState.ACKNOWLEDGED, _recorded(answer.body)
+        )
         for name in (*MAIN_COUNTED, "skipped"):
             value = answer.field(name)
             if isinstance(value, int):

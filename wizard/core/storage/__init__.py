@@ -75,6 +75,10 @@ class FolderLayout:
 
 Layout = SqliteLayout | FolderLayout
 
+# What reading a damaged database raises: SQLite's errors, and UnicodeDecodeError when the
+# damage reaches the text of an error message or of the schema (Python decodes both as UTF-8).
+SQLITE_ERRORS: tuple[type[Exception], ...] = (sqlite3.DatabaseError, UnicodeDecodeError)
+
 
 # What a source's database may make SQLite do: read. (The file is untrusted: no writing, no
 # attaching other files, no pragmas but the ones that read the schema.)
@@ -103,7 +107,7 @@ def open_untrusted(path: Path, cancel: CancelFn | None = None) -> sqlite3.Connec
     a view, trigger or default runs with side effects), cell sizes are checked as pages are
     read, writing is impossible (``query_only``, and an authorizer that allows reading only:
     no ATTACH, no pragma but schema reads), and long queries stop when ``cancel()`` turns
-    true. Raises sqlite3.DatabaseError for a file that is not a database."""
+    true. Raises one of ``SQLITE_ERRORS`` for a file that is not a database."""
     conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
     try:
         for pragma in (

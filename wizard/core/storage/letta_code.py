@@ -354,9 +354,11 @@ def _reflog(text: str) -> dict | None:
         if message.startswith("commit"):
             commits += 1
             try:
-                times.append(int(parts[-2]))
+                when = int(parts[-2])
             except ValueError:
-                pass
+                continue
+            if FIRST_SECOND <= when <= LAST_SECOND:  # a time a date can say (else: not kept)
+                times.append(when)
     if head is None:
         return None
     return {
@@ -365,6 +367,11 @@ def _reflog(text: str) -> dict | None:
         "last": _iso(max(times)) if times else None,
         "head": head,
     }
+
+
+# The seconds a reflog time may hold: years 1 to 9999, as datetime can write them.
+FIRST_SECOND = -62135596800
+LAST_SECOND = 253402300799
 
 
 def _iso(seconds: int) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 
 from wizard.core.problems import Code, InputRefused
 from wizard.core.storage import (
+    SQLITE_ERRORS,
     FolderLayout,
     Layout,
     ReadContext,
@@ -269,7 +270,7 @@ def read_points(path: Path, ctx: ReadContext, where: str) -> list[dict[str, Any]
     """Every point of one collection's ``storage.sqlite`` (a private copy)."""
     try:
         conn = open_untrusted(path, ctx.cancel)
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise InputRefused(
             f"{where} is not a readable SQLite database: {exc}",
             path=where,
@@ -292,7 +293,7 @@ def read_points(path: Path, ctx: ReadContext, where: str) -> list[dict[str, Any]
                 points.append(unpickle_point(blob, f"{where} row {n + 1}"))
                 n += 1
         return points
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise InputRefused(
             f"{where} is a damaged SQLite database: {exc}", path=where, code=Code.FILE_UNREADABLE
         ) from None
@@ -427,13 +428,13 @@ def find_install(path: Path) -> tuple[Path, list[str]] | None:
 def _open_history(path: Path, where: str, ctx: ReadContext) -> sqlite3.Connection:
     try:
         conn = open_untrusted(path, ctx.cancel)
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise InputRefused(
             f"{where} is a damaged SQLite database: {exc}", path=where, code=Code.FILE_UNREADABLE
         ) from None
     try:
         tables = table_columns(conn)
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         conn.close()
         raise InputRefused(
             f"{where} is a damaged SQLite database: {exc}", path=where, code=Code.FILE_UNREADABLE
@@ -454,6 +455,12 @@ def read_install_parts(
     conn = _open_history(root / history_rel, history_rel, ctx)
     try:
         history = read_history(conn, table_columns(conn), ctx)
+    except SQLITE_ERRORS as exc:
+        raise InputRefused(
+            f"{history_rel} is a damaged SQLite database: {exc}",
+            path=history_rel,
+            code=Code.FILE_UNREADABLE,
+        ) from None
     finally:
         conn.close()
     return {**history, **read_qdrant(root / qdrant_rel, ctx, qdrant_rel)}

@@ -10,6 +10,7 @@ from wizard.core.formats import Payload
 from wizard.core.problems import Code, InputRefused
 from wizard.core.spool import available_memory
 from wizard.core.storage import (
+    SQLITE_ERRORS,
     CancelFn,
     FolderLayout,
     ReadContext,
@@ -124,6 +125,11 @@ def _read_folder(
     try:
         _check_room(copied, layout.label)
         value = layout.read(copied.root, ctx)
+    except SQLITE_ERRORS as exc:  # a layout that names the file says so itself, first
+        raise InputRefused(
+            f"{shown.name or shown} holds a damaged SQLite database: {exc}",
+            code=Code.FILE_UNREADABLE,
+        ) from None
     finally:
         copied.remove()
     return _payload(value, shown, layout.id, copied, ctx)
@@ -146,7 +152,7 @@ def _read_sqlite(path: Path, ctx: ReadContext) -> Payload:
             layout = _sqlite_layout(tables, path)
             ctx.check()
             value = layout.read(conn, tables, ctx)
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_ERRORS as exc:
             raise InputRefused(
                 f"{path.name} is a damaged SQLite database: {exc}", code=Code.FILE_UNREADABLE
             ) from None
@@ -180,7 +186,7 @@ def _open_copy(copy: Path, shown: Path, cancel: CancelFn | None) -> sqlite3.Conn
     is read too (the copy is ours: nothing the user owns is touched)."""
     try:
         conn = open_untrusted(copy, cancel)
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise InputRefused(
             f"{shown.name} is not a readable SQLite database: {exc}", code=Code.FILE_UNREADABLE
         ) from None

@@ -66,12 +66,21 @@ def regular_size(path: Path) -> int:
     return st.st_size
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False when it cannot even be looked at (a name too long
+    for the file system once a suffix is added, a loop of links...)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _with_companions(root: Path, rels: list[str]) -> list[str]:
     out: list[str] = []
     for rel in rels:
         out.append(rel)
         for suffix in COMPANIONS:
-            if (root / (rel + suffix)).is_file():
+            if _is_file(root / (rel + suffix)):
                 out.append(rel + suffix)
     return sorted(set(out))
 
@@ -116,7 +125,7 @@ def recover_copy(copy_root: Path, rels: list[str]) -> None:
 
     for rel in rels:
         journal = copy_root / (rel + "-journal")
-        if rel.endswith(COMPANIONS) or not journal.is_file():
+        if rel.endswith(COMPANIONS) or not _is_file(journal):
             continue
         try:
             conn = sqlite3.connect(copy_root / rel)
