@@ -221,3 +221,56 @@ def start_paused_import(
     )
     wait_for(Path(f"{prefix}.paused"), proc)
     return proc, prefix
+
+
+# -- the full-text index ------------------------------------------------------------------------
+def index_differences(db_path: Path | str) -> dict[str, tuple[list, list]]:
+    """Where the store's full-text index differs from one built afresh from its records: table
+    -> (its terms with their document counts, the fresh ones); {} when it is in step. Also
+    runs FTS5's own integrity check."""
+    from wizard.store.models import SEARCH_SPECS
+
+    con = sqlite3.connect(str(db_path))
+    out: dict[str, tuple[list, list]] = {}
+    try:
+        for spec in SEARCH_SPECS:
+            table = spec.search_table
+            con.execute(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+            options = con.execute(
+                "SELECT sql FROM sqlite_master WHERE name = ?", (table,)
+            ).fetchone()[0]
+            fresh = options.replace(
+                f"CREATE VIRTUAL TABLE {table}", "CREATE VIRTUAL TABLE temp.fresh"
+            )
+            con.execute(fresh)
+            con.execute(
+                f"INSERT INTO temp.fresh (rowid, text) SELECT rowid, {spec.search_text('data')}"
+                f' FROM "{spec.table}"'
+            )
+            con.execute(f"CREATE VIRTUAL TABLE temp.live_terms USING fts5vocab(main, {table}, row)")
+            con.execute("CREATE VIRTUAL TABLE temp.fresh_terms USING fts5vocab(temp, fresh, row)")
+            live = con.execute("SELECT term, doc FROM temp.live_terms ORDER BY term").fetchall()
+            built = con.execute("SELECT term, doc FROM temp.fresh_terms ORDER BY term").fetchall()
+            for name in ("fresh_terms", "live_terms", "fresh"):
+                con.execute(f"DROP TABLE temp.{name}")
+            if live != built:
+                out[table] = (live, built)
+    finally:
+        con.close()
+    return out
+
+
+def search_shadow(db_path: Path | str) -> dict[str, list[tuple]]:
+    """Every row of the full-text index's own tables (to see that nothing changed)."""
+    con = sqlite3.connect(str(db_path))
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'search%'"
+                " AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name"
+            )
+        ]
+        return {n: con.execute(f'SELECT * FROM "{n}" ORDER BY 1').fetchall() for n in names}
+    finally:
+        con.close()

@@ -142,8 +142,9 @@ def main() -> None:
     spin(lambda: main_window.wizard.file_page._found_task is None)
     shot(main_window, "00-main-window")
     main_window.menuBar().actions()[1].menu().popup(
-        main_window.mapToGlobal(main_window.menuBar().actionGeometry(
-            main_window.menuBar().actions()[1]).bottomLeft())
+        main_window.mapToGlobal(
+            main_window.menuBar().actionGeometry(main_window.menuBar().actions()[1]).bottomLeft()
+        )
     )
     spin(settle=0.3)
     main_window.menuBar().actions()[1].menu().grab().save(str(HERE / "00b-store-menu.png"))

@@ -26,7 +26,7 @@ from wizard import __version__
 from wizard.core.canonical import now_iso
 from wizard.core.collections import in_order
 from wizard.core.names import Operation, Outcome
-from wizard.store.database import Store, StoreError
+from wizard.store.database import Store, StoreError, search_ready
 from wizard.store.entries import finish_entry, write_entry
 from wizard.store.migrations import SCHEMA_VERSION
 from wizard.store.models import ALL_SPECS, OTHER_SPEC, SPECS, AuditEntry, TableSpec, spec_for
@@ -267,7 +267,11 @@ def revert_write(
 
 
 def _undo(db: SqliteDatabase, target: int) -> None:
+    # the full-text index follows (unless it is to be built again anyway)
+    indexed = [(n, s) for n, s in SPECS.items() if s.search_table] if search_ready(db) else []
     # everything the import wrote goes (what it overwrote comes back below)
+    for _name, spec in indexed:
+        db.execute_sql(spec.search_unindex_where_sql(" WHERE last_audit = ?"), (target,))
     for spec in ALL_SPECS:
         db.execute_sql(f'DELETE FROM "{spec.table}" WHERE last_audit = ?', (target,))
     cur = db.execute_sql(
@@ -288,6 +292,14 @@ def _undo(db: SqliteDatabase, target: int) -> None:
         for table, params in batch.items():
             writer.executemany(specs[table].restore_sql, params)
         batch.clear()
+    for name, spec in indexed:
+        db.execute_sql(
+            spec.search_index_where_sql(
+                f' WHERE "{spec.key_column}" IN (SELECT key FROM audit_changes'
+                " WHERE audit_id = ? AND collection = ?)"
+            ),
+            (target, name),
+        )
 
 
 def opened_sources(path: str | os.PathLike, limit: int = 200) -> list[str]:

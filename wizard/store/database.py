@@ -33,7 +33,7 @@ from wizard import APP_NAME
 from wizard.core.collections import MAIN, in_order
 from wizard.core.names import ErrorKind
 from wizard.store import entries, migrations
-from wizard.store.models import OTHER_SPEC, SPECS, db
+from wizard.store.models import OTHER_SPEC, SEARCH_VERSION, SPECS, db
 
 DB_ENV = "AGENTMEMORY_WIZARD_DB"
 BUSY_TIMEOUT_ENV = "AGENTMEMORY_WIZARD_BUSY_TIMEOUT_MS"
@@ -412,6 +412,13 @@ class Store:
         return out
 
 
+def search_ready(database: SqliteDatabase) -> bool:
+    """Whether the full-text index is in step with the records (so writes keep it so); when it
+    is not, ``store.browse.index_steps`` builds it."""
+    row = database.execute_sql("SELECT version FROM search_index WHERE id = 1").fetchone()
+    return row is not None and row[0] == SEARCH_VERSION
+
+
 def _create_owner_only(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
@@ -446,6 +453,10 @@ def make_database(path: Path) -> SqliteDatabase:
             "busy_timeout": timeout,
         },
         timeout=timeout / 1000,
+        # peewee still gives every thread a connection of its own; an import hands its own to
+        # the one helper thread that keeps the full-text index, never using it meanwhile
+        # (importer._Indexer)
+        check_same_thread=False,
     )
 
 

@@ -7,11 +7,13 @@ next to its destination and renamed into place, owner-only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from wizard.core.canonical import now_iso
 from wizard.core.collections import ALWAYS_PRESENT, MAIN, in_order
@@ -63,6 +65,30 @@ def _observation_texts(store: Store, rowids: list[int]) -> Iterable[str]:
         )
 
 
+@contextlib.contextmanager
+def atomic_output(out_path: Path) -> Iterator[TextIO]:
+    """A text file written next to ``out_path`` and renamed into place (owner-only) when the
+    block ends without an error; removed otherwise."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            yield out
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, out_path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_head(out: TextIO) -> None:
+    """The start of an ExportData document: ``{"version":..,"exportedAt":..``."""
+    out.write("{")
+    out.write(f'"version":{json.dumps(NEWEST)},"exportedAt":{json.dumps(now_iso())}')
+
+
 def export_store(
     store: Store, out_path: str | os.PathLike, progress: ProgressFn | None = None
 ) -> dict[str, int]:
@@ -73,63 +99,48 @@ def export_store(
     out_path = Path(out_path)
     counts: dict[str, int] = {}
     db = store.database
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent or ".")
-    try:
-        with (
-            store.errors(os_errors=False),
-            db.atomic(),
-            os.fdopen(fd, "w", encoding="utf-8") as out,
-        ):
-            out.write("{")
-            out.write(f'"version":{json.dumps(NEWEST)},"exportedAt":{json.dumps(now_iso())}')
-            others = dict(
-                db.execute_sql(
-                    f'SELECT collection, count(*) FROM "{OTHER_SPEC.table}" GROUP BY collection'
-                ).fetchall()
-            )
-            main = [c.name for c in MAIN]
-            names = main + in_order(n for n in others if n not in main)
-            for name in names:
-                if name == "observations":
-                    out.write(',"observations":{')
-                    n = 0
-                    for i, (bucket, rowids) in enumerate(_observation_buckets(store).items()):
-                        if i:
-                            out.write(",")
-                        out.write(json.dumps(bucket, ensure_ascii=False) + ":")
-                        n += _write_array(out, _observation_texts(store, rowids))
-                    out.write("}")
-                    counts[name] = n
-                elif name in SPECS:
-                    table = SPECS[name].table
-                    if name not in ALWAYS_PRESENT:
-                        exists = db.execute_sql(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone()
-                        if not exists:
-                            continue
-                    out.write(f",{json.dumps(name)}:")
-                    counts[name] = _write_array(
-                        out, _rows(store, f'SELECT data FROM "{table}" ORDER BY rowid')
-                    )
-                else:
-                    out.write(f",{json.dumps(name, ensure_ascii=False)}:")
-                    counts[name] = _write_array(
-                        out,
-                        _rows(
-                            store,
-                            f'SELECT data FROM "{OTHER_SPEC.table}" WHERE collection = ?'
-                            " ORDER BY rowid",
-                            (name,),
-                        ),
-                    )
-                if progress is not None:
-                    progress(name, len(counts), len(names))
-            out.write("}\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, out_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_output(out_path) as out, store.errors(os_errors=False), db.atomic():
+        write_head(out)
+        others = dict(
+            db.execute_sql(
+                f'SELECT collection, count(*) FROM "{OTHER_SPEC.table}" GROUP BY collection'
+            ).fetchall()
+        )
+        main = [c.name for c in MAIN]
+        names = main + in_order(n for n in others if n not in main)
+        for name in names:
+            if name == "observations":
+                out.write(',"observations":{')
+                n = 0
+                for i, (bucket, rowids) in enumerate(_observation_buckets(store).items()):
+                    if i:
+                        out.write(",")
+                    out.write(json.dumps(bucket, ensure_ascii=False) + ":")
+                    n += _write_array(out, _observation_texts(store, rowids))
+                out.write("}")
+                counts[name] = n
+            elif name in SPECS:
+                table = SPECS[name].table
+                if name not in ALWAYS_PRESENT:
+                    exists = db.execute_sql(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone()
+                    if not exists:
+                        continue
+                out.write(f",{json.dumps(name)}:")
+                counts[name] = _write_array(
+                    out, _rows(store, f'SELECT data FROM "{table}" ORDER BY rowid')
+                )
+            else:
+                out.write(f",{json.dumps(name, ensure_ascii=False)}:")
+                counts[name] = _write_array(
+                    out,
+                    _rows(
+                        store,
+                        f'SELECT data FROM "{OTHER_SPEC.table}" WHERE collection = ?'
+                        " ORDER BY rowid",
+                        (name,),
+                    ),
+                )
+            if progress is not None:
+                progress(name, len(counts), len(names))
+        out.write("}\n")
     return counts

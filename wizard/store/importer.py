@@ -18,6 +18,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
@@ -43,7 +44,7 @@ from wizard.core.problems import Cancelled
 from wizard.core.spool import RecordList, Spool, is_array, iter_chunks
 from wizard.core.steps import drive
 from wizard.core.versions import version_numbers
-from wizard.store.database import Store
+from wizard.store.database import Store, search_ready
 from wizard.store.entries import finish_entry, write_entry
 from wizard.store.models import OTHER_SPEC, SPECS, TableSpec, spec_for
 
@@ -234,6 +235,8 @@ class _Engine:
         # only merge-like runs compare content
         self.legacy_text = strategy.overwrites and _has_legacy_text(store.database)
         self.plans = empty_plans()
+        self.indexer: _Indexer | None = None  # keeps the full-text index (when writing)
+        self.index_at_once = True
 
     def write_as(self, audit_id: int) -> None:
         """Write (inside the open transaction), under audit entry ``audit_id``."""
@@ -246,7 +249,20 @@ class _Engine:
 
     def run(self, cancel: CancelFn | None) -> Generator[Progress, None, dict[str, CollectionPlan]]:
         self.cancel = cancel
-        db = self.store.database
+        if self.writing and search_ready(self.store.database):
+            self.indexer = _Indexer(self.store.database)
+        db = _Serial(self.store.database, self.indexer)
+        try:
+            plans = yield from self._run(db)
+        except BaseException:
+            if self.indexer is not None:
+                self.indexer.close(quiet=True)
+            raise
+        if self.indexer is not None:
+            self.indexer.close()
+        return plans
+
+    def _run(self, db) -> Generator[Progress, None, dict[str, CollectionPlan]]:
         if not self.unique:
             keep_last_of_repeated_keys(self.data)
         names = collection_names(self.data)
@@ -299,6 +315,11 @@ class _Engine:
             if self.writing:
                 log_params = (self.audit_id, *params) if spec.generic else (self.audit_id, name)
                 db.execute_sql(spec.log_all_sql + where, log_params)
+                if self.indexer is not None and spec.search_table:
+                    if condition:
+                        db.execute_sql(spec.search_unindex_where_sql(where), params)
+                    else:
+                        db.execute_sql(spec.search_clear_sql)
                 db.execute_sql(f'DELETE FROM "{spec.table}"{where}', params)
         return int(n)
 
@@ -309,7 +330,7 @@ class _Engine:
         if not keys:
             return True
         params: tuple = (_KEYS_JSON(keys), name) if spec.generic else (_KEYS_JSON(keys),)
-        return bool(db.execute_sql(spec.count_sql, params).fetchone()[0] == len(keys))
+        return bool(db.read_sql(spec.count_sql, params).fetchone()[0] == len(keys))
 
     def _lookup(self, db, spec: TableSpec, name: str, keys: list[str | None]) -> dict[str, bytes]:
         """(key, hash) of the store's records among ``keys``."""
@@ -317,7 +338,7 @@ class _Engine:
         if not named:
             return {}
         params: tuple = (_KEYS_JSON(named), name) if spec.generic else (_KEYS_JSON(named),)
-        return dict(db.execute_sql(spec.lookup_sql, params).fetchall())
+        return dict(db.read_sql(spec.lookup_sql, params).fetchall())
 
     def _collection(
         self, db, name: str, memory_keys: set[str] | None
@@ -331,6 +352,7 @@ class _Engine:
             db.execute_sql(f'SELECT 1 FROM "{spec.table}"{where} LIMIT 1', params).fetchone()
             is None
         )
+        self.index_at_once = store_empty  # no lookup comes before the next run is classified
         # replace notes the keys it keeps (a dry run counts instead: it writes nothing, not even
         # a temporary table, so it works on a store opened read-only)
         keeping = self.strategy.deletes_all and not store_empty and self.writing
@@ -365,6 +387,8 @@ class _Engine:
                     classifier.plan.skipped += len(group)
                 else:
                     existing = {} if store_empty else self._lookup(db, spec, name, keys)
+                    if self.indexer is not None:  # the last run's index work, beside Python's
+                        self.indexer.start()
                     classifier.classify(bucket, group, keys, existing, owned)
                 if keeping and classifier.kept:
                     db.cursor().executemany(
@@ -398,17 +422,121 @@ class _Engine:
             db.execute_sql(sql)
 
     def _flush(self, db, spec: TableSpec, name: str, logs: list[str], rows: list[tuple]) -> None:
-        """Write a run's rows, after keeping the previous versions of those they overwrite."""
+        """Write a run's rows, after keeping the previous versions of those they overwrite;
+        then have the full-text index follow them."""
         if not rows:
             return
-        if logs:
-            db.execute_sql(
-                spec.log_many_sql, (self.audit_id, name, _KEYS_JSON(logs), self.audit_id)
-            )
+        indexed = self.indexer is not None and spec.search_table is not None
+        if indexed:
+            top = db.execute_sql(f"SELECT max(rowid) FROM {_q(spec.table)}").fetchone()[0]
+        keys = _KEYS_JSON(logs) if logs else None
+        if keys is not None:
+            db.execute_sql(spec.log_many_sql, (self.audit_id, name, keys, self.audit_id))
         db.cursor().executemany(spec.upsert_sql, rows)
+        if indexed:
+            assert self.indexer is not None
+            work: list[tuple[str, tuple]] = []
+            if keys is not None:
+                make, empty, note, unindex, index = spec.search_changed_sql
+                work += [
+                    (make, ()),
+                    (empty, ()),
+                    (note, (self.audit_id, name, keys)),
+                    (unindex, ()),
+                    (index, ()),
+                ]
+            work.append((spec.search_insert_after_sql, (top or 0,)))
+            self.indexer.queue(work)
+            if self.index_at_once:
+                self.indexer.start()
         if self.pause:
             _pause(self.pause, self.cancel)
             self.pause = None
+
+
+class _Indexer:
+    """Keeps the full-text index in step with the rows an import writes, inside its
+    transaction: a run's index statements go to one helper thread on the import's own
+    connection, so SQLite indexes a run (in C, without the GIL) while Python prepares the next
+    one. The connection is never used by both at once: the engine reaches it only through
+    ``_Serial``. A run's work is queued when its rows are written and started once the next
+    run's lookup is done (at once into an empty table: there is none), so it runs beside the
+    next run's classification; anything else that writes runs it first, in order. ``close``
+    (always called, also when the import fails or is cancelled) waits for the helper, so
+    nothing runs when the transaction ends."""
+
+    def __init__(self, db) -> None:
+        self._connection = db.connection()  # this thread's: the one holding the transaction
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="wizard-search-index")
+        self._queued: list[tuple[str, tuple]] | None = None
+        self._running: Future | None = None
+
+    def _run(self, work: list[tuple[str, tuple]]) -> None:
+        for sql, params in work:
+            self._connection.execute(sql, params)
+
+    def queue(self, work: list[tuple[str, tuple]]) -> None:
+        """The index work of the rows just written; it runs before anything else writes."""
+        self.settle()
+        self._queued = work
+
+    def start(self) -> None:
+        """Run the queued work on the helper thread."""
+        work, self._queued = self._queued, None
+        if work is not None:
+            self._running = self._pool.submit(self._run, work)
+
+    def wait(self) -> None:
+        """Wait until the helper is done; raises what its statements raised."""
+        running, self._running = self._running, None
+        if running is not None:
+            running.result()
+
+    def settle(self) -> None:
+        """Nothing left to do: the helper done, the queued work run here."""
+        self.wait()
+        work, self._queued = self._queued, None
+        if work is not None:
+            self._run(work)
+
+    def close(self, quiet: bool = False) -> None:
+        """Finish and let the helper go; ``quiet``: another error is on its way already (the
+        transaction rolls back), so queued work is dropped and what the helper raised too."""
+        try:
+            if quiet:
+                self._queued = None
+            self.settle()
+        except Exception:
+            if not quiet:
+                raise
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+class _Serial:
+    """The store's database as the engine uses it: while an ``_Indexer`` works, a statement
+    that may write first lets it finish (``execute_sql``, ``cursor``); one that only reads
+    the record tables waits only for the helper (``read_sql``: queued index work may follow
+    it)."""
+
+    def __init__(self, db, indexer: _Indexer | None) -> None:
+        self._db = db
+        self._indexer = indexer
+
+    def execute_sql(self, *args: Any, **kwargs: Any) -> Any:
+        if self._indexer is not None:
+            self._indexer.settle()
+        return self._db.execute_sql(*args, **kwargs)
+
+    def read_sql(self, *args: Any, **kwargs: Any) -> Any:
+        if self._indexer is not None:
+            self._indexer.wait()
+        return self._db.execute_sql(*args, **kwargs)
+
+    def cursor(self) -> Any:
+        if self._indexer is not None:
+            self._indexer.settle()
+        return self._db.cursor()
 
 
 # Versions before this one stored records in json's text, which differs from orjson's for

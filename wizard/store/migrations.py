@@ -17,7 +17,7 @@ from playhouse.migrate import SqliteMigrator, migrate
 
 from wizard import __version__
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Schema 1, as first released.
 _V1 = """
@@ -119,11 +119,41 @@ def _m0004_deliveries(database: SqliteDatabase) -> None:
             database.execute_sql(statement)
 
 
+# The full-text index of the store browser: one contentless FTS5 table per browsable collection
+# (the text is not stored twice: it is read from the records' JSON when a row is indexed, and
+# again when it is removed), and which version of the indexed fields it holds (0: not built).
+_SEARCH_OPTIONS = (
+    "text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 2'"
+)
+_V5_TABLES = ("sessions", "observations", "memories", "summaries", "graph_nodes", "graph_edges")
+_V5_FIELDS_VERSION = 1  # the fields schema 5 indexes (models.SEARCH_VERSION 1)
+
+
+def _m0005_search(database: SqliteDatabase) -> None:
+    """Schema 5: the full-text index. An older store's records are indexed later, with
+    progress, when the store is first browsed (``store.browse.index_steps``): until then it is
+    marked not built, and writes leave it alone."""
+    for table in _V5_TABLES:
+        database.execute_sql(f"CREATE VIRTUAL TABLE search_{table} USING fts5({_SEARCH_OPTIONS})")
+    database.execute_sql(
+        "CREATE TABLE search_index (id INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL,"
+        " built_at TEXT)"
+    )
+    holds_records = any(
+        database.execute_sql(f"SELECT 1 FROM {table} LIMIT 1").fetchone() for table in _V5_TABLES
+    )
+    database.execute_sql(
+        "INSERT INTO search_index (id, version) VALUES (1, ?)",
+        (0 if holds_records else _V5_FIELDS_VERSION,),
+    )
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[SqliteDatabase], None]], ...] = (
     (1, _m0001_initial),
     (2, _m0002_audit_options),
     (3, _m0003_audit_error_code),
     (4, _m0004_deliveries),
+    (5, _m0005_search),
 )
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 

@@ -53,6 +53,9 @@ class RecordModel(BaseModel):
     # record field -> column, for the columns people filter on (the key is the primary key;
     # which field keys a collection is said by wizard.core.collections)
     record_fields: dict[str, str] = {}
+    # record fields whose text the full-text index holds (none: the table is not indexed);
+    # changing them changes SEARCH_VERSION
+    search_fields: tuple[str, ...] = ()
 
     hash = BlobField()
     data = TextField()
@@ -64,6 +67,7 @@ class SessionRow(RecordModel):
     project = TextField(null=True, index=True)
     started_at = TextField(null=True, index=True)
     record_fields = {"project": "project", "startedAt": "started_at"}
+    search_fields = ("project", "firstPrompt", "summary")
 
     class Meta:
         table_name = "sessions"
@@ -77,6 +81,7 @@ class ObservationRow(RecordModel):
     # the session id under which the record sat in ExportData.observations
     bucket = TextField()
     record_fields = {"sessionId": "session_id", "timestamp": "timestamp", "type": "type"}
+    search_fields = ("title", "facts")  # narrative: too dear at import (bench/RESULTS.md)
 
     class Meta:
         table_name = "observations"
@@ -88,6 +93,7 @@ class MemoryRow(RecordModel):
     created_at = TextField(null=True, index=True)
     project = TextField(null=True, index=True)
     record_fields = {"type": "type", "createdAt": "created_at", "project": "project"}
+    search_fields = ("title", "content")
 
     class Meta:
         table_name = "memories"
@@ -97,6 +103,7 @@ class SummaryRow(RecordModel):
     session_id = TextField(primary_key=True)
     project = TextField(null=True, index=True)
     record_fields = {"project": "project"}
+    search_fields = ("title", "narrative", "keyDecisions")
 
     class Meta:
         table_name = "summaries"
@@ -114,6 +121,7 @@ class GraphNodeRow(RecordModel):
     type = TextField(null=True, index=True)
     name = TextField(null=True, index=True)
     record_fields = {"type": "type", "name": "name"}
+    search_fields = ("name",)
 
     class Meta:
         table_name = "graph_nodes"
@@ -129,6 +137,7 @@ class GraphEdgeRow(RecordModel):
         "targetNodeId": "target_node_id",
         "type": "type",
     }
+    search_fields = ("type",)
 
     class Meta:
         table_name = "graph_edges"
@@ -196,7 +205,19 @@ class ChangeRow(BaseModel):
         primary_key = CompositeKey("audit_id", "collection", "key")
 
 
-# collection name -> model of its own table
+class SearchIndexRow(BaseModel):
+    """Which version of the indexed fields the full-text index holds: ``SEARCH_VERSION`` when it
+    is in step with the records, anything else (0: never built) when it must be built again
+    (``store.browse.index_steps``) and writes leave it alone until then. One row, id 1."""
+
+    id = IntegerField(primary_key=True)
+    version = IntegerField()
+    built_at = TextField(null=True)
+
+    class Meta:
+        table_name = "search_index"
+
+
 class DeliveryRow(BaseModel):
     """One delivery of (part of) the store to a running agentmemory (docs/DELIVERY.md)."""
 
@@ -231,6 +252,7 @@ class DeliveryChunkRow(BaseModel):
         primary_key = CompositeKey("delivery_id", "number")
 
 
+# collection name -> model of its own table
 MAIN_TABLES: dict[str, type[RecordModel]] = {
     "sessions": SessionRow,
     "observations": ObservationRow,
@@ -248,6 +270,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     ChangeRow,
     DeliveryRow,
     DeliveryChunkRow,
+    SearchIndexRow,
 )
 
 
@@ -420,6 +443,94 @@ class TableSpec:
         """The row tuple for ``upsert_sql``."""
         return self.row_builder(collection, key, record, bucket, digest, text, audit_id)
 
+    # -- the full-text index (schema 5; the store browser) -----------------------------------
+    # Contentless FTS5 tables: a row is removed by giving the text it was indexed with again,
+    # which is read from the record's JSON by the same expression; so the expression (the
+    # model's search_fields) never changes without SEARCH_VERSION.
+
+    @property
+    def search_table(self) -> str | None:
+        """The FTS5 table indexing this table's records (None: not indexed)."""
+        return f"search_{self.table}" if self.model.search_fields else None
+
+    def search_text(self, data: str) -> str:
+        """SQL: the indexed text of the record whose JSON is the expression ``data``: its search
+        fields (strings as they are, arrays as their JSON text), space-separated."""
+        return " || ' ' || ".join(
+            f"coalesce(json_extract({data}, '$.{f}'), '')" for f in self.model.search_fields
+        )
+
+    def _search_values(self, data: str) -> str:
+        """SQL: what decides whether the indexed text of a record changed (one JSON parse)."""
+        paths = ", ".join(f"'$.{f}'" for f in self.model.search_fields)
+        return f"json_extract({data}, {paths})"
+
+    def _search_sql(self, template: str) -> str:
+        table = self.search_table
+        assert table is not None, f"{self.table} is not indexed"
+        return template.format(s=_q(table), t=_q(self.table))
+
+    @cached_property
+    def search_insert_after_sql(self) -> str:
+        """Index the rows after a rowid (those a run inserted; params: the rowid)."""
+        return self._search_sql(
+            f"INSERT INTO {{s}} (rowid, text) SELECT rowid, {self.search_text('data')} FROM {{t}}"
+            " WHERE rowid > ?"
+        )
+
+    @cached_property
+    def search_changed_sql(self) -> tuple[str, str, str, str, str]:
+        """The statements that have the index follow the rows a run overwrote: make and empty a
+        temporary table; note the rows whose indexed fields changed, with their previous text
+        (params: audit id, collection, the keys as a JSON array; the previous versions are the
+        ones just kept for revert, so this runs after the overwrite); remove that text; index
+        the new one. A record written again with the same indexed fields costs a comparison."""
+        changed = "temp.search_changed"
+        return (
+            f"CREATE TEMP TABLE IF NOT EXISTS {changed} (id INTEGER PRIMARY KEY, text TEXT)",
+            f"DELETE FROM {changed}",
+            self._search_sql(
+                f"INSERT INTO {changed} (id, text) SELECT c.prev_rowid,"
+                f" {self.search_text('c.prev_data')} FROM audit_changes c JOIN {{t}} t"
+                " ON t.rowid = c.prev_rowid WHERE c.audit_id = ? AND c.collection = ?"
+                " AND c.key IN (SELECT value FROM json_each(?)) AND"
+                f" {self._search_values('c.prev_data')} IS NOT {self._search_values('t.data')}"
+            ),
+            self._search_sql(
+                f"INSERT INTO {{s}} ({{s}}, rowid, text) SELECT 'delete', id, text FROM {changed}"
+            ),
+            self._search_sql(
+                f"INSERT INTO {{s}} (rowid, text) SELECT t.rowid, {self.search_text('t.data')}"
+                f" FROM {changed} c JOIN {{t}} t ON t.rowid = c.id"
+            ),
+        )
+
+    def search_unindex_where_sql(self, where: str) -> str:
+        """Remove the rows meeting ``where`` (a WHERE clause, or "") from the index; run it
+        before deleting them."""
+        return (
+            self._search_sql(
+                f"INSERT INTO {{s}} ({{s}}, rowid, text) SELECT 'delete', rowid,"
+                f" {self.search_text('data')} FROM {{t}}"
+            )
+            + where
+        )
+
+    def search_index_where_sql(self, where: str) -> str:
+        """Index the rows meeting ``where`` (a WHERE clause, or "")."""
+        return (
+            self._search_sql(
+                f"INSERT INTO {{s}} (rowid, text) SELECT rowid, {self.search_text('data')}"
+                " FROM {t}"
+            )
+            + where
+        )
+
+    @cached_property
+    def search_clear_sql(self) -> str:
+        """Empty the index (every row of the table is going, or it is built again)."""
+        return self._search_sql("INSERT INTO {s} ({s}) VALUES ('delete-all')")
+
 
 def column_value(value: object) -> object:
     """What an indexed column holds for a record field: scalars as they are, else JSON text."""
@@ -431,6 +542,12 @@ def column_value(value: object) -> object:
 SPECS: dict[str, TableSpec] = {name: TableSpec(model) for name, model in MAIN_TABLES.items()}
 OTHER_SPEC = TableSpec(OtherRecordRow)
 ALL_SPECS: tuple[TableSpec, ...] = (*SPECS.values(), OTHER_SPEC)
+# the tables the full-text index covers, in collection order
+SEARCH_SPECS: tuple[TableSpec, ...] = tuple(s for s in SPECS.values() if s.search_table)
+# The version of the indexed fields (the models' search_fields and TableSpec.search_text): a
+# store whose index holds another one has it built again (store.browse.index_steps), and writes
+# leave it alone until then. Migration 5 writes 1 for a new store.
+SEARCH_VERSION = 1
 
 
 def spec_for(collection: str) -> TableSpec:

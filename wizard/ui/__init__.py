@@ -1,8 +1,9 @@
-"""The Qt GUI: the migration wizard and the audit history window.
+"""The Qt GUI: the migration wizard, the audit history window and the store browser.
 
-``open_wizard(db_path, file=None)`` and ``open_audit_history(db_path)`` are the entry points
-(tests use them; ``wizard.ui.app.run_gui`` is the application). Both return the window without
-showing it. A QApplication must exist.
+``open_wizard(db_path, file=None)``, ``open_audit_history(db_path)`` and
+``open_store_browser(db_path, audit_id=None)`` are the entry points (tests use them;
+``wizard.ui.app.run_gui`` is the application). Each returns the window without showing it. A
+QApplication must exist.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import os
 
 from wizard.ui.audit_window import AuditWindow
+from wizard.ui.store_browser import StoreBrowser
 from wizard.ui.wizard import MigrationWizard
 
-__all__ = ["open_audit_history", "open_wizard"]
+__all__ = ["open_audit_history", "open_store_browser", "open_wizard"]
 
 
 def open_wizard(
@@ -28,3 +30,11 @@ def open_wizard(
 def open_audit_history(db_path: str | os.PathLike[str]) -> AuditWindow:
     """The audit history window for the store at ``db_path`` (entries load in the background)."""
     return AuditWindow(db_path)
+
+
+def open_store_browser(
+    db_path: str | os.PathLike[str], audit_id: int | None = None
+) -> StoreBrowser:
+    """The store browser for the store at ``db_path``, limited to the records import
+    ``audit_id`` wrote when given (records load in the background)."""
+    return StoreBrowser(db_path, audit_id)

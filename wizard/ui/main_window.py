@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from wizard import APP_NAME, __version__
 from wizard.crashlog import log_path
@@ -203,11 +203,3 @@ class MainWindow(QMainWindow):
         self.wizard.finished.disconnect(self._wizard_finished)
         self.wizard.reject()  # closes the session, saves the wizard's settings
         super().closeEvent(event)
-
-
-def open_main_window(db_path: str | os.PathLike[str], file: str | None = None) -> QWidget:
-    """The application window on ``db_path`` with ``file`` preloaded."""
-    window = MainWindow(db_path)
-    if file:
-        window.wizard.load_file(file)
-    return window
