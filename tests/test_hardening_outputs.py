@@ -161,3 +161,70 @@ def test_an_import_whose_result_cannot_be_written_is_still_committed(tmp_path, s
     assert proc.returncode == 0, proc.stderr
     assert b"import committed (audit entry #1)" in proc.stderr
     assert main(["stats", "--db", str(db), "--json"]) == 0
+
+
+# -- files the app creates -------------------------------------------------------------------------
+def test_an_existing_empty_file_becomes_an_owner_only_store(tmp_path):
+    db = tmp_path / "store.sqlite"
+    db.touch()
+    os.chmod(db, 0o644)
+    assert main(["import", str(SMALL), "--db", str(db)]) == 0
+    for part in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        if part.exists():
+            assert part.stat().st_mode & 0o077 == 0, part
+
+
+def test_a_store_reached_through_a_link_is_owner_only(tmp_path):
+    real = tmp_path / "real.sqlite"
+    real.touch()
+    os.chmod(real, 0o666)
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(real)
+    assert main(["import", str(SMALL), "--db", str(link)]) == 0
+    assert real.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("name", [":memory:", "file:store.sqlite?mode=memory", " "])
+def test_sqlites_special_names_are_refused_as_stores(name, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", str(SMALL), "--db", name]) != 0
+    assert "not a store file" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lock_info_file_never_writes_through_a_link(tmp_path):
+    from wizard.store import database
+
+    db = tmp_path / "store.sqlite"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    Path(f"{database.lock_info_path(db)}.{os.getpid()}.tmp").symlink_to(victim)
+    database.announce_writer(db, "test")
+    assert victim.read_text() == "precious"
+    assert json.loads(database.lock_info_path(db).read_text())["program"] == "test"
+
+
+# -- commands that only read -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats"],
+        ["audit"],
+        ["export", "--out", "OUT"],
+        ["prune", "--older-than", "90d", "--dry-run"],
+        ["deliver", "--dry-run"],
+    ],
+)
+def test_commands_that_read_never_create_a_store(args, tmp_path, capsys):
+    db = tmp_path / "missing" / "store.sqlite"
+    args = [str(tmp_path / "out.json") if a == "OUT" else a for a in args]
+    assert main([*args, "--db", str(db)]) == 2
+    assert str(db) in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_dry_run_creates_no_store_and_no_folder(tmp_path, capsys):
+    db = tmp_path / "missing" / "store.sqlite"
+    assert main(["import", str(SMALL), "--dry-run", "--db", str(db)]) == 0
+    assert "nothing is created yet" in capsys.readouterr().out
+    assert not (tmp_path / "missing").exists()

@@ -47,7 +47,14 @@ from wizard.remote.secret import BadSecret, find_secret
 from wizard.runs import ImportResult, delivering, pruning
 from wizard.runs.sources import find_sources
 from wizard.store.audit import list_entries
-from wizard.store.database import Store, StoreError, move_aside_hint, open_store, resolve_db_path
+from wizard.store.database import (
+    Store,
+    StoreError,
+    move_aside_hint,
+    open_store,
+    resolve_db_path,
+    scratch_store,
+)
 from wizard.store.exporter import export_store
 
 R = TypeVar("R")  # what a run returns
@@ -295,8 +302,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         _err("import needs one file: `import FILE` or `import --payload @FILE`")
         return EXIT_USAGE
     strategy = Strategy(args.strategy)
+    target = resolve_db_path(getattr(args, "db", None))
     try:
-        store = _open(args, create=True)
+        if args.dry_run and not target.exists():  # a dry run creates nothing: plan on empty
+            store_context: Any = scratch_store()
+        else:
+            store_context = _open(args, create=True)
     except StoreError as exc:
         if args.json:
             _print_json(_empty_result(args, None, exc.message, exc.kind))
@@ -305,7 +316,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     bar = ProgressBar()
     flag = threading.Event()
-    with store, _ctrl_c_cancels(flag):
+    with store_context as store, _ctrl_c_cancels(flag):
         try:  # the read run: writes nothing, so a cancelled read leaves no trace
             inspection = runs.read(
                 path,
@@ -454,9 +465,11 @@ def _import_output(
     version = inspection.report.source_version
     fmt = f"{result.format} {version}" if version else str(result.format)
     if result.dry_run:
+        target = resolve_db_path(getattr(args, "db", None))
+        where = target if target.exists() else f"{target} (a new store: nothing is created yet)"
         head = (
             f"Dry run: importing {name} ({fmt}) with strategy {result.strategy} into "
-            f"{store.path} would change:"
+            f"{where} would change:"
         )
     elif result.ok:
         head = f"Imported {name} ({fmt}) with strategy {result.strategy} into {store.path}:"

@@ -18,8 +18,10 @@ import errno
 import json
 import os
 import shlex
+import shutil
 import socket
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -208,13 +210,21 @@ def locked_message(path: Path | str) -> str:
 
 
 def _write_owner_only(path: Path, text: str) -> None:
+    """Write ``path`` whole through a new temporary file: created exclusively, never through a
+    link, never truncating a file that is there (a stale one of this pid is removed first,
+    which removes a link itself, never its target)."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
     try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:
+        tmp.unlink()
+        fd = os.open(tmp, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
         os.write(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
-    os.chmod(tmp, 0o600)
     os.replace(tmp, path)
 
 
@@ -419,6 +429,45 @@ def search_ready(database: SqliteDatabase) -> bool:
     return row is not None and row[0] == SEARCH_VERSION
 
 
+STORE_FILES = ("", "-wal", "-shm", "-journal", LOCK_INFO_SUFFIX)
+
+
+def _owner_only(path: Path) -> None:
+    """The store and its companions readable by their owner only, whatever made them (an empty
+    file someone created, a link to the store: its target)."""
+    for suffix in STORE_FILES:
+        part = Path(f"{path}{suffix}")
+        try:
+            if part.exists() and part.stat().st_mode & 0o077:
+                os.chmod(part, 0o600)
+        except OSError:
+            continue
+
+
+def check_store_path(path: Path) -> None:
+    """SQLite's special names are never a store: an empty name and ``:memory:`` are not files,
+    and ``file:`` names are URIs with options."""
+    text = str(path)
+    if text.strip() in ("", ".", ":memory:") or text.startswith("file:"):
+        raise StoreError(
+            ErrorKind.IO,
+            f"{text!r} is not a store file: give the path of a file (e.g. ./store.sqlite)",
+            None,
+        )
+
+
+@contextlib.contextmanager
+def scratch_store() -> Iterator[Store]:
+    """An empty store in a private temporary folder, removed afterwards: what a dry run plans
+    against when the store it was asked about does not exist yet (a dry run creates nothing)."""
+    folder = Path(tempfile.mkdtemp(prefix="agentmemory-wizard-dry-run-"))
+    try:
+        with open_store(folder / "store.sqlite") as store:
+            yield store
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _create_owner_only(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
@@ -466,11 +515,15 @@ def open_store(path: str | os.PathLike | None = None) -> Store:
     Raises StoreError(kind, message), kind in locked, readonly, full, newer-schema, corrupt, io.
     """
     path = resolve_db_path(path) if path is None else Path(path).expanduser()
+    check_store_path(path)
     with store_errors(path):
         if path.exists():
             if path.is_dir():
                 raise StoreError(ErrorKind.IO, f"the store {path} is a directory, not a file", path)
+            if not path.is_file():
+                raise StoreError(ErrorKind.IO, f"the store {path} is not a regular file", path)
             _check_header(path)
+            _owner_only(path)
         else:
             _create_owner_only(path)
         database = make_database(path)

@@ -126,10 +126,20 @@ def plan_job(store: StoreHandle, inspection: Inspection, strategy: Strategy) -> 
     """The dry run; finishes with the Plan."""
 
     def job(ctx: TaskContext) -> Generator[Progress, None, Plan]:
+        if not store.db_path.exists():  # a dry run creates nothing: plan against an empty one
+            return _on_scratch(inspection, strategy, ctx)
         gen = runs.plan_steps(store.get(), inspection, strategy, cancel=ctx.cancelled)
         return _closing(store, gen)
 
     return Job(job, heavy=True, cooperative=True)
+
+
+def _on_scratch(
+    inspection: Inspection, strategy: Strategy, ctx: TaskContext
+) -> Generator[Progress, None, Plan]:
+    with database.scratch_store() as scratch:
+        plan = yield from runs.plan_steps(scratch, inspection, strategy, cancel=ctx.cancelled)
+    return plan
 
 
 def import_job(store: StoreHandle, inspection: Inspection, strategy: Strategy) -> Job:
