@@ -624,6 +624,9 @@ def _export_split(args: argparse.Namespace) -> int:
             written = delivering.export_split(
                 store, Path(args.out), args.split, Strategy(args.strategy), args.with_source
             )
+        except OutputRefused as exc:
+            _err(str(exc))
+            return EXIT_USAGE
         except OSError as exc:
             _err(f"cannot write {args.out}: {exc.strerror or exc}")
             return EXIT_STORE

@@ -14,17 +14,18 @@ exports): they never destroy anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TextIO
 
 TEMP_MARK = ".agentmemory-wizard-partial-"
 STORE_COMPANIONS = ("", "-wal", "-shm", "-journal", ".lock-info")
 
 
-class OutputRefused(Exception):
+class OutputRefused(ValueError):
     """The output path cannot be written; the message says why and what to do."""
 
 
@@ -137,6 +138,30 @@ def write_atomic(
             pass
         raise
     return target
+
+
+@contextlib.contextmanager
+def atomic_text(
+    path: str | os.PathLike[str], *, protected: Iterable[Path] = (), force: bool = False
+) -> Iterator[TextIO]:
+    """``write_atomic`` for a writer that streams text: the block writes into the temporary
+    file, which takes ``path``'s name when the block ends without an error."""
+    target = check_output(path, protected=protected, force=force)
+    sweep_partials(target.parent if str(target.parent) else Path("."))
+    fd, temp = _temp_for(target)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        check_output(target, protected=protected, force=force)
+        os.replace(temp, target)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
 
 
 def write_text_atomic(

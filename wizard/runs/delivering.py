@@ -14,7 +14,6 @@ import contextlib
 import os
 import re
 import reprlib
-import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
@@ -24,6 +23,7 @@ from typing import Any, TypeGuard
 from wizard.core.chunking import CHUNK_BYTES, FRAME_BYTES, Chunk, Item, body, digest, pack
 from wizard.core.collections import MAIN, in_order, record_key
 from wizard.core.names import ErrorKind, Operation, Outcome, Phase, Strategy
+from wizard.core.outputs import protected_paths, write_atomic
 from wizard.core.problems import Cancelled
 from wizard.core.versions import NEWEST, SUPPORTED_VERSIONS, version_numbers
 from wizard.remote.client import Answer, Client, Unreachable
@@ -880,17 +880,11 @@ class SplitExport:
     too_big: list[str] = field(default_factory=list)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a new owner-only file beside its destination, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def _write_private(path: Path, data: bytes, store_path: Path | None = None) -> None:
+    """Write a new owner-only file beside its destination, then rename it into place
+    (``core.outputs``: never the store's files, never through a link; a killed writer's
+    partial file is removed by the next write)."""
+    write_atomic(path, lambda out: out.write(data), protected=protected_paths(store_path))
 
 
 def split_leftovers(out: Path) -> list[Path]:
@@ -923,7 +917,7 @@ def export_split(
     if strategy.deletes_all:
         wipe = body(None, NEWEST, str(Strategy.REPLACE))
         path = next_path()
-        _write_private(path, wipe)
+        _write_private(path, wipe, store.path)
         written.files.append((path, len(wipe), {}))
     chunk_strategy = Strategy.MERGE if strategy.deletes_all else strategy
     too_big: list[Item] = []
@@ -931,7 +925,7 @@ def export_split(
     for packed in pack(deliveries.groups(store, Scope(), with_source), budget, too_big, max_bytes):
         for chunk, payload in _within(packed.items, max_bytes, str(chunk_strategy), too_big):
             path = next_path()
-            _write_private(path, payload)
+            _write_private(path, payload, store.path)
             written.files.append((path, len(payload), chunk.counts()))
     written.too_big = [f"{i.collection}:{i.key}" for i in too_big]
     return written

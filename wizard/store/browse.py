@@ -563,7 +563,7 @@ def export_selection(
     view = _view(f.collection)
     out_path = Path(out_path)
     db = store.database
-    with atomic_output(out_path) as out, store.errors(os_errors=False), db.atomic():
+    with atomic_output(out_path, store) as out, store.errors(os_errors=False), db.atomic():
         if keys is not None:
             w = _Where()
             w.add(

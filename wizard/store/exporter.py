@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from wizard.core.canonical import now_iso
 from wizard.core.collections import ALWAYS_PRESENT, MAIN, in_order
+from wizard.core.outputs import atomic_text, protected_paths
 from wizard.core.versions import NEWEST
 from wizard.store.database import Store
 from wizard.store.models import OTHER_SPEC, SPECS
@@ -66,21 +66,13 @@ def _observation_texts(store: Store, rowids: list[int]) -> Iterable[str]:
 
 
 @contextlib.contextmanager
-def atomic_output(out_path: Path) -> Iterator[TextIO]:
-    """A text file written next to ``out_path`` and renamed into place (owner-only) when the
-    block ends without an error; removed otherwise."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            yield out
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, out_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def atomic_output(out_path: Path, store: Store | None = None) -> Iterator[TextIO]:
+    """A text file written next to ``out_path`` (owner-only, exclusively created) and renamed
+    into place when the block ends without an error; removed otherwise (``core.outputs``:
+    never the store's own files, never through a link; the caller asked before replacing)."""
+    protected = protected_paths(store.path if store is not None else None)
+    with atomic_text(out_path, protected=protected, force=True) as out:
+        yield out
 
 
 def write_head(out: TextIO) -> None:
@@ -99,7 +91,7 @@ def export_store(
     out_path = Path(out_path)
     counts: dict[str, int] = {}
     db = store.database
-    with atomic_output(out_path) as out, store.errors(os_errors=False), db.atomic():
+    with atomic_output(out_path, store) as out, store.errors(os_errors=False), db.atomic():
         write_head(out)
         others = dict(
             db.execute_sql(
