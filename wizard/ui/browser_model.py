@@ -13,6 +13,7 @@ view fills. The model never runs SQL: it is given a job factory (``ui/browser_ba
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from functools import partial
@@ -223,6 +224,11 @@ class RecordTableModel(QAbstractTableModel):
             return  # a page of a filter no longer shown
         if len(rows) < self._page_size:
             self._exhausted = True
+        # The rows stay as long as the view shows them, and hold no cycles: out of the cyclic
+        # collector's sight (reference counting still frees them), a full collection never
+        # walks a hundred thousand loaded rows on the GUI thread (60 ms gaps at 100,000 rows
+        # without this, 19 ms with it: bench/browser_probe.py).
+        gc.freeze()
         self._pending = list(rows)
         self._insert_batch(generation)
 
