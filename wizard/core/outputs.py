@@ -19,7 +19,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, Any, TextIO
 
 TEMP_MARK = ".agentmemory-wizard-partial-"
 STORE_COMPANIONS = ("", "-wal", "-shm", "-journal", ".lock-info")
@@ -121,22 +121,8 @@ def write_atomic(
 ) -> Path:
     """Write ``path`` through ``write(binary_file)`` as described in the module docstring.
     Raises OutputRefused, or OSError when writing fails (nothing is left then)."""
-    target = check_output(path, protected=protected, force=force)
-    sweep_partials(target.parent if str(target.parent) else Path("."))
-    fd, temp = _temp_for(target)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        check_output(target, protected=protected, force=force)  # nothing appeared meanwhile
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    with _atomic(path, "wb", protected, force) as (f, target):
+        write(f)
     return target
 
 
@@ -146,15 +132,25 @@ def atomic_text(
 ) -> Iterator[TextIO]:
     """``write_atomic`` for a writer that streams text: the block writes into the temporary
     file, which takes ``path``'s name when the block ends without an error."""
+    with _atomic(path, "w", protected, force) as (out, _target):
+        yield out
+
+
+@contextlib.contextmanager
+def _atomic(
+    path: str | os.PathLike[str], mode: str, protected: Iterable[Path], force: bool
+) -> Iterator[tuple[Any, Path]]:
+    protected = list(protected)
     target = check_output(path, protected=protected, force=force)
     sweep_partials(target.parent if str(target.parent) else Path("."))
     fd, temp = _temp_for(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        check_output(target, protected=protected, force=force)
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f, target
+            f.flush()
+            os.fsync(f.fileno())
+        check_output(target, protected=protected, force=force)  # nothing appeared meanwhile
         os.replace(temp, target)
     except BaseException:
         try:

@@ -1156,12 +1156,18 @@ def _live_items(value: dict, warnings: list[Problem]) -> dict[str, dict]:
     return live
 
 
-def convert_history_db(payload: Payload, options: ConvertOptions) -> Conversion:
-    conversion = _history_db_conversion(payload.value, HISTORY_DB, options, None)
+def _history_alone(value: dict, fmt: str, options: ConvertOptions) -> Conversion:
+    """A history read without its vector store: whose memories they are is unknown."""
+    conversion = _history_db_conversion(value, fmt, options, None)
     if conversion.data["memories"]:
         conversion.warnings.append(
             Problem("history", OWNERS_UNKNOWN_TEXT, code=Code.OWNERS_UNKNOWN)
         )
+    return conversion
+
+
+def convert_history_db(payload: Payload, options: ConvertOptions) -> Conversion:
+    conversion = _history_alone(payload.value, HISTORY_DB, options)
     return conversion
 
 
@@ -1239,11 +1245,7 @@ def convert_ts_local(payload: Payload, options: ConvertOptions) -> Conversion:
         )
         conversion.left_behind.extend(losses.items())
         return conversion
-    conversion = _history_db_conversion(value, TS_LOCAL, options, None)
-    if conversion.data["memories"]:
-        conversion.warnings.append(
-            Problem("history", OWNERS_UNKNOWN_TEXT, code=Code.OWNERS_UNKNOWN)
-        )
+    conversion = _history_alone(value, TS_LOCAL, options)
     return conversion
 
 
