@@ -109,3 +109,79 @@ def test_the_menus_letters_are_not_used_on_the_first_page(main):
     widgets = [*page.findChildren(QAbstractButton), *page.findChildren(QLabel)]
     on_page = {letter(w.text()) for w in widgets if w.isVisibleTo(page)} - {None}
     assert not menus & on_page, menus & on_page
+
+
+def test_replace_is_not_offered_for_several_files_at_once(qtbot, main, tmp_path):
+    from wizard.core.names import Strategy
+
+    w = main.wizard
+    drop_files(w.file_page.drop_zone, [SMALL_030, SMALL])
+    inspected(qtbot, w)
+    w.next()
+    w.next()
+    assert not w.strategy_page.radios[Strategy.REPLACE].isEnabled()
+    assert "several files" in w.strategy_page.radios[Strategy.REPLACE].toolTip()
+
+
+def test_the_result_page_lists_what_became_of_each_file_of_a_batch(qtbot, main, tmp_path):
+    w = main.wizard
+    drop_files(w.file_page.drop_zone, [SMALL_030, REFUSED])
+    inspected(qtbot, w)
+    w.next()
+    w.next()
+    qtbot.waitUntil(w.strategy_page.isComplete, timeout=10_000)
+    with qtbot.waitSignal(w.session.importStopped, timeout=60_000):
+        w.next()
+    qtbot.waitUntil(lambda: w.currentId() == PageId.RESULT)
+    text = w.result_page.batch_label.text()
+    assert w.result_page.batch_label.isVisibleTo(w.result_page)
+    assert REFUSED.name in text and "refused" in text
+
+
+def test_a_batch_that_fails_keeps_the_first_import_as_committed(qtbot, main, monkeypatch):
+    from wizard.runs import batch
+
+    def broken(*_a, **_k):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(batch, "read", broken)
+    w = main.wizard
+    w.session.unexpectedError.disconnect()  # no crash dialog in this test
+    drop_files(w.file_page.drop_zone, [SMALL_030, SMALL])
+    inspected(qtbot, w)
+    w.next()
+    w.next()
+    qtbot.waitUntil(w.strategy_page.isComplete, timeout=10_000)
+    with qtbot.waitSignal(w.session.importStopped, timeout=60_000):
+        w.next()
+    assert str(w.session.import_outcome) == "succeeded"
+    assert "stopped on an error" in w.result_page.batch_label.text()
+    assert SMALL.name in w.result_page.batch_label.text()
+
+
+def test_recent_files_of_an_earlier_version_are_kept_on_upgrade(db_path):
+    from PySide6.QtCore import QSettings
+
+    from wizard.ui.settings import Settings
+
+    qs = QSettings(str(Path(db_path).parent / "old.ini"), QSettings.Format.IniFormat)
+    qs.setValue("files/recent", [str(SMALL)])
+    qs.setValue("import/strategy", "skip")
+    per_store = Settings(qs).for_store(db_path)
+    assert per_store.recent_files() == [str(SMALL)]
+    assert str(per_store.last_strategy()) == "skip"
+
+
+def test_a_store_deleted_while_the_window_runs_is_started_again(qtbot, db_path):
+    from wizard.ui import backend
+
+    handle = backend.StoreHandle(db_path)
+    first = handle.get()
+    first.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    again = handle.get()
+    assert again is not first
+    assert again.counts()["memories"] == 0
+    assert Path(db_path).stat().st_mode & 0o077 == 0
+    handle.close()

@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategy",
         choices=[str(s) for s in Strategy],
         default=str(Strategy.MERGE),
-        help="; ".join(s.description for s in Strategy),
+        help="; ".join(s.description.rstrip(".") for s in Strategy),
     )
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.add_argument("--json", action="store_true", help=_JSON_HELP)

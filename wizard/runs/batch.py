@@ -46,6 +46,8 @@ def batch_steps(
     read_progress: ReadProgressFn | None = None,
 ) -> Generator[BatchStep | Progress, None, list[BatchItem]]:
     """Import each source in turn; returns what became of each one that was started."""
+    if strategy.deletes_all:  # each file's replace would delete what the others brought
+        raise ValueError("a batch of files is imported with merge or skip, never replace")
     items: list[BatchItem] = []
     for index, (path, options) in enumerate(sources):
         if cancel is not None and cancel():

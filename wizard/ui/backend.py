@@ -68,6 +68,14 @@ class StoreHandle:
 
     def get(self) -> Store:
         with self._lock:
+            if self._store is not None and not self.db_path.exists():
+                # the file was deleted (or moved) while the window ran: start a new store
+                # properly (owner-only, its schema) rather than write into a blank file
+                stale, self._store = self._store, None
+                try:
+                    stale.close()
+                except Exception:
+                    pass
             if self._store is None:
                 self._store = database.open_store(self.db_path)
                 self._store.program = PROGRAM

@@ -107,6 +107,9 @@ class MigrationSession(QObject):
         # sources dropped together with this one, imported after it: (path, Qdrant folder)
         self.queue: list[tuple[str, str | None]] = []
         self.batch: list[BatchItem] = []  # what became of them (after the import)
+        self.batch_left: list[str] = []  # those a cancel or an error left untouched
+        self.batch_error: BaseException | None = None
+        self._batch_paths: list[str] = []
         self._batch_next = False
 
     # -- the file --------------------------------------------------------------------------------
@@ -129,6 +132,12 @@ class MigrationSession(QObject):
         self.set_file(path, options)
         return True
 
+    def _reset_batch(self) -> None:
+        self.batch = []
+        self.batch_left = []
+        self.batch_error = None
+        self._batch_paths = []
+
     def load_files(self, paths: list[str]) -> bool:
         """Several paths dropped at once: the first source is read and goes through the pages;
         the others wait in ``queue`` and are imported after it, one after the other, with the
@@ -147,7 +156,7 @@ class MigrationSession(QObject):
     def set_file(self, path: str, options: InspectOptions | None = None) -> None:
         """Choose ``path`` (read at once when it is a file)."""
         self.queue = []
-        self.batch = []
+        self._reset_batch()
         path = os.path.abspath(os.path.expanduser(path))
         self.path = path
         self.options = options or self.default_options()
@@ -210,7 +219,7 @@ class MigrationSession(QObject):
         self._reset_inspection()
         self.path = ""
         self.queue = []
-        self.batch = []
+        self._reset_batch()
         self.options = self.default_options()
         self.result = None
         self.import_outcome = None
@@ -365,17 +374,25 @@ class MigrationSession(QObject):
         if self.queue and result.outcome == Outcome.SUCCEEDED:
             self._batch_next = True  # the others start once this import's thread has ended
             return
+        self._drop_queue()
         self._finish_import()
         if result.error_code == ErrorKind.CORRUPT:  # offer to start a new store
             self.storeProblem.emit(backend.corrupt_store_error(str(result.error), self.db_path))
 
+    def _drop_queue(self) -> None:
+        """The first import did not succeed: the files waiting after it are not imported."""
+        self.batch_left = [path for path, _v in self.queue]
+        self.queue = []
+
     def _on_import_failed(self, exc: BaseException) -> None:
+        self._drop_queue()
         self.import_error = exc
         self.import_outcome = Outcome.FAILED
         self._report(exc)
         self._finish_import()
 
     def _on_import_cancelled(self) -> None:
+        self._drop_queue()
         self.import_outcome = Outcome.CANCELLED
         self._finish_import()
 
@@ -384,24 +401,30 @@ class MigrationSession(QObject):
         self.importFinished.emit()
 
     def _on_import_stopped(self) -> None:
-        self._import_task = None  # (its worker has freed the imported data: backend.import_job)
+        task, self._import_task = self._import_task, None  # (its worker freed the data)
         if self._batch_next:
             self._batch_next = False
-            self._start_batch()
-            return
+            if task is None or not task.is_cancel_requested():
+                self._start_batch()
+                return
+            # asked to stop as the first import ended: the others are not started
+            self.batch_left = [path for path, _v in self.queue]
+            self.queue = []
+            self._finish_import()
         self.importStopped.emit()
 
     # -- the others of a batch -------------------------------------------------------------------
     def _start_batch(self) -> None:
         sources = [(path, self._options_for(vectors)) for path, vectors in self.queue]
         self.queue = []
+        self._batch_paths = [path for path, _o in sources]
         self._import_task = start_task(
             backend.batch_job(self.store, sources, self.strategy),
             name="import",
             progress=self._on_batch_progress,
             finished=self._on_batch_done,
-            failed=self._on_import_failed,
-            cancelled=self._on_import_cancelled,
+            failed=self._on_batch_failed,
+            cancelled=self._on_batch_cancelled,
             stopped=self._on_import_stopped,
         )
 
@@ -420,7 +443,43 @@ class MigrationSession(QObject):
 
     def _on_batch_done(self, items: list[BatchItem]) -> None:
         self.batch = items
+        done = {item.path for item in items}
+        self.batch_left = [p for p in self._batch_paths if p not in done]
+        for item in items:
+            if item.result.error_code == ErrorKind.CORRUPT:  # offer to start a new store
+                self.storeProblem.emit(
+                    backend.corrupt_store_error(str(item.result.error), self.db_path)
+                )
+                break
         self._finish_import()
+
+    def _on_batch_failed(self, exc: BaseException) -> None:
+        """The batch stopped on an unexpected error: the first import stands (committed);
+        what the batch did is in the audit history."""
+        self.batch_error = exc
+        self.batch_left = list(self._batch_paths)
+        self._report(exc)
+        self._finish_import()
+
+    def _on_batch_cancelled(self) -> None:
+        self.batch_left = list(self._batch_paths)
+        self._finish_import()
+
+    def batch_summary(self) -> list[tuple[str, str]]:
+        """What became of each file of a batch after the first: (file name, what happened)."""
+        rows = [
+            (
+                os.path.basename(item.path),
+                f"{item.result.outcome}"
+                + (f", audit entry #{item.result.audit_id}" if item.result.audit_id else "")
+                + (f": {item.result.error}" if item.result.error and not item.result.ok else ""),
+            )
+            for item in self.batch
+        ]
+        rows += [(os.path.basename(p), "not imported (stopped before it)") for p in self.batch_left]
+        if self.batch_error is not None:
+            rows.append(("", f"the batch stopped on an error: {self.batch_error}"))
+        return rows
 
     # -- the store -------------------------------------------------------------------------------
     def _report(self, exc: BaseException) -> None:

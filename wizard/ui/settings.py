@@ -71,6 +71,14 @@ class Settings:
             return per_user
         return f"stores/{store_key(self._store)}/{per_store}"
 
+    def _read(self, per_user: str, per_store: str, default: object) -> object:
+        """A per-store value; a store with none yet shows what earlier versions kept per user
+        (their recent files and strategy are not lost on upgrading)."""
+        key = self._key(per_user, per_store)
+        if key != per_user and not self._s.contains(key):
+            key = per_user
+        return self._s.value(key, default)
+
     def _mark_store(self) -> None:
         """Name the store beside its group, so that a person reading the INI file knows it."""
         if self._store is not None:
@@ -97,7 +105,7 @@ class Settings:
 
     # -- recent files ----------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
-        value = self._s.value(self._key("files/recent", "recent"), [])
+        value = self._read("files/recent", "recent", [])
         if isinstance(value, str):  # QSettings returns a one-item list as a plain string
             value = [value]
         if not isinstance(value, list):
@@ -134,9 +142,7 @@ class Settings:
 
     def _recent_vectors(self) -> dict[str, str]:
         try:
-            value = json.loads(
-                str(self._s.value(self._key("files/recentVectors", "recentVectors"), "{}"))
-            )
+            value = json.loads(str(self._read("files/recentVectors", "recentVectors", "{}")))
         except ValueError:
             return {}
         if not isinstance(value, dict):
@@ -148,14 +154,15 @@ class Settings:
         return self._recent_vectors().get(os.path.abspath(path))
 
     def clear_recent_files(self) -> None:
-        self._s.remove(self._key("files/recent", "recent"))
-        self._s.remove(self._key("files/recentVectors", "recentVectors"))
+        self._mark_store()
+        self._s.setValue(self._key("files/recent", "recent"), [])
+        self._s.setValue(self._key("files/recentVectors", "recentVectors"), "{}")
 
     # -- strategy --------------------------------------------------------------------------------
     def last_strategy(self) -> Strategy:
         """Merge or skip, as last chosen (Merge at first). Never Replace, even if an older
         version saved it."""
-        value = self._s.value(self._key("import/strategy", "strategy"), str(Strategy.MERGE))
+        value = self._read("import/strategy", "strategy", str(Strategy.MERGE))
         try:
             strategy = Strategy(value)
         except ValueError:

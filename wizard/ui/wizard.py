@@ -167,7 +167,9 @@ class MigrationWizard(QWizard):
         """The store browser (filtered to what import ``audit_id`` wrote, when given)."""
         from wizard.ui.store_browser import show_store_browser
 
-        window = show_store_browser(self.session.db_path, self.audit_windows, audit_id)
+        window = show_store_browser(
+            self.session.db_path, self.audit_windows, audit_id, settings=self.settings
+        )
         self.browserOpened.emit(window)
         return window
 

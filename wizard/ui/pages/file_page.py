@@ -262,9 +262,13 @@ class FilePage(QWizardPage):
             sources_job(self.session.db_path, self.session.settings.recent_files()),
             name="sources",
             finished=self._on_found,
-            failed=lambda _exc: self._on_found([]),
-            cancelled=lambda: self._on_found([]),
+            failed=self._on_found_nothing,
+            cancelled=self._on_found_nothing,
         )
+
+    def _on_found_nothing(self, _exc: object = None) -> None:
+        """Looking failed or was stopped (a bound method: Qt drops it with the page)."""
+        self._on_found([])
 
     def _on_found(self, found: list) -> None:
         self._found_task = None

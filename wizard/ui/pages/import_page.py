@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFormLayout, QProgressBar, QVBoxLayout, QWizardPag
 
 from wizard.core.names import Outcome, Phase
 from wizard.runs import Progress
+from wizard.runs.batch import BatchStep
 from wizard.ui.formatting import fmt_duration, fmt_eta, fmt_int
 from wizard.ui.labels import collection_label
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
@@ -22,16 +23,19 @@ from wizard.ui.status import muted
 HEARTBEAT_MS = 250  # the page updates at least 4 times a second while importing
 
 
+SUBTITLE = (
+    "Everything is written in one transaction: if you cancel, or anything fails, the store "
+    "stays exactly as it was."
+)
+
+
 class ImportPage(QWizardPage):
     def __init__(self, session: MigrationSession) -> None:
         super().__init__()
         self.setObjectName("importPage")
         self.session = session
         self.setTitle("Importing")
-        self.setSubTitle(
-            "Everything is written in one transaction: if you cancel, or anything "
-            "fails, the store stays exactly as it was."
-        )
+        self.setSubTitle(SUBTITLE)
         self._done = False
         self.meter = RateMeter()
         self.done_per_collection: dict[str, int] = {}
@@ -80,6 +84,7 @@ class ImportPage(QWizardPage):
         layout.addWidget(self.hint)
         layout.addStretch(1)
         session.importStarted.connect(self._on_started)
+        session.batchProgress.connect(self._on_next_file)
         session.importProgress.connect(self._on_progress)
         session.importFinished.connect(self._on_finished)
 
@@ -110,6 +115,7 @@ class ImportPage(QWizardPage):
         self.elapsed.setText(f"Elapsed {fmt_duration(time.monotonic() - self.started_at)}")
 
     def _on_started(self) -> None:
+        self.setSubTitle(SUBTITLE)
         self.started_at = time.monotonic()
         self._beat()
         self.heartbeat.start()
@@ -117,6 +123,17 @@ class ImportPage(QWizardPage):
         self.done_per_collection = {}
         insp = self.session.inspection
         self.grand_total = sum(insp.report.counts.values()) if insp is not None else 0
+
+    def _on_next_file(self, step: BatchStep) -> None:
+        """The next file of a batch starts (each its own transaction)."""
+        index, total, path = step.index, step.total, step.path
+        self.setSubTitle(
+            f"File {index + 2} of {total + 1}: {os.path.basename(path)}. Each file is its own "
+            "transaction: the ones before it stay imported if you cancel."
+        )
+        self.meter.reset()
+        self.done_per_collection = {}
+        self.grand_total = 0
 
     def _on_progress(self, item: Progress) -> None:
         if self.session.is_stopping():

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from wizard.core.names import Outcome
 from wizard.runs import ImportResult
 from wizard.ui.delivery_dialog import open_delivery
-from wizard.ui.formatting import fmt_duration_ms
+from wizard.ui.formatting import fmt_duration_ms, plural
 from wizard.ui.labels import count_of, format_label
 from wizard.ui.plain_text import heading_label, plain_label, plain_tooltip
 from wizard.ui.report_views import (
@@ -51,6 +51,10 @@ class ResultPage(QWizardPage):
         layout.addWidget(self.headline)
         self.explain = plain_label("", object_name="resultExplain", selectable=True)
         layout.addWidget(self.explain)
+        # the files dropped with this one, imported after it (each its own import)
+        self.batch_label = plain_label("", object_name="batchSummary", selectable=True)
+        self.batch_label.setVisible(False)
+        layout.addWidget(self.batch_label)
         form = QFormLayout()
         self.file_value = plain_label(object_name="resultFile", selectable=True)
         self.format_value = plain_label(object_name="resultFormat")
@@ -183,12 +187,27 @@ class ResultPage(QWizardPage):
             label.setText("\n".join(shown))
         self.left_heading.setVisible(bool(left))
         fill_left_behind(self.left_table, left, max_rows=6)
+        self._show_batch()
         self.hint.setVisible(succeeded)
         self.send_button.setVisible(succeeded and audit_id is not None)
         self.show_button.setVisible(succeeded and audit_id is not None)
         # The wizard gives the focus to the page's first focusable child after this returns:
         # Close (Finish) takes it back once the page is shown.
         QTimer.singleShot(0, self.focus_close)
+
+    def _show_batch(self) -> None:
+        """What became of the files dropped with this one (this page's tables are the first
+        file's; each other file is its own import, in the audit history)."""
+        rows = self.session.batch_summary()
+        self.batch_label.setVisible(bool(rows))
+        if not rows:
+            return
+        lines = [
+            f"This page shows the first of the {plural(len(rows) + 1, 'file')} dropped "
+            "together; the others, each its own import:"
+        ]
+        lines += [f"• {name}: {what}" if name else f"• {what}" for name, what in rows]
+        self.batch_label.setText("\n".join(lines))
 
     def focus_close(self) -> None:
         """The focus on the Close (Finish) button, when this page is the one shown."""

@@ -81,6 +81,17 @@ class StrategyPage(QWizardPage):
         strategy = self.session.strategy
         if strategy.deletes_all:  # Replace is chosen each time, never preselected
             strategy = self.session.settings.last_strategy()
+        # Several files at once: each replace would delete what the one before brought
+        batch = bool(self.session.queue)
+        for s, radio in self.radios.items():
+            if s.deletes_all:
+                radio.setEnabled(not batch)
+                radio.setToolTip(
+                    "Not offered for several files at once: each file's replace would delete "
+                    "what the others brought. Import them one by one to replace."
+                    if batch
+                    else s.help
+                )
         radio = self.radios[strategy]
         if radio.isChecked():
             self._strategy_chosen(strategy)
