@@ -228,3 +228,22 @@ def test_a_dry_run_creates_no_store_and_no_folder(tmp_path, capsys):
     assert main(["import", str(SMALL), "--dry-run", "--db", str(db)]) == 0
     assert "nothing is created yet" in capsys.readouterr().out
     assert not (tmp_path / "missing").exists()
+
+
+def test_reading_commands_work_on_a_store_on_read_only_media(store, tmp_path, monkeypatch, capsys):
+    """Nothing can be written beside such a store (no -shm, no lock): it is read as it is.
+    (Read-only media are simulated: tests cannot mount a read-only disk.)"""
+    from wizard.store import database
+
+    assert main(["stats", "--db", str(store)]) == 0  # settle the store (checkpoint)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    monkeypatch.setattr(database, "_on_read_only_media", lambda path: True)
+    before = store.read_bytes()
+    capsys.readouterr()
+    assert main(["stats", "--db", str(store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["memories"] == 50
+    assert main(["audit", "--db", str(store)]) == 0
+    assert main(["export", "--db", str(store), "--out", str(tmp_path / "e.json")]) == 0
+    assert store.read_bytes() == before
+    assert not Path(f"{store}-wal").exists() and not Path(f"{store}-shm").exists()

@@ -182,14 +182,14 @@ class NoStore(Exception):
     otherwise create an empty store and answer about it)."""
 
 
-def _open(args: argparse.Namespace, *, create: bool = False) -> Store:
+def _open(args: argparse.Namespace, *, create: bool = False, readonly: bool = False) -> Store:
     """The store of ``--db`` (or the default one). Only ``import`` creates it: every other
     command refuses a store that does not exist, so a mistyped path is not taken for an empty
     store (or, for ``deliver --strategy replace``, an order to empty the server)."""
     path = resolve_db_path(getattr(args, "db", None))
     if not create and not path.exists():
         raise NoStore(f"no store at {path}: import a file first, or name the store with --db")
-    store = open_store(path)
+    store = open_store(path, readonly=readonly)
     store.program = f"`{APP_NAME} {args.command}` on the command line"  # named if it locks
     return store
 
@@ -523,7 +523,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with _open(args) as store:
+    with _open(args, readonly=True) as store:
         counts = store.counts()
     if args.json:
         _print_json(counts)
@@ -540,7 +540,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         _err("--limit must be 0 or more")
         return EXIT_USAGE
-    with _open(args) as store:
+    with _open(args, readonly=True) as store:
         entries = list_entries(store, args.limit)
     if args.json:
         _print_json(entries)
@@ -592,7 +592,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.split is not None:
         return _export_split(args)
-    with _open(args) as store:
+    with _open(args, readonly=True) as store:
         try:
             counts = export_store(store, args.out)
         except OSError as exc:
@@ -619,7 +619,7 @@ def _export_split(args: argparse.Namespace) -> int:
             "remove them or choose another --out, so no stale file is sent with the new ones"
         )
         return EXIT_USAGE
-    with _open(args) as store:
+    with _open(args, readonly=True) as store:
         try:
             written = delivering.export_split(
                 store, Path(args.out), args.split, Strategy(args.strategy), args.with_source

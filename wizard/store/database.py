@@ -490,8 +490,16 @@ def _check_header(path: Path) -> None:
         )
 
 
-def make_database(path: Path) -> SqliteDatabase:
+def make_database(path: Path, *, read_only_media: bool = False) -> SqliteDatabase:
     timeout = busy_timeout_ms()
+    if read_only_media:
+        # nothing can be written beside the file (no -shm, no lock): read it as it is
+        return SqliteDatabase(
+            f"{path.absolute().as_uri()}?mode=ro&immutable=1",
+            uri=True,
+            pragmas={"foreign_keys": 1},
+            check_same_thread=False,
+        )
     return SqliteDatabase(
         str(path),
         pragmas={
@@ -509,13 +517,46 @@ def make_database(path: Path) -> SqliteDatabase:
     )
 
 
-def open_store(path: str | os.PathLike | None = None) -> Store:
+def _open_read_only_media(path: Path) -> Store:
+    with store_errors(path):
+        if not path.is_file():
+            raise StoreError(ErrorKind.IO, f"the store {path} is not a regular file", path)
+        _check_header(path)
+        database = make_database(path, read_only_media=True)
+        try:
+            database.connect(reuse_if_open=True)
+            version = migrations.current_version(database)
+            if version != migrations.SCHEMA_VERSION:
+                raise StoreError(
+                    ErrorKind.READONLY,
+                    f"the store {path} is on read-only media and was written by "
+                    f"{'an older' if (version or 0) < migrations.SCHEMA_VERSION else 'a newer'} "
+                    "version: copy it to a writable folder to read it",
+                    path,
+                )
+        except BaseException:
+            database.close()
+            raise
+    db.initialize(database)
+    return Store(path, database, None)
+
+
+def _on_read_only_media(path: Path) -> bool:
+    """Whether nothing can be written where the store is (a read-only disk or folder)."""
+    return path.exists() and not os.access(path.parent, os.W_OK)
+
+
+def open_store(path: str | os.PathLike | None = None, *, readonly: bool = False) -> Store:
     """Open (creating and migrating if needed) the store at ``path`` (default: resolve_db_path).
 
+    ``readonly``: the caller only reads (stats, audit, export); a store on read-only media is
+    then read as it is (one needing an upgrade is refused: it cannot be migrated there).
     Raises StoreError(kind, message), kind in locked, readonly, full, newer-schema, corrupt, io.
     """
     path = resolve_db_path(path) if path is None else Path(path).expanduser()
     check_store_path(path)
+    if readonly and _on_read_only_media(path):
+        return _open_read_only_media(path)
     with store_errors(path):
         if path.exists():
             if path.is_dir():
