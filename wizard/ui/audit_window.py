@@ -281,7 +281,7 @@ class AuditWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("auditWindow")
-        self.setWindowTitle(WINDOW_TITLE)
+        self.setWindowTitle(f"{WINDOW_TITLE} — {Path(db_path).name}")  # which store
         self.db_path = Path(db_path)
         self.settings = settings or Settings()
         self.store = backend.StoreHandle(self.db_path)
