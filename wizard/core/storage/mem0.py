@@ -284,15 +284,7 @@ def read_points(path: Path, ctx: ReadContext, where: str) -> list[dict[str, Any]
                 path=where,
                 code=Code.UNKNOWN_FORMAT,
             )
-        cur = conn.execute("SELECT point FROM points ORDER BY rowid")
-        points = []
-        n = 0
-        while batch := cur.fetchmany(BATCH):
-            ctx.check()
-            for (blob,) in batch:
-                points.append(unpickle_point(blob, f"{where} row {n + 1}"))
-                n += 1
-        return points
+        return _points(conn, ctx, where)
     except SQLITE_ERRORS as exc:
         raise InputRefused(
             f"{where} is a damaged SQLite database: {exc}", path=where, code=Code.FILE_UNREADABLE
@@ -347,17 +339,10 @@ def read_qdrant(root: Path, ctx: ReadContext, shown: str = "") -> dict[str, Any]
         if name.endswith(ENTITY_SUFFIX) or name == TELEMETRY:
             entities += len(points)
             continue
-        items = []
-        for point in points:
-            payload = point["payload"]
-            if is_entity(payload):
-                entities += 1
-                continue
-            if not isinstance(payload.get("data"), str):
-                other += 1
-                continue
-            vectors += point["vectors"]
-            items.append(get_all_item(point["id"], payload))
+        items, counts = _memories_of(points)
+        entities += counts["entities"]
+        other += counts["other"]
+        vectors += counts["vectors"]
         collections[name] = items
     return {"collections": collections, "entities": entities, "other": other, "vectors": vectors}
 
@@ -379,21 +364,36 @@ def _is_points_table(tables: Tables) -> bool:
 def _read_points_db(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict[str, Any]:
     """A collection's storage.sqlite found on its own (renamed or moved)."""
     del tables
-    items = []
-    other = vectors = 0
+    items, counts = _memories_of(_points(conn, ctx, "points"))
+    return {"collections": {"": items}, **counts}
+
+
+def _points(conn: sqlite3.Connection, ctx: ReadContext, where: str) -> list[dict[str, Any]]:
+    """Every point of an open collection database, unpickled (``unpickle_point``)."""
     cur = conn.execute("SELECT point FROM points ORDER BY rowid")
-    n = 0
+    points: list[dict[str, Any]] = []
     while batch := cur.fetchmany(BATCH):
         ctx.check()
         for (blob,) in batch:
-            n += 1
-            point = unpickle_point(blob, f"points row {n}")
-            if isinstance(point["payload"].get("data"), str):
-                vectors += point["vectors"]
-                items.append(get_all_item(point["id"], point["payload"]))
-            else:
-                other += 1
-    return {"collections": {"": items}, "entities": 0, "other": other, "vectors": vectors}
+            points.append(unpickle_point(blob, f"{where} row {len(points) + 1}"))
+    return points
+
+
+def _memories_of(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The get_all items of a collection's memory points, and the count of the rest:
+    entity points, points without memory text, and the memories' vectors."""
+    items: list[dict[str, Any]] = []
+    counts = {"entities": 0, "other": 0, "vectors": 0}
+    for point in points:
+        payload = point["payload"]
+        if is_entity(payload):
+            counts["entities"] += 1
+        elif not isinstance(payload.get("data"), str):
+            counts["other"] += 1
+        else:
+            counts["vectors"] += point["vectors"]
+            items.append(get_all_item(point["id"], payload))
+    return items, counts
 
 
 # --- an install: history.db with its Qdrant folder --------------------------------------------
