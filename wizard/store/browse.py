@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,7 +51,7 @@ from peewee import SqliteDatabase
 from wizard.core.collections import ALWAYS_PRESENT, in_order
 from wizard.core.problems import Cancelled
 from wizard.store.database import Store, search_ready
-from wizard.store.exporter import atomic_output, write_head
+from wizard.store.exporter import atomic_output, record_texts, write_array, write_head
 from wizard.store.models import (
     SEARCH_SPECS,
     SEARCH_VERSION,
@@ -623,31 +623,14 @@ def _write_selection(db: SqliteDatabase, out: TextIO, view: _View, w: _Where) ->
             continue
         where = f"t.collection = ? AND {condition}" if spec.generic else condition
         args = (name, *params) if spec.generic else params
-        counts[name] = _write_texts(
+        counts[name] = write_array(
             out,
-            _texts(db, f'SELECT t.data FROM "{spec.table}" t WHERE {where} ORDER BY t.rowid', args),
+            record_texts(
+                db, f'SELECT t.data FROM "{spec.table}" t WHERE {where} ORDER BY t.rowid', args
+            ),
         )
     out.write("}\n")
     return {name: n for name, n in counts.items() if n or name in ALWAYS_PRESENT}
-
-
-def _texts(db: SqliteDatabase, sql: str, params: tuple) -> Iterator[str]:
-    cur = db.execute_sql(sql, params)
-    while rows := cur.fetchmany(_FETCH):
-        for (text,) in rows:
-            yield text
-
-
-def _write_texts(out: TextIO, texts: Iterable[str]) -> int:
-    out.write("[")
-    n = 0
-    for text in texts:
-        if n:
-            out.write(",")
-        out.write(text)
-        n += 1
-    out.write("]")
-    return n
 
 
 def _write_buckets(db: SqliteDatabase, out: TextIO, condition: str, params: tuple) -> int:

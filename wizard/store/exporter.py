@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
+from peewee import SqliteDatabase
+
 from wizard.core.canonical import now_iso
 from wizard.core.collections import ALWAYS_PRESENT, MAIN, in_order
 from wizard.core.outputs import atomic_text, protected_paths
@@ -25,14 +27,20 @@ ProgressFn = Callable[[str, int, int], None]
 _FETCH = 2000
 
 
-def _rows(store: Store, sql: str, params: tuple = ()) -> Iterable[str]:
-    cur = store.database.execute_sql(sql, params)
+def record_texts(db: SqliteDatabase, sql: str, params: tuple = ()) -> Iterator[str]:
+    """The one text column ``sql`` selects (records' JSON as stored), a batch at a time."""
+    cur = db.execute_sql(sql, params)
     while rows := cur.fetchmany(_FETCH):
         for (text,) in rows:
             yield text
 
 
-def _write_array(out, texts: Iterable[str]) -> int:
+def _rows(store: Store, sql: str, params: tuple = ()) -> Iterable[str]:
+    return record_texts(store.database, sql, params)
+
+
+def write_array(out: TextIO, texts: Iterable[str]) -> int:
+    """Write records' JSON texts as one JSON array; returns how many."""
     out.write("[")
     n = 0
     for text in texts:
@@ -108,7 +116,7 @@ def export_store(
                     if i:
                         out.write(",")
                     out.write(json.dumps(bucket, ensure_ascii=False) + ":")
-                    n += _write_array(out, _observation_texts(store, rowids))
+                    n += write_array(out, _observation_texts(store, rowids))
                 out.write("}")
                 counts[name] = n
             elif name in SPECS:
@@ -118,12 +126,12 @@ def export_store(
                     if not exists:
                         continue
                 out.write(f",{json.dumps(name)}:")
-                counts[name] = _write_array(
+                counts[name] = write_array(
                     out, _rows(store, f'SELECT data FROM "{table}" ORDER BY rowid')
                 )
             else:
                 out.write(f",{json.dumps(name, ensure_ascii=False)}:")
-                counts[name] = _write_array(
+                counts[name] = write_array(
                     out,
                     _rows(
                         store,
