@@ -543,6 +543,37 @@ def _agent_messages(agent: dict, path: str, errors: list[Problem]) -> list[tuple
     return kept
 
 
+def _agent_session(
+    sid: str,
+    project: str,
+    agent: dict,
+    fmt: str,
+    started: str | None,
+    times: list[str],
+    observations: list[dict],
+    related: dict | None,
+) -> dict:
+    """An agent's Session, with the agent (its messages aside) as its verbatim source, and
+    what it refers to (``related``) beside it."""
+    source = canonical.source_block(
+        SYSTEM, fmt, {k: v for k, v in agent.items() if k != "messages"}
+    )
+    if related:
+        source["related"] = related
+    session = canonical.session_record(
+        sid,
+        project,
+        started_at=started,
+        ended_at=times[-1] if times else None,
+        observation_count=len(observations),
+        model=_model(agent),
+        tags=_tags(agent.get("tags")),
+        agentId=sid,
+    )
+    session["source"] = source
+    return session
+
+
 def _add_session(data: dict, session: dict, observations: list[dict]) -> None:
     data["sessions"].append(session)
     if observations:
@@ -922,23 +953,8 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
             _count_message(message, losses)
         related, agent_used = _related(agent, value)
         used |= agent_used
-        source = canonical.source_block(
-            SYSTEM, AF, {k: v for k, v in agent.items() if k != "messages"}
-        )
-        if related:
-            source["related"] = related
-        session = canonical.session_record(
-            sid,
-            me.project,
-            started_at=started,
-            ended_at=times[-1] if times else None,
-            observation_count=len(observations),
-            model=_model(agent),
-            tags=_tags(agent.get("tags")),
-            agentId=sid,
-        )
-        session["source"] = source
-        sources.append(source)
+        session = _agent_session(sid, me.project, agent, AF, started, times, observations, related)
+        sources.append(session["source"])
         _add_session(data, session, observations)
         block_ids[sid] = list(dict.fromkeys(_ids(agent.get("block_ids"))))
         prompt = _system_prompt_memory(me, agent, AF, started)
@@ -1613,23 +1629,10 @@ def convert_sqlite(payload: Payload, options: ConvertOptions) -> Conversion:
             oid = f"{SYSTEM}-{_local_id(message.get('id'), f'{local}-msg-{j}')}"
             observations.append(_observation(oid, me, message, SQLITE, started))
             _count_message(message, losses)
-        source = canonical.source_block(
-            SYSTEM, SQLITE, {k: v for k, v in agent.items() if k != "messages"}
-        )
         related = _sqlite_agent_related(agent, groups, sources, files)
-        if related:
-            source["related"] = related
-        session = canonical.session_record(
-            sid,
-            me.project,
-            started_at=started,
-            ended_at=times[-1] if times else None,
-            observation_count=len(observations),
-            model=_model(agent),
-            tags=_tags(agent.get("tags")),
-            agentId=sid,
+        session = _agent_session(
+            sid, me.project, agent, SQLITE, started, times, observations, related
         )
-        session["source"] = source
         _add_session(data, session, observations)
         block_ids[sid] = list(dict.fromkeys(_ids(agent.get("block_ids"))))
         prompt = _system_prompt_memory(me, agent, SQLITE, started, _time(agent.get("updated_at")))
