@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 
-# C0 (but tab), DEL, C1, and the bidirectional overrides and isolates
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+# DEL, C1, the bidirectional overrides and isolates, the line and paragraph separators: what
+# json.dumps(ensure_ascii=False) leaves raw but a terminal acts on
+_RAW_IN_JSON = "\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+_JSON_CONTROL = re.compile(f"[{_RAW_IN_JSON}]")
+# and C0 but tab
+_CONTROL = re.compile(f"[\x00-\x08\x0a-\x1f{_RAW_IN_JSON}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
 # what spreadsheets read as the start of a formula (OWASP's list for CSV injection)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -34,11 +38,7 @@ def terminal_safe(text: str) -> str:
 def json_terminal_safe(text: str) -> str:
     """JSON text with the characters ``json.dumps(ensure_ascii=False)`` leaves raw but a
     terminal acts on (C1 controls, direction overrides) written as ``\\uXXXX``: the same JSON."""
-    return re.sub(
-        "[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]",
-        lambda m: f"\\u{ord(m.group()):04x}",
-        text,
-    )
+    return _JSON_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def spreadsheet_safe(value: object) -> object:
