@@ -86,6 +86,10 @@ class Format:
     label: str  # human description
     sniff: Callable[[Payload], Sniff]
     convert: Callable[[Payload, ConvertOptions], Conversion]
+    # The converter walks record arrays kept in a spool (``wizard.core.spool.RecordList``) a
+    # chunk at a time and writes its records to one: a big file is converted in memory that
+    # does not grow with it. Otherwise the reader reads spooled arrays back into memory first.
+    streams: bool = False
 
 
 def storage_sniff(layout_id: str) -> Callable[[Payload], Sniff]:

@@ -228,8 +228,9 @@ def _inspect(
 
 def _detect(payload: Payload) -> Format:
     """The payload's format. Record arrays kept in a spool are looked at by their first
-    records; only agentmemory's own formats are converted from the spool (record by record):
-    for every other format they are read back into memory first."""
+    records; formats that stream (``Format.streams``: agentmemory's own, mem0's item lists)
+    are converted from the spool a chunk at a time; for every other format they are read back
+    into memory first."""
     if (
         not holds_spooled(payload.value)
         and not counted_objects(payload.value)
@@ -245,6 +246,7 @@ def _detect(payload: Payload) -> Format:
                 path=counted.path,
                 code=Code.TOO_MANY_FIELDS,
             )
+    if not fmt.streams:
         _check_room(payload, fmt)
         payload.value = materialize(payload.value)
         payload.members = {k: materialize(v) for k, v in payload.members.items()}

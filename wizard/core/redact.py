@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
+from wizard.core.spool import RecordList
+
 REDACTED = "[redacted]"
 
 # A key names a credential when one of its words is one of these (words: split at _, -, ., space
@@ -239,6 +241,12 @@ def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
                     out = dict(value)
                 out[key] = new
         return value if out is None else out
+    if isinstance(value, RecordList):  # a spooled record array: a record at a time
+        out_records = RecordList(value.spool)
+        before = len(found.paths)
+        for i, item in enumerate(value):
+            out_records.append(_walk(item, f"{path}[{i}]", secret, found))
+        return value if len(found.paths) == before else out_records
     if isinstance(value, list):
         changed: list | None = None if secret else _flag_values(value, path, found)
         for i, item in enumerate(changed if changed is not None else value):

@@ -402,6 +402,14 @@ def is_array(value: object) -> TypeGuard[list[Any] | RecordList]:
     return value.__class__ is list or isinstance(value, (list, RecordList))
 
 
+def empty_like(records: object) -> list[Any] | RecordList:
+    """A new, empty array of the same kind: a RecordList in the same spool for a RecordList
+    (what a converter writes from a spooled array stays out of memory too), else a list."""
+    if isinstance(records, RecordList):
+        return RecordList(records.spool)
+    return []
+
+
 def iter_chunks(records: list[Any] | RecordList, size: int) -> Iterator[list[Any]]:
     """The records of an array in order, at most ``size`` at a time."""
     if isinstance(records, RecordList):

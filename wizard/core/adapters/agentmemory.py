@@ -208,9 +208,19 @@ def convert_jsonl(payload: Payload, options: ConvertOptions) -> Conversion:
 
 
 FORMATS: tuple[Format, ...] = (
-    Format("agentmemory", "agentmemory export (ExportData JSON)", sniff_json, convert_json),
     Format(
-        "agentmemory-jsonl", "agentmemory paginated export (JSON Lines)", sniff_jsonl, convert_jsonl
+        "agentmemory",
+        "agentmemory export (ExportData JSON)",
+        sniff_json,
+        convert_json,
+        streams=True,
+    ),
+    Format(
+        "agentmemory-jsonl",
+        "agentmemory paginated export (JSON Lines)",
+        sniff_jsonl,
+        convert_jsonl,
+        streams=True,
     ),
 )
 AGENTMEMORY_FORMATS = frozenset(f.id for f in FORMATS)

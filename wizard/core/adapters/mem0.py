@@ -32,6 +32,7 @@ from wizard.core.formats import (
 )
 from wizard.core.losses import Kept, Losses
 from wizard.core.problems import Code, InputRefused, Problem
+from wizard.core.spool import RecordList, empty_like, is_array
 
 SYSTEM = "mem0"
 SAMPLE = 20  # sniff looks at no more than this many items
@@ -306,23 +307,30 @@ def _item_memory(item: Any, path: str, fmt: str) -> dict | Problem:
 # --- building the canonical document ----------------------------------------------------------
 
 
-def _dedupe(memories: list[dict], warnings: list[Problem]) -> list[dict]:
-    """One memory per id: the most recently updated one (the first on a tie)."""
-    by_id: dict[str, dict] = {}
-    for mem in memories:
-        kept = by_id.get(mem["id"])
-        if kept is None or mem["updatedAt"] > kept["updatedAt"]:
-            by_id[mem["id"]] = mem
-    dropped = len(memories) - len(by_id)
-    if dropped:
-        warnings.append(
-            Problem(
-                "",
-                f"{dropped} duplicate memory id(s): kept the latest version",
-                code=Code.DUPLICATE_KEY,
-            )
+def _dedupe(memories: list[dict] | RecordList, warnings: list[Problem]) -> list[dict] | RecordList:
+    """One memory per id: the most recently updated one (the first on a tie), where the
+    kept version stands in the file. Walks a spooled array a chunk at a time: what is kept in
+    memory is an id, a time and a position per memory."""
+    winners: dict[str, tuple[str, int]] = {}
+    for seq, mem in enumerate(memories):
+        kept = winners.get(mem["id"])
+        if kept is None or (mem["updatedAt"] or "") > kept[0]:
+            winners[mem["id"]] = (mem["updatedAt"] or "", seq)
+    dropped = len(memories) - len(winners)
+    if not dropped:
+        return memories
+    warnings.append(
+        Problem(
+            "",
+            f"{dropped} duplicate memory id(s): kept the latest version",
+            code=Code.DUPLICATE_KEY,
         )
-    return list(by_id.values())
+    )
+    out = empty_like(memories)
+    for seq, mem in enumerate(memories):
+        if winners[mem["id"]][1] == seq:
+            out.append(mem)
+    return out
 
 
 def _run_of(mem: dict) -> dict:
@@ -338,29 +346,60 @@ def _run_of(mem: dict) -> dict:
     return out
 
 
-def _sessions(memories: list[dict], fmt: str) -> list[dict]:
-    """One session per owner and run, spanning its memories' times."""
-    runs: dict[str, list[dict]] = {}
+class _Run:
+    """What a session is built from, gathered over its memories: the first memory's project
+    and run, the first agent, the earliest start and the latest end."""
+
+    __slots__ = ("agent", "end", "project", "run", "start")
+
+    def __init__(self, mem: dict) -> None:
+        self.project = mem.get("project") or SYSTEM
+        self.run = _run_of(mem)
+        self.agent: str | None = None
+        self.start: str | None = None
+        self.end: str | None = None
+
+    def add(self, mem: dict) -> None:
+        if self.agent is None and mem.get("agentId"):
+            self.agent = mem["agentId"]
+        created = mem["createdAt"]
+        if created and (self.start is None or created < self.start):
+            self.start = created
+        ended = mem["updatedAt"] or created
+        if ended and (self.end is None or ended > self.end):
+            self.end = ended
+
+
+def _sessions(
+    memories: list[dict] | RecordList, fmt: str
+) -> tuple[list[dict] | RecordList, str, set[str]]:
+    """One session per owner and run, spanning its memories' times (spooled with spooled
+    memories); with the newest update time and the projects of the memories (what the graph
+    is dated and scoped by), from the same pass."""
+    runs: dict[str, _Run] = {}
+    newest = ""
+    projects: set[str] = set()
     for mem in memories:
+        newest = max(newest, mem["updatedAt"] or "")
+        projects.add(mem.get("project") or SYSTEM)
         for sid in mem["sessionIds"]:
-            runs.setdefault(sid, []).append(mem)
-    sessions = []
-    for sid, mems in runs.items():
-        agent = next((m["agentId"] for m in mems if m.get("agentId")), None)
-        project = mems[0].get("project") or SYSTEM
-        starts = [m["createdAt"] for m in mems if m["createdAt"]]
-        ends = [m["updatedAt"] or m["createdAt"] for m in mems if m["updatedAt"] or m["createdAt"]]
+            run = runs.get(sid)
+            if run is None:
+                run = runs[sid] = _Run(mem)
+            run.add(mem)
+    sessions = empty_like(memories)
+    for sid, run in runs.items():
         sessions.append(
             canonical.session_record(
                 sid,
-                project,
-                started_at=min(starts) if starts else None,
-                ended_at=max(ends) if ends else None,
-                agentId=agent,
-                source=canonical.source_block(SYSTEM, fmt, _run_of(mems[0])),
+                run.project,
+                started_at=run.start,
+                ended_at=run.end,
+                agentId=run.agent,
+                source=canonical.source_block(SYSTEM, fmt, run.run),
             )
         )
-    return sessions
+    return sessions, newest, projects
 
 
 def _node_type(kind: Any) -> str:
@@ -383,7 +422,7 @@ def _graph(
     their ids scoped to ``scope`` (the owners of the file's memories)."""
     nodes: dict[str, dict] = {}
     edges: dict[str, dict] = {}
-    if not isinstance(relations, list):
+    if not is_array(relations):
         return [], []
     for i, rel in enumerate(relations):
         where = f"{path}[{i}]"
@@ -449,7 +488,7 @@ def _graph(
 
 
 def _document(
-    memories: list[dict],
+    memories: list[dict] | RecordList,
     fmt: str,
     warnings: list[Problem],
     errors: list[Problem],
@@ -457,17 +496,17 @@ def _document(
     relations_path: str = "relations",
 ) -> dict:
     memories = _dedupe(memories, warnings)
-    data = canonical.export_document(sessions=_sessions(memories, fmt), memories=memories)
-    if relations is not None and not isinstance(relations, list):
+    sessions, newest, projects = _sessions(memories, fmt)
+    data = canonical.export_document(sessions=sessions, memories=memories)
+    if relations is not None and not is_array(relations):
         warnings.append(
             Problem(relations_path, "relations are not a list: ignored", code=Code.WRONG_SHAPE)
         )
     elif relations:
         # Relations carry no time (MEM0.md 1.4): date them with the newest memory, so that a
         # second conversion of the same file gives the same records.
-        when = max((m["updatedAt"] for m in memories), default="") or ""
-        scope = "\x1e".join(sorted({m.get("project") or SYSTEM for m in memories}))
-        nodes, edges = _graph(relations, relations_path, fmt, when, errors, scope)
+        scope = "\x1e".join(sorted(projects))
+        nodes, edges = _graph(relations, relations_path, fmt, newest, errors, scope)
         if nodes:
             data["graphNodes"] = nodes
             data["graphEdges"] = edges
@@ -475,7 +514,7 @@ def _document(
 
 
 def _convert_items(
-    items: list,
+    items: list | RecordList,
     base: str,
     fmt: str,
     *,
@@ -487,7 +526,7 @@ def _convert_items(
     errors: list[Problem] = []
     warnings = warnings if warnings is not None else []
     losses = Losses()
-    memories = []
+    memories = empty_like(items)  # a spooled array's memories are spooled too
     for i, item in enumerate(items):
         converted = _item_memory(item, f"{base}[{i}]", fmt)
         if isinstance(converted, Problem):
@@ -508,34 +547,34 @@ def _convert_items(
 # --- sniff helpers ----------------------------------------------------------------------------
 
 
-def _sample(items: list) -> list:
+def _sample(items: list | RecordList) -> list:
     return items[:SAMPLE]
 
 
-def _all_dicts(items: list) -> bool:
+def _all_dicts(items: list | RecordList) -> bool:
     return all(isinstance(i, dict) for i in items)
 
 
-def _mostly(items: list, test: Callable[[Any], bool]) -> bool:
+def _mostly(items: list | RecordList, test: Callable[[Any], bool]) -> bool:
     """At least 80% of the sampled items pass (a few broken records are reported later)."""
     sample = _sample(items)
     return bool(sample) and sum(1 for i in sample if test(i)) >= 0.8 * len(sample)
 
 
-def _memory_items(items: list) -> bool:
+def _memory_items(items: list | RecordList) -> bool:
     """Sampled items are mem0 memory items (objects with a ``memory`` text)."""
     return _mostly(items, lambda i: isinstance(i, dict) and "memory" in i)
 
 
-def _platform_items(items: list) -> bool:
+def _platform_items(items: list | RecordList) -> bool:
     return any(PLATFORM_KEYS & i.keys() for i in _sample(items) if isinstance(i, dict))
 
 
-def _migration_items(items: list) -> bool:
+def _migration_items(items: list | RecordList) -> bool:
     return any("source_payload" in i for i in _sample(items) if isinstance(i, dict))
 
 
-def _history_items(items: list) -> bool:
+def _history_items(items: list | RecordList) -> bool:
     return _mostly(items, _is_history_row)
 
 
@@ -548,9 +587,9 @@ def _is_history_row(row: Any) -> bool:
     return python or typescript or early
 
 
-def _results_envelope(value: Any) -> list | None:
+def _results_envelope(value: Any) -> list | RecordList | None:
     """``results`` of a get_all/search object (OSS v1.1, Platform), or None."""
-    if isinstance(value, dict) and isinstance(value.get("results"), list):
+    if isinstance(value, dict) and is_array(value.get("results")):
         return value["results"]
     return None
 
@@ -559,28 +598,28 @@ def _is_page(value: dict) -> bool:
     return all(k in value for k in PAGE_KEYS)
 
 
-def _cli_items(value: Any) -> list | None:
+def _cli_items(value: Any) -> list | RecordList | None:
     """Items of a mem0 CLI ``-o json`` envelope ``{status, command, data}``, or None."""
     if not (isinstance(value, dict) and {"status", "command", "data"} <= value.keys()):
         return None
     data = value["data"]
-    if isinstance(data, dict) and isinstance(data.get("results"), list):
+    if isinstance(data, dict) and is_array(data.get("results")):
         data = data["results"]
-    return data if isinstance(data, list) else None
+    return data if is_array(data) else None
 
 
 # --- mem0-oss ---------------------------------------------------------------------------------
 
 
-def _oss_items(value: Any) -> tuple[list, str, Any, str] | None:
+def _oss_items(value: Any) -> tuple[list | RecordList, str, Any, str] | None:
     """(items, items path, relations, relations path) of an OSS document, or None."""
     if isinstance(value, list):
         return value, "", None, "relations"
     if not isinstance(value, dict):
         return None
-    if isinstance(value.get("results"), list):
+    if is_array(value.get("results")):
         return value["results"], "results", value.get("relations"), "relations"
-    if isinstance(value.get("memories"), list) and "version" not in value:
+    if is_array(value.get("memories")) and "version" not in value:
         return value["memories"], "memories", value.get("entities"), "entities"
     return None
 
@@ -662,11 +701,11 @@ def sniff_platform(payload: Payload) -> Sniff:
     return NO_MATCH
 
 
-def _platform_parts(value: Any) -> tuple[list, str, Any]:
+def _platform_parts(value: Any) -> tuple[list | RecordList, str, Any]:
     cli = _cli_items(value)
     if cli is not None:
         return cli, "data", None
-    if isinstance(value, dict) and isinstance(value.get("results"), list):
+    if isinstance(value, dict) and is_array(value.get("results")):
         return value["results"], "results", value.get("relations")
     if isinstance(value, list):
         return value, "", None
@@ -706,7 +745,7 @@ def sniff_migration(payload: Payload) -> Sniff:
     list of its records (items with ``source_payload``)."""
     value = payload.value
     if isinstance(value, dict) and value.get("kind") == MIGRATION_KIND:
-        if isinstance(value.get("records"), list):
+        if is_array(value.get("records")):
             return Sniff(1.0)
         return Sniff(0.6, "a mem0 migration file without a records[] list")
     if isinstance(value, list) and _memory_items(value) and _migration_items(value):
@@ -718,7 +757,7 @@ def convert_migration(payload: Payload, options: ConvertOptions) -> Conversion:
     value = payload.value
     if isinstance(value, list):
         return _convert_items(value, "", MIGRATION)
-    if not (isinstance(value, dict) and isinstance(value.get("records"), list)):
+    if not (isinstance(value, dict) and is_array(value.get("records"))):
         raise InputRefused(
             "mem0 migration file without a records[] list", path="records", code=Code.WRONG_SHAPE
         )
@@ -1288,14 +1327,21 @@ def convert_faiss(payload: Payload, options: ConvertOptions) -> Conversion:
 
 
 FORMATS: tuple[Format, ...] = (
-    Format(MIGRATION, "mem0 OSS-to-Platform migration file", sniff_migration, convert_migration),
+    Format(
+        MIGRATION,
+        "mem0 OSS-to-Platform migration file",
+        sniff_migration,
+        convert_migration,
+        streams=True,
+    ),
     Format(
         PLATFORM,
         "Mem0 Platform memories (get_all page or list, CLI JSON)",
         sniff_platform,
         convert_platform,
+        streams=True,
     ),
-    Format(OSS, "mem0 library get_all/search output", sniff_oss, convert_oss),
+    Format(OSS, "mem0 library get_all/search output", sniff_oss, convert_oss, streams=True),
     Format(HISTORY, "mem0 memory history rows", sniff_history, convert_history),
     Format(FAISS, "mem0 FAISS docstore (NAME.json)", sniff_faiss, convert_faiss),
     Format(
