@@ -19,6 +19,7 @@ import pytest
 
 from wizard.core.inspection import InspectOptions, inspect_file
 from wizard.core.problems import Code
+from wizard.core.spool import RecordList
 from wizard.core.storage import safety
 
 NATIVE = Path(__file__).parent / "fixtures" / "native" / "mem0"
@@ -476,12 +477,24 @@ def test_a_store_over_the_size_limit_is_refused_before_it_is_copied(install):
     assert result.report.errors[0].code == Code.SIZE_LIMIT
 
 
-def test_a_store_too_big_for_this_computers_memory_is_refused(install, monkeypatch):
+def test_a_store_too_big_for_this_computers_memory_is_refused(monkeypatch):
+    """Only stores whose rows are not kept in a spool are: mem0's are (read with no memory
+    to spare), Letta's are not."""
+    from wizard.core.storage import reader
+
+    monkeypatch.setattr(reader, "available_memory", lambda: 1024 * 1024)
+    letta = NATIVE.parent / "letta" / "letta-0.11.7.sqlite.db"
+    result = inspect_file(letta)
+    assert result.report.errors[0].code == Code.NOT_ENOUGH_MEMORY
+
+
+def test_mem0_stores_are_read_into_a_spool_with_no_memory_check(install, monkeypatch):
     from wizard.core.storage import reader
 
     monkeypatch.setattr(reader, "available_memory", lambda: 1024 * 1024)
     result = inspect_file(install)
-    assert result.report.errors[0].code == Code.NOT_ENOUGH_MEMORY
+    assert result.ok, result.report.errors
+    assert isinstance(result.data["memories"], RecordList)
 
 
 def test_a_hostile_database_cannot_make_sqlite_write_or_attach(tmp_path):

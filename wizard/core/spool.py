@@ -34,6 +34,7 @@ CHUNK_CHARS = 1024 * 1024  # text per stored chunk, at most about this much
 SPILL_AFTER = 8 * 1024 * 1024
 SPOOL_PREFIX = "agentmemory-wizard-spool-"
 BATCH_CHARS = 4 * 1024 * 1024  # chunks held before they are written, at most about this much
+GROUP_ROWS = 2000  # rows of grouped() read back at a time
 
 
 def _remove(db: sqlite3.Connection, folder: str) -> None:
@@ -65,6 +66,7 @@ class Spool:
         self._pending: list[tuple[int, str, str | None]] = []
         self._pending_chars = 0
         self._next_id = 1
+        self._groups = 0  # tables made by grouped()
         self.chars = 0  # text kept, in all
         self._finalizer = weakref.finalize(self, _remove, self._db, self.folder)
         try:
@@ -129,6 +131,67 @@ class Spool:
                 (json.dumps(chunk_ids),),
             ).fetchall()
         return {chunk_id: None if keys is None else json.loads(keys) for chunk_id, keys in rows}
+
+    def grouped(
+        self, entries: Iterable[tuple[str, int, Any]]
+    ) -> Iterator[tuple[str, list[tuple[int, Any]]]]:
+        """``entries`` (key, position, value) by key: each key's values in position order,
+        the keys in the order of their first position. Sorted by SQLite in this file (on
+        disk past a small cache), so one key's values are in memory at a time."""
+        with self._lock:
+            self._write()
+            self._groups += 1
+            table = f"grouped_{self._groups}"
+            self._db.execute(f"CREATE TABLE {table} (k TEXT NOT NULL, i INTEGER, v TEXT)")
+        batch: list[tuple[str, int, str]] = []
+        for key, position, value in entries:
+            batch.append((key, position, fastjson.dumps(value)))
+            if len(batch) >= CHUNK_RECORDS:
+                self._insert(table, batch)
+                batch = []
+        self._insert(table, batch)
+        try:
+            with self._lock:  # sorted once into a table whose row ids follow the order
+                self._db.execute(f"CREATE TABLE {table}_sorted (k TEXT, i INTEGER, v TEXT)")
+                self._db.execute(
+                    f"INSERT INTO {table}_sorted SELECT k, i, v FROM (SELECT k, i, v, "
+                    f"min(i) OVER (PARTITION BY k) AS f FROM {table}) ORDER BY f, i"
+                )
+                self._db.execute(f"DROP TABLE {table}")
+        except sqlite3.Error as exc:  # the temporary folder is full (or gone)
+            raise _no_room(os.path.dirname(self.folder), exc) from None
+        key_now: str | None = None
+        group: list[tuple[int, Any]] = []
+        after = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT rowid, k, i, v FROM {table}_sorted WHERE rowid > ? ORDER BY rowid "
+                    "LIMIT ?",
+                    (after, GROUP_ROWS),
+                ).fetchall()
+            if not rows:
+                break
+            after = rows[-1][0]
+            for _rowid, key, position, text in rows:
+                if key != key_now:
+                    if key_now is not None:
+                        yield key_now, group
+                    key_now, group = key, []
+                group.append((position, json.loads(text)))
+        if key_now is not None:
+            yield key_now, group
+        with self._lock:
+            self._db.execute(f"DROP TABLE {table}_sorted")
+
+    def _insert(self, table: str, rows: list[tuple[str, int, str]]) -> None:
+        if not rows:
+            return
+        try:
+            with self._lock:
+                self._db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", rows)
+        except sqlite3.Error as exc:  # the temporary folder is full (or gone)
+            raise _no_room(os.path.dirname(self.folder), exc) from None
 
     def close(self) -> None:
         """Remove the file now (the lists using it can no longer be read)."""
@@ -241,6 +304,10 @@ class RecordList:
             return
         for record in records:
             self.append(record)
+
+    def flush(self) -> None:
+        """Store the records appended so far now (a list filled to its end: out of memory)."""
+        self._flush()
 
     def _flush(self) -> None:
         """Store the pending records as a chunk: under the spool's lock, so that two threads
@@ -408,6 +475,22 @@ def empty_like(records: object) -> list[Any] | RecordList:
     if isinstance(records, RecordList):
         return RecordList(records.spool)
     return []
+
+
+def grouped(
+    entries: Iterable[tuple[str, int, Any]], spool: Spool | None
+) -> Iterator[tuple[str, list[tuple[int, Any]]]]:
+    """``entries`` (key, position, value), given in position order, by key: each key's values
+    in position order, the keys in the order of their first position. Sorted in ``spool``
+    when there is one (``Spool.grouped``: one key's values in memory at a time), else in
+    memory."""
+    if spool is not None:
+        yield from spool.grouped(entries)
+        return
+    groups: dict[str, list[tuple[int, Any]]] = {}
+    for key, position, value in entries:
+        groups.setdefault(key, []).append((position, value))
+    yield from groups.items()
 
 
 def iter_chunks(records: list[Any] | RecordList, size: int) -> Iterator[list[Any]]:

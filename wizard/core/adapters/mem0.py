@@ -16,7 +16,7 @@ verbatim in ``source.raw``; what only that copy holds is counted in ``left_behin
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from wizard.core import canonical
@@ -32,7 +32,7 @@ from wizard.core.formats import (
 )
 from wizard.core.losses import Kept, Losses
 from wizard.core.problems import Code, InputRefused, Problem
-from wizard.core.spool import RecordList, empty_like, is_array
+from wizard.core.spool import RecordList, empty_like, grouped, is_array
 
 SYSTEM = "mem0"
 SAMPLE = 20  # sniff looks at no more than this many items
@@ -851,11 +851,8 @@ def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
     return Conversion(data=data, errors=errors, warnings=warnings, left_behind=losses.items())
 
 
-def _history_by_memory(
-    rows: list, base: str, errors: list[Problem]
-) -> dict[str, list[tuple[int, dict]]]:
-    """History rows grouped by memory id, each with its index in ``rows``."""
-    by_memory: dict[str, list[tuple[int, dict]]] = {}
+def _history_entries(rows: list | RecordList, base: str, errors: list[Problem]) -> Iterator:
+    """(memory id, index in ``rows``, row) of each usable history row, in file order."""
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             errors.append(
@@ -876,8 +873,7 @@ def _history_by_memory(
                 )
             )
             continue
-        by_memory.setdefault(mid, []).append((i, row))
-    return by_memory
+        yield mid, i, row
 
 
 def _last_text(events: list[tuple[int, dict]]) -> Any:
@@ -893,8 +889,19 @@ def _last_text(events: list[tuple[int, dict]]) -> Any:
     return None
 
 
+class _Live:
+    """What converting an install's history with its vector store found besides memories:
+    the vector store's items (and those repeated in another collection), and the memories
+    live in the history but missing from the vector store."""
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.repeated = 0
+        self.orphans = 0
+
+
 def _history_memories(
-    rows: list,
+    rows: list | RecordList,
     base: str,
     fmt: str,
     options: ConvertOptions,
@@ -902,26 +909,46 @@ def _history_memories(
     warnings: list[Problem],
     losses: Losses,
     *,
-    live: dict[str, dict] | None = None,
-) -> list[dict]:
-    """Memories rebuilt from history rows: each memory's final state after its events.
+    live: list | RecordList | None = None,
+    found: _Live | None = None,
+) -> list[dict] | RecordList:
+    """Memories rebuilt from history rows: each memory's final state after its events, in
+    the order of their first rows (then the vector store's memories the history lacks).
 
     A memory whose last event is a DELETE is counted and left out, or with
     ``options.include_deleted`` kept with its last text and marked not latest (never live).
-    ``live`` maps ids to the vector store's get_all items of an install: those memories are
-    built from the item (owner, payload) and keep their history rows in the verbatim copy;
-    the rest come from the history alone."""
-    by_memory = _history_by_memory(rows, base, errors)
-    memories = []
+    ``live`` holds the vector store's get_all items of an install: those memories are built
+    from the item (owner, payload) and keep their history rows in the verbatim copy; the rest
+    come from the history alone (counted in ``found``). The rows are grouped by memory in a
+    spool when they are kept in one: a memory's rows are in memory, not the file's."""
+    spool = next((a.spool for a in (rows, live) if isinstance(a, RecordList)), None)
+    memories: list[dict] | RecordList = [] if spool is None else RecordList(spool)
+    found = found if found is not None else _Live()
+    first_item = len(rows)
+
+    def entries() -> Iterator:
+        yield from _history_entries(rows, base, errors)
+        for j, item in enumerate(live or ()):
+            yield item["id"], first_item + j, item
+
     deleted = 0
-    for mid, indexed in by_memory.items():
+    for mid, group in grouped(entries(), spool):
+        indexed = [(i, row) for i, row in group if i < first_item]
+        items = [row for i, row in group if i >= first_item]
+        item = items[0] if items else None  # a memory in two collections: the first
+        found.items += len(items)
+        found.repeated += max(len(items) - 1, 0)
+        if item is not None:
+            _count_verbatim(item, losses)
+        if item is not None and not indexed:  # in the vector store, never in the history
+            memories.append(_memory(mid, item["memory"], item, fmt, item))
+            continue
         events = sorted(indexed, key=_row_order)
         last_index, last = events[-1]
         trail = [row for _, row in indexed]  # this memory's rows, in file order, verbatim
         first_row = events[0][1]
         created = _first(first_row, "created_at", "timestamp")
-        if live is not None and mid in live:
-            item = live.pop(mid)
+        if item is not None:
             memories.append(_memory(mid, item["memory"], item, fmt, {**item, "history": trail}))
         elif _is_delete(last):
             deleted += 1
@@ -948,6 +975,7 @@ def _history_memories(
                 )
                 continue
             scope = {**first_row, **{k: v for k, v in last.items() if v not in (None, "None")}}
+            found.orphans += 1
             memories.append(
                 _memory(
                     mid,
@@ -1058,12 +1086,31 @@ OWNERS_UNKNOWN_TEXT = (
 )
 
 
-def _messages(rows: list, fmt: str, losses: Losses) -> tuple[list[dict], dict[str, list[dict]]]:
+def _messages(
+    rows: list | RecordList, fmt: str, losses: Losses
+) -> tuple[list[dict], dict[str, list[dict] | RecordList]]:
     """mem0 2's ``messages`` table (the last chat messages of each scope): one session per
-    owner and run, each message a ``conversation`` observation."""
+    owner and run, each message a ``conversation`` observation (grouped into buckets in the
+    spool when the rows are kept in one)."""
     sessions: dict[str, dict] = {}
-    observations: dict[str, list[dict]] = {}
-    for row in rows:
+    spool = rows.spool if isinstance(rows, RecordList) else None
+    observations: dict[str, list[dict] | RecordList] = {}
+    for sid, group in grouped(_message_observations(rows, fmt, losses, sessions), spool):
+        bucket = empty_like(rows)
+        bucket.extend(obs for _i, obs in group)
+        if isinstance(bucket, RecordList):
+            bucket.flush()  # (its records out of memory now: buckets are filled one by one)
+        observations[sid] = bucket
+        sessions[sid]["observationCount"] = len(bucket)
+    return list(sessions.values()), observations
+
+
+def _message_observations(
+    rows: list | RecordList, fmt: str, losses: Losses, sessions: dict[str, dict]
+) -> Iterator:
+    """(session id, index, observation) of each chat message, the sessions gathered in
+    ``sessions`` on the way."""
+    for index, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("content"), str):
             losses.add("mem0.messages", "chat messages without text", Kept.NOT_IMPORTED)
             continue
@@ -1094,7 +1141,9 @@ def _messages(rows: list, fmt: str, losses: Losses) -> tuple[list[dict], dict[st
         role = row.get("role") if isinstance(row.get("role"), str) else "message"
         text = row["content"]
         oid = f"mem0-msg-{canonical.stable_id('mem0-msg', row.get('id'), scope)}"
-        observations.setdefault(sid, []).append(
+        yield (
+            sid,
+            index,
             canonical.observation_record(
                 oid,
                 sid,
@@ -1103,50 +1152,52 @@ def _messages(rows: list, fmt: str, losses: Losses) -> tuple[list[dict], dict[st
                 narrative=text,
                 obs_type="conversation",
                 source=canonical.source_block(SYSTEM, fmt, row),
-            )
+            ),
         )
-    for sid, obs in observations.items():
-        sessions[sid]["observationCount"] = len(obs)
-    return list(sessions.values()), observations
 
 
-def _merge_sessions(data: dict, sessions: list[dict], observations: dict[str, list[dict]]) -> None:
-    """Add chat sessions to a converted document (a run with memories keeps one session)."""
-    known = {s["id"]: s for s in data["sessions"]}
-    for session in sessions:
-        mine = known.get(session["id"])
-        if mine is None:
-            data["sessions"].append(session)
-            continue
-        mine["observationCount"] = session["observationCount"]
-        # the run's session spans its memories and its messages
-        if session.get("startedAt") and (
-            not mine.get("startedAt") or session["startedAt"] < mine["startedAt"]
-        ):
-            mine["startedAt"] = session["startedAt"]
-        if session.get("endedAt") and (
-            not mine.get("endedAt") or session["endedAt"] > mine["endedAt"]
-        ):
-            mine["endedAt"] = session["endedAt"]
+def _merge_sessions(
+    data: dict, sessions: list[dict], observations: dict[str, list[dict] | RecordList]
+) -> None:
+    """Add chat sessions to a converted document (a run with memories keeps one session,
+    spanning its memories and its messages)."""
+    if not sessions:
+        return
+    chats = {session["id"]: session for session in sessions}
+    merged = empty_like(data["sessions"])
+    for mine in data["sessions"]:  # (written anew: a spooled record is changed by copying it)
+        session = chats.pop(mine["id"], None)
+        if session is not None:
+            mine["observationCount"] = session["observationCount"]
+            if session.get("startedAt") and (
+                not mine.get("startedAt") or session["startedAt"] < mine["startedAt"]
+            ):
+                mine["startedAt"] = session["startedAt"]
+            if session.get("endedAt") and (
+                not mine.get("endedAt") or session["endedAt"] > mine["endedAt"]
+            ):
+                mine["endedAt"] = session["endedAt"]
+        merged.append(mine)
+    merged.extend(chats.values())
+    data["sessions"] = merged
     if observations:
         data["observations"] = {**data.get("observations", {}), **observations}
 
 
 def _history_db_conversion(
-    value: dict, fmt: str, options: ConvertOptions, live: dict[str, dict] | None
+    value: dict,
+    fmt: str,
+    options: ConvertOptions,
+    live: list | RecordList | None = None,
+    found: _Live | None = None,
 ) -> Conversion:
     errors: list[Problem] = []
     warnings: list[Problem] = []
     losses = Losses()
     rows = value.get("history") or []
-    memories = _history_memories(rows, "history", fmt, options, errors, warnings, losses, live=live)
-    if live is not None and live:  # in the vector store, never in the history
-        for item in live.values():
-            memories.append(_memory(item["id"], item["memory"], item, fmt, item))
-    for mem in memories:
-        raw = mem["source"]["raw"]
-        if isinstance(raw, dict):
-            _count_verbatim({k: v for k, v in raw.items() if k != "history"}, losses)
+    memories = _history_memories(
+        rows, "history", fmt, options, errors, warnings, losses, live=live, found=found
+    )
     data = _document(memories, fmt, warnings, errors)
     sessions, observations = _messages(value.get("messages") or [], fmt, losses)
     _merge_sessions(data, sessions, observations)
@@ -1175,29 +1226,18 @@ def _vector_losses(value: dict, losses: Losses) -> None:
     )
 
 
-def _live_items(value: dict, warnings: list[Problem]) -> dict[str, dict]:
-    live: dict[str, dict] = {}
-    repeated = 0
-    for items in (value.get("collections") or {}).values():
-        for item in items:
-            if item["id"] in live:
-                repeated += 1
-            else:
-                live[item["id"]] = item
-    if repeated:
-        warnings.append(
-            Problem(
-                "collections",
-                f"{repeated} memory id(s) found in more than one collection: kept the first",
-                code=Code.DUPLICATE_KEY,
-            )
-        )
-    return live
+def _all_items(collections: dict[str, list | RecordList]) -> list | RecordList:
+    """The items of every collection, one after the other (a spool's chunks are shared)."""
+    parts = list(collections.values())
+    out = empty_like(parts[0]) if parts else []
+    for items in parts:
+        out.extend(items)
+    return out
 
 
 def _history_alone(value: dict, fmt: str, options: ConvertOptions) -> Conversion:
     """A history read without its vector store: whose memories they are is unknown."""
-    conversion = _history_db_conversion(value, fmt, options, None)
+    conversion = _history_db_conversion(value, fmt, options)
     if conversion.data["memories"]:
         conversion.warnings.append(
             Problem("history", OWNERS_UNKNOWN_TEXT, code=Code.OWNERS_UNKNOWN)
@@ -1212,8 +1252,7 @@ def convert_history_db(payload: Payload, options: ConvertOptions) -> Conversion:
 
 def convert_qdrant_local(payload: Payload, options: ConvertOptions) -> Conversion:
     value = payload.value
-    items = [item for items in value["collections"].values() for item in items]
-    conversion = _convert_items(items, "collections", QDRANT_LOCAL)
+    conversion = _convert_items(_all_items(value["collections"]), "collections", QDRANT_LOCAL)
     losses = Losses()
     _vector_losses(value, losses)
     conversion.left_behind.extend(losses.items())
@@ -1231,20 +1270,22 @@ def convert_qdrant_local(payload: Payload, options: ConvertOptions) -> Conversio
 
 def convert_install(payload: Payload, options: ConvertOptions) -> Conversion:
     value = payload.value
-    duplicates: list[Problem] = []
-    live = _live_items(value, duplicates)
-    in_store = set(live)
-    conversion = _history_db_conversion(value, INSTALL, options, live)
-    conversion.warnings.extend(duplicates)
+    found = _Live()
+    live = _all_items(value.get("collections") or {})
+    conversion = _history_db_conversion(value, INSTALL, options, live, found)
+    if found.repeated:
+        conversion.warnings.append(
+            Problem(
+                "collections",
+                f"{found.repeated} memory id(s) found in more than one collection: kept the first",
+                code=Code.DUPLICATE_KEY,
+            )
+        )
     losses = Losses()
     _vector_losses(value, losses)
     conversion.left_behind.extend(losses.items())
-    orphans = [
-        m["id"]
-        for m in conversion.data["memories"]
-        if m.get("isLatest") is not False and m["id"] not in in_store
-    ]
-    if orphans and not in_store:
+    orphans = found.orphans
+    if orphans and not found.items:
         conversion.warnings.append(
             Problem(
                 "history",
@@ -1258,7 +1299,7 @@ def convert_install(payload: Payload, options: ConvertOptions) -> Conversion:
         conversion.warnings.append(
             Problem(
                 "history",
-                f"{len(orphans)} memor{'y' if len(orphans) == 1 else 'ies'} live in the history "
+                f"{orphans} memor{'y' if orphans == 1 else 'ies'} live in the history "
                 "but missing from the vector store (an older mem0 cleared it at start-up): "
                 "imported from the history, under the project 'mem0'",
                 code=Code.OWNERS_UNKNOWN,
@@ -1349,12 +1390,29 @@ FORMATS: tuple[Format, ...] = (
         "mem0 install (history.db with its Qdrant folder)",
         storage_sniff(INSTALL),
         convert_install,
+        streams=True,
     ),
-    Format(HISTORY_DB, "mem0 history.db", storage_sniff(HISTORY_DB), convert_history_db),
     Format(
-        QDRANT_LOCAL, "mem0 Qdrant local folder", storage_sniff(QDRANT_LOCAL), convert_qdrant_local
+        HISTORY_DB,
+        "mem0 history.db",
+        storage_sniff(HISTORY_DB),
+        convert_history_db,
+        streams=True,
     ),
-    Format(TS_LOCAL, "mem0 TypeScript SDK storage", storage_sniff(TS_LOCAL), convert_ts_local),
+    Format(
+        QDRANT_LOCAL,
+        "mem0 Qdrant local folder",
+        storage_sniff(QDRANT_LOCAL),
+        convert_qdrant_local,
+        streams=True,
+    ),
+    Format(
+        TS_LOCAL,
+        "mem0 TypeScript SDK storage",
+        storage_sniff(TS_LOCAL),
+        convert_ts_local,
+        streams=True,
+    ),
     # Last: it claims objects that match nothing else, so detection must try it after every
     # other family's formats.
     Format(

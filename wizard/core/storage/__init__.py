@@ -6,6 +6,9 @@ runs on them. The files a layout needs are copied, with a database's ``-journal`
 read-only and deleted afterwards. A layout is recognised by its tables and columns, or by the
 files a folder holds, never by a version string.
 
+A big store's rows are kept in a spool (``ReadContext.records``, ``wizard.core.spool``), not in
+memory, by the layouts whose formats convert from one (``Format.streams``).
+
 A family module (``mem0``, ``openmemory``, ``letta``, ``letta_code``) exposes ``LAYOUTS``: a
 tuple of :class:`SqliteLayout` and :class:`FolderLayout`. A layout's ``read`` turns the copy
 into one plain JSON-like document, handed to the adapter of the same format id as
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard.core.problems import Problem
+from wizard.core.spool import RecordList, Spool
 
 # table name -> its column names, as PRAGMA table_info gives them
 Tables = dict[str, frozenset[str]]
@@ -37,6 +41,15 @@ class ReadContext:
     warnings: list[Problem] = field(default_factory=list)
     include_deleted: bool = False
     max_bytes: int | None = None  # the input size limit: the store's files in all
+
+    spool: Spool | None = None  # where records() keeps what it is given, made on first use
+
+    def records(self) -> RecordList:
+        """A new record array kept in this read's spool (not in memory): the rows of a big
+        store are converted from it a chunk at a time."""
+        if self.spool is None:
+            self.spool = Spool()
+        return RecordList(self.spool)
 
     def check(self) -> None:
         """Raise ``problems.Cancelled`` when the user asked to stop."""
@@ -58,6 +71,7 @@ class SqliteLayout:
     read: Callable[[sqlite3.Connection, Tables, ReadContext], Any]
     # what discovery may show before anything is read: a few cheap counts by name
     count: Callable[[sqlite3.Connection, Tables], dict[str, int]] | None = None
+    streams: bool = False  # its rows go to ReadContext.records(): no memory check before
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,7 @@ class FolderLayout:
     label: str
     find: Callable[[Path], tuple[Path, list[str]] | None]
     read: Callable[[Path, ReadContext], Any]
+    streams: bool = False  # its rows go to ReadContext.records(): no memory check before
 
 
 Layout = SqliteLayout | FolderLayout

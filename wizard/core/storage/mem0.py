@@ -27,10 +27,12 @@ import os
 import pickle
 import pickletools
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from wizard.core.problems import Code, InputRefused
+from wizard.core.spool import RecordList
 from wizard.core.storage import (
     SQLITE_ERRORS,
     FolderLayout,
@@ -73,13 +75,15 @@ def _is_history(tables: Tables) -> bool:
     )
 
 
-def _rows(conn: sqlite3.Connection, sql: str, ctx: ReadContext) -> list[dict[str, Any]]:
+def _rows(conn: sqlite3.Connection, sql: str, ctx: ReadContext) -> RecordList:
+    """The rows of a query as objects, kept in the read's spool."""
     cur = conn.execute(sql)
     names = [d[0] for d in cur.description]
-    out: list[dict[str, Any]] = []
+    out = ctx.records()
     while batch := cur.fetchmany(BATCH):
         ctx.check()
-        out.extend(dict(zip(names, map(_plain, row), strict=True)) for row in batch)
+        for row in batch:
+            out.append(dict(zip(names, map(_plain, row), strict=True)))
     return out
 
 
@@ -92,7 +96,7 @@ def _plain(value: Any) -> Any:
 
 def read_history(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict[str, Any]:
     history = _rows(conn, "SELECT * FROM history ORDER BY rowid", ctx)
-    messages: list[dict[str, Any]] = []
+    messages: RecordList | list[dict[str, Any]] = []
     cols = tables.get("messages", frozenset())
     if {"session_scope", "content"} <= cols:
         messages = _rows(conn, "SELECT * FROM messages ORDER BY rowid", ctx)
@@ -266,8 +270,9 @@ def is_entity(payload: dict[str, Any]) -> bool:
     return "linkedMemoryIds" in payload or "entityType" in payload or "linked_memory_ids" in payload
 
 
-def read_points(path: Path, ctx: ReadContext, where: str) -> list[dict[str, Any]]:
-    """Every point of one collection's ``storage.sqlite`` (a private copy)."""
+def read_points(path: Path, ctx: ReadContext, where: str) -> tuple[RecordList, dict[str, int]]:
+    """The get_all items of one collection's ``storage.sqlite`` (a private copy), kept in the
+    read's spool, and the count of its other points (``_memories_of``)."""
     try:
         conn = open_untrusted(path, ctx.cancel)
     except SQLITE_ERRORS as exc:
@@ -284,7 +289,7 @@ def read_points(path: Path, ctx: ReadContext, where: str) -> list[dict[str, Any]
                 path=where,
                 code=Code.UNKNOWN_FORMAT,
             )
-        return _points(conn, ctx, where)
+        return _memories_of(_points(conn, ctx, where), ctx)
     except SQLITE_ERRORS as exc:
         raise InputRefused(
             f"{where} is a damaged SQLite database: {exc}", path=where, code=Code.FILE_UNREADABLE
@@ -330,16 +335,15 @@ def read_qdrant(root: Path, ctx: ReadContext, shown: str = "") -> dict[str, Any]
     """The memories of every collection of a Qdrant local folder (a private copy). The entity
     store (``NAME_entities``) and points without memory text are counted, not read as
     memories."""
-    collections: dict[str, list[dict[str, Any]]] = {}
+    collections: dict[str, RecordList] = {}
     entities = other = vectors = 0
     prefix = f"{shown}/" if shown else ""
     for name in _qdrant_collections(root):
         where = f"{prefix}collection/{name}/storage.sqlite"
-        points = read_points(root / "collection" / name / "storage.sqlite", ctx, where)
+        items, counts = read_points(root / "collection" / name / "storage.sqlite", ctx, where)
         if name.endswith(ENTITY_SUFFIX) or name == TELEMETRY:
-            entities += len(points)
+            entities += sum(counts.values()) - counts["vectors"] + len(items)
             continue
-        items, counts = _memories_of(points)
         entities += counts["entities"]
         other += counts["other"]
         vectors += counts["vectors"]
@@ -364,25 +368,28 @@ def _is_points_table(tables: Tables) -> bool:
 def _read_points_db(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict[str, Any]:
     """A collection's storage.sqlite found on its own (renamed or moved)."""
     del tables
-    items, counts = _memories_of(_points(conn, ctx, "points"))
+    items, counts = _memories_of(_points(conn, ctx, "points"), ctx)
     return {"collections": {"": items}, **counts}
 
 
-def _points(conn: sqlite3.Connection, ctx: ReadContext, where: str) -> list[dict[str, Any]]:
+def _points(conn: sqlite3.Connection, ctx: ReadContext, where: str) -> Iterator[dict[str, Any]]:
     """Every point of an open collection database, unpickled (``unpickle_point``)."""
     cur = conn.execute("SELECT point FROM points ORDER BY rowid")
-    points: list[dict[str, Any]] = []
+    row = 0
     while batch := cur.fetchmany(BATCH):
         ctx.check()
         for (blob,) in batch:
-            points.append(unpickle_point(blob, f"{where} row {len(points) + 1}"))
-    return points
+            row += 1
+            yield unpickle_point(blob, f"{where} row {row}")
 
 
-def _memories_of(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The get_all items of a collection's memory points, and the count of the rest:
-    entity points, points without memory text, and the memories' vectors."""
-    items: list[dict[str, Any]] = []
+def _memories_of(
+    points: Iterable[dict[str, Any]], ctx: ReadContext
+) -> tuple[RecordList, dict[str, int]]:
+    """The get_all items of a collection's memory points (kept in the read's spool), and the
+    count of the rest: entity points, points without memory text, and the memories'
+    vectors."""
+    items = ctx.records()
     counts = {"entities": 0, "other": 0, "vectors": 0}
     for point in points:
         payload = point["payload"]
@@ -500,7 +507,9 @@ def install_parts(history: Path, vectors: Path) -> tuple[FolderLayout, Path, lis
     def read(copy_root: Path, ctx: ReadContext) -> dict[str, Any]:
         return read_install_parts(copy_root, history_rel, qdrant_rel, ctx)
 
-    layout = FolderLayout("mem0-install", INSTALL_LABEL, find=lambda _p: None, read=read)
+    layout = FolderLayout(
+        "mem0-install", INSTALL_LABEL, find=lambda _p: None, read=read, streams=True
+    )
     return layout, root, rels
 
 
@@ -536,7 +545,7 @@ def _is_ts(tables: Tables) -> bool:
 def _read_ts(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if {"id", "payload"} <= tables.get("vectors", frozenset()):
-        items = []
+        items = ctx.records()
         bad = entities = 0
         for row in _rows(conn, "SELECT id, payload FROM vectors ORDER BY rowid", ctx):
             try:
@@ -571,9 +580,15 @@ def _count_points(conn: sqlite3.Connection, tables: Tables) -> dict[str, int]:
 
 
 LAYOUTS: tuple[Layout, ...] = (
-    FolderLayout("mem0-install", INSTALL_LABEL, find=find_install, read=_read_install),
     FolderLayout(
-        "mem0-qdrant-local", "mem0 Qdrant local folder", find=find_qdrant, read=_read_qdrant_folder
+        "mem0-install", INSTALL_LABEL, find=find_install, read=_read_install, streams=True
+    ),
+    FolderLayout(
+        "mem0-qdrant-local",
+        "mem0 Qdrant local folder",
+        find=find_qdrant,
+        read=_read_qdrant_folder,
+        streams=True,
     ),
     SqliteLayout(
         "mem0-history-db",
@@ -581,6 +596,7 @@ LAYOUTS: tuple[Layout, ...] = (
         matches=_is_history,
         read=read_history,
         count=_count_history,
+        streams=True,
     ),
     SqliteLayout(
         "mem0-qdrant-local",
@@ -588,11 +604,13 @@ LAYOUTS: tuple[Layout, ...] = (
         matches=_is_points_table,
         read=_read_points_db,
         count=_count_points,
+        streams=True,
     ),
     SqliteLayout(
         "mem0-ts-local",
         "mem0 TypeScript SDK storage (vector_store.db / memory.db)",
         matches=_is_ts,
         read=_read_ts,
+        streams=True,
     ),
 )

@@ -123,7 +123,8 @@ def _read_folder(
         shown=shown,
     )
     try:
-        _check_room(copied, layout.label)
+        if not layout.streams:
+            _check_room(copied, layout.label)
         value = layout.read(copied.root, ctx)
     except SQLITE_ERRORS as exc:  # a layout that names the file says so itself, first
         raise InputRefused(
@@ -145,11 +146,12 @@ def _read_sqlite(path: Path, ctx: ReadContext) -> Payload:
         shown=path,
     )
     try:
-        _check_room(copied, "this database")
         conn = _open_copy(copied.root / path.name, path, ctx.cancel)
         try:
             tables = table_columns(conn)
             layout = _sqlite_layout(tables, path)
+            if not layout.streams:
+                _check_room(copied, "this database")
             ctx.check()
             value = layout.read(conn, tables, ctx)
         except SQLITE_ERRORS as exc:
@@ -164,7 +166,8 @@ def _read_sqlite(path: Path, ctx: ReadContext) -> Payload:
 
 
 # What reading a store's rows and converting them takes in memory, per byte of its files (rows
-# become Python objects, then records; the same bound as for other formats' JSON text).
+# become Python objects, then records; the same bound as for other formats' JSON text), for
+# the layouts that do not keep their rows in a spool (``streams``).
 MEMORY_FACTOR = 10
 MB = 1024 * 1024
 
