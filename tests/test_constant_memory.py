@@ -122,6 +122,11 @@ def _encoded(insp) -> str:
         "mem0-synth-platform-getall-v3-page.json",
         "mem0-synth-oss-qdrant-export.json",
         "mem0-docs-platform-getall-graph.json",
+        "mem0-real-oss-2.2.1-getall-bob-list.json",  # a bare list: the document is spooled
+        "mem0-docs-platform-v2-getall-list.json",
+        "mem0-real-oss-2.2.1-history.json",  # history rows, grouped by memory in the spool
+        "mem0-synth-oss-history.json",
+        "mem0-docs-oss-history-ts-shape.json",
     ],
 )
 def test_mem0_item_lists_convert_from_the_spool_the_same(name, monkeypatch):

@@ -200,9 +200,12 @@ class JsonStream:
             self._sink.feed(self._keys[0], bucket, start, records, keys)
 
     def _record_array(self, depth: int, parent: str) -> bool:
-        """Whether an array holds records: the value of a key of the document (or of a JSON
-        Lines page) or of an object one level down (an observation bucket)."""
-        return self._spill_after is not None and parent == "object" and (depth == 1 or depth == 2)
+        """Whether an array holds records: the document itself (a bare list of records, as
+        mem0's Platform gives), the value of a key of the document (or of a JSON Lines page)
+        or of an object one level down (an observation bucket)."""
+        return self._spill_after is not None and (
+            (parent == "object" and (depth == 1 or depth == 2)) or parent == "top"
+        )
 
     def _spilling(self, depth: int, parent: str) -> bool:
         """Whether a record array at ``depth`` now goes to the spool."""

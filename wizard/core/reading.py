@@ -26,7 +26,7 @@ from wizard.core.fastjson import escaped
 from wizard.core.formats import Payload
 from wizard.core.jsonstream import JsonStream, RecordSink
 from wizard.core.problems import Cancelled, Code, InputRefused, Problem
-from wizard.core.spool import SPILL_AFTER
+from wizard.core.spool import SPILL_AFTER, RecordList
 from wizard.core.storage import reader as storage_reader
 
 READ_BYTES = 1024 * 1024
@@ -300,7 +300,8 @@ def _parse(
     warnings.extend(parser.finish_warnings())
     if len(values) == 1:
         return values[0], "json"
-    return values, "jsonl"
+    # JSON Lines: a line that is a bare array is a page of its own, read back into memory
+    return [list(v) if isinstance(v, RecordList) else v for v in values], "jsonl"
 
 
 def _unwrap(value: Any, limits: Limits, warnings: list[Problem] | None = None) -> tuple[Any, bool]:

@@ -449,6 +449,7 @@ def spooled_chars(*values: Any) -> int:
         for container, key in _slots(value)
         if isinstance(item := container[key], RecordList)
     }
+    spools.update({id(v.spool): v.spool for v in values if isinstance(v, RecordList)})
     return sum(s.chars for s in spools.values())
 
 
@@ -526,13 +527,18 @@ def _slots(value: Any) -> Iterator[tuple[dict, str]]:
 
 
 def holds_spooled(value: Any) -> bool:
-    """Whether a parsed document (or the list of JSON Lines pages) holds a RecordList."""
+    """Whether a parsed document (or the list of JSON Lines pages) is or holds a
+    RecordList."""
+    if isinstance(value, RecordList):
+        return True
     return any(isinstance(container[key], RecordList) for container, key in _slots(value))
 
 
 def materialize(value: Any) -> Any:
     """The same document (or list of JSON Lines pages) with every RecordList made a list, in
-    place."""
+    place (a document that is one is returned as a list)."""
+    if isinstance(value, RecordList):
+        return list(value)
     for container, key in list(_slots(value)):
         if isinstance(container[key], RecordList):
             container[key] = list(container[key])
@@ -549,6 +555,8 @@ def head_view(value: Any, records: int = 50, budget: int = 2000) -> Any:
             return doc
         return {k: dict(v) if isinstance(v, dict) else v for k, v in doc.items()}
 
+    if isinstance(value, RecordList):  # a bare list of records
+        return value[: min(records, budget)]
     view = [page(doc) for doc in value] if value.__class__ is list else page(value)
     left = budget
     for container, key in list(_slots(view)):

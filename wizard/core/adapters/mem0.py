@@ -613,7 +613,7 @@ def _cli_items(value: Any) -> list | RecordList | None:
 
 def _oss_items(value: Any) -> tuple[list | RecordList, str, Any, str] | None:
     """(items, items path, relations, relations path) of an OSS document, or None."""
-    if isinstance(value, list):
+    if is_array(value):
         return value, "", None, "relations"
     if not isinstance(value, dict):
         return None
@@ -707,7 +707,7 @@ def _platform_parts(value: Any) -> tuple[list | RecordList, str, Any]:
         return cli, "data", None
     if isinstance(value, dict) and is_array(value.get("results")):
         return value["results"], "results", value.get("relations")
-    if isinstance(value, list):
+    if is_array(value):
         return value, "", None
     raise InputRefused("not a Mem0 Platform memory list: no results[] list", code=Code.WRONG_SHAPE)
 
@@ -755,7 +755,7 @@ def sniff_migration(payload: Payload) -> Sniff:
 
 def convert_migration(payload: Payload, options: ConvertOptions) -> Conversion:
     value = payload.value
-    if isinstance(value, list):
+    if is_array(value):
         return _convert_items(value, "", MIGRATION)
     if not (isinstance(value, dict) and is_array(value.get("records"))):
         raise InputRefused(
@@ -841,7 +841,7 @@ def _is_delete(row: dict) -> bool:
 
 def convert_history(payload: Payload, options: ConvertOptions) -> Conversion:
     rows = payload.value
-    if not isinstance(rows, list):
+    if not is_array(rows):
         raise InputRefused("mem0 history must be a list of rows", code=Code.WRONG_SHAPE)
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -1383,7 +1383,7 @@ FORMATS: tuple[Format, ...] = (
         streams=True,
     ),
     Format(OSS, "mem0 library get_all/search output", sniff_oss, convert_oss, streams=True),
-    Format(HISTORY, "mem0 memory history rows", sniff_history, convert_history),
+    Format(HISTORY, "mem0 memory history rows", sniff_history, convert_history, streams=True),
     Format(FAISS, "mem0 FAISS docstore (NAME.json)", sniff_faiss, convert_faiss),
     Format(
         INSTALL,
