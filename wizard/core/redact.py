@@ -13,6 +13,7 @@ converted source, never to agentmemory's own files, whose round trip stays lossl
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,7 @@ def key_words(key: str) -> list[str]:
     return [w.lower() for w in _SPLIT.split(key) if w]
 
 
+@functools.lru_cache(maxsize=4096)  # records repeat the same few keys (a bound: any key)
 def is_credential_key(key: str) -> bool:
     """Whether a key names a credential (``api_key``, ``api_keys``, ``Authorization``,
     ``db_password``, ``access_tokens``...; not ``max_tokens``)."""
@@ -241,11 +243,9 @@ def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
                     out = dict(value)
                 out[key] = new
         return value if out is None else out
-    if isinstance(value, RecordList):  # a spooled record array: a record at a time
-        out_records = RecordList(value.spool)
+    if isinstance(value, RecordList):  # a spooled record array: a chunk at a time
         before = len(found.paths)
-        for i, item in enumerate(value):
-            out_records.append(_walk(item, f"{path}[{i}]", secret, found))
+        out_records = value.rewritten(lambda i, item: _walk(item, f"{path}[{i}]", secret, found))
         return value if len(found.paths) == before else out_records
     if isinstance(value, list):
         changed: list | None = None if secret else _flag_values(value, path, found)

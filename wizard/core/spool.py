@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeGuard
 
 from wizard.core import fastjson
@@ -339,6 +339,23 @@ class RecordList:
         self._flush()
         for chunk_id, _count in self._chunks:
             yield self.spool.records(chunk_id)
+
+    def rewritten(self, change: Callable[[int, Any], Any]) -> RecordList:
+        """A RecordList of ``change(index, record)`` for each record; a chunk whose records
+        all come back as they were (the same objects) is shared, not written again."""
+        out = RecordList(self.spool)
+        index = 0
+        for chunk_id, count in self.chunk_refs():
+            records = self.spool.records(chunk_id)
+            changed = [change(index + k, record) for k, record in enumerate(records)]
+            index += count
+            if all(new is old for new, old in zip(changed, records, strict=True)):
+                out._flush()
+                out._chunks.append((chunk_id, count))
+                out._len += count
+            else:
+                out.extend(changed)
+        return out
 
     def head(self, n: int) -> list[Any]:
         """The first ``n`` records, decoding no more of the text than they take (a preview on
