@@ -1,4 +1,5 @@
-"""Peak memory of the wizard on hostile shapes of agentmemory files.
+"""Peak memory of the wizard on hostile shapes of agentmemory files, and on big sources of
+other formats (mem0 exports, mem0's history.db).
 
 Usage: python bench/hostile.py [--mb 200] [--work DIR] [--only NAME ...]
 
@@ -146,6 +147,88 @@ def twice_encoded(path: Path, target: int) -> None:
     path.write_text(json.dumps(json.dumps(inner)), encoding="utf-8")
 
 
+def _mem0_item(i: int, text: str, *, user: str | None = None) -> str:
+    return json.dumps(
+        {
+            "id": f"00000000-0000-4000-8000-{i:012d}",
+            "memory": text,
+            "hash": "0" * 32,
+            "metadata": {"source": "bench", "n": i},
+            "created_at": "2026-11-01T10:00:00.000000-08:00",
+            "updated_at": "2026-11-02T10:00:00.000000-08:00",
+            "user_id": user or f"user{i // 2500}",
+            "run_id": f"run-{i // 40}",
+        }
+    )
+
+
+def mem0_export(path: Path, target: int) -> None:
+    """A mem0 get_all export of 2 KB memories: importable up to the 50,000 cap (100 MB)."""
+    body = "prefers short answers and dark themes; " * 50
+
+    _write(
+        path, iter(['{"results":', *_array(lambda i: _mem0_item(i, f"{i} {body}"), target), "}"])
+    )
+
+
+def mem0_tiny(path: Path, target: int) -> None:
+    """A bare list (as mem0's Platform gives) of millions of the smallest memories."""
+    _write(path, _array(lambda i: f'{{"id":"m{i}","memory":""}}', target))
+
+
+MEM0_HISTORY_DB = ROOT / "tests" / "fixtures" / "native" / "mem0" / "history.db"
+
+
+def mem0_history_db(path: Path, target: int) -> None:
+    """A SQLite source: mem0's history.db with 1 KB memories, each added then updated once,
+    and chat messages (a session per ten memories)."""
+    import shutil
+    import sqlite3
+
+    shutil.copy(MEM0_HISTORY_DB, path)
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM history")
+    conn.execute("DELETE FROM messages")
+    text = "remembers the deploy checklist and the on-call rota; " * 20
+    n = target // (2 * len(text) + 600)
+    when = "2026-11-01T10:00:00.000000+00:00"
+
+    def rows() -> Iterator[tuple]:
+        for i in range(n):
+            mid = f"00000000-0000-4000-8000-{i:012d}"
+            yield (f"h{i}a", mid, None, f"{i} {text}", "ADD", when, when, 0, None, "user")
+            yield (
+                f"h{i}u",
+                mid,
+                f"{i} {text}",
+                f"{i} {text}!",
+                "UPDATE",
+                when,
+                when,
+                0,
+                None,
+                "user",
+            )
+
+    conn.executemany("INSERT INTO history VALUES (?,?,?,?,?,?,?,?,?,?)", rows())
+    conn.executemany(
+        "INSERT INTO messages VALUES (?,?,?,?,?,?)",
+        (
+            (
+                f"msg{i}",
+                f"user_id=user{i % 20}&run_id=run-{i // 10}",
+                "user",
+                f"said {i}",
+                None,
+                when,
+            )
+            for i in range(n // 10)
+        ),
+    )
+    conn.commit()
+    conn.close()
+
+
 SHAPES: dict[str, Callable[[Path, int], None]] = {
     "tiny sessions": tiny_sessions,
     "many observation buckets": many_buckets,
@@ -154,7 +237,11 @@ SHAPES: dict[str, Callable[[Path, int], None]] = {
     "one huge record": one_huge_record,
     "every record invalid": invalid_records,
     "twice-encoded agent file": twice_encoded,
+    "mem0 export": mem0_export,
+    "mem0 tiny memories": mem0_tiny,
+    "mem0 history.db": mem0_history_db,
 }
+SUFFIX = {"mem0 history.db": ".db"}
 
 
 def measured(cmd: list[str], work: Path) -> tuple[float, int, int, str]:
@@ -190,7 +277,7 @@ def main() -> None:
     for name, make in SHAPES.items():
         if args.only and name not in args.only:
             continue
-        path = work / (name.replace(" ", "-") + f"-{args.mb}.json")
+        path = work / (name.replace(" ", "-") + f"-{args.mb}{SUFFIX.get(name, '.json')}")
         if not path.exists():  # written by a child: this process must stay small, since a
             # forked child's peak RSS starts at its parent's (Linux keeps it across exec)
             pid = os.fork()

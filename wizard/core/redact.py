@@ -104,8 +104,20 @@ def redact(value: Any, path: str = "") -> tuple[Any, Redaction]:
     return _walk(value, path, False, found), found
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+# Where the walk is: the path's text, or (parent, key or index) pairs made as it goes down
+# and written out only for a secret found (most values have none).
+_Where = str | tuple[Any, str | int]
+
+
+def _text(where: _Where) -> str:
+    steps: list[str | int] = []
+    while isinstance(where, tuple):
+        where, step = where
+        steps.append(step)
+    out = where
+    for step in reversed(steps):
+        out = f"{out}[{step}]" if isinstance(step, int) else f"{out}.{step}" if out else step
+    return out
 
 
 # A URL in a text: a scheme, then no space, quote or angle bracket.
@@ -181,7 +193,7 @@ def _secret_flag(arg: str) -> tuple[str, bool] | None:
     return (name, m.group(2) is not None) if is_credential_key(name) else None
 
 
-def _flag_values(items: list, path: str, found: Redaction) -> list | None:
+def _flag_values(items: list, path: _Where, found: Redaction) -> list | None:
     """An argument list with the value after a credential flag (``--api-key X``) or in
     ``--token=X`` replaced (None: nothing to replace). Only flags of the form ``-name`` or
     ``--name[=value]`` count: list items that are sentences are left alone."""
@@ -205,19 +217,22 @@ def _flag_values(items: list, path: str, found: Redaction) -> list | None:
             continue
         out = out if out is not None else list(items)
         out[target] = value
-        found.paths.append(f"{path}[{target}]")
+        found.paths.append(_text((path, target)))
         found.names.append(name)
     return out
 
 
-def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
+_PLAIN = (int, float, bool)  # values that are never secrets
+
+
+def _walk(value: Any, path: _Where, secret: bool, found: Redaction) -> Any:
     if isinstance(value, str):
         if secret and value and value != REDACTED:
-            found.paths.append(path)
+            found.paths.append(_text(path))
             return REDACTED
         cleaned = _text_without_secrets(value)
         if cleaned is not None:
-            found.paths.append(path)
+            found.paths.append(_text(path))
             found.names.append("a password or token in a URL")
             return cleaned
         return value
@@ -225,6 +240,8 @@ def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
         pair_name = _pair_name(value) if secret else None
         out: dict | None = None
         for key, item in value.items():
+            if item is None or item.__class__ in _PLAIN:
+                continue  # (nothing to replace: most values of a record)
             key_text = str(key)
             if pair_name is not None:  # a {key, value} entry of a secrets list: keep the key
                 inner = key_text in _VALUE_KEYS
@@ -234,8 +251,10 @@ def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
                     or is_credential_key(key_text)
                     or (key_text.lower() in _CONTAINERS and isinstance(item, (dict, list)))
                 )
+            if not inner and item.__class__ is str and "://" not in item:
+                continue
             before = len(found.paths)
-            new = _walk(item, _join(path, key_text), inner, found)
+            new = _walk(item, (path, key_text), inner, found)
             if len(found.paths) > before and isinstance(item, str) and inner:
                 found.names.append(pair_name or key_text)  # (a URL's secret named itself)
             if new is not item:
@@ -245,12 +264,12 @@ def _walk(value: Any, path: str, secret: bool, found: Redaction) -> Any:
         return value if out is None else out
     if isinstance(value, RecordList):  # a spooled record array: a chunk at a time
         before = len(found.paths)
-        out_records = value.rewritten(lambda i, item: _walk(item, f"{path}[{i}]", secret, found))
+        out_records = value.rewritten(lambda i, item: _walk(item, (path, i), secret, found))
         return value if len(found.paths) == before else out_records
     if isinstance(value, list):
         changed: list | None = None if secret else _flag_values(value, path, found)
         for i, item in enumerate(changed if changed is not None else value):
-            new = _walk(item, f"{path}[{i}]", secret, found)
+            new = _walk(item, (path, i), secret, found)
             if new is not item:
                 if changed is None:
                     changed = list(value)

@@ -32,7 +32,7 @@ from wizard.core.formats import (
 )
 from wizard.core.losses import Kept, Losses
 from wizard.core.problems import Code, InputRefused, Problem
-from wizard.core.spool import RecordList, empty_like, grouped, is_array
+from wizard.core.spool import RecordList, empty_like, grouped, is_array, latest
 
 SYSTEM = "mem0"
 SAMPLE = 20  # sniff looks at no more than this many items
@@ -309,14 +309,13 @@ def _item_memory(item: Any, path: str, fmt: str) -> dict | Problem:
 
 def _dedupe(memories: list[dict] | RecordList, warnings: list[Problem]) -> list[dict] | RecordList:
     """One memory per id: the most recently updated one (the first on a tie), where the
-    kept version stands in the file. Walks a spooled array a chunk at a time: what is kept in
-    memory is an id, a time and a position per memory."""
-    winners: dict[str, tuple[str, int]] = {}
-    for seq, mem in enumerate(memories):
-        kept = winners.get(mem["id"])
-        if kept is None or (mem["updatedAt"] or "") > kept[0]:
-            winners[mem["id"]] = (mem["updatedAt"] or "", seq)
-    dropped = len(memories) - len(winners)
+    kept version stands in the file. The ids are compared in the spool for spooled memories
+    (``spool.latest``): nothing per memory is kept in memory."""
+    spool = memories.spool if isinstance(memories, RecordList) else None
+    keys, losers = latest(
+        ((mem["id"], mem["updatedAt"] or "", seq) for seq, mem in enumerate(memories)), spool
+    )
+    dropped = len(memories) - keys
     if not dropped:
         return memories
     warnings.append(
@@ -327,8 +326,11 @@ def _dedupe(memories: list[dict] | RecordList, warnings: list[Problem]) -> list[
         )
     )
     out = empty_like(memories)
+    lost = next(losers, None)
     for seq, mem in enumerate(memories):
-        if winners[mem["id"]][1] == seq:
+        if seq == lost:
+            lost = next(losers, None)
+        else:
             out.append(mem)
     return out
 
@@ -346,60 +348,39 @@ def _run_of(mem: dict) -> dict:
     return out
 
 
-class _Run:
-    """What a session is built from, gathered over its memories: the first memory's project
-    and run, the first agent, the earliest start and the latest end."""
-
-    __slots__ = ("agent", "end", "project", "run", "start")
-
-    def __init__(self, mem: dict) -> None:
-        self.project = mem.get("project") or SYSTEM
-        self.run = _run_of(mem)
-        self.agent: str | None = None
-        self.start: str | None = None
-        self.end: str | None = None
-
-    def add(self, mem: dict) -> None:
-        if self.agent is None and mem.get("agentId"):
-            self.agent = mem["agentId"]
-        created = mem["createdAt"]
-        if created and (self.start is None or created < self.start):
-            self.start = created
-        ended = mem["updatedAt"] or created
-        if ended and (self.end is None or ended > self.end):
-            self.end = ended
-
-
-def _sessions(
-    memories: list[dict] | RecordList, fmt: str
-) -> tuple[list[dict] | RecordList, str, set[str]]:
+def _sessions(memories: list[dict] | RecordList, fmt: str) -> tuple[list[dict] | RecordList, str]:
     """One session per owner and run, spanning its memories' times (spooled with spooled
-    memories); with the newest update time and the projects of the memories (what the graph
-    is dated and scoped by), from the same pass."""
-    runs: dict[str, _Run] = {}
+    memories: the memories' runs are grouped in the spool, one run in memory at a time);
+    with the newest update time of the memories (what the graph is dated by), from the same
+    pass."""
+    spool = memories.spool if isinstance(memories, RecordList) else None
     newest = ""
-    projects: set[str] = set()
-    for mem in memories:
-        newest = max(newest, mem["updatedAt"] or "")
-        projects.add(mem.get("project") or SYSTEM)
-        for sid in mem["sessionIds"]:
-            run = runs.get(sid)
-            if run is None:
-                run = runs[sid] = _Run(mem)
-            run.add(mem)
+
+    def runs() -> Iterator:
+        nonlocal newest
+        for seq, mem in enumerate(memories):
+            newest = max(newest, mem["updatedAt"] or "")
+            for sid in mem["sessionIds"]:
+                part = (mem.get("project"), mem.get("agentId"), mem["createdAt"], mem["updatedAt"])
+                yield sid, seq, [*part, _run_of(mem)]
+
     sessions = empty_like(memories)
-    for sid, run in runs.items():
+    for sid, group in grouped(runs(), spool):
+        first = group[0][1]
+        starts = [created for _i, (_p, _a, created, _u, _r) in group if created]
+        ends = [updated or created for _i, (_p, _a, created, updated, _r) in group]
+        ends = [end for end in ends if end]
         sessions.append(
             canonical.session_record(
                 sid,
-                run.project,
-                started_at=run.start,
-                ended_at=run.end,
-                agentId=run.agent,
-                source=canonical.source_block(SYSTEM, fmt, run.run),
+                first[0] or SYSTEM,
+                started_at=min(starts) if starts else None,
+                ended_at=max(ends) if ends else None,
+                agentId=next((agent for _i, (_p, agent, *_rest) in group if agent), None),
+                source=canonical.source_block(SYSTEM, fmt, first[4]),
             )
         )
-    return sessions, newest, projects
+    return sessions, newest
 
 
 def _node_type(kind: Any) -> str:
@@ -496,7 +477,7 @@ def _document(
     relations_path: str = "relations",
 ) -> dict:
     memories = _dedupe(memories, warnings)
-    sessions, newest, projects = _sessions(memories, fmt)
+    sessions, newest = _sessions(memories, fmt)
     data = canonical.export_document(sessions=sessions, memories=memories)
     if relations is not None and not is_array(relations):
         warnings.append(
@@ -505,7 +486,7 @@ def _document(
     elif relations:
         # Relations carry no time (MEM0.md 1.4): date them with the newest memory, so that a
         # second conversion of the same file gives the same records.
-        scope = "\x1e".join(sorted(projects))
+        scope = "\x1e".join(sorted({m.get("project") or SYSTEM for m in memories}))
         nodes, edges = _graph(relations, relations_path, fmt, newest, errors, scope)
         if nodes:
             data["graphNodes"] = nodes
