@@ -571,7 +571,7 @@ def test_only_the_arrays_that_lose_a_record_are_rebuilt(tmp_path, spill_early):
 def test_another_format_too_big_for_this_computers_memory_is_refused_before_it_is_read(
     monkeypatch,
 ):
-    path = FIXTURES / "letta" / "memgpt_agent_with_convo.af"  # (Letta does not stream)
+    path = FIXTURES / "letta" / "memgpt_agent_with_convo.af"  # (an Agent File does not stream)
     monkeypatch.setattr(spool, "SPILL_AFTER", -1)  # its records spooled
     monkeypatch.setattr(spool, "available_memory", lambda: 1000)  # (its need: tens of KB)
     [problem] = inspect_file(path).report.errors

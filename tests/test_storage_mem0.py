@@ -478,13 +478,13 @@ def test_a_store_over_the_size_limit_is_refused_before_it_is_copied(install):
 
 
 def test_a_store_too_big_for_this_computers_memory_is_refused(monkeypatch):
-    """Only stores whose rows are not kept in a spool are: mem0's are (read with no memory
-    to spare), Letta's are not."""
+    """Only stores whose rows are not kept in a spool are (Letta Code's folder); mem0's are
+    read with no memory to spare."""
     from wizard.core.storage import reader
 
-    monkeypatch.setattr(reader, "available_memory", lambda: 1024 * 1024)
-    letta = NATIVE.parent / "letta" / "letta-0.11.7.sqlite.db"
-    result = inspect_file(letta)
+    monkeypatch.setattr(reader, "available_memory", lambda: 1000)
+    letta_code = NATIVE.parent / "letta-code" / "lc-local-backend"
+    result = inspect_file(letta_code)
     assert result.report.errors[0].code == Code.NOT_ENOUGH_MEMORY
 
 

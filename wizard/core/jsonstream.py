@@ -82,7 +82,7 @@ _STRING_OR_NUMBER = re.compile(_STR + r"|(-?[0-9]+(?:\.[0-9]+)?[eE][-+]?[0-9]+|-
 # as agentmemory's whole request frame; the document has at most MAX_OBJECT_KEYS fields, and an
 # object one level down (observation buckets) keeps that many, the rest only counted.
 RECORD_LIMIT = 16 * 1024 * 1024
-RECORD_MEMORY = 48 * 1024 * 1024  # estimated (see _cost)
+RECORD_MEMORY = 48 * 1024 * 1024  # estimated (see decoded_cost)
 MAX_OBJECT_KEYS = 20_000
 
 
@@ -103,7 +103,7 @@ def _usable(keys: list[Any] | None) -> list[str] | None:
     return keys
 
 
-def _cost(text: str, start: int, end: int) -> int:
+def decoded_cost(text: str, start: int, end: int) -> int:
     """About how many bytes decoding ``text[start:end]`` makes: its characters, and Python's
     overhead per string (two quotes) and per container (an opening bracket)."""
     strings = text.count('"', start, end) // 2
@@ -179,9 +179,9 @@ class JsonStream:
             parse_float=_finite_float,
             object_pairs_hook=self._pairs,
         )
-        # Record arrays (one or two levels down) are kept in memory until what they cost
-        # decoded (``_cost``) passes ``spill_after``; past it, each is a RecordList in a spool,
-        # holding its text as read (None: never).
+        # Record arrays (the document, or one or two levels down) are kept in memory until
+        # what they cost decoded (``decoded_cost``) passes ``spill_after``; past it, each is a
+        # RecordList in a spool, holding its text as read (None: never).
         self._spill_after = spill_after
         self._spool_factory = spool_factory
         self.spool: Spool | None = None
@@ -525,7 +525,7 @@ class JsonStream:
             elif value is not None or result.__class__ is list:
                 result.append(value)
                 if counted:
-                    self._held += _cost(buf, pos, self.pos)
+                    self._held += decoded_cost(buf, pos, self.pos)
             if counted and result.__class__ is list and self._spilling(depth, parent):
                 spooled = self._spooled()
                 spooled.extend(result)
@@ -613,7 +613,7 @@ class JsonStream:
                 spooled = self._spooled()
                 spooled.extend_text(text[start:end], len(value), _usable(keys))
                 return spooled
-            self._held += _cost(text, start, end)
+            self._held += decoded_cost(text, start, end)
         return value
 
     def _small_missed(self) -> None:
@@ -704,7 +704,7 @@ class JsonStream:
         passes ``limit`` characters, or would take more than RECORD_MEMORY once decoded."""
         if len(self.buf) - start > limit:
             raise self._too_long(start, path, limit)
-        if _cost(self.buf, start, len(self.buf)) > RECORD_MEMORY:
+        if decoded_cost(self.buf, start, len(self.buf)) > RECORD_MEMORY:
             raise self.refuse(
                 f"one record holds too many values to read (more than about "
                 f"{RECORD_MEMORY // (1024 * 1024)} MB once decoded)",

@@ -84,12 +84,23 @@ type, concepts, times and project (``letta:<agent name>``, ``letta:group:...``) 
 - Counted, never read (rule 6 of docs/SOURCES.md): credentials and the tables that may hold
   them (environment variables, providers, API keys, MCP servers, sandboxes, identities);
   counted: archives (and those without passages), run records, embeddings; tools by name only.
+
+Big inputs (``Format.streams``). The database, a list of passages and a first-schema agent
+file convert from the spool (``wizard.core.spool``): the record arrays the reader kept there
+(the database's messages of each agent, passages, blocks and block versions; the passages of a
+list; a legacy file's ``messages`` and ``core_memory``) are read a chunk at a time, and the
+records made of them go to the same spool, one agent's observations after the other's. What
+stays in memory per record is its id (repeated passage ids, block versions grouped by block in
+the spool) and the first and last message time of each agent. The current agent file does not
+stream: its unit is an agent (with its messages, at most the 50 or so an export holds) and
+every session carries the file's context, known only once every agent has been read.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +116,7 @@ from wizard.core.formats import (
 )
 from wizard.core.losses import Kept, LeftBehind, Losses
 from wizard.core.problems import Code, Problem
+from wizard.core.spool import RecordList, Spool, empty_like, grouped, is_array
 
 SYSTEM = "letta"
 AF = "letta-af"
@@ -402,9 +414,40 @@ def _observation(
     )
 
 
-def _message_times(messages: list) -> list[str]:
-    times = (_time(m.get("created_at")) for m in messages if isinstance(m, dict))
-    return sorted(t for t in times if t)
+def _message_span(
+    messages: list | RecordList, where: str, errors: list[Problem]
+) -> tuple[str | None, str | None, int]:
+    """The earliest and the latest time of an agent's messages, and how many are objects;
+    each message that is not one is reported (``where``: the path of the messages) and
+    skipped. One pass: a spooled array is read a chunk at a time."""
+    first: str | None = None
+    last: str | None = None
+    count = 0
+    for j, message in enumerate(messages):
+        if not isinstance(message, dict):
+            errors.append(
+                Problem(
+                    f"{where}[{j}]",
+                    "message is not an object; skipped",
+                    code=Code.UNCONVERTIBLE_RECORD,
+                )
+            )
+            continue
+        count += 1
+        t = _time(message.get("created_at"))
+        if t:
+            if first is None or t < first:
+                first = t
+            if last is None or t > last:
+                last = t
+    return first, last, count
+
+
+def _objects(messages: list | RecordList) -> Iterator[tuple[int, dict]]:
+    """The messages that are objects, with their index (the others: see _message_span)."""
+    for j, message in enumerate(messages):
+        if isinstance(message, dict):
+            yield j, message
 
 
 def _namespace(name: Any, anchor: str | None, system_prompt: Any) -> str:
@@ -426,7 +469,7 @@ def _model(agent: dict) -> str | None:
 
 
 def _tags(value: Any) -> list[str] | None:
-    if not isinstance(value, list):
+    if not is_array(value):
         return None
     return [t for t in value if isinstance(t, str)]
 
@@ -516,31 +559,66 @@ def _cut(text: str, low: int, high: int) -> int:
     return high
 
 
-def _agent_messages(agent: dict, path: str, errors: list[Problem]) -> list[tuple[int, dict]]:
-    """The agent's messages that are objects, with their index; ``path`` is the agent's path
-    ("" for a legacy file, whose agent is the whole document)."""
-    where = f"{path}.messages" if path else "messages"
+def _messages_path(path: str) -> str:
+    """The path of the messages of the agent at ``path`` ("" for a legacy file, whose agent
+    is the whole document)."""
+    return f"{path}.messages" if path else "messages"
+
+
+def _agent_messages(agent: dict, path: str, errors: list[Problem]) -> list | RecordList:
+    """The agent's messages array (a list, or a RecordList kept in a spool), [] when it has
+    none or when it is not an array (an error); ``path`` is the agent's path. The messages
+    that are not objects are reported by ``_message_span`` and skipped by ``_objects``."""
     messages = agent.get("messages")
     if messages is None:
         return []
-    if not isinstance(messages, list):
+    if not is_array(messages):
         errors.append(
-            Problem(where, "messages must be an array; none imported", code=Code.WRONG_SHAPE)
+            Problem(
+                _messages_path(path),
+                "messages must be an array; none imported",
+                code=Code.WRONG_SHAPE,
+            )
         )
         return []
-    kept = []
-    for j, message in enumerate(messages):
-        if isinstance(message, dict):
-            kept.append((j, message))
-        else:
-            errors.append(
-                Problem(
-                    f"{where}[{j}]",
-                    "message is not an object; skipped",
-                    code=Code.UNCONVERTIBLE_RECORD,
-                )
-            )
-    return kept
+    return messages
+
+
+def _new_array(spool: Spool | None) -> list | RecordList:
+    """An empty record array: a RecordList in ``spool`` when there is one, else a list."""
+    return [] if spool is None else RecordList(spool)
+
+
+def _spool_of(arrays: Iterable[Any]) -> Spool | None:
+    """The spool of the first of ``arrays`` kept in one (what a conversion writes from
+    spooled arrays goes to the same spool), or None: all are in memory."""
+    for array in arrays:
+        if isinstance(array, RecordList):
+            return array.spool
+    return None
+
+
+def _filled(array: list | RecordList) -> list | RecordList:
+    """An array written to its end: a RecordList's last records stored now (out of memory:
+    buckets are filled one after the other)."""
+    if isinstance(array, RecordList):
+        array.flush()
+    return array
+
+
+def _in_memory(value: dict) -> dict:
+    """A copy of an object whose record arrays kept in a spool (its fields, and its objects'
+    fields) are lists: a verbatim copy inside one record."""
+
+    def plain(item: Any) -> Any:
+        return list(item) if isinstance(item, RecordList) else item
+
+    out = {}
+    for key, item in value.items():
+        if isinstance(item, dict) and any(isinstance(v, RecordList) for v in item.values()):
+            item = {k: plain(v) for k, v in item.items()}
+        out[key] = plain(item)
+    return out
 
 
 def _agent_session(
@@ -549,8 +627,8 @@ def _agent_session(
     agent: dict,
     fmt: str,
     started: str | None,
-    times: list[str],
-    observations: list[dict],
+    ended: str | None,
+    observations: list[dict] | RecordList,
     related: dict | None,
 ) -> dict:
     """An agent's Session, with the agent (its messages aside) as its verbatim source, and
@@ -564,7 +642,7 @@ def _agent_session(
         sid,
         project,
         started_at=started,
-        ended_at=times[-1] if times else None,
+        ended_at=ended,
         observation_count=len(observations),
         model=_model(agent),
         tags=_tags(agent.get("tags")),
@@ -574,7 +652,7 @@ def _agent_session(
     return session
 
 
-def _add_session(data: dict, session: dict, observations: list[dict]) -> None:
+def _add_session(data: dict, session: dict, observations: list[dict] | RecordList) -> None:
     data["sessions"].append(session)
     if observations:
         data["observations"][session["id"]] = observations
@@ -624,7 +702,7 @@ def _count_agent(agent: dict, losses: _Tally) -> None:
             detail="only the model's name reaches the session (sessions.model)",
         )
     rules = agent.get("tool_rules")
-    if isinstance(rules, list):
+    if is_array(rules):
         losses.add("letta.tool-rules", "tool rules", Kept.VERBATIM_ONLY, len(rules))
     names: set[str] = set()
     for key in ENVIRONMENT_KEYS:
@@ -637,7 +715,7 @@ def _count_agent(agent: dict, losses: _Tally) -> None:
         "their names are kept; any value they hold is replaced by [redacted]",
     )
     inline = agent.get("memory_blocks")
-    if isinstance(inline, list):
+    if is_array(inline):
         losses.add(
             "letta.inline-blocks",
             "memory blocks written inline in an agent (memory_blocks)",
@@ -659,7 +737,7 @@ def _environment_names(value: Any) -> set[str]:
     object of names (current schema) or a list of ``{key, value}`` (first schema)."""
     if isinstance(value, dict):
         return {str(k) for k in value}
-    if isinstance(value, list):
+    if is_array(value):
         return {
             str(e.get("key"))
             for e in value
@@ -936,8 +1014,8 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
             )
             continue
         messages = _agent_messages(agent, path, errors)
-        times = _message_times([m for _, m in messages])
-        ns = _namespace(agent.get("name"), times[0] if times else file_time, agent.get("system"))
+        first, last, _count = _message_span(messages, _messages_path(path), errors)
+        ns = _namespace(agent.get("name"), first or file_time, agent.get("system"))
         local = _local_id(agent.get("id"), f"agent-{i}")
         sid = f"letta-{ns}-{local}"
         me = _Agent(
@@ -945,15 +1023,15 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
         )
         known.append(me)
         raw_agents[sid] = agent
-        started = times[0] if times else file_time
+        started = first or file_time
         observations = []
-        for j, message in messages:
+        for j, message in _objects(messages):
             oid = f"letta-{ns}-{_local_id(message.get('id'), f'msg-{j}')}"
             observations.append(_observation(oid, me, message, AF, started))
             _count_message(message, losses)
         related, agent_used = _related(agent, value)
         used |= agent_used
-        session = _agent_session(sid, me.project, agent, AF, started, times, observations, related)
+        session = _agent_session(sid, me.project, agent, AF, started, last, observations, related)
         sources.append(session["source"])
         _add_session(data, session, observations)
         block_ids[sid] = list(dict.fromkeys(_ids(agent.get("block_ids"))))
@@ -1074,6 +1152,9 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
 
 
 def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
+    """The first schema's one agent. Its record arrays (``messages``, ``core_memory``) may be
+    kept in a spool by the reader: they are read a chunk at a time, and what is made of them
+    (observations, memories) goes to the same spool."""
     value = payload.value if isinstance(payload.value, dict) else {}
     errors: list[Problem] = []
     warnings = _start_warnings(payload)
@@ -1082,20 +1163,21 @@ def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
     data = _empty_export(_time(value.get("updated_at")) or file_time)
 
     messages = _agent_messages(value, "", errors)
-    times = _message_times([m for _, m in messages])
-    started = times[0] if times else file_time
+    first, last, _count = _message_span(messages, _messages_path(""), errors)
+    started = first or file_time
     ns = _namespace(value.get("name"), started, value.get("system"))
     sid = f"letta-{ns}-agent-0"
     agent = _Agent("agent-0", sid, ns, _label(value.get("name"), sid))
-    observations = []
-    for j, message in messages:
+    observations = empty_like(messages)
+    for j, message in _objects(messages):
         observations.append(_observation(f"letta-{ns}-msg-{j}", agent, message, AF_LEGACY, started))
         _count_message(message, losses)
+    _filled(observations)
     session = canonical.session_record(
         sid,
         agent.project,
         started_at=started,
-        ended_at=times[-1] if times else None,
+        ended_at=last,
         observation_count=len(observations),
         model=_model(value),
         tags=_tags(value.get("tags")),
@@ -1104,18 +1186,19 @@ def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
     session["source"] = canonical.source_block(
         SYSTEM,
         AF_LEGACY,
-        {k: v for k, v in value.items() if k not in ("messages", "core_memory")},
+        _in_memory({k: v for k, v in value.items() if k not in ("messages", "core_memory")}),
     )
     _add_session(data, session, observations)
 
     core = value.get("core_memory")
-    if core is not None and not isinstance(core, list):
+    if core is not None and not is_array(core):
         errors.append(
             Problem(
                 "core_memory", "core_memory must be an array; none imported", code=Code.WRONG_SHAPE
             )
         )
         core = []
+    data["memories"] = _new_array(_spool_of((core, messages)))
     for k, block in enumerate(core or []):
         if not isinstance(block, dict):
             errors.append(
@@ -1136,9 +1219,10 @@ def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
     if prompt is not None:
         data["memories"].append(prompt)
 
+    _filled(data["memories"])
     _count_agent(value, losses)
     tools = value.get("tools")
-    if isinstance(tools, list):
+    if is_array(tools):
         losses.add(
             "letta.tools", "tools (definitions and source code)", Kept.VERBATIM_ONLY, len(tools)
         )
@@ -1157,19 +1241,26 @@ def convert_af_legacy(payload: Payload, options: ConvertOptions) -> Conversion:
 
 
 class _PassageOwners:
-    """Decides the scope of a passage: its agent, else its archive, else the file."""
+    """Decides the scope of a passage: its agent, else its archive, else the file. ``arrays``
+    are the passage arrays of the file (lists or RecordLists), read once here (and once more
+    for a file-local agent id)."""
 
-    def __init__(self, items: list) -> None:
-        self.items = items
+    def __init__(self, *arrays: list | RecordList) -> None:
+        self.arrays = arrays
         archives: dict[str, set[str]] = {}
-        for item in items:
-            if isinstance(item, dict):
-                archive, agent = _text_id(item.get("archive_id")), _text_id(item.get("agent_id"))
-                if archive and agent:
-                    archives.setdefault(archive, set()).add(agent)
+        for item in self._items():
+            archive, agent = _text_id(item.get("archive_id")), _text_id(item.get("agent_id"))
+            if archive and agent:
+                archives.setdefault(archive, set()).add(agent)
         # An archive whose passages all name the same agent belongs to that agent.
         self.archive_agent = {a: next(iter(s)) for a, s in archives.items() if len(s) == 1}
         self._ns: str | None = None
+
+    def _items(self) -> Iterator[dict]:
+        for array in self.arrays:
+            for item in array:
+                if isinstance(item, dict):
+                    yield item
 
     def scope(self, item: dict) -> _Scope:
         archive = _text_id(item.get("archive_id"))
@@ -1183,9 +1274,9 @@ class _PassageOwners:
     def _agent_id(self, agent: str) -> str:
         if not _LOCAL_AGENT_ID.fullmatch(agent):
             return f"{SYSTEM}-{agent}"  # a server's agent id is unique on its own
-        if self._ns is None:  # a file-local id: namespaced by the file's passages
-            ids = (i.get("id") for i in self.items if isinstance(i, dict))
-            self._ns = canonical.stable_id(f"{SYSTEM}-passages", *sorted(map(str, ids)))
+        if self._ns is None:  # a file-local id: namespaced by the file's passages (their ids)
+            ids = sorted(str(i.get("id")) for i in self._items())
+            self._ns = canonical.stable_id(f"{SYSTEM}-passages", *ids)
         return f"{SYSTEM}-{self._ns}-{agent}"
 
 
@@ -1193,116 +1284,156 @@ def _text_id(value: Any) -> str:
     return value if isinstance(value, str) and value.strip() else ""
 
 
-def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
-    items = payload.value if isinstance(payload.value, list) else []
-    errors: list[Problem] = []
-    warnings = _start_warnings(payload)
-    losses = _Tally()
-    owners = _PassageOwners(items)
-    memories: list[dict] = []
-    seen: set[str] = set()
-    deleted = embedded = duplicates = 0
+class _Passages:
+    """Converts passages one at a time (``memory``), remembering what it leaves out (deleted,
+    repeated ids, embeddings) for ``finish``. What it keeps per passage is its id."""
 
-    for i, item in enumerate(items):
-        path = f"[{i}]"
+    def __init__(
+        self,
+        owners: _PassageOwners,
+        options: ConvertOptions,
+        losses: _Tally,
+        errors: list[Problem],
+        fmt: str,
+    ) -> None:
+        self.owners = owners
+        self.options = options
+        self.losses = losses
+        self.errors = errors
+        self.fmt = fmt
+        self.seen: set[str] = set()
+        self.deleted = self.embedded = self.duplicates = 0
+
+    def memory(self, item: Any, path: str) -> dict | None:
+        """The memory of one passage (``path``: where it is in the file), or None when it is
+        skipped (an error), left out (deleted) or repeats an earlier id."""
         if not isinstance(item, dict):
-            errors.append(
+            self.errors.append(
                 Problem(path, "passage is not an object; skipped", code=Code.UNCONVERTIBLE_RECORD)
             )
-            continue
+            return None
         text = item.get("text")
         if not isinstance(text, str):
-            errors.append(
+            self.errors.append(
                 Problem(
                     f"{path}.text", "passage has no text; skipped", code=Code.UNCONVERTIBLE_RECORD
                 )
             )
-            continue
-        if item.get("is_deleted") is True and not options.include_deleted:
-            deleted += 1
-            continue
-        scope = owners.scope(item)
+            return None
+        if item.get("is_deleted") is True and not self.options.include_deleted:
+            self.deleted += 1
+            return None
+        scope = self.owners.scope(item)
         pid = item.get("id")
         if not isinstance(pid, str) or not pid:  # (two agents' same text stay two passages)
             made = canonical.stable_id(scope.project, text, item.get("created_at"))
             pid = f"letta-passage-{made}"
-        if pid in seen:
-            duplicates += 1
-            continue
-        seen.add(pid)
+        if pid in self.seen:
+            self.duplicates += 1
+            return None
+        self.seen.add(pid)
         if item.get("embedding") not in (None, []):
-            embedded += 1
-        losses.fields(
+            self.embedded += 1
+        self.losses.fields(
             "letta.passage-fields",
             "passages with other details (metadata, file, source, organization...)",
             {k for k, v in item.items() if k not in PASSAGE_MAPPED and _has_value(v)},
         )
         raw = {k: v for k, v in item.items() if k != "embedding"}
         created = _time(item.get("created_at"))
-        memories.append(
-            canonical.memory_record(
-                pid,
-                text,
-                created_at=created,
-                updated_at=_time(item.get("updated_at")),
-                mem_type="fact",
-                title=canonical.title_from_text(text),
-                concepts=_tags(item.get("tags")) or [],
-                project=scope.project,
-                agentId=scope.agent_id,
-                source=canonical.source_block(SYSTEM, PASSAGES, raw),
-            )
+        memory = canonical.memory_record(
+            pid,
+            text,
+            created_at=created,
+            updated_at=_time(item.get("updated_at")),
+            mem_type="fact",
+            title=canonical.title_from_text(text),
+            concepts=_tags(item.get("tags")) or [],
+            project=scope.project,
+            agentId=scope.agent_id,
+            source=canonical.source_block(SYSTEM, self.fmt, raw),
         )
         if item.get("is_deleted") is True:  # included on request: kept, never live
-            memories[-1]["isLatest"] = False
+            memory["isLatest"] = False
+        return memory
 
-    if deleted:
-        warnings.append(
-            Problem(
-                "",
-                f"{deleted} deleted passage(s) (is_deleted: true) were left out",
-                code=Code.DELETED_LEFT_OUT,
+    def finish(self, warnings: list[Problem]) -> None:
+        """Say what was left out."""
+        if self.deleted:
+            warnings.append(
+                Problem(
+                    "",
+                    f"{self.deleted} deleted passage(s) (is_deleted: true) were left out",
+                    code=Code.DELETED_LEFT_OUT,
+                )
             )
-        )
-        losses.add(
-            "letta.deleted-passages",
-            "deleted passages (is_deleted: true)",
-            Kept.NOT_IMPORTED,
-            deleted,
-            "included when asked (--include-deleted)",
-        )
-    if embedded:
-        warnings.append(
-            Problem(
-                "",
-                f"{embedded} passage(s) carried embedding vectors; they were not kept",
-                code=Code.DATA_DROPPED,
+            self.losses.add(
+                "letta.deleted-passages",
+                "deleted passages (is_deleted: true)",
+                Kept.NOT_IMPORTED,
+                self.deleted,
+                "included when asked (--include-deleted)",
             )
-        )
-        losses.add(
-            "letta.embeddings",
-            "passages' embedding vectors",
-            Kept.NOT_IMPORTED,
-            embedded,
-            "agentmemory computes its own",
-        )
-    if duplicates:
-        warnings.append(
-            Problem(
-                "",
-                f"{duplicates} passage(s) repeated an earlier id; skipped",
-                code=Code.DUPLICATE_KEY,
+        if self.embedded:
+            warnings.append(
+                Problem(
+                    "",
+                    f"{self.embedded} passage(s) carried embedding vectors; they were not kept",
+                    code=Code.DATA_DROPPED,
+                )
             )
-        )
-        losses.add(
-            "letta.duplicate-passages",
-            "passages repeating an earlier passage's id",
-            Kept.NOT_IMPORTED,
-            duplicates,
-        )
-    times = sorted(t for m in memories if (t := _time(m.get("updatedAt"))))
-    data = _empty_export(times[-1] if times else None)
-    data["memories"] = memories
+            self.losses.add(
+                "letta.embeddings",
+                "passages' embedding vectors",
+                Kept.NOT_IMPORTED,
+                self.embedded,
+                "agentmemory computes its own",
+            )
+        if self.duplicates:
+            warnings.append(
+                Problem(
+                    "",
+                    f"{self.duplicates} passage(s) repeated an earlier id; skipped",
+                    code=Code.DUPLICATE_KEY,
+                )
+            )
+            self.losses.add(
+                "letta.duplicate-passages",
+                "passages repeating an earlier passage's id",
+                Kept.NOT_IMPORTED,
+                self.duplicates,
+            )
+
+
+class _Newest:
+    """The newest of the times seen (ISO text: the greatest), "" before any."""
+
+    def __init__(self) -> None:
+        self.value = ""
+
+    def see(self, value: Any) -> None:
+        if isinstance(value, str) and value > self.value:
+            self.value = value
+
+
+def convert_passages(payload: Payload, options: ConvertOptions) -> Conversion:
+    """A list of passages (kept in a spool by the reader when big: read a chunk at a time,
+    the memories written to the same spool)."""
+    items = payload.value if is_array(payload.value) else []
+    errors: list[Problem] = []
+    warnings = _start_warnings(payload)
+    losses = _Tally()
+    passages = _Passages(_PassageOwners(items), options, losses, errors, PASSAGES)
+    memories = empty_like(items)
+    newest = _Newest()
+    for i, item in enumerate(items):
+        memory = passages.memory(item, f"[{i}]")
+        if memory is not None:
+            memories.append(memory)
+            newest.see(_time(memory.get("updatedAt")))
+    passages.finish(warnings)
+    data = _empty_export(newest.value or None)
+    data["memories"] = _filled(memories)
     return Conversion(
         data, source_version=None, errors=errors, warnings=warnings, left_behind=losses.items()
     )
@@ -1316,8 +1447,18 @@ BLOCK_BOOKKEEPING = frozenset({"version", "current_history_entry_id", "is_delete
 
 
 def _listed(value: dict, key: str) -> list[dict]:
+    """The objects of a small array of the document (agents, groups, sources...), in memory."""
+    return list(_each(value, key))
+
+
+def _each(value: dict, key: str) -> Iterator[dict]:
+    """The objects of an array of the document (a list, or a RecordList read a chunk at a
+    time), one after the other."""
     items = value.get(key)
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    if is_array(items):
+        for item in items:
+            if isinstance(item, dict):
+                yield item
 
 
 def _mapping(value: Any) -> dict:
@@ -1404,60 +1545,77 @@ def _sqlite_blocks(
     deleted: _SqliteTally,
     losses: _Tally,
     warnings: list[Problem],
-) -> list[dict]:
-    """Blocks as memories, each followed by its earlier versions (``block_history``)."""
-    history: dict[str, list[dict]] = {}
-    for row in _listed(value, "block_history"):
-        history.setdefault(_local_id(row.get("block_id"), ""), []).append(row)
-    memories: list[dict] = []
+    memories: list | RecordList,
+    newest: _Newest,
+    spool: Spool | None,
+) -> set[str]:
+    """Blocks as memories (written to ``memories``), each followed by its earlier versions
+    (``block_history``); returns the ids of the blocks. A block's versions are found by
+    grouping the blocks and the versions by block (in ``spool`` when there is one: one
+    block's versions in memory at a time)."""
+    present: set[str] = set()
+
+    def entries() -> Iterator[tuple[str, int, Any]]:
+        """(block id, position, (0, block) or (1, version)): the blocks, then the versions."""
+        k = 0
+        for block in _each(value, "blocks"):
+            present.add(_local_id(block.get("id"), ""))
+            yield _local_id(block.get("id"), f"block-{k}"), k, (0, block)
+            k += 1
+        for j, row in enumerate(_each(value, "block_history")):
+            yield _local_id(row.get("block_id"), ""), k + j, (1, row)
+
     seen: set[str] = set()
     templates = unused = 0
-    for k, block in enumerate(_listed(value, "blocks")):
-        bid = _local_id(block.get("id"), f"block-{k}")
-        users = _users(known, block_ids, bid)
-        versions = history.get(bid, [])
-        if not users and block.get("is_template") is True:
-            templates += 1
-            continue
-        gone = block.get("is_deleted") is True
-        if gone and not options.include_deleted:
-            deleted.blocks += 1
-            deleted.versions += len(versions)
-            continue
-        mid = f"{SYSTEM}-{bid}"
-        if mid in seen:
-            losses.add(
-                "letta.duplicate-blocks",
-                "blocks repeating an earlier block's id",
-                Kept.NOT_IMPORTED,
-            )
-            continue
-        seen.add(mid)
-        unused += not users
-        scope = owners.scope(users)
-        memory = _block_memory(mid, block, SQLITE, scope, None)
-        _count_block({k: v for k, v in block.items() if k not in BLOCK_BOOKKEEPING}, losses)
-        older: list[dict] = []
-        for row in versions:
-            if row.get("is_deleted") is True and not options.include_deleted:
-                deleted.versions += 1
+    for bid, group in grouped(entries(), spool):
+        versions = [row for _i, (kind, row) in group if kind == 1]
+        for _i, (kind, block) in group:
+            if kind != 0:
                 continue
-            hid = f"{SYSTEM}-{_local_id(row.get('id'), f'{bid}-v{len(older) + 1}')}"
-            if hid in seen:
+            users = _users(known, block_ids, bid)
+            if not users and block.get("is_template") is True:
+                templates += 1
                 continue
-            seen.add(hid)
-            version = _block_memory(hid, row, SQLITE, scope, None)
-            sequence = row.get("sequence_number")
-            version["version"] = sequence if isinstance(sequence, int) and sequence > 0 else 1
-            version["isLatest"] = False
-            older.append(version)
-        if older:
-            memory["version"] = max(v["version"] for v in older) + 1
-            memory["supersedes"] = [v["id"] for v in older]
-        if gone:  # included on request: kept, never live
-            memory["isLatest"] = False
-        memories.append(memory)
-        memories.extend(older)
+            gone = block.get("is_deleted") is True
+            if gone and not options.include_deleted:
+                deleted.blocks += 1
+                deleted.versions += len(versions)
+                continue
+            mid = f"{SYSTEM}-{bid}"
+            if mid in seen:
+                losses.add(
+                    "letta.duplicate-blocks",
+                    "blocks repeating an earlier block's id",
+                    Kept.NOT_IMPORTED,
+                )
+                continue
+            seen.add(mid)
+            unused += not users
+            scope = owners.scope(users)
+            memory = _block_memory(mid, block, SQLITE, scope, None)
+            _count_block({k: v for k, v in block.items() if k not in BLOCK_BOOKKEEPING}, losses)
+            older: list[dict] = []
+            for row in versions:
+                if row.get("is_deleted") is True and not options.include_deleted:
+                    deleted.versions += 1
+                    continue
+                hid = f"{SYSTEM}-{_local_id(row.get('id'), f'{bid}-v{len(older) + 1}')}"
+                if hid in seen:
+                    continue
+                seen.add(hid)
+                version = _block_memory(hid, row, SQLITE, scope, None)
+                sequence = row.get("sequence_number")
+                version["version"] = sequence if isinstance(sequence, int) and sequence > 0 else 1
+                version["isLatest"] = False
+                older.append(version)
+            if older:
+                memory["version"] = max(v["version"] for v in older) + 1
+                memory["supersedes"] = [v["id"] for v in older]
+            if gone:  # included on request: kept, never live
+                memory["isLatest"] = False
+            for done in (memory, *older):
+                memories.append(done)
+                newest.see(done.get("updatedAt"))
     if templates:
         losses.add(
             "letta.block-templates",
@@ -1473,7 +1631,7 @@ def _sqlite_blocks(
                 code=Code.CONVERSION_NOTE,
             )
         )
-    return memories
+    return present
 
 
 def _sqlite_passages(
@@ -1483,44 +1641,64 @@ def _sqlite_passages(
     options: ConvertOptions,
     losses: _Tally,
     warnings: list[Problem],
-) -> list[dict]:
-    """Archival and source passages as the passages converter makes them; a source passage
-    is then scoped like a document: to the agents its source is attached to."""
-    archival = _listed(value, "passages")
-    documents = _listed(value, "source_passages")
-    done = convert_passages(Payload(value=archival + documents), options)
-    warnings.extend(done.warnings)
-    for entry in done.left_behind:
-        losses.add(entry.category, entry.what, entry.kept, entry.count, entry.detail)
+    memories: list | RecordList,
+    newest: _Newest,
+) -> set[Any]:
+    """Archival and source passages as the passages converter makes them (written to
+    ``memories``); a source passage is then scoped like a document: to the agents its source
+    is attached to. Returns the archives the archival passages name."""
+    arrays = [value.get(k) for k in ("passages", "source_passages")]
+    passages = _Passages(
+        _PassageOwners(*(a for a in arrays if is_array(a))), options, losses, [], SQLITE
+    )
     sources = {s.get("id"): s for s in _listed(value, "sources")}
-    users_of: dict[str, list[_Agent]] = {}
     by_local = {a.local: a for a in known}
     attached = {a.local: set(_ids(a_raw.get("source_ids"))) for a, a_raw in _raw(value, known)}
-    for item in documents:
+    # the agents of each source passage (by id: the last passage of an id decides, as the
+    # passage an id keeps may be an earlier one); one list per source and agent, shared
+    users_of: dict[str, list[_Agent]] = {}
+    shared: dict[tuple[str, str], list[_Agent]] = {}
+    for item in _each(value, "source_passages"):
         sid = _local_id(item.get("source_id"), "")
-        users = [a for a in known if sid and sid in attached.get(a.local, set())]
-        agent = by_local.get(_local_id(item.get("agent_id"), ""))
-        if agent is not None and agent not in users:  # (0.6.4: the passage names its agent)
-            users.append(agent)
+        aid = _local_id(item.get("agent_id"), "")
+        users = shared.get((sid, aid))
+        if users is None:
+            users = [a for a in known if sid and sid in attached.get(a.local, set())]
+            agent = by_local.get(aid)
+            if agent is not None and agent not in users:  # (0.6.4: the passage names its agent)
+                users.append(agent)
+            shared[sid, aid] = users
         users_of[_local_id(item.get("id"), "")] = users
-    for memory in done.data["memories"]:
-        memory["source"]["format"] = SQLITE
-        raw = memory["source"]["raw"]
-        pid = _local_id(raw.get("id"), "")
-        if pid not in users_of:
+    used: set[Any] = set()
+
+    def items() -> Iterator[dict]:
+        for item in _each(value, "passages"):
+            if item.get("archive_id") is not None:
+                used.add(item.get("archive_id"))
+            yield item
+        yield from _each(value, "source_passages")
+
+    for i, item in enumerate(items()):
+        memory = passages.memory(item, f"[{i}]")
+        if memory is None:
             continue
-        users = users_of[pid]
-        source = sources.get(raw.get("source_id")) or {}
-        name = source.get("name") or raw.get("source_id") or "source"
-        scope = owners.scope(users) if users else _Scope(f"letta:source:{name}", None, ())
-        memory["project"] = scope.project
-        memory["sessionIds"] = list(scope.session_ids)
-        if scope.agent_id:
-            memory["agentId"] = scope.agent_id
-        else:
-            memory.pop("agentId", None)
-        memory["concepts"] = list(dict.fromkeys([DOCUMENT_CONCEPT, *memory["concepts"]]))
-    return done.data["memories"]
+        raw = memory["source"]["raw"]
+        users = users_of.get(_local_id(raw.get("id"), ""))
+        if users is not None:
+            source = sources.get(raw.get("source_id")) or {}
+            name = source.get("name") or raw.get("source_id") or "source"
+            scope = owners.scope(users) if users else _Scope(f"letta:source:{name}", None, ())
+            memory["project"] = scope.project
+            memory["sessionIds"] = list(scope.session_ids)
+            if scope.agent_id:
+                memory["agentId"] = scope.agent_id
+            else:
+                memory.pop("agentId", None)
+            memory["concepts"] = list(dict.fromkeys([DOCUMENT_CONCEPT, *memory["concepts"]]))
+        memories.append(memory)
+        newest.see(memory.get("updatedAt"))
+    passages.finish(warnings)
+    return used
 
 
 def _raw(value: dict, known: list[_Agent]) -> list[tuple[_Agent, dict]]:
@@ -1528,8 +1706,11 @@ def _raw(value: dict, known: list[_Agent]) -> list[tuple[_Agent, dict]]:
     return [(a, by_id.get(a.local, {})) for a in known]
 
 
-def _sqlite_counts(value: dict, losses: _Tally, warnings: list[Problem]) -> None:
-    """Count what the reader only counted or read for the record (archives, sources...)."""
+def _sqlite_counts(
+    value: dict, losses: _Tally, warnings: list[Problem], used_archives: set[Any]
+) -> None:
+    """Count what the reader only counted or read for the record (archives, sources...);
+    ``used_archives``: the archives the archival passages name."""
     counts = _mapping(value.get("counts"))
     secrets = _mapping(counts.get("secrets"))
     held = {k: _counted(v) for k, v in secrets.items() if _counted(v)}
@@ -1556,10 +1737,7 @@ def _sqlite_counts(value: dict, losses: _Tally, warnings: list[Problem]) -> None
         "their text reaches agentmemory as the source passages",
     )
     archives = _listed(value, "archives")
-    used = {
-        p.get("archive_id") for p in _listed(value, "passages") if p.get("archive_id") is not None
-    }
-    empty = [a for a in archives if a.get("id") not in used]
+    empty = [a for a in archives if a.get("id") not in used_archives]
     losses.add(
         "letta.archives",
         "archives (name, description, which agents share them)",
@@ -1594,7 +1772,12 @@ def _sqlite_counts(value: dict, losses: _Tally, warnings: list[Problem]) -> None
 
 def convert_sqlite(payload: Payload, options: ConvertOptions) -> Conversion:
     """Letta's database as read by ``wizard.core.storage.letta`` (see the module docstring:
-    real ids, every message, block versions, passages; deleted rows left out)."""
+    real ids, every message, block versions, passages; deleted rows left out).
+
+    The reader keeps the big arrays (each agent's messages, the passages, the blocks and
+    their versions) in its spool past its budget: they are read here a chunk at a time, and
+    the records made of them go to the same spool, an agent's observations after the other's.
+    What stays in memory is the agents, and per record its id."""
     value = payload.value if isinstance(payload.value, dict) else {}
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -1604,17 +1787,26 @@ def convert_sqlite(payload: Payload, options: ConvertOptions) -> Conversion:
     groups = {_local_id(g.get("id"), ""): g for g in _listed(value, "groups")}
     sources = {_local_id(s.get("id"), ""): s for s in _listed(value, "sources")}
     files = _listed(value, "files")
+    agents = _listed(value, "agents")
+    spool = _spool_of(
+        [value.get(k) for k in ("passages", "source_passages", "blocks", "block_history")]
+        + [agent.get("messages") for agent in agents]
+    )
+    data["sessions"] = _new_array(spool)
+    data["memories"] = _new_array(spool)
+    newest = _Newest()
     known: list[_Agent] = []
     block_ids: dict[str, list[str]] = {}
-    prompts: list[dict] = []
+    prompts = _new_array(spool)
     tools: set[str] = set()
 
-    for i, agent in enumerate(_listed(value, "agents")):
+    for i, agent in enumerate(agents):
         path = f"agents[{i}]"
         messages = _agent_messages(agent, path, errors)
+        first, last, count = _message_span(messages, _messages_path(path), errors)
         if agent.get("is_deleted") is True:
             deleted.agents += 1
-            deleted.agent_messages += len(messages)
+            deleted.agent_messages += count
             continue
         local = _local_id(agent.get("id"), f"agent-{i}")
         sid = f"{SYSTEM}-{local}"
@@ -1622,32 +1814,47 @@ def convert_sqlite(payload: Payload, options: ConvertOptions) -> Conversion:
             local, sid, "", _label(agent.get("name"), sid), tuple(_ids(agent.get("group_ids")))
         )
         known.append(me)
-        times = _message_times([m for _, m in messages])
-        started = times[0] if times else _time(agent.get("created_at"))
-        observations = []
-        for j, message in messages:
+        started = first or _time(agent.get("created_at"))
+        observations = empty_like(messages)
+        for j, message in _objects(messages):
             oid = f"{SYSTEM}-{_local_id(message.get('id'), f'{local}-msg-{j}')}"
             observations.append(_observation(oid, me, message, SQLITE, started))
             _count_message(message, losses)
+        _filled(observations)
         related = _sqlite_agent_related(agent, groups, sources, files)
         session = _agent_session(
-            sid, me.project, agent, SQLITE, started, times, observations, related
+            sid, me.project, agent, SQLITE, started, last, observations, related
         )
+        newest.see(session.get("endedAt") or session.get("startedAt"))
         _add_session(data, session, observations)
         block_ids[sid] = list(dict.fromkeys(_ids(agent.get("block_ids"))))
         prompt = _system_prompt_memory(me, agent, SQLITE, started, _time(agent.get("updated_at")))
         if prompt is not None:
             prompts.append(prompt)
+            newest.see(prompt.get("updatedAt"))
         _count_agent(agent, losses)
         tools.update(t for t in agent.get("tools") or [] if isinstance(t, str))
 
     owners = _Owners({"groups": list(groups.values())}, known, "")
     owners.file_project = SQLITE_PROJECT
-    data["memories"].extend(
-        _sqlite_blocks(value, known, block_ids, owners, options, deleted, losses, warnings)
+    memories = data["memories"]
+    present = _sqlite_blocks(
+        value,
+        known,
+        block_ids,
+        owners,
+        options,
+        deleted,
+        losses,
+        warnings,
+        memories,
+        newest,
+        spool,
     )
-    data["memories"].extend(prompts)
-    data["memories"].extend(_sqlite_passages(value, known, owners, options, losses, warnings))
+    memories.extend(prompts)
+    used = _sqlite_passages(value, known, owners, options, losses, warnings, memories, newest)
+    _filled(memories)
+    _filled(data["sessions"])
     deleted.messages = _counted(_mapping(value.get("counts")).get("deleted_messages"))
     deleted.warn(warnings, losses)
     losses.add(
@@ -1657,10 +1864,9 @@ def convert_sqlite(payload: Payload, options: ConvertOptions) -> Conversion:
         len(tools),
         "only their names are read, kept with the sessions",
     )
-    _sqlite_counts(value, losses, warnings)
+    _sqlite_counts(value, losses, warnings, used)
 
     wanted = {bid for ids in block_ids.values() for bid in ids}
-    present = {_local_id(b.get("id"), "") for b in _listed(value, "blocks")}
     missing = sorted(wanted - present)
     if missing:
         warnings.append(
@@ -1670,16 +1876,31 @@ def convert_sqlite(payload: Payload, options: ConvertOptions) -> Conversion:
                 code=Code.DANGLING_REFERENCE,
             )
         )
-    times = [s.get("endedAt") or s.get("startedAt") for s in data["sessions"]]
-    times += [m.get("updatedAt") for m in data["memories"]]
-    stamped = sorted(t for t in times if isinstance(t, str) and t)
-    data["exportedAt"] = stamped[-1] if stamped else canonical.now_iso()
+    data["exportedAt"] = newest.value or canonical.now_iso()
     return Conversion(data, errors=errors, warnings=warnings, left_behind=losses.items())
 
 
 FORMATS: tuple[Format, ...] = (
     Format(AF, "Letta Agent File (.af)", sniff_af, convert_af),
-    Format(AF_LEGACY, "Letta Agent File (.af), first schema", sniff_af_legacy, convert_af_legacy),
-    Format(PASSAGES, "Letta archival memory passages", sniff_passages, convert_passages),
-    Format(SQLITE, "Letta server database (sqlite.db)", storage_sniff(SQLITE), convert_sqlite),
+    Format(
+        AF_LEGACY,
+        "Letta Agent File (.af), first schema",
+        sniff_af_legacy,
+        convert_af_legacy,
+        streams=True,
+    ),
+    Format(
+        PASSAGES,
+        "Letta archival memory passages",
+        sniff_passages,
+        convert_passages,
+        streams=True,
+    ),
+    Format(
+        SQLITE,
+        "Letta server database (sqlite.db)",
+        storage_sniff(SQLITE),
+        convert_sqlite,
+        streams=True,
+    ),
 )

@@ -17,6 +17,13 @@ passages, archives, soft-deleted rows (flagged ``is_deleted``; deleted messages 
 counted), and the number of rows of the tables that are not read. The adapter
 (``wizard.core.adapters.letta.convert_sqlite``) converts it.
 
+The big tables (messages, archival and source passages, blocks and their history) are read as
+a JSON file is (``jsonstream``): their rows are kept in lists until they cost the reader's
+budget (``spool.SPILL_AFTER``), then in the read's spool (``ReadContext.records``), where the
+adapter converts them from a chunk at a time. Each agent's messages are one array,
+read in one query ordered by agent (so each array is filled, and stored, before the next).
+Agents, groups, sources, files and archives stay in memory: a database holds a few of them.
+
 What is never read: secrets and credentials (rule 6): the values of agent and sandbox
 environment variables, ``providers``, ``tokens``, MCP servers and their OAuth rows, sandbox
 configurations, identities (their properties may hold credentials), and any column whose name
@@ -38,6 +45,9 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from wizard.core import fastjson, spool
+from wizard.core.jsonstream import decoded_cost
+from wizard.core.spool import RecordList
 from wizard.core.storage import Layout, ReadContext, SqliteLayout, Tables
 
 LAYOUT_ID = "letta-sqlite"
@@ -175,6 +185,49 @@ def _rows(
             yield {_key(c): _value(c, v) for c, v in zip(columns, row, strict=True)}
 
 
+class _Arrays:
+    """Where the read's record arrays are kept: lists while the rows kept so far cost less
+    than the reader's budget (``spool.SPILL_AFTER``, the JSON reader's), RecordLists in the
+    read's spool past it (an array being filled moves there as the budget is passed). A row
+    is complete when it is added: a spooled row cannot be changed."""
+
+    def __init__(self, ctx: ReadContext) -> None:
+        self._ctx = ctx
+        self._held = 0  # what the rows kept in lists cost (jsonstream.decoded_cost)
+
+    def new(self) -> list[dict] | RecordList:
+        return self._ctx.records() if self._over() else []
+
+    def add(self, array: list[dict] | RecordList, row: dict) -> list[dict] | RecordList:
+        """``array`` with ``row`` appended (a list past the budget becomes a RecordList)."""
+        if array.__class__ is list:
+            if self._over():
+                spooled = self._ctx.records()
+                spooled.extend(array)
+                array = spooled
+            else:
+                text = fastjson.dumps(row)
+                self._held += decoded_cost(text, 0, len(text))
+        array.append(row)
+        return array
+
+    def fill(self, rows: Iterator[dict]) -> list[dict] | RecordList:
+        array = self.new()
+        for row in rows:
+            array = self.add(array, row)
+        return self.done(array)
+
+    @staticmethod
+    def done(array: list[dict] | RecordList) -> list[dict] | RecordList:
+        """The array filled: a RecordList's last rows stored now (out of memory)."""
+        if isinstance(array, RecordList):
+            array.flush()
+        return array
+
+    def _over(self) -> bool:
+        return self._held > spool.SPILL_AFTER
+
+
 def _count(conn: sqlite3.Connection, tables: Tables, table: str, where: str = "") -> int:
     if table not in tables:
         return 0
@@ -193,24 +246,15 @@ def _pairs(
     return [(r[a], r[b]) for r in _rows(conn, ctx, table, [a, b], where, f"{_q(a)}, rowid")]
 
 
-def _embedding(conn: sqlite3.Connection, table: str, tables: Tables, where: str) -> dict:
-    """id -> how the passage's embedding is stored: {encoding, stored} (never the vector)."""
-    if "embedding" not in tables.get(table, frozenset()):
-        return {}
-    out = {}
-    sql = (
-        f"SELECT id, length(embedding), substr(embedding, 1, 16) FROM {_q(table)} "
-        f"WHERE embedding IS NOT NULL" + (f" AND {where}" if where else "")
-    )
-    for pid, length, head in conn.execute(sql):
-        if not length:
-            continue
-        raw = head if isinstance(head, bytes) else str(head).encode("latin-1", "replace")
-        if _BASE64.fullmatch(raw):  # <= 0.8.17: base64 of the float32 bytes
-            out[pid] = {"encoding": "base64-float32", "stored": length * 3 // 4 // 4}
-        else:  # >= 0.9.0: the float32 bytes
-            out[pid] = {"encoding": "float32", "stored": length // 4}
-    return out
+def _embedding(length: Any, head: Any) -> dict | None:
+    """How a passage's embedding is stored, from its ``length()`` and first bytes:
+    {encoding, stored} (never the vector), or None when it has none."""
+    if not length:
+        return None
+    raw = head if isinstance(head, bytes) else str(head).encode("latin-1", "replace")
+    if _BASE64.fullmatch(raw):  # <= 0.8.17: base64 of the float32 bytes
+        return {"encoding": "base64-float32", "stored": length * 3 // 4 // 4}
+    return {"encoding": "float32", "stored": length // 4}  # >= 0.9.0: the float32 bytes
 
 
 # --- reading the database ---------------------------------------------------------------------
@@ -221,12 +265,13 @@ def read(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict:
     gen = generation(tables)
     if gen is None:  # (the plumbing only calls read when matches() said yes)
         raise ValueError("not a Letta database: no passage tables")
+    arrays = _Arrays(ctx)
     agents = _agents(conn, tables, ctx)
     by_id = {a["id"]: a for a in agents}
-    deleted_messages = _messages(conn, tables, ctx, by_id)
-    blocks = list(_rows(conn, ctx, "block", _readable(tables, "block"), order="rowid"))
+    deleted_messages = _messages(conn, tables, ctx, by_id, arrays)
+    blocks = arrays.fill(_rows(conn, ctx, "block", _readable(tables, "block"), order="rowid"))
     history = (
-        list(
+        arrays.fill(
             _rows(
                 conn,
                 ctx,
@@ -241,7 +286,7 @@ def read(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict:
     groups = _groups(conn, tables, ctx, by_id)
     sources, files = _sources(conn, tables, ctx)
     archives = _archives(conn, tables, ctx)
-    passages, source_passages = _passages(conn, tables, ctx, gen, archives)
+    passages, source_passages = _passages(conn, tables, ctx, gen, archives, arrays)
     return {
         "generation": gen,
         "agents": agents,
@@ -305,24 +350,39 @@ MESSAGE_SKIP = frozenset({"text", "sequence_id", "step_id", "updated_at", "is_de
 
 
 def _messages(
-    conn: sqlite3.Connection, tables: Tables, ctx: ReadContext, agents: dict[str, dict]
+    conn: sqlite3.Connection,
+    tables: Tables,
+    ctx: ReadContext,
+    agents: dict[str, dict],
+    arrays: _Arrays,
 ) -> int:
     """Put every live message into its agent's ``messages`` (oldest first, as the agent wrote
-    them); returns the number of soft-deleted messages (counted, not carried)."""
+    them), one agent after the other; returns the number of soft-deleted messages (counted,
+    not carried)."""
     cols = tables["messages"]
     columns = _readable(tables, "messages", MESSAGE_SKIP)
     if "text" in cols:  # the text of messages without content parts (0.6.4 and older rows)
         columns.append("text")
-    order = ("sequence_id, " if "sequence_id" in cols else "") + "created_at, rowid"
+    # by agent (a message without one is no agent's: "", as for the lookup below), then in
+    # each agent's order: every agent's array is filled before the next one starts
+    order = "COALESCE(agent_id, ''), "
+    order += ("sequence_id, " if "sequence_id" in cols else "") + "created_at, rowid"
     where = "COALESCE(is_deleted, 0) = 0" if "is_deleted" in cols else ""
+    agent: dict | None = None
     for row in _rows(conn, ctx, "messages", columns, where, order):
         text = row.pop("text", None)
         if not isinstance(row.get("content"), list) or not row["content"]:
             row["content"] = [{"type": "text", "text": text}] if isinstance(text, str) else []
         message = {"type": "message", **row}
-        agent = agents.get(row.get("agent_id") or "")
+        mine = agents.get(row.get("agent_id") or "")
+        if mine is not agent:
+            if agent is not None:
+                arrays.done(agent["messages"])
+            agent = mine
         if agent is not None:
-            agent["messages"].append(message)
+            agent["messages"] = arrays.add(agent["messages"], message)
+    if agent is not None:
+        arrays.done(agent["messages"])
     return _count(conn, tables, "messages", "is_deleted = 1") if "is_deleted" in cols else 0
 
 
@@ -381,32 +441,44 @@ PASSAGE_SKIP = frozenset({"embedding", "embedding_config"})
 
 
 def _passages(
-    conn: sqlite3.Connection, tables: Tables, ctx: ReadContext, gen: str, archives: list[dict]
-) -> tuple[list[dict], list[dict]]:
+    conn: sqlite3.Connection,
+    tables: Tables,
+    ctx: ReadContext,
+    gen: str,
+    archives: list[dict],
+    arrays: _Arrays,
+) -> tuple[list[dict] | RecordList, list[dict] | RecordList]:
     """(archival passages, source passages), each with its agent or source, and a note of how
     its embedding is stored instead of the vector."""
     archive_agent = {a["id"]: a["agent_ids"][0] for a in archives if len(a["agent_ids"]) == 1}
 
-    def table_rows(table: str, where: str = "") -> list[dict]:
-        stored = _embedding(conn, table, tables, where)
-        out = []
-        for row in _rows(
-            conn, ctx, table, _readable(tables, table, PASSAGE_SKIP), where, "created_at, rowid"
-        ):
-            row["embedding"] = stored.get(row["id"])
-            out.append(row)
-        return out
+    def table_rows(table: str, where: str = "", archival: bool = False) -> Iterator[dict]:
+        columns = _readable(tables, table, PASSAGE_SKIP)
+        embedded = "embedding" in tables.get(table, frozenset())
+        sql = f"SELECT {', '.join(_q(c) for c in columns)}"
+        if embedded:  # its size and first bytes only (see _embedding)
+            sql += ", length(embedding), substr(embedding, 1, 16)"
+        sql += f" FROM {_q(table)}" + (f" WHERE {where}" if where else "")
+        cursor = conn.execute(sql + " ORDER BY created_at, rowid")
+        while True:
+            ctx.check()
+            batch = cursor.fetchmany(BATCH)
+            if not batch:
+                return
+            for values in batch:
+                row = {_key(c): _value(c, v) for c, v in zip(columns, values, strict=False)}
+                row["embedding"] = _embedding(*values[len(columns) :]) if embedded else None
+                archive = row.get("archive_id")
+                if archival and not row.get("agent_id") and archive in archive_agent:
+                    row["agent_id"] = archive_agent[archive]
+                yield row
 
     if gen == SINGLE:
-        archival = table_rows(SINGLE, "source_id IS NULL")
-        documents = table_rows(SINGLE, "source_id IS NOT NULL")
+        archival = arrays.fill(table_rows(SINGLE, "source_id IS NULL", archival=True))
+        documents = arrays.fill(table_rows(SINGLE, "source_id IS NOT NULL"))
     else:
-        archival = table_rows(gen)
-        documents = table_rows("source_passages")
-    for row in archival:
-        archive = row.get("archive_id")
-        if not row.get("agent_id") and archive in archive_agent:
-            row["agent_id"] = archive_agent[archive]
+        archival = arrays.fill(table_rows(gen, archival=True))
+        documents = arrays.fill(table_rows("source_passages"))
     return archival, documents
 
 
@@ -416,5 +488,6 @@ LAYOUTS: tuple[Layout, ...] = (
         label="Letta server database (~/.letta/sqlite.db, Letta 0.6 to 0.11)",
         matches=matches,
         read=read,
+        streams=True,
     ),
 )
