@@ -80,6 +80,29 @@ def test_a_letta_database_converts_from_the_spool_the_same(name, include_deleted
     assert _spooled_arrays(spooled.data) == {"sessions", "memories", "observations"}
 
 
+def test_values_json_cannot_hold_read_the_same_from_memory_and_from_the_spool(
+    tmp_path, monkeypatch
+):
+    """A JSON column holding NaN or an infinity (Python's JSON writes them) reads as null
+    whether its row stays in memory or goes to the spool; a passages table with no column the
+    wizard reads holds no passages (not a damaged database)."""
+    path = Path(shutil.copy(NATIVE / "letta-0.11.7.sqlite.db", tmp_path / "sqlite.db"))
+    conn = sqlite3.connect(path)
+    conn.execute(
+        'UPDATE messages SET content = \'[{"type": "text", "text": "hi", '
+        '"score": NaN}]\' WHERE rowid = (SELECT min(rowid) FROM messages)'
+    )
+    conn.execute("UPDATE block SET metadata_ = '{\"w\": -Infinity}'")
+    conn.commit()
+    conn.close()
+    plain = inspect_file(path)
+    assert plain.ok
+    monkeypatch.setattr(spool, "SPILL_AFTER", -1)
+    spooled = inspect_file(path)
+    _same(spooled, plain)
+    assert "NaN" not in json.dumps(_plain(plain.data))
+
+
 @pytest.mark.parametrize("budget", [0, 20_000, 60_000, 150_000])
 def test_a_budget_passed_while_reading_spools_the_rest_and_converts_the_same(
     budget, monkeypatch, tmp_path

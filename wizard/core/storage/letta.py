@@ -144,8 +144,8 @@ def _value(column: str, value: Any) -> Any:
     if isinstance(value, bytes):  # (only embeddings are blobs; they are never selected)
         return None
     if column in JSON_COLUMNS and isinstance(value, str):
-        try:
-            return json.loads(value)
+        try:  # NaN and infinities (which JSON cannot hold) become null, as the spool has them
+            return json.loads(value, parse_constant=lambda _name: None)
         except ValueError:
             return value
     if column in BOOL_COLUMNS and isinstance(value, int):
@@ -363,9 +363,9 @@ def _messages(
     columns = _readable(tables, "messages", MESSAGE_SKIP)
     if "text" in cols:  # the text of messages without content parts (0.6.4 and older rows)
         columns.append("text")
-    # by agent (a message without one is no agent's: "", as for the lookup below), then in
-    # each agent's order: every agent's array is filled before the next one starts
-    order = "COALESCE(agent_id, ''), "
+    # by agent (Letta's index on agent_id and sequence_id serves it), then in each agent's
+    # order: every agent's array is filled before the next one starts
+    order = "agent_id, "
     order += ("sequence_id, " if "sequence_id" in cols else "") + "created_at, rowid"
     where = "COALESCE(is_deleted, 0) = 0" if "is_deleted" in cols else ""
     agent: dict | None = None
@@ -454,6 +454,8 @@ def _passages(
 
     def table_rows(table: str, where: str = "", archival: bool = False) -> Iterator[dict]:
         columns = _readable(tables, table, PASSAGE_SKIP)
+        if not columns:  # (a table with nothing the wizard reads: no passages)
+            return
         embedded = "embedding" in tables.get(table, frozenset())
         sql = f"SELECT {', '.join(_q(c) for c in columns)}"
         if embedded:  # its size and first bytes only (see _embedding)
@@ -466,7 +468,8 @@ def _passages(
             if not batch:
                 return
             for values in batch:
-                row = {_key(c): _value(c, v) for c, v in zip(columns, values, strict=False)}
+                mine = values[: len(columns)]
+                row = {_key(c): _value(c, v) for c, v in zip(columns, mine, strict=True)}
                 row["embedding"] = _embedding(*values[len(columns) :]) if embedded else None
                 archive = row.get("archive_id")
                 if archival and not row.get("agent_id") and archive in archive_agent:
