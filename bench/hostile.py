@@ -1,5 +1,5 @@
 """Peak memory of the wizard on hostile shapes of agentmemory files, and on big sources of
-other formats (mem0 exports, mem0's history.db).
+other formats (mem0 exports, mem0's history.db, Letta's sqlite.db).
 
 Usage: python bench/hostile.py [--mb 200] [--work DIR] [--only NAME ...]
 
@@ -229,6 +229,64 @@ def mem0_history_db(path: Path, target: int) -> None:
     conn.close()
 
 
+LETTA_DB = ROOT / "tests" / "fixtures" / "native" / "letta" / "letta-0.11.7.sqlite.db"
+
+
+def letta_db(path: Path, target: int) -> None:
+    """A SQLite source: Letta 0.11.7's sqlite.db with archival passages of 500 characters (an
+    embedding of 6 KB each, never read) and as many messages."""
+    import shutil
+    import sqlite3
+
+    shutil.copy(LETTA_DB, path)
+    conn = sqlite3.connect(path)
+    org, agent = conn.execute("SELECT organization_id, id FROM agents LIMIT 1").fetchone()
+    (archive,) = conn.execute("SELECT archive_id FROM archives_agents LIMIT 1").fetchone()
+    (config,) = conn.execute("SELECT embedding_config FROM archival_passages LIMIT 1").fetchone()
+    (seq,) = conn.execute("SELECT max(sequence_id) FROM messages").fetchone()
+    text = "Holmes noted the mud on the boots and the tan line on the wrist. " * 8
+    embedding = bytes(4 * 1536)  # (a float32 vector of 1536 dimensions, as OpenAI's)
+    n = target // (2 * len(text) + len(embedding) + 900)
+    conn.executemany(
+        "INSERT INTO archival_passages (id, text, embedding_config, metadata_, tags, "
+        "embedding, created_at, organization_id, archive_id) VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            (
+                f"passage-{i:08d}",
+                f"{i} {text}",
+                config,
+                json.dumps({"n": i}),
+                "[]",
+                embedding,
+                f"2026-12-02 10:00:00.{i % 1000000:06d}",
+                org,
+                archive,
+            )
+            for i in range(n)
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO messages (id, role, content, tool_calls, tool_returns, sequence_id, "
+        "created_at, organization_id, agent_id) VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            (
+                f"message-{i:08d}",
+                "user",
+                json.dumps([{"type": "text", "text": f"{i} {text}"}]),
+                "[]",
+                "[]",
+                seq + 1 + i,
+                f"2026-12-03 10:00:00.{i % 1000000:06d}",
+                org,
+                agent,
+            )
+            for i in range(n)
+        ),
+    )
+    conn.commit()
+    conn.close()
+
+
 SHAPES: dict[str, Callable[[Path, int], None]] = {
     "tiny sessions": tiny_sessions,
     "many observation buckets": many_buckets,
@@ -240,8 +298,9 @@ SHAPES: dict[str, Callable[[Path, int], None]] = {
     "mem0 export": mem0_export,
     "mem0 tiny memories": mem0_tiny,
     "mem0 history.db": mem0_history_db,
+    "Letta sqlite.db": letta_db,
 }
-SUFFIX = {"mem0 history.db": ".db"}
+SUFFIX = {"mem0 history.db": ".db", "Letta sqlite.db": ".db"}
 
 
 def measured(cmd: list[str], work: Path) -> tuple[float, int, int, str]:
