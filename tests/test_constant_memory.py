@@ -254,6 +254,24 @@ def test_buckets_past_what_the_reader_keeps_are_counted_for_the_caps(tmp_path, m
     assert any(p.code == Code.CAP_EXCEEDED for p in insp.report.errors)
 
 
+def test_a_faiss_docstore_past_what_the_reader_keeps_is_read_whole(tmp_path, monkeypatch):
+    """mem0's FAISS file keys its memories by id in one object: the entries past the first
+    ones go to the spool instead of being counted, and every memory converts, as from a
+    small file."""
+    docstore = {
+        f"id-{i}": {"data": f"memory {i}", "user_id": "alice", "hash": "h"} for i in range(120)
+    }
+    index = {str(i): f"id-{i}" for i in range(120)}
+    path = tmp_path / "mem0.json"
+    path.write_text(json.dumps({"docstore": docstore, "index_to_id": index}))
+    plain = inspect_file(path)
+    monkeypatch.setattr(jsonstream, "MAX_OBJECT_KEYS", 50)
+    spooled = inspect_file(path)
+    assert spooled.ok and spooled.report.format == "mem0-faiss"
+    assert [m["id"] for m in spooled.data["memories"]] == [f"id-{i}" for i in range(120)]
+    assert _encoded(spooled) == _encoded(plain)
+
+
 def test_a_record_past_the_record_limit_is_refused_with_its_place(tmp_path, monkeypatch):
     monkeypatch.setattr(jsonstream, "RECORD_LIMIT", 100_000)
     path = tmp_path / "huge.json"  # one record of 300 KB: read element by element

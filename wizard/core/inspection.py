@@ -240,6 +240,8 @@ def _detect(payload: Payload) -> Format:
     fmt = detect(dataclasses.replace(payload, value=head_view(payload.value)))
     if fmt.id not in AGENTMEMORY_FORMATS:
         for counted in counted_objects(payload.value):
+            if not counted.dropped:  # every entry kept (past the first ones, in the spool)
+                continue
             raise InputRefused(
                 f"{counted.path} holds more than {len(counted):,} entries "
                 f"({len(counted) + counted.more_keys:,}): too many to read as {fmt.id}",

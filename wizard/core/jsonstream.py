@@ -437,7 +437,10 @@ class JsonStream:
                 if not isinstance(result, CountedObject):
                     result = CountedObject(path, result)
                 value = self._value(depth + 1, _join(path, key), "object")
-                result.count(key, len(value) if isinstance(value, (list, RecordList)) else 0)
+                if isinstance(value, (list, RecordList)):  # a bucket: counted for the caps
+                    result.count(key, len(value))
+                else:  # a record keyed by its id (FAISS's docstore): kept in the spool
+                    result.keep(key, value, self._spooled)
             else:
                 result[key] = self._value(depth + 1, _join(path, key), "object")
             self._keys.pop()

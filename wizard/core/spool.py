@@ -470,23 +470,43 @@ class RecordList:
 
 
 class CountedObject(dict):
-    """An object of record arrays (observation buckets) with more entries than the reader
-    keeps: the first ones, and a count of the rest. Only agentmemory's caps can use it (the
-    file is refused, its counts exact); any other format refuses the file."""
+    """An object with more entries than the reader keeps in memory: the first ones; then an
+    entry whose value is an array (an observation bucket) is counted, not kept (only
+    agentmemory's caps can use those: the file is refused, its counts exact; any other format
+    refuses the file), and any other entry (a record keyed by its id, as in mem0's FAISS
+    docstore) is kept in a spool as a ``[key, value]`` pair (``spilled``; ``entries`` walks
+    them all)."""
 
     def __init__(self, path: str, entries: dict) -> None:
         super().__init__(entries)
         self.path = path
-        self.more_keys = 0  # entries counted, not kept
-        self.more_records = 0  # records in them
+        self.more_keys = 0  # entries past the ones in memory (spilled or counted)
+        self.more_records = 0  # records in the arrays counted
         self.more_largest = 0  # records in the largest of them
         self.more_largest_key = ""
+        self.spilled: RecordList | None = None
 
     def count(self, key: str, records: int) -> None:
         self.more_keys += 1
         self.more_records += records
         if records > self.more_largest:
             self.more_largest, self.more_largest_key = records, key
+
+    def keep(self, key: str, value: Any, new_list: Callable[[], RecordList]) -> None:
+        if self.spilled is None:
+            self.spilled = new_list()
+        self.spilled.append([key, value])
+        self.more_keys += 1
+
+    @property
+    def dropped(self) -> int:
+        """Entries counted and not kept."""
+        return self.more_keys - len(self.spilled or ())
+
+    def entries(self) -> Iterator[tuple[str, Any]]:
+        """Every (key, value) kept: those in memory, then the spilled ones."""
+        yield from self.items()
+        yield from ((pair[0], pair[1]) for pair in self.spilled or ())
 
 
 def counted_objects(value: Any) -> list[CountedObject]:
@@ -627,13 +647,17 @@ def holds_spooled(value: Any) -> bool:
 
 
 def materialize(value: Any) -> Any:
-    """The same document (or list of JSON Lines pages) with every RecordList made a list, in
-    place (a document that is one is returned as a list)."""
+    """The same document (or list of JSON Lines pages) with every RecordList made a list and
+    every CountedObject's spilled entries put back, in place (a document that is a
+    RecordList is returned as a list)."""
     if isinstance(value, RecordList):
         return list(value)
     for container, key in list(_slots(value)):
-        if isinstance(container[key], RecordList):
-            container[key] = list(container[key])
+        item = container[key]
+        if isinstance(item, RecordList):
+            container[key] = list(item)
+        elif isinstance(item, CountedObject) and item.spilled is not None:
+            container[key] = dict(item.entries())
     return value
 
 

@@ -32,7 +32,7 @@ from wizard.core.formats import (
 )
 from wizard.core.losses import Kept, Losses
 from wizard.core.problems import Code, InputRefused, Problem
-from wizard.core.spool import RecordList, empty_like, grouped, is_array, latest
+from wizard.core.spool import CountedObject, RecordList, empty_like, grouped, is_array, latest
 
 SYSTEM = "mem0"
 SAMPLE = 20  # sniff looks at no more than this many items
@@ -1327,9 +1327,11 @@ def convert_faiss(payload: Payload, options: ConvertOptions) -> Conversion:
     from wizard.core.storage.mem0 import get_all_item
 
     docstore = payload.value["docstore"]
-    items: list = []
+    spilled = docstore.spilled if isinstance(docstore, CountedObject) else None
+    items = empty_like(spilled)  # (a docstore past what the reader keeps: in its spool)
     other = 0
-    for pid, doc in docstore.items():
+    entries = docstore.entries() if isinstance(docstore, CountedObject) else docstore.items()
+    for pid, doc in entries:
         if isinstance(doc, dict) and isinstance(doc.get("data"), str):
             items.append(get_all_item(str(pid), doc))
         else:
@@ -1365,7 +1367,7 @@ FORMATS: tuple[Format, ...] = (
     ),
     Format(OSS, "mem0 library get_all/search output", sniff_oss, convert_oss, streams=True),
     Format(HISTORY, "mem0 memory history rows", sniff_history, convert_history, streams=True),
-    Format(FAISS, "mem0 FAISS docstore (NAME.json)", sniff_faiss, convert_faiss),
+    Format(FAISS, "mem0 FAISS docstore (NAME.json)", sniff_faiss, convert_faiss, streams=True),
     Format(
         INSTALL,
         "mem0 install (history.db with its Qdrant folder)",
