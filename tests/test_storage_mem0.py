@@ -478,10 +478,17 @@ def test_a_store_over_the_size_limit_is_refused_before_it_is_copied(install):
 
 
 def test_a_store_too_big_for_this_computers_memory_is_refused(monkeypatch):
-    """Only stores whose rows are not kept in a spool are (Letta Code's folder); mem0's are
-    read with no memory to spare."""
+    """A layout whose rows are not kept in a spool is refused when the computer lacks the
+    memory to convert it (every layout streams now: one is made not to)."""
+    import dataclasses
+
     from wizard.core.storage import reader
 
+    monkeypatch.setattr(
+        reader,
+        "FOLDER_LAYOUTS",
+        tuple(dataclasses.replace(layout, streams=False) for layout in reader.FOLDER_LAYOUTS),
+    )
     monkeypatch.setattr(reader, "available_memory", lambda: 1000)
     letta_code = NATIVE.parent / "letta-code" / "lc-local-backend"
     result = inspect_file(letta_code)

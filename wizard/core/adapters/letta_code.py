@@ -44,6 +44,7 @@ settings, conversation details, message metadata and frontmatter stay in the rec
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from wizard.core import canonical
@@ -52,9 +53,12 @@ from wizard.core.adapters.letta import (
     IMPORTANCE,
     SYSTEM_PROMPT_CONCEPT,
     _block_type,
+    _filled,
     _first_words,
     _has_value,
     _names,
+    _new_array,
+    _spool_of,
     _tags,
     _Tally,
     _text_of,
@@ -64,6 +68,7 @@ from wizard.core.adapters.letta import (
 from wizard.core.formats import Conversion, ConvertOptions, Format, Payload, storage_sniff
 from wizard.core.losses import Kept
 from wizard.core.problems import Code, Problem
+from wizard.core.spool import RecordList, empty_like, grouped, is_array
 
 SYSTEM = "letta-code"
 FORMAT = "letta-code-local"
@@ -96,15 +101,43 @@ def _text(value: Any) -> str:
 
 class _Transcript:
     """One conversation's messages: the latest snapshot of each message id, in the order the
-    ids first appear, with the entry that wrapped it and its line."""
+    ids first appear, with the entry that wrapped it (``messages``: ``(id, message, wrapper)``
+    items, a RecordList in the transcript's spool when the transcript is one, else a list).
 
-    def __init__(self, rows: list[dict]) -> None:
+    The rows are read once: the snapshots are grouped by id (``spool.grouped``: by SQLite in
+    the spool for a spooled transcript, one id's snapshots in memory at a time), and only
+    what the conversion needs of all of them is kept: their first and last times and the
+    first agent id they name."""
+
+    def __init__(self, rows: Any) -> None:
+        rows = rows if is_array(rows) else []
         self.header: dict | None = None
         self.replaced = 0  # earlier snapshots of a message written again
         self.legacy = 0  # rows of the unversioned UI format (``parts``)
         self.other = 0  # rows that are none of the above
-        latest: dict[str, tuple[dict, dict | None, int]] = {}
-        for row in rows:
+        self.first: str | None = None  # the earliest time of a message
+        self.last: str | None = None  # the latest
+        self.agent_id = ""  # the first agent id a message's metadata names
+        self.messages: list | RecordList = empty_like(rows)
+        store = rows.spool if isinstance(rows, RecordList) else None
+        for mid, snapshots in grouped(self._snapshots(rows), store):
+            message, wrapper = snapshots[-1][1]
+            self.replaced += len(snapshots) - 1
+            self.messages.append((mid, message, wrapper))
+            if t := _message_time(message, wrapper):
+                self.first = t if self.first is None else min(self.first, t)
+                self.last = t if self.last is None else max(self.last, t)
+            meta = message.get("metadata")
+            if not self.agent_id and isinstance(meta, dict) and _text(meta.get("agent_id")):
+                self.agent_id = meta["agent_id"]
+        if isinstance(self.messages, RecordList):
+            self.messages.flush()
+
+    def _snapshots(self, rows: list | RecordList) -> Iterator[tuple[str, int, tuple]]:
+        """Each message snapshot as (its id, its position, (message, wrapper)), in order."""
+        for position, row in enumerate(rows):
+            if not isinstance(row, dict):
+                continue
             entry, line = row.get("entry"), row.get("line")
             line = line if isinstance(line, int) else 0
             if not isinstance(entry, dict):
@@ -125,11 +158,7 @@ class _Transcript:
             else:
                 self.other += 1
                 continue
-            mid = _text(message.get("id")) or f"line-{line}"
-            if mid in latest:
-                self.replaced += 1
-            latest[mid] = (message, wrapper, line)  # (a known id keeps its first position)
-        self.messages = list(latest.items())
+            yield _text(message.get("id")) or f"line-{line}", position, (message, wrapper)
 
 
 def _message_time(message: dict, wrapper: dict | None) -> str | None:
@@ -148,7 +177,7 @@ class _Conversation:
         record = item.get("conversation")
         self.record = record if isinstance(record, dict) else {}
         key = _text(item.get("key"))
-        self.transcript = _Transcript(_dicts(item.get("transcript")))
+        self.transcript = _Transcript(item.get("transcript"))
         header = self.transcript.header or {}
         kind, _, rest = key.partition(":")
         self.id = (
@@ -160,14 +189,8 @@ class _Conversation:
         )
         self.agent_id = _text(self.record.get("agent_id")) or (rest if kind == "default" else "")
         if not self.agent_id:  # a conversation without its record: its messages say whose
-            for _, (message, _, _) in self.transcript.messages:
-                meta = message.get("metadata")
-                if isinstance(meta, dict) and _text(meta.get("agent_id")):
-                    self.agent_id = meta["agent_id"]
-                    break
-        self.times = sorted(
-            t for _, (m, w, _) in self.transcript.messages if (t := _message_time(m, w))
-        )
+            self.agent_id = self.transcript.agent_id
+        self.first, self.last = self.transcript.first, self.transcript.last
         self.created = _time(self.record.get("created_at")) or _time(header.get("timestamp"))
 
     def context(self) -> dict:
@@ -259,7 +282,7 @@ def _count_message(message: dict, losses: _Tally) -> None:
 def _session_id(agent_id: str, convs: list[_Conversation], system: Any) -> str:
     if _UNIQUE_AGENT.fullmatch(agent_id):
         return f"{SYSTEM}-{agent_id}"
-    anchors = sorted(t for c in convs for t in ([c.created] if c.created else c.times[:1]))
+    anchors = sorted(t for c in convs if (t := c.created or c.first))
     anchor = anchors[0] if anchors else "system:" + canonical.stable_id(_text(system))
     return f"{SYSTEM}-{canonical.stable_id(SYSTEM, agent_id, anchor)}-{agent_id}"
 
@@ -335,7 +358,7 @@ def convert(payload: Payload, options: ConvertOptions) -> Conversion:
         m["agent_id"]: m for m in _dicts(value.get("memory")) if isinstance(m.get("agent_id"), str)
     }
     sessions: list[dict] = []
-    observations: dict[str, list[dict]] = {}
+    observations: dict[str, list | RecordList] = {}
     memories: list[dict] = []
     prompts: list[dict] = []
     all_times: list[str] = []
@@ -358,25 +381,28 @@ def convert(payload: Payload, options: ConvertOptions) -> Conversion:
         seen_agents.add(aid)
         mine = sorted(
             (c for c in convs if c.agent_id == aid),
-            key=lambda c: (c.created or (c.times[0] if c.times else ""), c.id),
+            key=lambda c: (c.created or c.first or "", c.id),
         )
         sid = _session_id(aid, mine, record.get("system"))
         name = _text(record.get("name"))
         project = f"{SYSTEM}:{name}/{aid}" if name else f"{SYSTEM}:{aid}"
 
-        times = sorted(t for c in mine for t in c.times)
-        created = sorted(c.created for c in mine if c.created)
-        started = min(created[:1] + times[:1], default=None)
-        ended = times[-1] if times else None
-        all_times += times + created
+        firsts = [c.first for c in mine if c.first]
+        lasts = [c.last for c in mine if c.last]
+        created = [c.created for c in mine if c.created]
+        started = min(created + firsts, default=None)
+        ended = max(lasts, default=None)
+        all_times += lasts + created
 
-        obs: list[dict] = []
+        # the agent's observations: one bucket, filled (and stored) before the next agent's
+        obs = _new_array(_spool_of(c.transcript.messages for c in mine))
         for conv in mine:
-            for mid, (message, wrapper, _) in conv.transcript.messages:
+            for mid, message, wrapper in conv.transcript.messages:
                 oid = f"{sid}-{conv.id}-{mid}"
                 obs.append(_observation(oid, sid, conv.id, message, wrapper, conv.created))
                 _count_message(message, losses)
             _count_transcript(conv, losses, warnings)
+        obs = _filled(obs)
         source = canonical.source_block(SYSTEM, FORMAT, record)
         source["conversations"] = [c.context() for c in mine]
         cwd = next((c.transcript.header.get("cwd") for c in mine if c.transcript.header), None)
@@ -586,5 +612,6 @@ FORMATS: tuple[Format, ...] = (
         label="Letta Code local backend (~/.letta/lc-local-backend)",
         sniff=storage_sniff(FORMAT),
         convert=convert,
+        streams=True,
     ),
 )

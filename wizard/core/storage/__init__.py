@@ -19,11 +19,13 @@ through the same code and the same memory is the same record from either.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wizard.core import fastjson, spool
+from wizard.core.jsonstream import decoded_cost
 from wizard.core.problems import Problem
 from wizard.core.spool import RecordList, Spool
 
@@ -169,3 +171,46 @@ def table_columns(conn: sqlite3.Connection) -> Tables:
 
 def _quoted(name: str) -> str:
     return name.replace('"', '""')
+
+
+class Arrays:
+    """Where the read's record arrays are kept: lists while the rows kept so far cost less
+    than the reader's budget (``spool.SPILL_AFTER``, the JSON reader's), RecordLists in the
+    read's spool past it (an array being filled moves there as the budget is passed). A row
+    is complete when it is added: a spooled row cannot be changed."""
+
+    def __init__(self, ctx: ReadContext) -> None:
+        self._ctx = ctx
+        self._held = 0  # what the rows kept in lists cost (jsonstream.decoded_cost)
+
+    def new(self) -> list[dict] | RecordList:
+        return self._ctx.records() if self._over() else []
+
+    def add(self, array: list[dict] | RecordList, row: dict) -> list[dict] | RecordList:
+        """``array`` with ``row`` appended (a list past the budget becomes a RecordList)."""
+        if array.__class__ is list:
+            if self._over():
+                spooled = self._ctx.records()
+                spooled.extend(array)
+                array = spooled
+            else:
+                text = fastjson.dumps(row)
+                self._held += decoded_cost(text, 0, len(text))
+        array.append(row)
+        return array
+
+    def fill(self, rows: Iterator[dict]) -> list[dict] | RecordList:
+        array = self.new()
+        for row in rows:
+            array = self.add(array, row)
+        return self.done(array)
+
+    @staticmethod
+    def done(array: list[dict] | RecordList) -> list[dict] | RecordList:
+        """The array filled: a RecordList's last rows stored now (out of memory)."""
+        if isinstance(array, RecordList):
+            array.flush()
+        return array
+
+    def _over(self) -> bool:
+        return self._held > spool.SPILL_AFTER

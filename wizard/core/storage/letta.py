@@ -45,10 +45,8 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from wizard.core import fastjson, spool
-from wizard.core.jsonstream import decoded_cost
 from wizard.core.spool import RecordList
-from wizard.core.storage import Layout, ReadContext, SqliteLayout, Tables
+from wizard.core.storage import Arrays, Layout, ReadContext, SqliteLayout, Tables
 
 LAYOUT_ID = "letta-sqlite"
 BATCH = 500  # rows fetched at a time (cancellation is checked between batches)
@@ -185,49 +183,6 @@ def _rows(
             yield {_key(c): _value(c, v) for c, v in zip(columns, row, strict=True)}
 
 
-class _Arrays:
-    """Where the read's record arrays are kept: lists while the rows kept so far cost less
-    than the reader's budget (``spool.SPILL_AFTER``, the JSON reader's), RecordLists in the
-    read's spool past it (an array being filled moves there as the budget is passed). A row
-    is complete when it is added: a spooled row cannot be changed."""
-
-    def __init__(self, ctx: ReadContext) -> None:
-        self._ctx = ctx
-        self._held = 0  # what the rows kept in lists cost (jsonstream.decoded_cost)
-
-    def new(self) -> list[dict] | RecordList:
-        return self._ctx.records() if self._over() else []
-
-    def add(self, array: list[dict] | RecordList, row: dict) -> list[dict] | RecordList:
-        """``array`` with ``row`` appended (a list past the budget becomes a RecordList)."""
-        if array.__class__ is list:
-            if self._over():
-                spooled = self._ctx.records()
-                spooled.extend(array)
-                array = spooled
-            else:
-                text = fastjson.dumps(row)
-                self._held += decoded_cost(text, 0, len(text))
-        array.append(row)
-        return array
-
-    def fill(self, rows: Iterator[dict]) -> list[dict] | RecordList:
-        array = self.new()
-        for row in rows:
-            array = self.add(array, row)
-        return self.done(array)
-
-    @staticmethod
-    def done(array: list[dict] | RecordList) -> list[dict] | RecordList:
-        """The array filled: a RecordList's last rows stored now (out of memory)."""
-        if isinstance(array, RecordList):
-            array.flush()
-        return array
-
-    def _over(self) -> bool:
-        return self._held > spool.SPILL_AFTER
-
-
 def _count(conn: sqlite3.Connection, tables: Tables, table: str, where: str = "") -> int:
     if table not in tables:
         return 0
@@ -265,7 +220,7 @@ def read(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict:
     gen = generation(tables)
     if gen is None:  # (the plumbing only calls read when matches() said yes)
         raise ValueError("not a Letta database: no passage tables")
-    arrays = _Arrays(ctx)
+    arrays = Arrays(ctx)
     agents = _agents(conn, tables, ctx)
     by_id = {a["id"]: a for a in agents}
     deleted_messages = _messages(conn, tables, ctx, by_id, arrays)
@@ -354,7 +309,7 @@ def _messages(
     tables: Tables,
     ctx: ReadContext,
     agents: dict[str, dict],
-    arrays: _Arrays,
+    arrays: Arrays,
 ) -> int:
     """Put every live message into its agent's ``messages`` (oldest first, as the agent wrote
     them), one agent after the other; returns the number of soft-deleted messages (counted,
@@ -446,7 +401,7 @@ def _passages(
     ctx: ReadContext,
     gen: str,
     archives: list[dict],
-    arrays: _Arrays,
+    arrays: Arrays,
 ) -> tuple[list[dict] | RecordList, list[dict] | RecordList]:
     """(archival passages, source passages), each with its agent or source, and a note of how
     its embedding is stored instead of the vector."""

@@ -45,16 +45,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
 import os
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from wizard.core.problems import Code, InputRefused, Problem
 from wizard.core.redact import is_credential_key
-from wizard.core.storage import FolderLayout, Layout, ReadContext
+from wizard.core.storage import Arrays, FolderLayout, Layout, ReadContext
 
 LAYOUT_ID = "letta-code-local"
 AGENTS, CONVERSATIONS, MEMFS, MEMORY = "agents", "conversations", "memfs", "memory"
@@ -182,8 +184,14 @@ def read(root: Path, ctx: ReadContext) -> dict:
          "dropped_secrets": [{"file", "field"}]}
 
     ``key`` is the decoded folder name (``default:<agent id>``, ``conversation:<id>``) or None;
-    a missing file gives None (a record) or [] (a transcript). Lists are in path order."""
+    a missing file gives None (a record) or [] (a transcript). Lists are in path order.
+
+    A transcript is read a line at a time into an array kept as the Letta reader keeps its
+    rows (``storage.Arrays``): a list while the rows read so far cost less than the
+    reader's budget (``spool.SPILL_AFTER``), past it a RecordList in the read's spool, which
+    the adapter converts from a chunk at a time."""
     dropped: list[dict] = []
+    arrays = Arrays(ctx)
     agents = []
     for entry in _entries(root / AGENTS):
         if not _agent_json(entry):
@@ -215,7 +223,7 @@ def read(root: Path, ctx: ReadContext) -> dict:
                 "conversation": conversation,
                 "manifest": _json_file(root, f"{rel}/manifest.json", missing_ok=True),
                 "system_prompt": _json_file(root, f"{rel}/system-prompt.json", missing_ok=True),
-                "transcript": _jsonl_file(root, f"{rel}/messages.jsonl", ctx)
+                "transcript": arrays.fill(_jsonl_rows(root, f"{rel}/messages.jsonl", ctx))
                 if (folder / "messages.jsonl").is_file()
                 else [],
             }
@@ -259,12 +267,7 @@ def _text_file(root: Path, rel: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputRefused(
-            f"{rel} is not UTF-8 text (byte {exc.start + 1}); Letta Code writes UTF-8, so the "
-            "file is damaged",
-            path=rel,
-            code=Code.NOT_UTF8,
-        ) from None
+        raise _not_utf8(rel, exc.start + 1) from None
 
 
 def _json_file(root: Path, rel: str, *, missing_ok: bool = False) -> Any:
@@ -283,27 +286,60 @@ def _json_file(root: Path, rel: str, *, missing_ok: bool = False) -> Any:
         ) from None
 
 
-def _jsonl_file(root: Path, rel: str, ctx: ReadContext) -> list[dict]:
-    out = []
-    for n, line in enumerate(_text_file(root, rel).split("\n"), start=1):
-        if not line.strip():
-            continue
-        if n % 1000 == 0:
-            ctx.check()
+def _not_utf8(rel: str, byte: int) -> InputRefused:
+    return InputRefused(
+        f"{rel} is not UTF-8 text (byte {byte}); Letta Code writes UTF-8, so the file is damaged",
+        path=rel,
+        code=Code.NOT_UTF8,
+    )
+
+
+def _lines(file: BinaryIO, rel: str) -> Iterator[tuple[int, str]]:
+    """The lines of a UTF-8 file (split at ``\\n`` only; a leading BOM dropped), numbered
+    from 1, a line at a time. A byte that is not UTF-8 refuses the file as
+    :func:`_text_file` does (its place counted after the BOM, as ``utf-8-sig`` counts it)."""
+    offset = 0
+    for n, raw in enumerate(file, start=1):
+        if n == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputRefused(
-                f"{rel}, line {n} is not JSON ({exc.msg}, column {exc.colno}): the transcript "
-                "is damaged; Letta Code cannot load it either. Repair or remove that line and "
-                "try again",
-                path=rel,
-                line=n,
-                column=exc.colno,
-                code=Code.SYNTAX_ERROR,
-            ) from None
-        out.append({"line": n, "entry": value})
-    return out
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(rel, offset + exc.start + 1) from None
+        offset += len(raw)
+        yield n, line[:-1] if line.endswith("\n") else line
+
+
+def _null(_name: str) -> None:
+    return None
+
+
+def _jsonl_rows(root: Path, rel: str, ctx: ReadContext) -> Iterator[dict]:
+    """The rows ``{"line", "entry"}`` of a ``messages.jsonl``, read a line at a time. A line
+    that does not parse refuses the folder; so does a byte that is not UTF-8 anywhere in the
+    file, first (as when the whole file was decoded before it was parsed)."""
+    with (root / rel).open("rb") as file:
+        lines = _lines(file, rel)
+        for n, line in lines:
+            if not line.strip():
+                continue
+            if n % 1000 == 0:
+                ctx.check()
+            try:  # NaN and infinities (JSON has none) become null, as the spool has them
+                value = json.loads(line, parse_constant=_null)
+            except json.JSONDecodeError as exc:
+                for _ in lines:  # a byte that is not UTF-8 further on is reported instead
+                    pass
+                raise InputRefused(
+                    f"{rel}, line {n} is not JSON ({exc.msg}, column {exc.colno}): the "
+                    "transcript is damaged; Letta Code cannot load it either. Repair or remove "
+                    "that line and try again",
+                    path=rel,
+                    line=n,
+                    column=exc.colno,
+                    code=Code.SYNTAX_ERROR,
+                ) from None
+            yield {"line": n, "entry": value}
 
 
 def parse_frontmatter(text: str) -> tuple[dict[str, Any], str]:
@@ -415,6 +451,7 @@ LAYOUTS: tuple[Layout, ...] = (
         label="Letta Code local backend folder (~/.letta/lc-local-backend)",
         find=find,
         read=read,
+        streams=True,
     ),
 )
 """Every storage layout the wizard reads."""
