@@ -66,7 +66,7 @@ class Spool:
         self._pending: list[tuple[int, str, str | None]] = []
         self._pending_chars = 0
         self._next_id = 1
-        self._groups = 0  # tables made by grouped()
+        self._groups = 0  # tables made for grouped() and latest()
         self.chars = 0  # text kept, in all
         self._finalizer = weakref.finalize(self, _remove, self._db, self.folder)
         try:
@@ -133,18 +133,11 @@ class Spool:
         """``entries`` (key, position, value) by key: each key's values in position order,
         the keys in the order of their first position. Sorted by SQLite in this file (on
         disk past a small cache), so one key's values are in memory at a time."""
-        with self._lock:
-            self._write()
-            self._groups += 1
-            table = f"grouped_{self._groups}"
-            self._db.execute(f"CREATE TABLE {table} (k TEXT NOT NULL, i INTEGER, v TEXT)")
-        batch: list[tuple[str, int, str]] = []
-        for key, position, value in entries:
-            batch.append((key, position, fastjson.dumps(value)))
-            if len(batch) >= CHUNK_RECORDS:
-                self._insert(table, batch)
-                batch = []
-        self._insert(table, batch)
+        table = self._table(
+            "grouped",
+            "k TEXT NOT NULL, i INTEGER, v TEXT",
+            ((key, position, fastjson.dumps(value)) for key, position, value in entries),
+        )
         try:
             with self._lock:  # sorted once into a table whose row ids follow the order
                 self._db.execute(f"CREATE TABLE {table}_sorted (k TEXT, i INTEGER, v TEXT)")
@@ -181,18 +174,7 @@ class Spool:
 
     def latest(self, entries: Iterable[tuple[str, str, int]]) -> tuple[int, Iterator[int]]:
         """``spool.latest`` on disk."""
-        with self._lock:
-            self._write()
-            self._groups += 1
-            table = f"latest_{self._groups}"
-            self._db.execute(f"CREATE TABLE {table} (k TEXT NOT NULL, r TEXT, i INTEGER)")
-        batch: list[tuple[str, str, int]] = []
-        for entry in entries:
-            batch.append(entry)
-            if len(batch) >= CHUNK_RECORDS:
-                self._insert(table, batch)
-                batch = []
-        self._insert(table, batch)
+        table = self._table("latest", "k TEXT NOT NULL, r TEXT, i INTEGER", entries)
         try:
             with self._lock:
                 (keys,) = self._db.execute(f"SELECT count(DISTINCT k) FROM {table}").fetchone()
@@ -224,10 +206,24 @@ class Spool:
         with self._lock:
             self._db.execute(f"DROP TABLE {table}")
 
-    def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
+    def _table(self, name: str, columns: str, rows: Iterable[tuple[Any, Any, Any]]) -> str:
+        """A new table of three columns filled with ``rows`` (written in batches); its name."""
+        with self._lock:
+            self._write()
+            self._groups += 1
+            table = f"{name}_{self._groups}"
+            self._db.execute(f"CREATE TABLE {table} ({columns})")
+        batch: list[tuple[Any, Any, Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= CHUNK_RECORDS:
+                with self._lock:
+                    self._many(f"INSERT INTO {table} VALUES (?, ?, ?)", batch)
+                batch = []
+        if batch:
             with self._lock:
-                self._many(f"INSERT INTO {table} VALUES (?, ?, ?)", rows)
+                self._many(f"INSERT INTO {table} VALUES (?, ?, ?)", batch)
+        return table
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """``executemany`` in one transaction (the lock is held): in autocommit, each row
