@@ -9,13 +9,13 @@ import os
 import sqlite3
 import subprocess
 import sys
-import tracemalloc
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from store_helpers import FIXTURES, dump, export, memory, observation, run, session
+from streaming_helpers import peak_of_a_migration
 
 from wizard import runs
 from wizard.core import fastjson, jsonstream, spool, validation
@@ -167,24 +167,6 @@ def test_no_room_for_the_spool_is_a_clear_refusal(tmp_path, spill_early, monkeyp
 # -- memory that does not grow with the input ---------------------------------------------------
 
 
-def _peak_of_a_migration(path: Path, db: Path) -> int:
-    """Peak Python memory (tracemalloc) of reading, checking and importing ``path`` into a new
-    store, then merging it again over the full store."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        with open_store(db) as store:
-            for _ in range(2):
-                insp = runs.read(path, InspectOptions())
-                assert insp.ok, insp.report.errors
-                result = run(runs.import_steps(store, insp, "merge"))[1]
-                assert result.ok
-                del insp
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_memory_does_not_grow_with_the_input(tmp_path, spill_early):
     """The same export at two sizes (four times as many records): the larger must not take
     much more memory. A reader or importer that keeps records in Python fails this."""
@@ -192,8 +174,8 @@ def test_memory_does_not_grow_with_the_input(tmp_path, spill_early):
     small = write_export(tmp_path / "small.json", sessions=60, per_session=40, memories=3000)
     large = write_export(tmp_path / "large.json", sessions=240, per_session=40, memories=12000)
     assert large.stat().st_size > 3.5 * small.stat().st_size
-    peak_small = _peak_of_a_migration(small, tmp_path / "small.sqlite")
-    peak_large = _peak_of_a_migration(large, tmp_path / "large.sqlite")
+    peak_small = peak_of_a_migration(small, tmp_path / "small.sqlite")
+    peak_large = peak_of_a_migration(large, tmp_path / "large.sqlite")
     assert peak_large < 1.3 * peak_small + 2 * 1024 * 1024, (peak_small, peak_large)
 
 
@@ -231,8 +213,8 @@ def test_memory_of_a_mem0_export_does_not_grow_with_it(tmp_path, spill_early):
     assert len(insp.data["memories"]) == 12000 - 12000 // 50  # the older repeats dropped
     assert "sk-secret-value" not in _encoded(insp)  # redacted in the spool too
     del insp
-    peak_small = _peak_of_a_migration(small, tmp_path / "small.sqlite")
-    peak_large = _peak_of_a_migration(large, tmp_path / "large.sqlite")
+    peak_small = peak_of_a_migration(small, tmp_path / "small.sqlite")
+    peak_large = peak_of_a_migration(large, tmp_path / "large.sqlite")
     assert peak_large < 1.3 * peak_small + 2 * 1024 * 1024, (peak_small, peak_large)
 
 

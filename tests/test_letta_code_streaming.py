@@ -6,23 +6,20 @@ the transcripts."""
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
-import tracemalloc
 from pathlib import Path
 
 import pytest
-from store_helpers import FIXTURES, run
+from store_helpers import FIXTURES
+from streaming_helpers import as_lists, peak_of_a_migration, same_inspection
 
-from wizard import runs
 from wizard.core import spool
-from wizard.core.inspection import InspectOptions, inspect_file
+from wizard.core.inspection import inspect_file
 from wizard.core.problems import Code, InputRefused
 from wizard.core.spool import RecordList
 from wizard.core.storage import ReadContext
 from wizard.core.storage import letta_code as layout
-from wizard.store.database import open_store
 
 FIXTURE = FIXTURES / "native" / "letta-code" / "lc-local-backend"
 AGENT_A = "agent-local-3c9e7a52-4d1b-4f0e-9a8c-2b6d51e0f7a4"
@@ -95,29 +92,6 @@ def varied(tmp_path: Path) -> Path:
     return root
 
 
-def _plain(value):
-    if isinstance(value, RecordList):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _same(spooled, plain) -> None:
-    assert spooled.ok == plain.ok and spooled.report.format == plain.report.format
-    assert spooled.report.counts == plain.report.counts
-    for kind in ("errors", "warnings"):
-        assert [(p.path, p.message, p.code) for p in getattr(spooled.report, kind)] == [
-            (p.path, p.message, p.code) for p in getattr(plain.report, kind)
-        ]
-    assert [e.to_dict() for e in spooled.report.left_behind] == [
-        e.to_dict() for e in plain.report.left_behind
-    ]
-    assert json.dumps(_plain(spooled.data)) == json.dumps(_plain(plain.data))
-
-
 # -- the same records from the spool ------------------------------------------------------------
 
 
@@ -130,7 +104,7 @@ def test_a_letta_code_folder_converts_from_the_spool_the_same(kind, tmp_path, mo
     assert not any(isinstance(b, RecordList) for b in plain.data["observations"].values())
     monkeypatch.setattr(spool, "SPILL_AFTER", -1)  # every transcript row spooled
     spooled = inspect_file(root)
-    _same(spooled, plain)
+    same_inspection(spooled, plain)
     assert all(isinstance(b, RecordList) for b in spooled.data["observations"].values())
 
 
@@ -161,7 +135,7 @@ def test_the_reader_spools_transcripts_past_its_budget(tmp_path, monkeypatch):
     spooled = layout.read(root, ReadContext())
     transcripts = {c["dir"]: c["transcript"] for c in spooled["conversations"]}
     assert all(isinstance(t, RecordList) for t in transcripts.values())
-    assert _plain(spooled) == _plain(plain)
+    assert as_lists(spooled) == as_lists(plain)
     lines = [r["line"] for r in transcripts[DIR_A]]
     assert lines[-7:] == [17, 18, 19, 20, 21, 22, 23]  # (blank lines 15 and 16 are no rows)
     assert lines[-8] == 14
@@ -231,24 +205,6 @@ def write_big(tmp_path: Path, name: str, messages: int) -> Path:
     return root
 
 
-def _peak_of_a_migration(path: Path, db: Path) -> int:
-    """Peak Python memory (tracemalloc) of reading, checking and importing ``path`` into a new
-    store, then merging it again over the full store."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        with open_store(db) as target:
-            for _ in range(2):
-                insp = runs.read(path, InspectOptions())
-                assert insp.ok, insp.report.errors
-                result = run(runs.import_steps(target, insp, "merge"))[1]
-                assert result.ok
-                del insp
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_memory_of_a_letta_code_folder_does_not_grow_with_its_transcripts(tmp_path, monkeypatch):
     """Four times the messages, about the same peak: a reader or converter that keeps the
     transcript or the records in Python fails this."""
@@ -262,6 +218,6 @@ def test_memory_of_a_letta_code_folder_does_not_grow_with_its_transcripts(tmp_pa
     assert insp.ok and insp.report.format == "letta-code-local"
     assert insp.report.counts["observations"] == 23 - 4 + 2200  # (the fixture's, deduped)
     del insp
-    peak_small = _peak_of_a_migration(small, tmp_path / "small.sqlite")
-    peak_large = _peak_of_a_migration(large, tmp_path / "large.sqlite")
+    peak_small = peak_of_a_migration(small, tmp_path / "small.sqlite")
+    peak_large = peak_of_a_migration(large, tmp_path / "large.sqlite")
     assert peak_large < 1.3 * peak_small + 2 * 1024 * 1024, (peak_small, peak_large)

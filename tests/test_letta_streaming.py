@@ -5,19 +5,17 @@ does not grow with the input (issue 14)."""
 
 from __future__ import annotations
 
-import gc
 import json
 import random
 import shutil
 import sqlite3
 import struct
-import tracemalloc
 from pathlib import Path
 
 import pytest
-from store_helpers import FIXTURES, run
+from store_helpers import FIXTURES
+from streaming_helpers import as_lists, peak_of_a_migration, same_inspection
 
-from wizard import runs
 from wizard.core import spool
 from wizard.core.adapters import letta
 from wizard.core.formats import ConvertOptions, Payload
@@ -25,36 +23,10 @@ from wizard.core.inspection import InspectOptions, inspect_file
 from wizard.core.spool import RecordList, Spool
 from wizard.core.storage import ReadContext, table_columns
 from wizard.core.storage import letta as storage
-from wizard.store.database import open_store
 
 NATIVE = FIXTURES / "native" / "letta"
 DATABASES = ["letta-0.6.4.sqlite.db", "letta-0.10.0.sqlite.db", "letta-0.11.7.sqlite.db"]
 SMALL_BUDGET = 64 * 1024  # the reader keeps this much before it spools
-
-
-def _plain(value):
-    """A converted document with every RecordList made a list (to compare or encode)."""
-    if isinstance(value, RecordList):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _same(spooled, plain) -> None:
-    """Two inspections of one file give the same report and the same records, in order."""
-    assert spooled.ok == plain.ok and spooled.report.format == plain.report.format
-    assert spooled.report.counts == plain.report.counts
-    for kind in ("errors", "warnings"):
-        assert [(p.path, p.message, p.code) for p in getattr(spooled.report, kind)] == [
-            (p.path, p.message, p.code) for p in getattr(plain.report, kind)
-        ]
-    assert [e.to_dict() for e in spooled.report.left_behind] == [
-        e.to_dict() for e in plain.report.left_behind
-    ]
-    assert json.dumps(_plain(spooled.data)) == json.dumps(_plain(plain.data))
 
 
 def _spooled_arrays(data: dict) -> set[str]:
@@ -76,7 +48,7 @@ def test_a_letta_database_converts_from_the_spool_the_same(name, include_deleted
     assert plain.ok and not _spooled_arrays(plain.data)
     monkeypatch.setattr(spool, "SPILL_AFTER", -1)  # every row spooled
     spooled = inspect_file(path, options)
-    _same(spooled, plain)
+    same_inspection(spooled, plain)
     assert _spooled_arrays(spooled.data) == {"sessions", "memories", "observations"}
 
 
@@ -99,8 +71,8 @@ def test_values_json_cannot_hold_read_the_same_from_memory_and_from_the_spool(
     assert plain.ok
     monkeypatch.setattr(spool, "SPILL_AFTER", -1)
     spooled = inspect_file(path)
-    _same(spooled, plain)
-    assert "NaN" not in json.dumps(_plain(plain.data))
+    same_inspection(spooled, plain)
+    assert "NaN" not in json.dumps(as_lists(plain.data))
 
 
 @pytest.mark.parametrize("budget", [0, 20_000, 60_000, 150_000])
@@ -112,7 +84,7 @@ def test_a_budget_passed_while_reading_spools_the_rest_and_converts_the_same(
     path = NATIVE / "letta-0.11.7.sqlite.db"
     plain = inspect_file(path)
     monkeypatch.setattr(spool, "SPILL_AFTER", budget)
-    _same(inspect_file(path), plain)
+    same_inspection(inspect_file(path), plain)
     conn = sqlite3.connect(f"file:{shutil.copy(path, tmp_path / 'copy.db')}?mode=ro", uri=True)
     try:
         doc = storage.read(conn, table_columns(conn), ReadContext())
@@ -139,7 +111,7 @@ def test_the_reader_keeps_each_agents_messages_in_order_in_the_spool(tmp_path, m
         assert isinstance(mine["messages"], RecordList)
         # every live message of the agent, in the agent's order (sequence_id)
         assert [m["id"] for m in mine["messages"]] == order
-    assert _plain(spooled) == plain
+    assert as_lists(spooled) == plain
 
 
 @pytest.mark.parametrize(
@@ -156,7 +128,7 @@ def test_an_agent_file_of_the_first_schema_converts_from_the_spool_the_same(name
     plain = inspect_file(path)
     monkeypatch.setattr(spool, "SPILL_AFTER", -1)  # every record array spooled
     spooled = inspect_file(path)
-    _same(spooled, plain)
+    same_inspection(spooled, plain)
     assert spooled.report.format == "letta-af-legacy"
     assert {"memories", "observations"} <= _spooled_arrays(spooled.data)
 
@@ -166,7 +138,7 @@ def test_a_file_of_passages_converts_from_the_spool_the_same(monkeypatch):
     plain = inspect_file(path)
     monkeypatch.setattr(spool, "SPILL_AFTER", -1)  # the document, a bare list, spooled
     spooled = inspect_file(path)
-    _same(spooled, plain)
+    same_inspection(spooled, plain)
     assert spooled.report.format == "letta-passages"
     assert _spooled_arrays(spooled.data) == {"memories"}
 
@@ -194,7 +166,7 @@ def test_a_list_of_passages_converts_from_the_spool_the_same(include_deleted):
     plain = letta.convert_passages(Payload(items), options)
     spooled = letta.convert_passages(Payload(RecordList(Spool(), items)), options)
     assert isinstance(spooled.data["memories"], RecordList)
-    assert _plain(spooled.data) == plain.data
+    assert as_lists(spooled.data) == plain.data
     assert [(p.path, p.message) for p in spooled.errors] == [
         (p.path, p.message) for p in plain.errors
     ]
@@ -275,24 +247,6 @@ def write_letta_db(path: Path, passages: int, messages: int) -> Path:
     return path
 
 
-def _peak_of_a_migration(path: Path, db: Path) -> int:
-    """Peak Python memory (tracemalloc) of reading, checking and importing ``path`` into a new
-    store, then merging it again over the full store."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        with open_store(db) as store:
-            for _ in range(2):
-                insp = runs.read(path, InspectOptions())
-                assert insp.ok, insp.report.errors
-                result = run(runs.import_steps(store, insp, "merge"))[1]
-                assert result.ok
-                del insp
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_memory_of_a_letta_database_does_not_grow_with_it(tmp_path, monkeypatch):
     """Four times the passages and messages, about the same peak: a reader or converter that
     keeps the rows or the records in Python fails this."""
@@ -308,6 +262,6 @@ def test_memory_of_a_letta_database_does_not_grow_with_it(tmp_path, monkeypatch)
     assert insp.report.counts["observations"] == 73 + 2000
     assert insp.report.counts["memories"] == 15 + 300
     del insp
-    peak_small = _peak_of_a_migration(small, tmp_path / "small.sqlite")
-    peak_large = _peak_of_a_migration(large, tmp_path / "large.sqlite")
+    peak_small = peak_of_a_migration(small, tmp_path / "small.sqlite")
+    peak_large = peak_of_a_migration(large, tmp_path / "large.sqlite")
     assert peak_large < 1.3 * peak_small + 2 * 1024 * 1024, (peak_small, peak_large)
