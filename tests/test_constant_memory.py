@@ -236,6 +236,18 @@ def test_buckets_past_what_the_reader_keeps_are_counted_for_the_caps(tmp_path, m
     assert any(p.code == Code.CAP_EXCEEDED for p in insp.report.errors)
 
 
+def test_the_validator_lets_go_of_an_array_no_cap_bounds(monkeypatch):
+    """Another format's big table (OpenMemory's status history) is fed to the validator as
+    the reader decodes it: past MAX_UNCAPPED_KEYS keys it stops (spoiled) instead of keeping
+    a key per row, and preflight checks the converted data."""
+    monkeypatch.setattr(validation, "MAX_UNCAPPED_KEYS", 10)
+    validator = validation.RecordValidator()
+    validator.feed("memories", None, 0, [memory(f"m{i}") for i in range(30)])
+    assert not validator.spoiled  # (a capped collection keeps its keys up to its cap)
+    validator.feed("status_history", None, 0, [{"id": f"h{i}"} for i in range(30)])
+    assert validator.spoiled and not validator._collections
+
+
 def test_a_faiss_docstore_past_what_the_reader_keeps_is_read_whole(tmp_path, monkeypatch):
     """mem0's FAISS file keys its memories by id in one object: the entries past the first
     ones go to the spool instead of being counted, and every memory converts, as from a

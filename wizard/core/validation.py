@@ -24,6 +24,7 @@ from wizard.core.fastjson import escaped
 from wizard.core.problems import Code, Problem
 from wizard.core.schema import validate_records
 
+MAX_UNCAPPED_KEYS = 100_000  # keys kept for an array without a cap (then: spoiled)
 MAX_INVALID_LISTED = 1000  # invalid records named one by one (the rest are counted)
 MAX_UNKNOWN_VALUES = 50  # unknown values of one field named one by one
 
@@ -171,7 +172,10 @@ class RecordValidator:
         self.spoiled = False  # what was fed is not exactly the document (see the reader)
 
     def spoil(self) -> None:
+        """What was fed is not exactly the document: stop, and let what was kept go (preflight
+        validates the converted data instead)."""
         self.spoiled = True
+        self._collections.clear()
 
     def surrogates(self) -> None:
         self.lone_surrogates = True
@@ -195,7 +199,7 @@ class RecordValidator:
         index ``start`` on; ``keys``: each one's key field, when the reader has read them (all
         records are objects then). (Arrays of ExportData's own fields, and observations outside
         buckets, are no collection: left to the shape check.)"""
-        if name in META_KEYS or (name == "observations") != (bucket is not None):
+        if self.spoiled or name in META_KEYS or (name == "observations") != (bucket is not None):
             return
         state = self._state(name)
         self._feeds += 1
@@ -241,6 +245,11 @@ class RecordValidator:
                 state.duplicates += repeats
                 state.repeated.update(earlier)
                 state.repeated.update(k for k, n in Counter(named).items() if n > 1)
+            if name not in _CAP and len(seen) > MAX_UNCAPPED_KEYS:
+                # an array no cap bounds (another format's table, as OpenMemory's status
+                # history): not worth the memory of its keys; preflight checks the converted data
+                self.spoil()
+                return
         unknown = self._unknown
         for known_field, values in state.known.items():
             try:

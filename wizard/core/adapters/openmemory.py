@@ -18,11 +18,18 @@ counted and named in a warning, and when included they keep their ``state`` and 
 latest (``isLatest: false``), so nothing comes back to life. Access rules (an app denied a
 memory) stay in the memory's source copy and are reported: agentmemory does not enforce them.
 Each source object is kept once: the backup's user row in the first session's source copy only.
+
+A big backup converts in memory that does not grow with it (``Format.streams``): the record
+arrays the reader spooled are read a chunk at a time, the memories and sessions written to the
+same spool, and what belongs to each memory (categories, state history, access rules and
+accesses, its ``memories.jsonl.gz`` line) grouped by memory id in the spool, which also finds
+the first row of each id (``_fill_backup``, ``_Firsts``). Nothing is kept in memory per
+memory; apps and categories are looked up by id (their names).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -39,6 +46,14 @@ from wizard.core.formats import (
 )
 from wizard.core.losses import Kept, Losses
 from wizard.core.problems import Code, InputRefused, Problem
+from wizard.core.spool import (
+    RecordList,
+    empty_like,
+    grouped,
+    holds_spooled,
+    is_array,
+    materialize,
+)
 
 SYSTEM = "openmemory"
 FORMAT_ID = "openmemory"
@@ -64,7 +79,7 @@ MAPPED = frozenset(
 
 def _mostly(items: Any, test: Callable[[Any], bool]) -> bool:
     """At least 80% of the first items pass (a few broken rows are reported by convert)."""
-    if not isinstance(items, list):
+    if not is_array(items):
         return False
     sample = items[:SAMPLE]
     return sum(1 for i in sample if test(i)) >= 0.8 * len(sample)
@@ -90,7 +105,7 @@ def sniff(payload: Payload) -> Sniff:
     """OpenMemory backup ``memories.json`` (``export_meta`` + ``memories[]`` with ``content`` and
     ``state``), a list of its logical records, or the REST ``{items, total, page}`` listing."""
     value = payload.value
-    if isinstance(value, list):
+    if is_array(value):
         if value and _mostly(value, _is_logical_record):
             return Sniff(1.0, "OpenMemory logical records (memories.jsonl.gz)")
         return NO_MATCH
@@ -100,19 +115,19 @@ def sniff(payload: Payload) -> Sniff:
         return Sniff(1.0, "one OpenMemory logical record (a one-line memories.jsonl.gz)")
     memories = value.get("memories")
     if "export_meta" in value:
-        if not isinstance(memories, list):
+        if not is_array(memories):
             return Sniff(0.5, "has export_meta but no memories[] list")
         # export_meta is OpenMemory's own mark: broken rows are reported by convert.
         if not memories or any(isinstance(m, dict) and "content" in m for m in memories[:SAMPLE]):
             return Sniff(1.0)
         return Sniff(0.6, "memories[] items lack the content of OpenMemory rows")
-    if isinstance(memories, list) and memories and _rows(memories, "content", "state", "app_id"):
+    if is_array(memories) and memories and _rows(memories, "content", "state", "app_id"):
         return Sniff(1.0, "OpenMemory memories.json without export_meta")
     items = value.get("items")
     if "total" in value and _rows(items, "content", "state") and items:
         return Sniff(1.0, "OpenMemory REST memory listing")
     looks_relational = bool({"apps", "categories", "user"} & value.keys())
-    if looks_relational and isinstance(memories, list) and memories and _rows(memories, "content"):
+    if looks_relational and is_array(memories) and memories and _rows(memories, "content"):
         return Sniff(0.5, "memories[] have content but no state/app_id and no export_meta")
     return NO_MATCH
 
@@ -134,27 +149,80 @@ def _session_id(user: str | None, app: str) -> str:
     return f"openmemory:{user}:{app}" if user else f"openmemory:{app}"
 
 
-def _by_id(rows: Any) -> dict[str, dict]:
-    if not isinstance(rows, list):
-        return {}
-    return {r["id"]: r for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)}
+def _array(value: Any) -> list | RecordList | tuple[()]:
+    """A record array of the file (nothing when the field is no array)."""
+    return value if is_array(value) else ()
 
 
-def _grouped(rows: Any, key: str) -> dict[str, list[dict]]:
-    groups: dict[str, list[dict]] = {}
-    if isinstance(rows, list):
-        for row in rows:
-            if isinstance(row, dict) and isinstance(row.get(key), str):
-                groups.setdefault(row[key], []).append(row)
-    return groups
+def _ref(row: Any, key: str) -> str | None:
+    """The id a row refers to by ``key`` (None: not an object, or no text there)."""
+    if isinstance(row, dict):
+        value = row.get(key)
+        if isinstance(value, str):
+            return value
+    return None
 
 
-def _jsonl_lines(payload: Payload) -> dict[str, dict]:
-    """The zip's ``memories.jsonl.gz`` records by memory id (empty when absent)."""
+def _plain(value: Any) -> Any:
+    """An object of the file with the arrays the reader spooled in it (its fields and the
+    fields of its objects: a JSON Lines record, or the user row, is a document of its own) as
+    lists: what is kept verbatim must be JSON. The file's object is left as it is."""
+    if not isinstance(value, dict) or not holds_spooled(value):
+        return value
+    return materialize({k: dict(v) if isinstance(v, dict) else v for k, v in value.items()})
+
+
+def _names_by_id(rows: Any) -> dict[str, str | None]:
+    """The name of each row of an array (apps, categories) by its id; of an id given twice,
+    the last row's."""
+    names: dict[str, str | None] = {}
+    for row in _array(rows):
+        rid = _ref(row, "id")
+        if rid is not None:
+            names[rid] = _name(row.get("name"))
+    return names
+
+
+def _rows_by_id(rows: Any, wanted: set[str]) -> dict[str, dict]:
+    """The rows of some ids (of an id given twice, the last row)."""
+    found: dict[str, dict] = {}
+    if wanted:
+        for row in _array(rows):
+            rid = _ref(row, "id")
+            if rid is not None and rid in wanted:
+                found[rid] = row
+    return found
+
+
+def _descriptions(rows: Any) -> dict[str, bool]:
+    """Whether each category has a description, by id (of an id given twice, the last row)."""
+    return {
+        rid: bool(row.get("description"))
+        for row in _array(rows)
+        if (rid := _ref(row, "id")) is not None
+    }
+
+
+def _jsonl_lines(payload: Payload) -> Any:
+    """The zip's ``memories.jsonl.gz`` records (None when absent)."""
     for name, lines in payload.members.items():
-        if name.rsplit("/", 1)[-1] == JSONL_MEMBER and isinstance(lines, list):
-            return _by_id(lines)
-    return {}
+        if name.rsplit("/", 1)[-1] == JSONL_MEMBER and is_array(lines):
+            return lines
+    return None
+
+
+# The arrays of a relational document whose rows belong to a memory.
+RELATED = ("memory_categories", "status_history", "access_controls", "access_logs")
+
+
+def _spooled_in(value: dict, lines: Any = None) -> RecordList | None:
+    """The first array of a relational document (or of its ``memories.jsonl.gz``) that the
+    reader spooled, or None: what is converted from a spooled file is spooled too, in the same
+    spool."""
+    for item in (value.get("memories"), *(value.get(k) for k in RELATED), lines):
+        if isinstance(item, RecordList):
+            return item
+    return None
 
 
 def _described(mid: str, text: str) -> str:
@@ -162,7 +230,7 @@ def _described(mid: str, text: str) -> str:
     return f"'{canonical.title_from_text(text, 40)}' ({mid})"
 
 
-def _unique(names: list[Any]) -> list[str]:
+def _unique(names: Any) -> list[str]:
     seen: list[str] = []
     for n in names:
         if isinstance(n, str) and n and n not in seen:
@@ -170,34 +238,83 @@ def _unique(names: list[Any]) -> list[str]:
     return seen
 
 
-class _Builder:
-    """Collects memories (and the per-app sessions they belong to) for one conversion."""
+class _App:
+    """An app that wrote kept memories, the session it becomes: its row (found by id once the
+    memories are added) and the span of its memories' times."""
 
-    def __init__(self, user: str | None, options: ConvertOptions, fmt: str = FORMAT_ID) -> None:
+    __slots__ = ("end", "ref", "row", "start")
+
+    def __init__(self, ref: str | None) -> None:
+        self.ref = ref  # the id of its row in the document's apps (None: named, no row)
+        self.row: dict | None = None
+        self.start: str | None = None
+        self.end: str | None = None
+
+    def add(self, record: dict) -> None:
+        created, updated = record["createdAt"], record["updatedAt"]
+        if created and (self.start is None or created < self.start):
+            self.start = created
+        if updated and (self.end is None or updated > self.end):
+            self.end = updated
+
+
+class _Builder:
+    """Collects memories (and the per-app sessions they belong to) for one conversion.
+
+    The memories go to an array like ``like``: a RecordList in the same spool when the file's
+    arrays are spooled, so what is converted from a big file stays out of memory too. Which
+    row of an id is kept (the first usable one) is found by ``grouped`` (``_Firsts``): nothing
+    is kept in memory per memory. The first memory is held back until ``finish`` knows whether
+    the user row goes into it (a record is never changed once in its array)."""
+
+    def __init__(
+        self, user: str | None, options: ConvertOptions, fmt: str = FORMAT_ID, like: object = None
+    ) -> None:
         self.user = user
         self.fmt = fmt
         self.project = f"openmemory:{user}" if user else "openmemory"
         self.options = options
-        self.memories: list[dict] = []
-        self.seen: set[str] = set()
-        self.apps: dict[str, dict] = {}  # app name -> raw app row (or {"name": ...})
+        self.memories: list[dict] | RecordList = empty_like(like)
+        self.first: dict | None = None  # the first memory, until ``finish``
+        self.apps: dict[str, _App] = {}  # app name -> its session's makings
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
-        self.left_out: dict[str, list[str]] = {}  # state -> first lines of the memories
+        self.left_out: dict[str, int] = {}  # state -> memories left out
+        self.named: dict[str, list[str]] = {}  # state -> the first NAMED of them, described
         self.duplicates = 0
         self.losses = Losses()
+
+    def _included(self, state: Any) -> bool:
+        return (
+            state in (None, ACTIVE)
+            or (state == DELETED and self.options.include_deleted)
+            or (state != DELETED and self.options.include_inactive)
+        )
+
+    def usable(self, row: Any, text_key: str = "content") -> str | None:
+        """The id of a row that ``add`` makes a memory when it is the first of its id (an
+        object with an id and a text, in a state included), else None."""
+        if not isinstance(row, dict):
+            return None
+        mid = row.get("id")
+        if not isinstance(mid, str) or not mid or not isinstance(row.get(text_key), str):
+            return None
+        return mid if self._included(row.get("state")) else None
 
     def add(
         self,
         row: Any,
         path: str,
         *,
+        first: bool,
         app: str | None,
         categories: list[str],
-        app_row: dict | None = None,
+        app_ref: str | None = None,
         related: dict | None = None,
         text_key: str = "content",
     ) -> None:
+        """Add a row: a memory, or a problem, a memory left out for its state, or a duplicate
+        (a usable row that is not the ``first`` of its id: ``_Firsts``)."""
         if not isinstance(row, dict):
             self.errors.append(
                 Problem(
@@ -224,23 +341,23 @@ class _Builder:
             )
             return
         state = row.get("state")
-        live = state in (None, ACTIVE)
-        included = (
-            live
-            or (state == DELETED and self.options.include_deleted)
-            or (state != DELETED and self.options.include_inactive)
-        )
-        if not included:
-            self.left_out.setdefault(str(state), []).append(_described(mid, text))
+        if not self._included(state):
+            key = str(state)
+            self.left_out[key] = self.left_out.get(key, 0) + 1
+            named = self.named.setdefault(key, [])
+            if len(named) < NAMED:
+                named.append(_described(mid, text))
             return
-        if mid in self.seen:
+        if not first:
             self.duplicates += 1
             return
-        self.seen.add(mid)
         sessions = []
+        entry = None
         if app:
             sessions.append(_session_id(self.user, app))
-            self.apps.setdefault(app, app_row or {"name": app})
+            entry = self.apps.get(app)
+            if entry is None:
+                entry = self.apps[app] = _App(app_ref)
         source = canonical.source_block(SYSTEM, self.fmt, row)
         if related:
             source["related"] = related
@@ -257,10 +374,15 @@ class _Builder:
             project=self.project,
             state=state if isinstance(state, str) else None,
         )
-        if not live:
+        if state not in (None, ACTIVE):
             record["isLatest"] = False  # kept for the record, never live
+        if entry is not None:
+            entry.add(record)
         self._count(row, related)
-        self.memories.append(record)  # the importer stamps its origin
+        if self.first is None and not self.memories:
+            self.first = record
+        else:
+            self.memories.append(record)  # the importer stamps its origin
 
     def _count(self, row: dict, related: dict | None) -> None:
         for key, value in row.items():
@@ -275,23 +397,19 @@ class _Builder:
             if related and related.get(key):
                 self.losses.add(f"openmemory.{key}", what, Kept.VERBATIM_ONLY, len(related[key]))
 
-    def sessions(self, user_row: Any) -> list[dict]:
+    def sessions(self, user_row: Any) -> list[dict] | RecordList:
         """One session per app that wrote an imported memory, spanning their times."""
-        out: list[dict] = []
-        for app, app_row in self.apps.items():
-            sid = _session_id(self.user, app)
-            mems = [m for m in self.memories if sid in m["sessionIds"]]
-            starts = [m["createdAt"] for m in mems if m["createdAt"]]
-            ends = [m["updatedAt"] for m in mems if m["updatedAt"]]
-            source = canonical.source_block(SYSTEM, self.fmt, app_row)
+        out = empty_like(self.memories)
+        for app, entry in self.apps.items():
+            source = canonical.source_block(SYSTEM, self.fmt, entry.row or {"name": app})
             if isinstance(user_row, dict) and not out:  # the user row once, in the first session
                 source["related"] = {"user": user_row}
             out.append(
                 canonical.session_record(
-                    sid,
+                    _session_id(self.user, app),
                     self.project,
-                    started_at=min(starts) if starts else None,
-                    ended_at=max(ends) if ends else None,
+                    started_at=entry.start,
+                    ended_at=entry.end,
                     agentId=app,
                     tags=[app],
                     source=source,
@@ -299,21 +417,30 @@ class _Builder:
             )
         return out
 
-    def user_sessions(self, user_row: Any) -> list[dict]:
-        """The sessions, with the user row kept once (in the first memory when no session)."""
+    def finish(self, user_row: Any) -> list[dict] | RecordList:
+        """The sessions, with the user row kept once (in the first memory when no session);
+        every memory is then in ``memories``."""
         sessions = self.sessions(user_row)
-        if isinstance(user_row, dict) and not sessions and self.memories:
-            self.memories[0]["source"].setdefault("related", {})["user"] = user_row
+        if self.first is not None:
+            if isinstance(user_row, dict) and not sessions:
+                self.first["source"].setdefault("related", {})["user"] = user_row
+            memories = empty_like(self.memories)
+            memories.append(self.first)
+            memories.extend(self.memories)  # (a spool's chunks are shared, not copied)
+            self.memories, self.first = memories, None
         return sessions
 
     def absorb(self, other: _Builder) -> None:
-        """Take over another builder's memories and findings (one builder per user)."""
+        """Take over another builder's memories and findings (one builder per user), once it
+        is finished."""
         self.memories.extend(other.memories)
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)
         self.duplicates += other.duplicates
-        for state, names in other.left_out.items():
-            self.left_out.setdefault(state, []).extend(names)
+        for state, n in other.left_out.items():
+            self.left_out[state] = self.left_out.get(state, 0) + n
+            named = self.named.setdefault(state, [])
+            named.extend(other.named[state][: NAMED - len(named)])
         for item in other.losses.items():
             self.losses.add(item.category, item.what, item.kept, item.count, item.detail)
 
@@ -321,7 +448,7 @@ class _Builder:
         self,
         user_row: Any = None,
         source_version: str | None = None,
-        sessions: list[dict] | None = None,
+        sessions: list[dict] | RecordList | None = None,
         **collections: Any,
     ) -> Conversion:
         self._report_left_out()
@@ -329,7 +456,7 @@ class _Builder:
             message = f"{self.duplicates} duplicate memory id(s): kept the first"
             self.warnings.append(Problem("", message, code=Code.DUPLICATE_KEY))
         if sessions is None:
-            sessions = self.user_sessions(user_row)
+            sessions = self.finish(user_row)
         data = canonical.export_document(sessions=sessions, memories=self.memories, **collections)
         return Conversion(
             data=data,
@@ -345,15 +472,14 @@ class _Builder:
             (INACTIVE, Code.INACTIVE_LEFT_OUT),
             ((DELETED,), Code.DELETED_LEFT_OUT),
         ):
-            groups = {s: self.left_out[s] for s in states if s in self.left_out}
-            for state in set(self.left_out) - {*INACTIVE, DELETED}:
-                if code is Code.INACTIVE_LEFT_OUT:  # an unknown state: not active either
-                    groups[state] = self.left_out[state]
-            n = sum(len(v) for v in groups.values())
+            chosen = [s for s in states if s in self.left_out]
+            if code is Code.INACTIVE_LEFT_OUT:  # an unknown state: not active either
+                chosen += [s for s in self.left_out if s not in (*INACTIVE, DELETED)]
+            n = sum(self.left_out[s] for s in chosen)
             if not n:
                 continue
-            counts = ", ".join(f"{len(v)} {s}" for s, v in groups.items())
-            names = [name for v in groups.values() for name in v]
+            counts = ", ".join(f"{self.left_out[s]} {s}" for s in chosen)
+            names = [name for s in chosen for name in self.named[s]]
             listed = "; ".join(names[:NAMED]) + (f"; and {n - NAMED} more" if n > NAMED else "")
             noun = "memory" if n == 1 else "memories"
             self.warnings.append(
@@ -378,50 +504,181 @@ def _user_name(user_row: Any) -> str | None:
     return _name(user_row.get("user_id")) or _name(user_row.get("name"))
 
 
-def _fill_backup(builder: _Builder, value: dict, lines: dict[str, dict], base: str) -> list[dict]:
+class _Found:
+    """What adding the memories of a relational document counted besides them: its access
+    rules (and those denying), its accesses (and those of the memories kept)."""
+
+    __slots__ = ("accesses", "accesses_kept", "denied", "rules")
+
+    def __init__(self) -> None:
+        self.rules = 0
+        self.denied = 0
+        self.accesses = 0
+        self.accesses_kept = 0
+
+
+class _Firsts:
+    """The groups of ``grouped`` over an array's usable rows (each row's id, index and None,
+    then what belongs to an id, placed after every row), taken while walking the array: the
+    groups come in the order of their first rows, so ``take(index)`` gives the group of the
+    row at ``index`` when it is the first usable row of its id (else None: a problem, a row
+    left out, or a duplicate). What is kept in memory is one group."""
+
+    def __init__(self, groups: Iterator[tuple[str, list[tuple[int, Any]]]]) -> None:
+        self._groups = groups
+        self._ahead = next(groups, None)
+
+    def take(self, index: int) -> list[tuple[int, Any]] | None:
+        ahead = self._ahead
+        if ahead is None or ahead[1][0][0] != index:
+            return None
+        self._ahead = next(self._groups, None)
+        return ahead[1]
+
+    def close(self) -> None:
+        """Read the rest: what belongs to no usable row (this ends the grouping, which drops
+        its table)."""
+        while self._ahead is not None:
+            self._ahead = next(self._groups, None)
+
+
+def _belonging(
+    builder: _Builder, value: dict, memories: Any, lines: Any, found: _Found
+) -> Iterator[tuple[str, int, Any]]:
+    """For ``grouped``: each usable memory row (its id, its index, None), then each row that
+    belongs to a memory, tagged with its kind (``[kind, row]``) and placed after every memory,
+    in the file's order; counts the access rules and accesses on the way."""
+    links_needed = False  # (a memory without category_ids: its categories are linked)
+    for i, row in enumerate(memories):
+        mid = builder.usable(row)
+        if mid is not None:
+            yield mid, i, None
+            links_needed = links_needed or not isinstance(row.get("category_ids"), list)
+    place = len(memories)
+    if links_needed:
+        for link in _array(value.get("memory_categories")):
+            mid = _ref(link, "memory_id")
+            if mid is not None:
+                yield mid, place, ["l", link.get("category_id")]
+                place += 1
+    for row in _array(value.get("status_history")):
+        mid = _ref(row, "memory_id")
+        if mid is not None:
+            yield mid, place, ["h", row]
+            place += 1
+    for rule in _array(value.get("access_controls")):
+        mid = _ref(rule, "object_id")
+        if mid is not None:
+            found.rules += 1
+            found.denied += rule.get("effect") == "deny"
+            yield mid, place, ["c", rule]
+            place += 1
+    for row in _array(value.get("access_logs")):  # the database only
+        mid = _ref(row, "memory_id")
+        if mid is not None:
+            found.accesses += 1
+            yield mid, place, ["a", row]
+            place += 1
+    for line in _array(lines):  # what a memory's line names: its app and categories
+        mid = _ref(line, "id")
+        if mid is not None:
+            categories = line.get("categories")
+            if isinstance(categories, RecordList):  # (a line is a document of its own)
+                categories = list(categories)
+            yield mid, place, ["j", [_name(line.get("app")), categories]]
+            place += 1
+
+
+def _fill_backup(
+    builder: _Builder,
+    value: dict,
+    lines: Any,
+    base: str,
+    on_record: Callable[[str, list[dict]], None] | None = None,
+) -> _Found:
     """Add the memories of one relational ``memories.json`` (ids of apps and categories
-    resolved to their names); returns its access rules."""
-    apps = _by_id(value.get("apps"))
-    categories = {cid: _name(c.get("name")) for cid, c in _by_id(value.get("categories")).items()}
-    links = _grouped(value.get("memory_categories"), "memory_id")
-    history = _grouped(value.get("status_history"), "memory_id")
-    controls = _grouped(value.get("access_controls"), "object_id")
-    accesses = _grouped(value.get("access_logs"), "memory_id")  # the database only
-    for i, row in enumerate(value.get("memories") or []):
-        mid = row.get("id") if isinstance(row, dict) else None
-        line = lines.get(mid, {}) if isinstance(mid, str) else {}
-        app_id = row.get("app_id") if isinstance(row, dict) else None
-        app_row = apps.get(app_id) if isinstance(app_id, str) else None
-        app = _name(app_row.get("name")) if app_row else _name(line.get("app"))
-        cat_ids = row.get("category_ids") if isinstance(row, dict) else None
+    resolved to their names), each with what belongs to it: status history, access rules and
+    accesses, its line of ``memories.jsonl.gz``; ``on_record(id, accesses)`` is told each
+    memory kept, with all its accesses.
+
+    What belongs to each memory is grouped by memory id (``spool.grouped``: by SQLite in the
+    spool when the document's arrays are spooled), in the order of the memories, and the
+    memories are added in turn, the first row of an id taking its group (``_Firsts``): one
+    memory's rows in memory at a time, not the file's."""
+    memories = _array(value.get("memories"))
+    app_names = _names_by_id(value.get("apps"))
+    categories = _names_by_id(value.get("categories"))
+    found = _Found()
+    spooled = _spooled_in(value, lines)
+    firsts = _Firsts(
+        grouped(
+            _belonging(builder, value, memories, lines, found),
+            None if spooled is None else spooled.spool,
+        )
+    )
+    for i, row in enumerate(memories):
+        group = firsts.take(i)
+        if group is None:  # a problem, left out, or a duplicate
+            builder.add(row, f"{base}[{i}]", first=False, app=None, categories=[])
+            continue
+        links: list[Any] = []
+        history: list[dict] = []
+        rules: list[dict] = []
+        accesses: list[dict] = []
+        line: list[Any] = [None, None]  # the app and categories its line names
+        for _place, item in group:
+            if item is None:
+                continue
+            kind, got = item
+            if kind == "l":
+                links.append(got)
+            elif kind == "h":
+                history.append(got)
+            elif kind == "c":
+                rules.append(got)
+            elif kind == "a":
+                accesses.append(got)
+            else:  # of a memory in two lines, the last one's
+                line = got
+        app_id = row.get("app_id")
+        app_ref = app_id if isinstance(app_id, str) and app_id in app_names else None
+        app = app_names[app_ref] if app_ref is not None else _name(line[0])
+        cat_ids = row.get("category_ids")
         if not isinstance(cat_ids, list):
-            cat_ids = [link.get("category_id") for link in links.get(mid, [])] if mid else []
+            cat_ids = links
         names = _unique([categories.get(c) for c in cat_ids if isinstance(c, str)])
-        if not names and isinstance(line.get("categories"), list):
-            names = _unique(line["categories"])
-        related = {}
-        if isinstance(mid, str) and history.get(mid):
-            related["status_history"] = history[mid]
-        if isinstance(mid, str) and controls.get(mid):
-            related["access_controls"] = controls[mid]
-        if isinstance(mid, str) and accesses.get(mid):
-            related["access_logs"] = accesses[mid][-ACCESS_DETAILS:]
+        if not names and isinstance(line[1], list):
+            names = _unique(line[1])
+        related: dict[str, list[dict]] = {}
+        if history:
+            related["status_history"] = history
+        if rules:
+            related["access_controls"] = rules
+        if accesses:
+            related["access_logs"] = accesses[-ACCESS_DETAILS:]
         builder.add(
             row,
             f"{base}[{i}]",
+            first=True,
             app=app,
             categories=names,
-            app_row=app_row,
+            app_ref=app_ref,
             related=related or None,
         )
-    return [r for rows in controls.values() for r in rows if isinstance(r, dict)]
+        found.accesses_kept += len(accesses)
+        if on_record is not None:
+            on_record(row["id"], accesses)
+    firsts.close()
+    rows = _rows_by_id(value.get("apps"), {a.ref for a in builder.apps.values() if a.ref})
+    for entry in builder.apps.values():
+        if entry.ref is not None:
+            entry.row = rows.get(entry.ref)
+    return found
 
 
-def _report_rules(builder: _Builder, rules: list[dict]) -> None:
-    if not rules:
+def _report_rules(builder: _Builder, n: int, denied: int) -> None:
+    if not n:
         return
-    denied = sum(1 for r in rules if r.get("effect") == "deny")
-    n = len(rules)
     builder.warnings.append(
         Problem(
             "access_controls",
@@ -433,49 +690,61 @@ def _report_rules(builder: _Builder, rules: list[dict]) -> None:
     )
 
 
-def _count_descriptions(builder: _Builder, categories: list[dict]) -> None:
+def _count_descriptions(builder: _Builder, described: dict[str, bool]) -> None:
     builder.losses.add(
         "openmemory.category_descriptions",
         "category descriptions (the names become concepts)",
         Kept.NOT_IMPORTED,
-        sum(1 for c in categories if c.get("description")),
+        sum(described.values()),
     )
 
 
 def _convert_backup(payload: Payload, value: dict, options: ConvertOptions) -> Conversion:
     """The relational ``memories.json`` of one user."""
-    user_row = value.get("user")
-    builder = _Builder(_user_name(user_row), options)
-    rules = _fill_backup(builder, value, _jsonl_lines(payload), "memories")
-    _report_rules(builder, rules)
-    _count_descriptions(builder, list(_by_id(value.get("categories")).values()))
-    meta = value.get("export_meta")
+    user_row = _plain(value.get("user"))
+    lines = _jsonl_lines(payload)
+    builder = _Builder(_user_name(user_row), options, like=_spooled_in(value, lines))
+    found = _fill_backup(builder, value, lines, "memories")
+    _report_rules(builder, found.rules, found.denied)
+    _count_descriptions(builder, _descriptions(value.get("categories")))
+    meta = _plain(value.get("export_meta"))
     version = meta.get("version") if isinstance(meta, dict) else None
     return builder.conversion(user_row, None if version is None else str(version))
 
 
-def _convert_records(items: list, base: str, options: ConvertOptions) -> Conversion:
+def _convert_records(items: Any, base: str, options: ConvertOptions) -> Conversion:
     """Logical records (``memories.jsonl.gz`` lines) or REST listing items: names inline."""
-    builder = _Builder(None, options)
-    for i, row in enumerate(items):
+    builder = _Builder(None, options, like=items)
+
+    def usable() -> Iterator[tuple[str, int, None]]:
+        for i, item in enumerate(items):
+            mid = builder.usable(item)
+            if mid is not None:
+                yield mid, i, None
+
+    firsts = _Firsts(grouped(usable(), items.spool if isinstance(items, RecordList) else None))
+    for i, item in enumerate(items):
+        row = _plain(item)
         app = categories = None
         if isinstance(row, dict):
             app = _name(row.get("app")) or _name(row.get("app_name"))
             categories = row.get("categories")
         names = _unique(categories) if isinstance(categories, list) else []
-        builder.add(row, f"{base}[{i}]", app=app, categories=names)
+        first = firsts.take(i) is not None
+        builder.add(row, f"{base}[{i}]", first=first, app=app, categories=names)
+    firsts.close()
     return builder.conversion()
 
 
 def convert(payload: Payload, options: ConvertOptions) -> Conversion:
     value = payload.value
-    if isinstance(value, list):
+    if is_array(value):
         return _convert_records(value, "", options)
     if isinstance(value, dict) and _is_logical_record(value):
         return _convert_records([value], "", options)
-    if isinstance(value, dict) and isinstance(value.get("memories"), list):
+    if isinstance(value, dict) and is_array(value.get("memories")):
         return _convert_backup(payload, value, options)
-    if isinstance(value, dict) and isinstance(value.get("items"), list):
+    if isinstance(value, dict) and is_array(value.get("items")):
         return _convert_records(value["items"], "items", options)
     raise InputRefused(
         "not an OpenMemory export: no memories[] list", path="memories", code=Code.WRONG_SHAPE
@@ -517,35 +786,39 @@ def _access_log(mid: str, rows: list[dict]) -> dict | None:
 
 def _db_user(
     main: _Builder, doc: dict, base: str, options: ConvertOptions
-) -> tuple[list[dict], list[dict], list[dict]]:
-    """Convert one user's document of the database: their sessions, access logs and rules."""
+) -> tuple[list[dict] | RecordList, list[dict] | RecordList, _Found]:
+    """Convert one user's document of the database: their sessions and access logs, and what
+    was counted (access rules)."""
     user_row = doc.get("user")
     label = _user_name(user_row)
     if label is None and isinstance(user_row, dict):
         label = _name(user_row.get("id"))  # memories whose user row is missing
-    builder = _Builder(label or "unknown", options, DB_FORMAT_ID)
-    rules = _fill_backup(builder, doc, {}, f"{base}.memories")
-    sessions = builder.user_sessions(user_row)
-    accesses = _grouped(doc.get("access_logs"), "memory_id")
-    logs = []
-    for record in builder.memories:
-        rows = accesses.pop(record["id"], [])
-        log = _access_log(record["id"], rows)
+    like = _spooled_in(doc)
+    builder = _Builder(label or "unknown", options, DB_FORMAT_ID, like)
+    logs = empty_like(like)
+    older = 0  # accesses past the ACCESS_DETAILS kept of a memory
+
+    def access_log(mid: str, rows: list[dict]) -> None:
+        nonlocal older
+        log = _access_log(mid, rows)
         if log:
             logs.append(log)
-        if len(rows) > ACCESS_DETAILS:
-            builder.losses.add(
-                "openmemory.access_details_older",
-                f"accesses of a memory older than its latest {ACCESS_DETAILS} (only counted "
-                "in its access log)",
-                Kept.NOT_IMPORTED,
-                len(rows) - ACCESS_DETAILS,
-            )
+        older += max(len(rows) - ACCESS_DETAILS, 0)
+
+    found = _fill_backup(builder, doc, None, f"{base}.memories", access_log)
+    sessions = builder.finish(user_row)
+    builder.losses.add(
+        "openmemory.access_details_older",
+        f"accesses of a memory older than its latest {ACCESS_DETAILS} (only counted "
+        "in its access log)",
+        Kept.NOT_IMPORTED,
+        older,
+    )
     builder.losses.add(
         "openmemory.access_logs_left_out",
         "accesses of memories left out",
         Kept.NOT_IMPORTED,
-        sum(len(rows) for rows in accesses.values()),
+        found.accesses - found.accesses_kept,
     )
     if isinstance(user_row, dict) and not builder.memories:
         main.losses.add(
@@ -553,47 +826,55 @@ def _db_user(
             "users with no imported memory (their user rows)",
             Kept.NOT_IMPORTED,
         )
-    apps = doc.get("apps")
-    idle = [a for a in apps if isinstance(a, dict)] if isinstance(apps, list) else []
     main.losses.add(
         "openmemory.apps_without_memories",
         "apps with no imported memory (their names, descriptions and metadata)",
         Kept.NOT_IMPORTED,
-        len([a for a in idle if a.get("name") not in builder.apps]),
+        sum(
+            1
+            for a in _array(doc.get("apps"))
+            if isinstance(a, dict) and a.get("name") not in builder.apps
+        ),
     )
     main.absorb(builder)
-    return sessions, logs, rules
+    return sessions, logs, found
 
 
 def convert_db(payload: Payload, options: ConvertOptions) -> Conversion:
     """OpenMemory's database, as its reader hands it over: every user's memories in their own
-    project ``openmemory:<user>``, one session per app of the user."""
+    project ``openmemory:<user>``, one session per app of the user. The reader keeps the rows
+    in a spool; the records are written to it too."""
     value = payload.value
     users = value.get("users") if isinstance(value, dict) else None
-    if not isinstance(users, list):
+    if not is_array(users):
         raise InputRefused(
             "not an OpenMemory database document: no users[] list",
             path="users",
             code=Code.WRONG_SHAPE,
         )
-    main = _Builder(None, options, DB_FORMAT_ID)
-    sessions: list[dict] = []
-    logs: list[dict] = []
-    rules: list[dict] = []
-    categories: dict[str, dict] = {}
+    like = next(
+        (s for doc in users if isinstance(doc, dict) and (s := _spooled_in(doc)) is not None),
+        None,
+    )
+    main = _Builder(None, options, DB_FORMAT_ID, like)
+    sessions = empty_like(like)
+    logs = empty_like(like)
+    rules = denied = 0
+    described: dict[str, bool] = {}
     for i, doc in enumerate(users):
         if not isinstance(doc, dict):
             main.errors.append(
                 Problem(f"users[{i}]", "not an object", code=Code.UNCONVERTIBLE_RECORD)
             )
             continue
-        user_sessions, user_logs, user_rules = _db_user(main, doc, f"users[{i}]", options)
-        sessions += user_sessions
-        logs += user_logs
-        rules += user_rules
-        categories.update(_by_id(doc.get("categories")))
-    _report_rules(main, rules)
-    _count_descriptions(main, list(categories.values()))
+        user_sessions, user_logs, found = _db_user(main, doc, f"users[{i}]", options)
+        sessions.extend(user_sessions)
+        logs.extend(user_logs)
+        rules += found.rules
+        denied += found.denied
+        described.update(_descriptions(doc.get("categories")))
+    _report_rules(main, rules, denied)
+    _count_descriptions(main, described)
     meta = value.get("openmemory_db") if isinstance(value.get("openmemory_db"), dict) else {}
     _count_db_leftovers(main, meta)
     schema = meta.get("schema")
@@ -650,11 +931,12 @@ def _count_db_leftovers(builder: _Builder, meta: dict) -> None:
 
 
 FORMATS: tuple[Format, ...] = (
-    Format(FORMAT_ID, "OpenMemory backup (zip or memories.json)", sniff, convert),
+    Format(FORMAT_ID, "OpenMemory backup (zip or memories.json)", sniff, convert, streams=True),
     Format(
         DB_FORMAT_ID,
         "OpenMemory database (openmemory.db)",
         storage_sniff(DB_FORMAT_ID),
         convert_db,
+        streams=True,
     ),
 )

@@ -18,18 +18,27 @@ logs, which the backup leaves out.
 Never read: the ``configs`` table (provider settings that can hold API keys: only its rows are
 counted) and the rows of tables the reader does not know (counted too). Archive policies are
 counted, not read: nothing in agentmemory receives them.
+
+A big database is read in memory that does not grow with it (``streams``): the documents'
+arrays go to the read's spool past the reader's budget (``Arrays``), the rows that belong to a
+memory (category links, state history, accesses, access rules) are grouped by memory by SQLite
+in the spool, and each user's memories are read in turn with theirs (``read``). What is kept in
+memory is the users, apps and categories; nothing per memory.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from wizard.core.storage import Layout, ReadContext, SqliteLayout, Tables
+from wizard.core import fastjson
+from wizard.core.spool import RecordList
+from wizard.core.storage import Arrays, Layout, ReadContext, SqliteLayout, Tables
 
 LAYOUT_ID = "openmemory-db"
 BATCH = 500  # rows fetched between two cancellation checks
@@ -88,6 +97,7 @@ TIMES = frozenset(
     {"created_at", "updated_at", "archived_at", "deleted_at", "changed_at", "accessed_at"}
 )
 JSONS = frozenset({"metadata"})
+_HEX32 = re.compile("[0-9a-f]{32}")  # a UUID as SQLAlchemy stores it (str(UUID) keeps it)
 # Tables whose rows are read, or counted on purpose; any other table is counted as unknown.
 KNOWN = frozenset(
     {
@@ -128,6 +138,8 @@ def _uuid(value: Any) -> Any:
     other value as it is."""
     try:
         if isinstance(value, str) and value:
+            if len(value) == 32 and _HEX32.fullmatch(value):  # (how they are stored: fast)
+                return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
             return str(uuid.UUID(value))
         if isinstance(value, bytes) and len(value) == 16:
             return str(uuid.UUID(bytes=value))
@@ -166,12 +178,12 @@ def _json(value: Any) -> Any:
 
 def _value(column: str, value: Any) -> Any:
     if column in UUIDS:
-        return _uuid(value)
-    if column in TIMES:
-        return _time(value)
-    if column in JSONS:
-        return _json(value)
-    return value
+        value = _uuid(value)
+    elif column in TIMES:
+        value = _time(value)
+    elif column in JSONS:
+        value = _json(value)
+    return None if isinstance(value, bytes) else value  # a blob is not text: left out
 
 
 def _rows(
@@ -180,27 +192,45 @@ def _rows(
     table: str,
     columns: tuple[str, ...],
     ctx: ReadContext,
+    where: str = "",
+    params: tuple[Any, ...] = (),
 ) -> Iterator[dict]:
-    """Each row of ``table`` as a dict of ``columns`` (None for a column the table lacks), in
-    the order they were written, fetched in batches with a cancellation check between them."""
+    """Each row of ``table`` (those ``where`` selects) as a dict of ``columns`` (None for a
+    column the table lacks), in the order they were written, fetched in batches with a
+    cancellation check between them."""
+    for found in _raw_rows(conn, tables, table, columns, ctx, where, params):
+        yield {c: _value(c, found.get(c)) for c in columns}
+
+
+def _raw_rows(
+    conn: sqlite3.Connection,
+    tables: Tables,
+    table: str,
+    columns: tuple[str, ...],
+    ctx: ReadContext,
+    where: str = "",
+    params: tuple[Any, ...] = (),
+) -> Iterator[dict]:
+    """The same rows with their values as stored (the columns the table has)."""
     if table not in tables:
         return
     present = [c for c in columns if c in tables[table]]
     if not present:
         return
     select = f"SELECT {', '.join(_quoted(c) for c in present)} FROM {_quoted(table)}"
+    if where:
+        select += f" WHERE {where}"
     try:
-        cursor = conn.execute(f"{select} ORDER BY rowid")
+        cursor = conn.execute(f"{select} ORDER BY rowid", params)
     except sqlite3.OperationalError:  # a table without rowid: its primary key's order
-        cursor = conn.execute(select)
+        cursor = conn.execute(select, params)
     while True:
         ctx.check()
         batch = cursor.fetchmany(BATCH)
         if not batch:
             return
         for values in batch:
-            found = dict(zip(present, values, strict=True))
-            yield {c: _value(c, found.get(c)) for c in columns}
+            yield dict(zip(present, values, strict=True))
 
 
 def _count(conn: sqlite3.Connection, table: str) -> int:
@@ -218,10 +248,220 @@ def _revision(conn: sqlite3.Connection, tables: Tables) -> str:
     return "afd00efbd06b" if "idx_app_owner_name" in indexes else "add_config_table"
 
 
+# Where grouping places a row (``_entries``): a memory row at its user's rank (shifted by
+# RANK_SHIFT) plus its index, in the order of the documents; a row that belongs to a memory
+# after every memory row (from BELONGING on), in the order of the tables.
+RANK_SHIFT = 40
+BELONGING = 1 << 62
+MAX_FORMS = 500  # stored forms of a user's id one query names (past it: every row, filtered)
+# The tables whose rows may refer to a memory not in the database, in the order they are read.
+DANGLING = ("memory_categories", "memory_status_history", "memory_access_logs", "access_controls")
+KINDS = {"l": "memory_categories", "h": "memory_status_history", "a": "memory_access_logs"}
+
+
+class _Users:
+    """The users in the order their documents come (the users table's, then owners of
+    memories with no user row, met in the first pass over the memories) and the forms their
+    ids are stored in: what is kept per user, nothing per memory."""
+
+    def __init__(self, users: dict) -> None:
+        self.order: list[Any] = list(users)  # user id by rank
+        self.rank: dict[Any, int] = {uid: r for r, uid in enumerate(self.order)}
+        self.forms: dict[int, set[Any]] = {}  # rank -> its user id as stored
+        self.scanned: set[int] = set()  # ranks of more forms than MAX_FORMS: every row read
+
+    def rank_of(self, uid: Any, stored: Any) -> int:
+        """The rank of a memory's user (``uid`` as read, ``stored`` as stored)."""
+        rank = self.rank.get(uid)
+        if rank is None:
+            rank = self.rank[uid] = len(self.order)
+            self.order.append(uid)
+        forms = self.forms.setdefault(rank, set())
+        if rank not in self.scanned:
+            forms.add(stored)
+            if len(forms) > MAX_FORMS:  # (blobs, all read as None: no query names them)
+                self.scanned.add(rank)
+                forms.clear()
+        return rank
+
+    def memories(
+        self, conn: sqlite3.Connection, tables: Tables, ctx: ReadContext, rank: int
+    ) -> Iterator[dict]:
+        """The memory rows of the user of this rank, in the order they were written: read with
+        the forms of the user's id (equal as SQLite compares them: the rows of other users
+        this finds are left to them)."""
+        if rank not in self.forms:  # a user with no memory
+            return
+        where, params = "", ()
+        if rank not in self.scanned:
+            forms = self.forms[rank]
+            params = tuple(f for f in forms if f is not None)
+            tests = [f"user_id IN ({', '.join('?' * len(params))})"] if params else []
+            if None in forms:
+                tests.append("user_id IS NULL")
+            where = " OR ".join(tests)
+        for row in _rows(conn, tables, "memories", MEMORY_COLUMNS, ctx, where, params):
+            if self.rank[row["user_id"]] == rank:
+                yield row
+
+
+def _key(mid: Any) -> str:
+    """A memory id as a grouping key: ids equal in Python (``1 == 1.0``) give the same key."""
+    if isinstance(mid, str):
+        return fastjson.dumps(mid)
+    if isinstance(mid, float) and mid.is_integer():
+        mid = int(mid)
+    return repr(int(mid) if isinstance(mid, bool) else mid)
+
+
+def _entries(
+    conn: sqlite3.Connection,
+    tables: Tables,
+    ctx: ReadContext,
+    users: _Users,
+    apps: dict,
+    categories: dict,
+    rules: RecordList,
+    dangling: dict[str, int],
+) -> Iterator[tuple[str, int, Any]]:
+    """For ``Spool.grouped``, keyed by memory id: each memory row's place (None), then each row
+    that refers to a memory (its category links, state history, accesses and the access rules
+    on it: ``[kind, row]``), after every memory; the groups of the memory ids come in the
+    order of the documents. An access rule on an app is placed now (``[rank, index, rule]``
+    in ``rules``); the rows that refer to nothing they can be checked against now are counted
+    in ``dangling``."""
+    memory_rows = _raw_rows(conn, tables, "memories", ("id", "user_id"), ctx)
+    for i, stored in enumerate(memory_rows):
+        uid = _value("user_id", stored.get("user_id"))
+        rank = users.rank_of(uid, stored.get("user_id"))
+        yield _key(_value("id", stored.get("id"))), (rank << RANK_SHIFT) + i, None
+    place = BELONGING
+    for link in _rows(conn, tables, "memory_categories", ("memory_id", "category_id"), ctx):
+        if link["category_id"] in categories:
+            yield _key(link["memory_id"]), place, ["l", link]
+            place += 1
+        else:
+            dangling["memory_categories"] += 1
+    for kind, table, columns in (
+        ("h", "memory_status_history", HISTORY_COLUMNS),
+        ("a", "memory_access_logs", LOG_COLUMNS),
+    ):
+        for row in _rows(conn, tables, table, columns, ctx):
+            yield _key(row["memory_id"]), place, [kind, row]
+            place += 1
+    # An access rule belongs to the user who owns its subject app or its object memory.
+    for j, rule in enumerate(_rows(conn, tables, "access_controls", CONTROL_COLUMNS, ctx)):
+        subject = apps.get(rule["subject_id"]) if rule["subject_type"] == "app" else None
+        if not subject:
+            yield _key(rule["object_id"]), place, ["c", [j, rule]]
+            place += 1
+        elif subject["owner_id"] is None:
+            dangling["access_controls"] += 1
+        elif subject["owner_id"] in users.rank:  # (else a user with no document: nowhere)
+            rules.append([users.rank[subject["owner_id"]], j, rule])
+
+
+class _Document:
+    """One user's document, filled a memory at a time: its arrays lists, or RecordLists in the
+    read's spool past the reader's budget (``Arrays``)."""
+
+    def __init__(self, arrays: Arrays) -> None:
+        self.arrays = arrays
+        self.memories = arrays.new()
+        self.links = arrays.new()
+        self.history = arrays.new()
+        self.rules = arrays.new()
+        self.accesses = arrays.new()
+        self.app_ids: set[Any] = set()  # the apps of its memories
+        self.category_ids: set[Any] = set()  # the categories of its memories
+
+    def add(self, row: dict, belonging: list[list[Any]]) -> None:
+        """A memory row, with what belongs to its id (``[kind, row]``, in the file's order)."""
+        links = [link for kind, link in belonging if kind == "l"]
+        row["category_ids"] = [link["category_id"] for link in links]
+        self.memories = self.arrays.add(self.memories, row)
+        self.app_ids.add(row["app_id"])
+        self.category_ids.update(row["category_ids"])
+        for link in links:
+            self.links = self.arrays.add(self.links, link)
+        for kind, item in belonging:
+            if kind == "h":
+                self.history = self.arrays.add(self.history, item)
+        for kind, item in belonging:
+            if kind == "a":
+                self.accesses = self.arrays.add(self.accesses, item)
+
+    def done(self) -> None:
+        """Complete: the last rows of its RecordLists stored now (out of memory)."""
+        for records in (self.memories, self.links, self.history, self.rules, self.accesses):
+            Arrays.done(records)
+
+
+def _documents(
+    conn: sqlite3.Connection,
+    tables: Tables,
+    ctx: ReadContext,
+    arrays: Arrays,
+    users: _Users,
+    groups: Iterator[tuple[str, list[tuple[int, Any]]]],
+    rules: RecordList,
+    dangling: dict[str, int],
+) -> list[_Document]:
+    """Each user's document, from their memory rows (read from the database in turn) and the
+    groups of their ids, taken in the same order: the first row of an id takes its group (a
+    group of more rows keeps what belongs to the id for the next ones), whose access rules on
+    the memory go to ``rules`` with the rank of its last row's user. Then the groups of ids no
+    memory row has: counted in ``dangling``."""
+    ahead = next(groups, None)
+    repeated: dict[str, list[Any]] = {}  # id of several rows -> [rows to come, belonging]
+    documents = []
+    for rank in range(len(users.order)):
+        document = _Document(arrays)
+        for row in users.memories(conn, tables, ctx, rank):
+            key = _key(row["id"])
+            again = repeated.get(key)
+            if again is not None:
+                again[0] -= 1
+                if not again[0]:
+                    del repeated[key]
+                document.add(row, again[1])
+                continue
+            if ahead is None or ahead[0] != key:  # (the groups follow the rows)
+                raise AssertionError(f"memory {key} read out of the order of its group")
+            places = [place for place, item in ahead[1] if item is None]
+            belonging = [item for _place, item in ahead[1] if item is not None]
+            ahead = next(groups, None)
+            last = max(places, key=lambda place: place & ((1 << RANK_SHIFT) - 1))
+            for kind, item in belonging:
+                if kind == "c":
+                    owner = last >> RANK_SHIFT
+                    if users.order[owner] is None:
+                        dangling["access_controls"] += 1
+                    else:
+                        rules.append([owner, item[0], item[1]])
+            belonging = [item for item in belonging if item[0] != "c"]
+            if len(places) > 1:
+                repeated[key] = [len(places) - 1, belonging]
+            document.add(row, belonging)
+        document.done()
+        documents.append(document)
+    while ahead is not None:  # rows that refer to a memory not in the database
+        for _place, (kind, _item) in ahead[1]:
+            dangling[KINDS.get(kind, "access_controls")] += 1
+        ahead = next(groups, None)
+    return documents
+
+
 def read(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict:
     """The database as one backup-shaped document per user (see the module docstring):
     ``{"openmemory_db": {schema, counts}, "users": [{user, apps, categories, memories,
-    memory_categories, status_history, access_controls, access_logs}]}``."""
+    memory_categories, status_history, access_controls, access_logs}]}``.
+
+    The record arrays are lists, or RecordLists in the read's spool past the reader's budget
+    (``Arrays``). The rows that refer to a memory are grouped by memory id, in the order of the
+    documents, by SQLite in the spool (``Spool.grouped``); each user's memories are read from
+    the database in turn and written with them to the user's arrays, one memory at a time.
+    Users, apps and categories are read into memory; nothing is kept per memory."""
     users = {u["id"]: u for u in _rows(conn, tables, "users", USER_COLUMNS, ctx)}
     apps = {a["id"]: a for a in _rows(conn, tables, "apps", APP_COLUMNS, ctx)}
     for app in apps.values():
@@ -229,75 +469,44 @@ def read(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict:
             app["is_active"] = bool(app["is_active"])
     categories = {c["id"]: c for c in _rows(conn, tables, "categories", CATEGORY_COLUMNS, ctx)}
 
-    memories: dict[Any, list[dict]] = {}  # user id -> the user's memory rows
-    owner: dict[Any, Any] = {}  # memory id -> user id
-    for row in _rows(conn, tables, "memories", MEMORY_COLUMNS, ctx):
-        memories.setdefault(row["user_id"], []).append(row)
-        owner[row["id"]] = row["user_id"]
-
-    dangling: dict[str, int] = {}  # rows that refer to no memory / category, by table
-    links: dict[Any, list[dict]] = {}
-    link_rows = _rows(conn, tables, "memory_categories", ("memory_id", "category_id"), ctx)
-    for link in link_rows:
-        if link["memory_id"] in owner and link["category_id"] in categories:
-            links.setdefault(link["memory_id"], []).append(link)
-        else:
-            dangling["memory_categories"] = dangling.get("memory_categories", 0) + 1
-    by_memory: dict[str, dict[Any, list[dict]]] = {"status_history": {}, "access_logs": {}}
-    for key, table, columns in (
-        ("status_history", "memory_status_history", HISTORY_COLUMNS),
-        ("access_logs", "memory_access_logs", LOG_COLUMNS),
-    ):
-        for row in _rows(conn, tables, table, columns, ctx):
-            if row["memory_id"] in owner:
-                by_memory[key].setdefault(row["memory_id"], []).append(row)
-            else:
-                dangling[table] = dangling.get(table, 0) + 1
-
-    # An access rule belongs to the user who owns its subject app or its object memory.
-    controls: dict[Any, list[dict]] = {}
-    for rule in _rows(conn, tables, "access_controls", CONTROL_COLUMNS, ctx):
-        subject = apps.get(rule["subject_id"]) if rule["subject_type"] == "app" else None
-        user = subject["owner_id"] if subject else owner.get(rule["object_id"])
-        if user is None:
-            dangling["access_controls"] = dangling.get("access_controls", 0) + 1
-        else:
-            controls.setdefault(user, []).append(rule)
+    dangling = dict.fromkeys(DANGLING, 0)  # rows that refer to no memory / category, by table
+    rules = ctx.records()  # [rank, index, rule]: each access rule, with its user's rank
+    order = _Users(users)
+    entries = _entries(conn, tables, ctx, order, apps, categories, rules, dangling)
+    arrays = Arrays(ctx)
+    groups = rules.spool.grouped(entries)
+    documents = _documents(conn, tables, ctx, arrays, order, groups, rules, dangling)
+    if rules:  # each user's rules, in the order of the table
+        placed = ((str(rank), (rank << RANK_SHIFT) + j, rule) for rank, j, rule in rules)
+        for rank_key, group in rules.spool.grouped(placed):
+            document = documents[int(rank_key)]
+            for _place, rule in group:
+                document.rules = arrays.add(document.rules, rule)
+            Arrays.done(document.rules)
 
     owned: dict[Any, list[dict]] = {}  # user id -> the apps the user owns
     for app in apps.values():
         owned.setdefault(app["owner_id"], []).append(app)
-    documents = []
-    # Users in the order they were made, then owners of memories with no user row.
-    for user_id in [*users, *(u for u in memories if u not in users)]:
-        ctx.check()
-        rows = memories.get(user_id, [])
-        mids = [m["id"] for m in rows]
-        for m in rows:
-            m["category_ids"] = [link["category_id"] for link in links.get(m["id"], [])]
+    docs = []
+    for user_id, document in zip(order.order, documents, strict=True):
         mine = owned.get(user_id, [])
-        others = {m["app_id"] for m in rows} - {a["id"] for a in mine}  # apps of other owners
-        used_categories = {c for m in rows for c in m["category_ids"]}
-        documents.append(
+        others = document.app_ids - {a["id"] for a in mine}  # apps of other owners
+        docs.append(
             {
                 "user": users.get(user_id) or {"id": user_id},
                 "apps": mine + [apps[a] for a in sorted(others, key=str) if a in apps],
                 "categories": sorted(
-                    (categories[c] for c in used_categories), key=lambda c: str(c["id"])
+                    (categories[c] for c in document.category_ids), key=lambda c: str(c["id"])
                 ),
-                "memories": rows,
-                "memory_categories": [link for mid in mids for link in links.get(mid, [])],
-                "status_history": [
-                    h for mid in mids for h in by_memory["status_history"].get(mid, [])
-                ],
-                "access_controls": controls.get(user_id, []),
-                "access_logs": [
-                    log for mid in mids for log in by_memory["access_logs"].get(mid, [])
-                ],
+                "memories": document.memories,
+                "memory_categories": document.links,
+                "status_history": document.history,
+                "access_controls": document.rules,
+                "access_logs": document.accesses,
             }
         )
 
-    used = {link["category_id"] for group in links.values() for link in group}
+    used = {c for document in documents for c in document.category_ids}
     counted = {
         name: _count(conn, name)
         for name in sorted(tables)
@@ -310,10 +519,10 @@ def read(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) -> dict:
             "archive_policies": counted.pop("archive_policies", 0),
             "configs": counted.pop("configs", 0),
             "unknown_tables": counted,
-            "dangling": dangling,
+            "dangling": {table: n for table, n in dangling.items() if n},
             "unused_categories": len(categories.keys() - used),
         },
-        "users": documents,
+        "users": docs,
     }
 
 
@@ -323,5 +532,6 @@ LAYOUTS: tuple[Layout, ...] = (
         label="OpenMemory database (openmemory.db)",
         matches=matches,
         read=read,
+        streams=True,
     ),
 )
