@@ -228,9 +228,9 @@ def _inspect(
 
 def _detect(payload: Payload) -> Format:
     """The payload's format. Record arrays kept in a spool are looked at by their first
-    records; formats that stream (``Format.streams``: agentmemory's own, mem0's item lists)
-    are converted from the spool a chunk at a time; for every other format they are read back
-    into memory first."""
+    records; formats that stream (``Format.streams``: all but the current Letta agent file)
+    are converted from the spool a chunk at a time; for the others they are read back into
+    memory first, after a check that there is the memory for them."""
     if (
         not holds_spooled(payload.value)
         and not counted_objects(payload.value)
