@@ -74,6 +74,18 @@ def test_record_list_is_a_sequence_of_its_records():
     assert not RecordList(Spool())
 
 
+def test_the_spool_groups_and_ranks_keys_holding_a_lone_surrogate():
+    """Ids come from JSON, which may escape half a surrogate pair alone ("\\ud800"): SQLite's
+    text cannot hold it, so the spool keeps keys as bytes and gives them back as they were
+    (a memory id like that once refused a whole spooled OpenMemory backup)."""
+    entries = [("\ud800a", 0, {"t": "\udfff"}), ("b", 1, 2), ("\ud800a", 2, 3)]
+    assert list(spool.grouped(iter(entries), Spool())) == list(spool.grouped(iter(entries), None))
+    ranked = [("\ud800", "2", 0), ("\ud800", "1", 1), ("z", "\udfff", 2), ("z", "a", 3)]
+    for where in (Spool(), None):
+        keys, losers = spool.latest(iter(ranked), where)
+        assert (keys, list(losers)) == (2, [1, 3])
+
+
 def test_a_spool_is_private_and_removed_with_its_last_list():
     spooled = RecordList(Spool(), [{"id": "a"}])
     folder = Path(spooled.spool.folder)

@@ -135,8 +135,8 @@ class Spool:
         disk past a small cache), so one key's values are in memory at a time."""
         table = self._table(
             "grouped",
-            "k TEXT NOT NULL, i INTEGER, v TEXT",
-            ((key, position, fastjson.dumps(value)) for key, position, value in entries),
+            "k BLOB NOT NULL, i INTEGER, v TEXT",
+            ((_key(key), position, fastjson.dumps(value)) for key, position, value in entries),
         )
         try:
             with self._lock:  # sorted once into a table whose row ids follow the order
@@ -161,7 +161,8 @@ class Spool:
             if not rows:
                 break
             after = rows[-1][0]
-            for _rowid, key, position, text in rows:
+            for _rowid, stored, position, text in rows:
+                key = stored.decode("utf-8", "surrogatepass")
                 if key != key_now:
                     if key_now is not None:
                         yield key_now, group
@@ -174,7 +175,11 @@ class Spool:
 
     def latest(self, entries: Iterable[tuple[str, str, int]]) -> tuple[int, Iterator[int]]:
         """``spool.latest`` on disk."""
-        table = self._table("latest", "k TEXT NOT NULL, r TEXT, i INTEGER", entries)
+        table = self._table(
+            "latest",
+            "k BLOB NOT NULL, r BLOB, i INTEGER",
+            ((_key(key), _key(rank), position) for key, rank, position in entries),
+        )
         try:
             with self._lock:
                 (keys,) = self._db.execute(f"SELECT count(DISTINCT k) FROM {table}").fetchone()
@@ -276,6 +281,13 @@ def _alive(pid: int) -> bool:
     except OSError:  # exists, not ours (or cannot tell): leave it
         return True
     return True
+
+
+def _key(text: str) -> bytes:
+    """A key as SQLite keeps it for grouped() and latest(): its UTF-8 bytes, a lone surrogate
+    (a JSON escape alone, which SQLite's text cannot hold) kept as is. Bytes compare as the
+    text does, code point by code point."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _no_room(where: str, exc: Exception) -> InputRefused:
