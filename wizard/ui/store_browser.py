@@ -439,25 +439,16 @@ class StoreBrowser(QMainWindow):
 
     def _on_collection_changed(self, _index: int) -> None:
         self._session_id = None
-        for combo in (self.project_filter, self.agent_filter, self.format_filter):
-            combo.blockSignals(True)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
+        _reset_quietly(self.project_filter, self.agent_filter, self.format_filter)
         self._load_facets()
         self.refresh()
 
     def clear_filters(self) -> None:
         """Every filter back to All, the search emptied, the session forgotten."""
         self._session_id = None
-        for combo in (
-            self.project_filter,
-            self.agent_filter,
-            self.format_filter,
-            self.audit_filter,
-        ):
-            combo.blockSignals(True)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
+        _reset_quietly(
+            self.project_filter, self.agent_filter, self.format_filter, self.audit_filter
+        )
         self.search.blockSignals(True)
         self.search.clear()
         self.search.blockSignals(False)
@@ -477,10 +468,7 @@ class StoreBrowser(QMainWindow):
         self.collection_combo.blockSignals(True)
         self.collection_combo.setCurrentIndex(index)
         self.collection_combo.blockSignals(False)
-        for combo in (self.project_filter, self.agent_filter, self.format_filter):
-            combo.blockSignals(True)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
+        _reset_quietly(self.project_filter, self.agent_filter, self.format_filter)
         self._load_facets()
         self.refresh()
 
@@ -861,3 +849,12 @@ def show_store_browser(
     window.destroyed.connect(lambda _=None, w=window: keep.remove(w) if w in keep else None)
     window.show()
     return window
+
+
+def _reset_quietly(*combos: QComboBox) -> None:
+    """Each filter back to its first item (All) without announcing the change: the caller
+    loads what the new filter shows once, itself."""
+    for combo in combos:
+        combo.blockSignals(True)
+        combo.setCurrentIndex(0)
+        combo.blockSignals(False)

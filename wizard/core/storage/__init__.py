@@ -32,6 +32,7 @@ from wizard.core.spool import RecordList, Spool
 # table name -> its column names, as PRAGMA table_info gives them
 Tables = dict[str, frozenset[str]]
 CancelFn = Callable[[], bool]
+FETCH_ROWS = 500  # rows fetched between two cancellation checks (ReadContext.fetched)
 
 
 @dataclass
@@ -59,6 +60,16 @@ class ReadContext:
 
         if self.cancel is not None and self.cancel():
             raise Cancelled()
+
+    def fetched(self, cursor: sqlite3.Cursor) -> Iterator[Any]:
+        """Each row of ``cursor``, fetched FETCH_ROWS at a time, with a cancellation check
+        before each batch."""
+        while True:
+            self.check()
+            batch = cursor.fetchmany(FETCH_ROWS)
+            if not batch:
+                return
+            yield from batch
 
 
 @dataclass(frozen=True)

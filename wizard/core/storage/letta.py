@@ -49,7 +49,6 @@ from wizard.core.spool import RecordList
 from wizard.core.storage import Arrays, Layout, ReadContext, SqliteLayout, Tables
 
 LAYOUT_ID = "letta-sqlite"
-BATCH = 500  # rows fetched at a time (cancellation is checked between batches)
 
 SINGLE = "passages"  # 0.6.4
 AGENT = "agent_passages"  # 0.6.6 - 0.10.x
@@ -173,14 +172,8 @@ def _rows(
         sql += f" WHERE {where}"
     if order:
         sql += f" ORDER BY {order}"
-    cursor = conn.execute(sql, params)
-    while True:
-        ctx.check()
-        batch = cursor.fetchmany(BATCH)
-        if not batch:
-            return
-        for row in batch:
-            yield {_key(c): _value(c, v) for c, v in zip(columns, row, strict=True)}
+    for row in ctx.fetched(conn.execute(sql, params)):
+        yield {_key(c): _value(c, v) for c, v in zip(columns, row, strict=True)}
 
 
 def _count(conn: sqlite3.Connection, tables: Tables, table: str, where: str = "") -> int:
@@ -416,20 +409,14 @@ def _passages(
         if embedded:  # its size and first bytes only (see _embedding)
             sql += ", length(embedding), substr(embedding, 1, 16)"
         sql += f" FROM {_q(table)}" + (f" WHERE {where}" if where else "")
-        cursor = conn.execute(sql + " ORDER BY created_at, rowid")
-        while True:
-            ctx.check()
-            batch = cursor.fetchmany(BATCH)
-            if not batch:
-                return
-            for values in batch:
-                mine = values[: len(columns)]
-                row = {_key(c): _value(c, v) for c, v in zip(columns, mine, strict=True)}
-                row["embedding"] = _embedding(*values[len(columns) :]) if embedded else None
-                archive = row.get("archive_id")
-                if archival and not row.get("agent_id") and archive in archive_agent:
-                    row["agent_id"] = archive_agent[archive]
-                yield row
+        for values in ctx.fetched(conn.execute(sql + " ORDER BY created_at, rowid")):
+            mine = values[: len(columns)]
+            row = {_key(c): _value(c, v) for c, v in zip(columns, mine, strict=True)}
+            row["embedding"] = _embedding(*values[len(columns) :]) if embedded else None
+            archive = row.get("archive_id")
+            if archival and not row.get("agent_id") and archive in archive_agent:
+                row["agent_id"] = archive_agent[archive]
+            yield row
 
     if gen == SINGLE:
         archival = arrays.fill(table_rows(SINGLE, "source_id IS NULL", archival=True))

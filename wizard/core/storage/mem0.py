@@ -44,7 +44,6 @@ from wizard.core.storage import (
     table_columns,
 )
 
-BATCH = 500
 QDRANT_MODELS = ("qdrant_client.http.models.models", "qdrant_client.models")
 POINT_CLASSES = frozenset({"PointStruct", "SparseVector", "Record"})
 POINT_KINDS = frozenset({"PointStruct", "Record"})  # what a row holds (SparseVector: a part)
@@ -80,10 +79,8 @@ def _rows(conn: sqlite3.Connection, sql: str, ctx: ReadContext) -> RecordList:
     cur = conn.execute(sql)
     names = [d[0] for d in cur.description]
     out = ctx.records()
-    while batch := cur.fetchmany(BATCH):
-        ctx.check()
-        for row in batch:
-            out.append(dict(zip(names, map(_plain, row), strict=True)))
+    for row in ctx.fetched(cur):
+        out.append(dict(zip(names, map(_plain, row), strict=True)))
     return out
 
 
@@ -375,12 +372,8 @@ def _read_points_db(conn: sqlite3.Connection, tables: Tables, ctx: ReadContext) 
 def _points(conn: sqlite3.Connection, ctx: ReadContext, where: str) -> Iterator[dict[str, Any]]:
     """Every point of an open collection database, unpickled (``unpickle_point``)."""
     cur = conn.execute("SELECT point FROM points ORDER BY rowid")
-    row = 0
-    while batch := cur.fetchmany(BATCH):
-        ctx.check()
-        for (blob,) in batch:
-            row += 1
-            yield unpickle_point(blob, f"{where} row {row}")
+    for row, (blob,) in enumerate(ctx.fetched(cur), 1):
+        yield unpickle_point(blob, f"{where} row {row}")
 
 
 def _memories_of(

@@ -41,7 +41,6 @@ from wizard.core.spool import RecordList
 from wizard.core.storage import Arrays, Layout, ReadContext, SqliteLayout, Tables
 
 LAYOUT_ID = "openmemory-db"
-BATCH = 500  # rows fetched between two cancellation checks
 
 # The columns each table has in every revision, in the backup's key order; ``metadata`` is the
 # column behind the models' ``metadata_`` attribute.
@@ -224,13 +223,8 @@ def _raw_rows(
         cursor = conn.execute(f"{select} ORDER BY rowid", params)
     except sqlite3.OperationalError:  # a table without rowid: its primary key's order
         cursor = conn.execute(select, params)
-    while True:
-        ctx.check()
-        batch = cursor.fetchmany(BATCH)
-        if not batch:
-            return
-        for values in batch:
-            yield dict(zip(present, values, strict=True))
+    for values in ctx.fetched(cursor):
+        yield dict(zip(present, values, strict=True))
 
 
 def _count(conn: sqlite3.Connection, table: str) -> int:
