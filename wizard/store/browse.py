@@ -593,20 +593,23 @@ def _selection_parts(view: _View, w: _Where) -> dict[str, tuple[str, tuple]]:
         parts["observations"] = (f"t.bucket IN ({ids})", params)
         parts["summaries"] = (f"t.session_id IN ({ids})", params)
     elif name == "observations":
-        sessions = (
-            f'SELECT t.bucket FROM "{table}" t{w.sql()} UNION SELECT t.session_id'
-            f' FROM "{table}" t{w.sql()}'
-        )
+        sessions = _either(table, w, "bucket", "session_id")
         parts["sessions"] = (f"t.id IN ({sessions})", params + params)
     elif name == "memories":
         parts["accessLogs"] = (f"t.key IN ({ids})", params)
     elif name == "graphEdges":
-        ends = (
-            f'SELECT t.source_node_id FROM "{table}" t{w.sql()} UNION SELECT t.target_node_id'
-            f' FROM "{table}" t{w.sql()}'
-        )
+        ends = _either(table, w, "source_node_id", "target_node_id")
         parts["graphNodes"] = (f"t.id IN ({ends})", params + params)
     return parts
+
+
+def _either(table: str, w: _Where, first: str, second: str) -> str:
+    """The values of two columns of the chosen rows, as one query (its parameters: twice
+    ``w``'s)."""
+    return (
+        f'SELECT t.{first} FROM "{table}" t{w.sql()} UNION SELECT t.{second}'
+        f' FROM "{table}" t{w.sql()}'
+    )
 
 
 def _write_selection(db: SqliteDatabase, out: TextIO, view: _View, w: _Where) -> dict[str, int]:
