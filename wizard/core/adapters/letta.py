@@ -682,6 +682,12 @@ class _Tally(Losses):
             self.add(category, what, kept, count)
             self._fields.setdefault(category, set()).update(keys)
 
+    def duplicate_block(self) -> None:
+        """One more block left out for repeating an earlier block's id."""
+        self.add(
+            "letta.duplicate-blocks", "blocks repeating an earlier block's id", Kept.NOT_IMPORTED
+        )
+
     def items(self) -> list[LeftBehind]:
         rank = {c: i for i, c in enumerate(CATEGORY_ORDER)}
         out = sorted(super().items(), key=lambda e: rank.get(e.category, len(rank)))
@@ -1068,11 +1074,7 @@ def convert_af(payload: Payload, options: ConvertOptions) -> Conversion:
             warnings.append(
                 Problem(path, f"duplicate block id {local_bid!r}; skipped", code=Code.DUPLICATE_KEY)
             )
-            losses.add(
-                "letta.duplicate-blocks",
-                "blocks repeating an earlier block's id",
-                Kept.NOT_IMPORTED,
-            )
+            losses.duplicate_block()
             continue
         seen.add(mid)
         if not users:
@@ -1583,11 +1585,7 @@ def _sqlite_blocks(
                 continue
             mid = f"{SYSTEM}-{bid}"
             if mid in seen:
-                losses.add(
-                    "letta.duplicate-blocks",
-                    "blocks repeating an earlier block's id",
-                    Kept.NOT_IMPORTED,
-                )
+                losses.duplicate_block()
                 continue
             seen.add(mid)
             unused += not users
